@@ -1,0 +1,1 @@
+"""Semantic C checkers for mm patches: one module per checker, shared analyses."""

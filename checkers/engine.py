@@ -1,0 +1,49 @@
+"""Run the registered checkers over function units or patches.
+
+A checker that raises on some input does not sink the review: its failure
+becomes a note ("could not analyse") and the other checkers go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from checkers.base import TreeView
+from checkers.frontend import FunctionUnit
+from checkers.registry import function_checkers, patch_checkers
+from reviewbot.models import Finding, Patch
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+
+
+def check_functions(units: Iterable[FunctionUnit], tree: TreeView) -> CheckOutput:
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for unit in units:
+        for checker in function_checkers():
+            try:
+                findings.extend(checker.check_function(unit, tree))
+            except RecursionError:
+                notes.append(f"could not analyse {unit.name} ({checker.info.id}): too deep")
+            except Exception as exc:  # a checker bug must not sink the review
+                notes.append(f"could not analyse {unit.name} ({checker.info.id}): {exc!r}")
+    return CheckOutput(tuple(findings), tuple(notes))
+
+
+def check_patch(patch: Patch) -> CheckOutput:
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for checker in patch_checkers():
+        try:
+            for f in checker.check_patch(patch):
+                findings.append(
+                    replace(f, patch_index=patch.index, patch_message_id=patch.message_id)
+                )
+        except Exception as exc:
+            notes.append(f"could not check patch {patch.index} ({checker.info.id}): {exc!r}")
+    return CheckOutput(tuple(findings), tuple(notes))

@@ -1,0 +1,133 @@
+"""Parse unpreprocessed kernel C with tree-sitter.
+
+Shared by the checkers and the simulator.  Kernel source is parsed as it is
+written, without a configured build; shapes that tree-sitter-c cannot read
+(annotations such as ``__init``, iterator macros followed by a block, type
+arguments to macros) are rewritten first by a *length-preserving* normaliser
+so that byte offsets and line numbers stay exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tree_sitter_c
+from tree_sitter import Language, Node, Parser, Tree
+
+C_LANGUAGE = Language(tree_sitter_c.language())
+
+
+def normalise(source: bytes) -> bytes:
+    """Rewrite kernel-only shapes into plain C of exactly the same length."""
+    from checkers.normaliser import normalise as _normalise
+
+    return _normalise(source)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: str
+    source: bytes  # the original text
+    normalised: bytes  # what tree-sitter parsed (same length)
+    tree: Tree
+
+    @property
+    def root(self) -> Node:
+        return self.tree.root_node
+
+    def text(self, node: Node) -> str:
+        """Original (not normalised) text of a node."""
+        return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def functions(self) -> dict[str, Node]:
+        """Function definitions of the file by name (last one wins)."""
+        return _function_index(self)
+
+
+@dataclass(frozen=True)
+class FunctionUnit:
+    """One function definition: what a checker or the simulator works on."""
+
+    file: ParsedFile
+    name: str
+    node: Node
+
+    @property
+    def start_line(self) -> int:  # 1-based
+        return self.node.start_point[0] + 1
+
+    @property
+    def end_line(self) -> int:
+        return self.node.end_point[0] + 1
+
+    @property
+    def has_error(self) -> bool:
+        return self.node.has_error
+
+    def text(self, node: Node | None = None) -> str:
+        return self.file.text(node if node is not None else self.node)
+
+    def line_of(self, node: Node) -> int:
+        return node.start_point[0] + 1
+
+
+def _parser() -> Parser:
+    return Parser(C_LANGUAGE)
+
+
+@lru_cache(maxsize=256)
+def _parse_cached(digest: str, path: str, source: bytes) -> ParsedFile:
+    normalised = normalise(source)
+    tree = _parser().parse(normalised)
+    return ParsedFile(path=path, source=source, normalised=normalised, tree=tree)
+
+
+def parse(source: bytes | str, path: str = "<memory>") -> ParsedFile:
+    """Parse one file; results are cached per content (per git blob)."""
+    data = source.encode() if isinstance(source, str) else source
+    digest = hashlib.sha1(data).hexdigest()
+    return _parse_cached(digest, path, data)
+
+
+def declarator_name(node: Node) -> str | None:
+    """The identifier a (possibly nested) declarator declares."""
+    while node is not None:
+        if node.type in ("identifier", "field_identifier"):
+            return node.text.decode() if node.text is not None else None
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            return None
+        node = inner
+    return None
+
+
+def _function_index(pf: ParsedFile) -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    stack = [pf.root]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_definition":
+            decl = node.child_by_field_name("declarator")
+            name = declarator_name(decl) if decl is not None else None
+            if name:
+                out[name] = node
+            continue
+        stack.extend(reversed(node.children))
+    return out
+
+
+def find_function(pf: ParsedFile, name: str) -> FunctionUnit | None:
+    node = pf.functions().get(name)
+    return FunctionUnit(pf, name, node) if node is not None else None
+
+
+def functions_in_lines(pf: ParsedFile, lines: set[int]) -> list[FunctionUnit]:
+    """Functions whose line span contains any of ``lines`` (1-based)."""
+    found = []
+    for name, node in pf.functions().items():
+        start, end = node.start_point[0] + 1, node.end_point[0] + 1
+        if any(start <= ln <= end for ln in lines):
+            found.append(FunctionUnit(pf, name, node))
+    return found

@@ -1,0 +1,1 @@
+"""Developer tooling: building the scratch kernel tree, benchmarks' helpers."""

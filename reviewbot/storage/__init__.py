@@ -1,0 +1,1 @@
+"""Persistent state: SQLite by default, PostgreSQL by URL (SQLAlchemy 2)."""

@@ -1,0 +1,209 @@
+"""SQLAlchemy 2 tables shared by the CLI, the watcher, the workers and the web.
+
+The database is the source of truth: Celery may deliver a task twice, a
+worker may die mid-review, so every row that a task writes is keyed so that
+writing it again is a no-op (unique constraints below say which key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SeriesRow(Base):
+    """A patch series across all its revisions (v1 -> vN)."""
+
+    __tablename__ = "series"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(Text)
+    change_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    list_id: Mapped[str | None] = mapped_column(String(200))
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revisions: Mapped[list[RevisionRow]] = relationship(
+        back_populates="series", order_by="RevisionRow.version"
+    )
+
+
+class RevisionRow(Base):
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("series_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text)  # cover letter or first patch
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)  # cover or 1/n
+    base_commit: Mapped[str | None] = mapped_column(String(64))
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    date: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(32), default="new")  # RevisionState values
+    mbox: Mapped[str | None] = mapped_column(Text)  # raw mails, kept: nothing is lost
+    series: Mapped[SeriesRow] = relationship(back_populates="revisions")
+    patches: Mapped[list[PatchRow]] = relationship(
+        back_populates="revision", order_by="PatchRow.index"
+    )
+    reviews: Mapped[list[ReviewRow]] = relationship(back_populates="revision")
+
+
+class PatchRow(Base):
+    __tablename__ = "patches"
+    __table_args__ = (UniqueConstraint("revision_id", "index"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(500), index=True)
+    author: Mapped[str] = mapped_column(Text)
+    date: Mapped[str] = mapped_column(String(100), default="")
+    patch_id: Mapped[str | None] = mapped_column(String(64))  # git patch-id
+    applied: Mapped[str] = mapped_column(String(16), default="")  # ApplyStatus value
+    diff: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[RevisionRow] = relationship(back_populates="patches")
+
+
+class ReviewRow(Base):
+    """One run of the pipeline over one revision (re-runs add rows)."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"), index=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    status: Mapped[str] = mapped_column(String(32))  # "done", "failed", "running"
+    base: Mapped[str | None] = mapped_column(String(64))
+    applied: Mapped[bool] = mapped_column(default=False)
+    exit_status: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)  # check --format json
+    error: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[RevisionRow] = relationship(back_populates="reviews")
+    findings: Mapped[list[FindingRow]] = relationship(back_populates="review")
+    sim_runs: Mapped[list[SimRunRow]] = relationship(back_populates="review")
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("review_id", "finding_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    finding_id: Mapped[str] = mapped_column(String(16), index=True)  # Finding.id
+    checker: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    file: Mapped[str] = mapped_column(Text)
+    line: Mapped[int] = mapped_column(Integer)
+    function: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    patch_index: Mapped[int | None] = mapped_column(Integer)
+    patch_message_id: Mapped[str | None] = mapped_column(String(500))
+    evidence: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new/still-present
+    review: Mapped[ReviewRow] = relationship(back_populates="findings")
+
+
+class SimRunRow(Base):
+    __tablename__ = "sim_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    scenario: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    trace: Mapped[list[str]] = mapped_column(JSON, default=list)
+    review: Mapped[ReviewRow] = relationship(back_populates="sim_runs")
+
+
+class OutboxRow(Base):
+    """A reply to send: pending -> sending -> sent | failed | held | muted.
+
+    ``key`` is unique per (revision, patch, content): writing the same reply
+    twice is a no-op, and a row left in ``sending`` after a crash is never
+    resent automatically (a human resolves it): not delivered twice beats
+    delivered twice.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"), index=True)
+    patch_message_id: Mapped[str | None] = mapped_column(String(500))
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)  # our own domain
+    to_addrs: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)  # the whole RFC 2822 message
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    not_before: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CursorRow(Base):
+    """How far the watcher has read one epoch of one inbox."""
+
+    __tablename__ = "cursors"
+    __table_args__ = (UniqueConstraint("inbox_url", "epoch"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbox_url: Mapped[str] = mapped_column(String(500))
+    epoch: Mapped[int] = mapped_column(Integer)
+    commit: Mapped[str] = mapped_column(String(64))
+    updated: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=func.now()
+    )
+
+
+class MessageRow(Base):
+    """Every incoming mail, committed before anything is queued."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)
+    inbox_url: Mapped[str] = mapped_column(String(500))
+    received: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    raw: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="new")  # new/grouped/ignored
+
+
+class SuppressionRow(Base):
+    """``reviewbot: invalid <id>``: a finding marked false positive."""
+
+    __tablename__ = "suppressions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[str] = mapped_column(String(16), unique=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
+    by: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class TaskAttemptRow(Base):
+    """Each try of a worker task, with the reason it failed if it did."""
+
+    __tablename__ = "task_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(64))
+    revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16))  # started/done/failed/retry
+    error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -1,0 +1,1 @@
+"""Celery workers: thin tasks that load, run one pipeline stage, store."""
