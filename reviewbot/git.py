@@ -113,7 +113,9 @@ class Repo:
         return TreeSnapshot(
             head=self.resolve("HEAD") or "",
             branch=branch.decode().strip() or None,
-            status=self.git("status", "--porcelain=v1", "--untracked-files=all").decode(),
+            # GIT_OPTIONAL_LOCKS=0: status must not refresh (rewrite) the index
+            status=_run(self.path, ["status", "--porcelain=v1", "--untracked-files=all"],
+                        env=dict(os.environ, GIT_OPTIONAL_LOCKS="0")).stdout.decode(),
             worktrees=self.git("worktree", "list", "--porcelain").decode(),
             index_mtime=index.stat().st_mtime if index.exists() else None,
         )
