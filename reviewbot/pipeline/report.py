@@ -44,7 +44,8 @@ class ReplyMail:
     finding_ids: tuple[str, ...] = field(default=())
 
     def as_message(self) -> EmailMessage:
-        msg = EmailMessage(policy=email.policy.SMTP)
+        # Message-IDs are not folded: some tools read them back with the fold.
+        msg = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
         msg["From"] = self.sender
         if self.to:
             msg["To"] = ", ".join(self.to)
