@@ -79,6 +79,7 @@ def make_series(tree: Path, commits: list[Commit], *, version: int = 1,
         git(author, "commit", "-q", "-m", f"{c.subject}\n\n{c.body}",
             date=f"2026-11-{day:02d}T10:{10 + n:02d}:10+00:00")
     args = ["format-patch", "--stdout", "--thread=shallow", f"--base={base}",
+            "--to=linux-mm@kvack.org",
             f"--subject-prefix=PATCH v{version}" if version > 1 else "--subject-prefix=PATCH"]
     if cover:
         args += ["--cover-letter"]
@@ -86,4 +87,7 @@ def make_series(tree: Path, commits: list[Commit], *, version: int = 1,
         args.append("--numbered")
     args.append(f"{base}..HEAD")
     mbox = git(author, *args, date=f"2026-11-{day:02d}T11:00:00+00:00")
+    # git names the cover after the current second: two revisions made in
+    # one second would share its Message-ID.
+    mbox = mbox.replace("<cover.", f"<cover-v{version}-{day}.")
     return mbox.replace("*** SUBJECT HERE ***", commits[0].subject).encode()

@@ -82,7 +82,8 @@ def test_reply_quotes_the_hunk_and_comments_under_the_line(review: Review) -> No
     assert reply.in_reply_to == patch.message_id
     assert reply.references[-1] == patch.message_id and len(reply.references) == 2
     assert reply.subject == "Re: [PATCH 1/2] mm: demo: batch the count"
-    assert reply.cc == ()  # the author is To:, no list in a format-patch mail
+    assert reply.to == ("A Developer <dev@example.org>",)
+    assert reply.cc == ("linux-mm@kvack.org",)  # the list the patch went to
     msg = email.message_from_bytes(reply.as_bytes(), policy=email.policy.default)
     assert msg["In-Reply-To"] == f"<{patch.message_id}>"
     assert msg["Message-ID"] == f"<{reply.message_id}>"
@@ -154,7 +155,7 @@ def test_send_smtp_delivers_threaded_replies(review: Review) -> None:
     finally:
         controller.stop()
     ((rcpt, content),) = handler.got
-    assert rcpt == ["dev@example.org"]
+    assert rcpt == ["dev@example.org", "linux-mm@kvack.org"]
     msg = email.message_from_bytes(content, policy=email.policy.default)
     assert msg["In-Reply-To"] == f"<{review.revision.patches[0].message_id}>"
 
