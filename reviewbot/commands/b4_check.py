@@ -93,7 +93,8 @@ def as_b4_json(review: Review) -> list[dict[str, str]]:
 
 def as_terse(review: Review) -> list[str]:
     return [
-        f"{f.file or '-'}:{f.line}: {_LEVEL.get(f.severity, 'CHECK')}: {_one_line(f)} "
+        f"{f.file or 'commit-message'}:{f.line}: {_LEVEL.get(f.severity, 'CHECK')}: "
+        f"{_one_line(f)} "
         f"[id {f.id}]"
         for f in review.findings
     ]
