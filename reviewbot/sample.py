@@ -58,6 +58,7 @@ class SeededBug:
     text: str
     what: str
     evidence: tuple[tuple[str, int, str, str], ...] = ()  # (file, line, text, role)
+    exposed_by: str = ""  # a fault that shows the bug happening
 
 
 def series_mbox(version: int) -> Path:
@@ -90,6 +91,7 @@ def expected_bugs(version: int) -> list[SeededBug]:
                 text=entry["text"],
                 what=entry["what"],
                 evidence=evidence,
+                exposed_by=entry.get("exposed_by", ""),
             )
         )
     return bugs

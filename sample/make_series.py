@@ -74,6 +74,7 @@ class Seed:
     text: str  # part of the line where the problem shows
     what: str
     evidence: tuple[tuple[str, str, int, str], ...]  # (file, text, nth match, role)
+    exposed_by: str = ""  # a fault that shows it happening, for the simulator
 
 
 SD = "if (pte_swp_soft_dirty(vmf->orig_pte))"
@@ -97,6 +98,8 @@ def _stale(ptep: str) -> Seed:
             (MEM, REMAP, 1, "re-obtained"),
             (MEM, f"update_mmu_cache_range(vmf, vma, start_address, {ptep}, nr_pages);", 1, "use"),
         ),
+        exposed_by="any swap cache hit on an order-0 folio: set_ptes() writes through "
+        "the pointer into the pte table that pte_unmap_same() unmapped",
     )
 
 
@@ -111,6 +114,8 @@ NULL_PTE = Seed(
         (MEM, "folio_pte = ptep_get(folio_ptep);", 1, "dereference"),
         (MEM, CHECK, 1, "NULL check"),
     ),
+    exposed_by="a large folio in the swap cache and the pte table freed concurrently: "
+    "pte_offset_map_lock() returns NULL and vmf->pte - idx is computed from it",
 )
 
 
@@ -129,15 +134,18 @@ def _bits(ptep: str) -> Seed:
             (INTERNAL, "cur_pte = pte_swp_clear_uffd_wp(cur_pte);", 1, "bit cleared"),
             (INTERNAL, "if (!pte_same(cur_pte, expected_pte))", 1, "comparison"),
         ),
+        exposed_by="a 4-page folio whose swap ptes differ in soft-dirty (or uffd-wp): "
+        "all 4 new ptes get the bit of the faulting one",
     )
 
 
-def _single(text: str, batched: str, what: str) -> Seed:
+def _single(text: str, batched: str, what: str, exposed_by: str) -> Seed:
     return Seed(
         bug="incomplete-batch-conversion",
         text=text,
         what=f"{what}; the batched counterpart is {batched}",
         evidence=((MEM, "set_ptes(vma->vm_mm, start_address", 1, "batched call"),),
+        exposed_by=exposed_by,
     )
 
 
@@ -146,17 +154,20 @@ SWAP_FREE = _single(
     "swap_free_nr(entry, nr_pages)",
     "swap_free() drops the reference of the first swap entry only, while "
     "nr_pages entries are unmapped",
+    "any batched fault: swap_map keeps the pte references of all entries but the first",
 )
 FLUSH = _single(
     "flush_icache_page(vma, page);",
     "flush_icache_pages(vma, page, nr_pages)",
     "flush_icache_page() flushes the first page only, while nr_pages pages are mapped",
+    "any batched fault, if flush_icache_pages() is an observed stub: one page flushed",
 )
 ARCH = _single(
     "arch_do_swap_page(vma->vm_mm, vma, start_address, pte, vmf->orig_pte);",
     "arch_do_swap_page_nr(..., nr_pages)",
     "v2 replaced v1's arch_do_swap_page_nr() with the single-entry "
     "arch_do_swap_page(), which restores the metadata of the first page only",
+    "any batched fault, if arch_do_swap_page_nr() is an observed stub: one page restored",
 )
 BOUNDS = Seed(
     bug="batch-bounds",
@@ -168,12 +179,15 @@ BOUNDS = Seed(
         (MEM, "folio_ptep = vmf->pte - idx;", 1, "batch start pte"),
         (MEM, "set_ptes(vma->vm_mm, start_address", 1, "batched install"),
     ),
+    exposed_by="a folio whose first pages lie below vma->vm_start (or across a pmd "
+    "boundary): ptes outside the vma, or outside the pte table, are read and written",
 )
 NAMING = Seed(
     bug="ptep-naming",
     text="pte_t *start_pte = vmf->pte;",
     what="start_pte is a pte_t *; start_ptep would say so",
     evidence=(),
+    exposed_by="(a naming nit: nothing to simulate)",
 )
 
 SEEDED: dict[int, list[Seed]] = {
@@ -353,6 +367,7 @@ def render_expected(base: str) -> str:
                 'function = "do_swap_page"',
                 f"text = {_toml_str(text)}",
                 f"what = {_toml_str(bug.what)}",
+                f"exposed_by = {_toml_str(bug.exposed_by)}",
                 "evidence = [",
             ]
             for rel, etext, nth, role in bug.evidence:
