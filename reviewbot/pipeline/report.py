@@ -143,9 +143,13 @@ def _quoted_body(patch: Patch, findings: list[Finding], prev_ids: set[str] | Non
                 a.line_index, []).append(f)
     out: list[str] = []
     for f in general:
-        for e in f.evidence:
-            if e.role == "quoted" and e.text:
-                out.append(f"> {e.text}".rstrip())
+        quoted = [e.text for e in f.evidence if e.role == "quoted" and e.text]
+        out += [f"> {t}".rstrip() for t in quoted]
+        if not quoted and f.file and f.line:
+            # The line is outside the patch's hunks: say where, do not
+            # pretend to quote the patch.
+            fn = f" in {f.function}()" if f.function else ""
+            out.append(f"At {f.file}:{f.line}{fn}, a line this patch leaves as it is:")
         if out and out[-1] != "":
             out.append("")
         out += [comment(f, prev_ids, prev_version), ""]
