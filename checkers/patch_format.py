@@ -1,7 +1,34 @@
-"""Patch-format problems a maintainer flags before reading the code.
+"""patch-format: problems a maintainer flags before reading the code.
 
-One PatchChecker, id ``patch-format``: it reads the mail (subject, commit
-message, trailers) and the added lines of the diff, nothing of the tree.
+A PatchChecker: it reads the mail (subject, commit message, trailers) and the
+added lines of the diff, nothing of the tree.
+
+What it finds:
+    - no ``Signed-off-by:`` trailer at all;
+    - no ``Signed-off-by:`` from the patch author (the From: address, or a
+      ``From:`` line at the top of the body);
+    - a subject without a subsystem prefix (``mm: swap: ...``);
+    - a patch with a diff but no commit message;
+    - trailing whitespace on added lines.
+
+Why it matters:
+    A patch without its author's Signed-off-by cannot be merged (the
+    Developer's Certificate of Origin, Documentation/process/
+    submitting-patches.rst); maintainers sort and grep by subsystem prefix;
+    the commit message is where a reviewer learns why; trailing whitespace is
+    rejected by ``git am --whitespace=error`` and by checkpatch.  Each costs a
+    round trip on the list.
+
+Example:
+    Subject: [PATCH 2/3] map the whole folio on a swap cache hit
+    (no commit message, no Signed-off-by, and an added line
+    "+<TAB>nr_pages = folio_nr_pages(folio);<SPACE>")
+
+Fix:
+    Subject: [PATCH 2/3] mm: swap: map the whole folio on a swap cache hit
+    Say why the change is needed, end with
+    "Signed-off-by: A Developer <dev@example.org>", and strip the trailing
+    whitespace ("git rebase --whitespace=fix").
 """
 
 from __future__ import annotations
@@ -13,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from checkers.base import CheckerInfo, Confidence, PatchChecker
 from reviewbot.models import Evidence, Finding, Patch, Severity
 
-# "Signed-off-by: Barry Song <v-songbaohua@oppo.com>"
+# "Signed-off-by: A Developer <dev@example.org>"
 _SOB_RE = re.compile(r"^Signed-off-by:\s*(.+?)\s*$", re.M | re.I)
 # "mm: swap: entirely map large folios found in swapcache", "mm/swap: ..."
 _PREFIX_RE = re.compile(r"^[\w./+-]+(?:[:,]\s*[\w./+-]+)*:\s+\S")
@@ -21,37 +48,7 @@ _GENERATED = ("From:", "Subject:", "Date:")
 
 
 class PatchFormatChecker(PatchChecker):
-    """Patch format: the mail a maintainer can apply and credit.
-
-    What it finds:
-        - no ``Signed-off-by:`` trailer at all;
-        - no ``Signed-off-by:`` from the patch author (the From: address);
-        - a subject without a subsystem prefix (``mm: swap: ...``);
-        - a patch with a diff but no commit message;
-        - trailing whitespace on added lines.
-
-    Why it matters:
-        A patch without the author's Signed-off-by cannot be merged (the
-        Developer's Certificate of Origin, Documentation/process/
-        submitting-patches.rst); maintainers sort and grep by subsystem
-        prefix; a commit message is where the reviewer learns why; trailing
-        whitespace is rejected by ``git am --whitespace=error`` and
-        checkpatch. Each costs a round trip on the list.
-
-    Example:
-        Subject: [PATCH 2/3] map the whole folio on a swap cache hit
-
-        +	nr_pages = folio_nr_pages(folio);<space>
-
-        (no commit message, no Signed-off-by)
-
-    Fix:
-        Subject: [PATCH 2/3] mm: swap: map the whole folio on a swap cache hit
-
-        Say why the change is needed, then
-        Signed-off-by: A Developer <dev@example.org>
-        and strip the trailing whitespace (``git rebase --whitespace=fix``).
-    """
+    """The mail and diff format problems of one patch (see the module docstring)."""
 
     info = CheckerInfo(
         id="patch-format",
