@@ -277,6 +277,20 @@ class Overlay:
                 files.append(path)
         return files
 
+    def commit_files(
+        self, parent: str, files: dict[str, bytes], message: str, env: dict[str, str]
+    ) -> str:
+        """A commit on ``parent`` with ``files`` replaced, in the overlay only.
+
+        Used to make series for tests and benchmarks on a tree we must not
+        touch; the full index is read, so this costs a read-tree.
+        """
+        self._git("read-tree", parent)
+        for path, data in files.items():
+            self.update_entry(path, self.hash_blob(data))
+        tree = self.write_tree()
+        return self.commit_tree(tree, parent, message, env)
+
     def hash_blob(self, data: bytes) -> str:
         return self._git("hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
 
@@ -291,9 +305,9 @@ class Overlay:
         )
         return proc.stdout.decode().strip()
 
-    def format_patch(self, base: str, tip: str) -> bytes:
+    def format_patch(self, base: str, tip: str, *extra: str) -> bytes:
         return self._git(
-            "format-patch", "--stdout", "--no-signature", "--numbered", f"{base}..{tip}"
+            "format-patch", "--stdout", "--no-signature", "--numbered", *extra, f"{base}..{tip}"
         ).stdout
 
 
