@@ -10,6 +10,7 @@ so that byte offsets and line numbers stay exact.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,6 +74,27 @@ class FunctionUnit:
         return node.start_point[0] + 1
 
 
+MAX_SOURCE_BYTES = 4 * 1024 * 1024  # mm/memory.c is 200 KB; the largest kernel .c ~1 MB
+MAX_PAREN_NESTING = 200
+_CONTROL = bytes(range(0, 9)) + bytes(range(14, 32)) + b"\x7f"
+_DEEP = re.compile(rb"(?:\(\s*){%d}" % MAX_PAREN_NESTING)
+
+
+def unanalysable(data: bytes) -> str | None:
+    """Why this input cannot be analysed in bounded time and memory, or None.
+
+    Checked before parsing: a huge file, binary junk and absurd nesting give a
+    "could not analyse" note instead of a slow or crashing analysis."""
+    if len(data) > MAX_SOURCE_BYTES:
+        return f"file too large ({len(data)} bytes, limit {MAX_SOURCE_BYTES})"
+    head = data[:65536]
+    if b"\0" in head or len(head) - len(head.translate(None, _CONTROL)) > len(head) // 100:
+        return "binary data, not C source"
+    if _DEEP.search(data) is not None:
+        return f"expressions nested deeper than {MAX_PAREN_NESTING} parentheses"
+    return None
+
+
 def _parser() -> Parser:
     return Parser(C_LANGUAGE)
 
@@ -131,3 +153,20 @@ def functions_in_lines(pf: ParsedFile, lines: set[int]) -> list[FunctionUnit]:
         if any(start <= ln <= end for ln in lines):
             found.append(FunctionUnit(pf, name, node))
     return found
+
+
+def all_functions(pf: ParsedFile) -> list[FunctionUnit]:
+    """Every function definition of the file in source order (duplicates kept:
+    an ``#ifdef``'d pair of definitions gives two units)."""
+    out: list[FunctionUnit] = []
+    stack = [pf.root]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_definition":
+            decl = node.child_by_field_name("declarator")
+            name = declarator_name(decl) if decl is not None else None
+            if name:
+                out.append(FunctionUnit(pf, name, node))
+            continue
+        stack.extend(reversed(node.children))
+    return out
