@@ -134,7 +134,7 @@ class BatchBitUniformity(FunctionChecker):
         worst = min(verdicts.values(), key=lambda v: _ORDER.index(v.verdict))
         severity = _SEVERITY[worst.verdict]
         source = propagated[0][2]
-        names = " and ".join(b.name for b in bits) + (" bits" if len(bits) > 1 else " bit")
+        names = _join([b.name for b in bits]) + (" bits" if len(bits) > 1 else " bit")
         text_ = _explain(helper_name, verdicts, worst.verdict)
         ln = line(install)
         ev = [evidence(unit, ln, "installed")]
@@ -157,11 +157,15 @@ class BatchBitUniformity(FunctionChecker):
         )
 
 
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _explain(helper: str, verdicts: dict[str, sm.Verdict], worst: str) -> str:
     by = {v: [x for x in verdicts.values() if x.verdict == v] for v in _ORDER}
     if worst == sm.NOT_GUARANTEED:
         bad = by[sm.NOT_GUARANTEED]
-        names = " and ".join(v.bit for v in bad)
+        names = _join([v.bit for v in bad])
         many = len(bad) > 1
         return (
             f"{helper}() does not guarantee the {names} {'bits are' if many else 'bit is'} "
@@ -170,7 +174,7 @@ def _explain(helper: str, verdicts: dict[str, sm.Verdict], worst: str) -> str:
         )
     if worst == sm.UNKNOWN:
         unk = by[sm.UNKNOWN]
-        names = " and ".join(v.bit for v in unk)
+        names = _join([v.bit for v in unk])
         return (
             f"Does {helper}() guarantee every entry has the same {names} "
             f"{'bits' if len(unk) > 1 else 'bit'}? "

@@ -77,6 +77,9 @@ def _fuse_type(match: re.Match[bytes]) -> bytes:
         head = before[:-1].rstrip()
         if not head or not (head[-1:].isalnum() or head[-1:] == b"_"):
             return match.group(0)
+        word = re.search(rb"\w+$", head)
+        if word is not None and word.group(0) in _KEYWORDS:
+            return match.group(0)  # "return (unsigned long)x": a cast after a keyword
     fused = re.sub(rb"[\s*]", b"_", typ)
     # "int" alone is a keyword: make it an identifier of the same width.
     fused = fused[:1].upper() + fused[1:]
