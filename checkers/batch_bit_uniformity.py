@@ -199,16 +199,31 @@ def _propagated_bits(fn: Node, template: str, bits: tuple[Bit, ...]) -> list[tup
     """Bits tested on one PTE and set into the template (or marked)."""
     out: list[tuple[Bit, Node, str]] = []
     fn_text = fn.text or b""
-    for bit in bits:
-        for n in walk(fn):
-            if n.type != "if_statement":
-                continue
+    testers = {t for b in bits for t in b.tests}
+    branches: list[tuple[Node, Node, str]] = []  # (tester call, consequence, tester name)
+    tests_anywhere: dict[str, Node] = {}
+    for n in walk(fn):
+        if n.type == "call_expression":
+            name = call_name(n)
+            if name in testers:
+                tests_anywhere.setdefault(name, n)
+        elif n.type == "if_statement":
             cond = n.child_by_field_name("condition")
             then = n.child_by_field_name("consequence")
-            if cond is None or then is None:
+            if (
+                cond is None
+                or then is None
+                or not any(t.encode() in (cond.text or b"") for t in testers)
+            ):
                 continue
-            tester = next((c for c in calls_in(cond) if call_name(c) in bit.tests), None)
-            if tester is None:
+            for c in calls_in(cond):
+                name = call_name(c)
+                if name in testers:
+                    branches.append((c, then, name))
+    for bit in bits:
+        found = None
+        for tester, then, name in branches:
+            if name not in bit.tests:
                 continue
             sets = any(
                 call_name(c) in bit.set and any(key(unwrap(a)) == template for a in call_args(c))
@@ -216,17 +231,16 @@ def _propagated_bits(fn: Node, template: str, bits: tuple[Bit, ...]) -> list[tup
             )
             marks = any(m.encode() in (then.text or b"") for m in bit.marks)
             if sets or marks:
-                args = call_args(tester)
-                out.append((bit, tester, key(args[0]) if args else "the faulting entry"))
+                found = tester
                 break
-        else:
-            # exclusive: exclusive = pte_swp_exclusive(orig); ... rmap_flags |= RMAP_EXCLUSIVE
-            if bit.marks and any(m.encode() in fn_text for m in bit.marks):
-                for c in calls_in(fn):
-                    if call_name(c) in bit.tests:
-                        args = call_args(c)
-                        out.append((bit, c, key(args[0]) if args else "the faulting entry"))
-                        break
+        if found is None and bit.marks and any(m.encode() in fn_text for m in bit.marks):
+            # exclusive = pte_swp_exclusive(orig); ... rmap_flags |= RMAP_EXCLUSIVE
+            found = next(
+                (tests_anywhere[t] for t in sorted(bit.tests) if t in tests_anywhere), None
+            )
+        if found is not None:
+            args = call_args(found)
+            out.append((bit, found, key(args[0]) if args else "the faulting entry"))
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Tree
@@ -44,7 +44,15 @@ class ParsedFile:
 
     def functions(self) -> dict[str, Node]:
         """Function definitions of the file by name (last one wins)."""
+        return self._index
+
+    @cached_property
+    def _index(self) -> dict[str, Node]:
         return _function_index(self)
+
+    @cached_property
+    def _definitions(self) -> tuple[tuple[str, Node], ...]:
+        return _definitions(self.root)
 
 
 @dataclass(frozen=True)
@@ -125,19 +133,41 @@ def declarator_name(node: Node) -> str | None:
     return None
 
 
-def _function_index(pf: ParsedFile) -> dict[str, Node]:
-    out: dict[str, Node] = {}
-    stack = [pf.root]
+def _definitions(root: Node) -> tuple[tuple[str, Node], ...]:
+    """(name, function_definition) in source order; one walk per file."""
+    out: list[tuple[str, Node]] = []
+    stack = [root]
     while stack:
         node = stack.pop()
         if node.type == "function_definition":
             decl = node.child_by_field_name("declarator")
             name = declarator_name(decl) if decl is not None else None
             if name:
-                out[name] = node
+                out.append((name, node))
+            continue
+        if node.type in _LEAF_TOPLEVEL:
             continue
         stack.extend(reversed(node.children))
-    return out
+    return tuple(out)
+
+
+# Top-level shapes that cannot contain a function definition: not walked.
+_LEAF_TOPLEVEL = frozenset(
+    {
+        "declaration",
+        "preproc_def",
+        "preproc_function_def",
+        "preproc_include",
+        "comment",
+        "type_definition",
+        "expression_statement",
+        "preproc_call",
+    }
+)
+
+
+def _function_index(pf: ParsedFile) -> dict[str, Node]:
+    return dict(pf._definitions)
 
 
 def find_function(pf: ParsedFile, name: str) -> FunctionUnit | None:
@@ -158,15 +188,4 @@ def functions_in_lines(pf: ParsedFile, lines: set[int]) -> list[FunctionUnit]:
 def all_functions(pf: ParsedFile) -> list[FunctionUnit]:
     """Every function definition of the file in source order (duplicates kept:
     an ``#ifdef``'d pair of definitions gives two units)."""
-    out: list[FunctionUnit] = []
-    stack = [pf.root]
-    while stack:
-        node = stack.pop()
-        if node.type == "function_definition":
-            decl = node.child_by_field_name("declarator")
-            name = declarator_name(decl) if decl is not None else None
-            if name:
-                out.append(FunctionUnit(pf, name, node))
-            continue
-        stack.extend(reversed(node.children))
-    return out
+    return [FunctionUnit(pf, name, node) for name, node in pf._definitions]

@@ -19,22 +19,22 @@ import re
 
 # Annotation words in declarators: "static int __init foo(void)",
 # "static struct kmem_cache *vma_cachep __ro_after_init;".
-_ANNOTATIONS = re.compile(
-    rb"\b(__init|__exit|__read_mostly|__always_inline|__ro_after_init|__ref|__refdata|"
-    rb"__meminit|__meminitdata|__initdata|__initconst|__init_memblock|__cold|__hot|"
-    rb"__maybe_unused|__always_unused|__must_check|noinline|noinline_for_stack|__noinline|"
-    rb"__weak|__latent_entropy|__noreturn|__user|__rcu|__iomem|__percpu|__force|"
-    rb"__sched|__fastpath_inline|__visible|notrace|__pure|__flatten|__no_sanitize_address|__nocfi|"
-    rb"__no_kcsan|__no_kmsan_checks|__always_unused|__used|__packed|__private|"
-    rb"__counted_by\([^()\n]*\)|__aligned\([^()\n]*\)|__section\([^()\n]*\)|"
-    rb"__printf\([^()\n]*\)|__releases\([^()\n]*\)|__acquires\([^()\n]*\)|"
-    rb"__must_hold\([^()\n]*\)|__cond_acquires\([^()\n]*\)|__cond_releases\([^()\n]*\)|"
-    rb"__malloc|__alloc_size\([^()\n]*\)|__assume_aligned\([^()\n]*\)|"
-    rb"__attribute_const__|__nocapture|__kprobes|asmlinkage|__bpf_kfunc)(?![\w(])"
+_ANNOTATION_WORDS = frozenset(
+    b"""__init __exit __read_mostly __always_inline __ro_after_init __ref __refdata
+    __meminit __meminitdata __initdata __initconst __init_memblock __cold __hot
+    __maybe_unused __always_unused __must_check noinline noinline_for_stack __noinline
+    __weak __latent_entropy __noreturn __user __rcu __iomem __percpu __force __sched
+    __fastpath_inline __visible notrace __pure __flatten __no_sanitize_address __nocfi
+    __no_kcsan __no_kmsan_checks __used __packed __private __malloc __attribute_const__
+    __nocapture __kprobes asmlinkage __bpf_kfunc""".split()
 )
+# Lower-case "__word", "noinline*", "notrace", "asmlinkage" not followed by "(":
+# candidates; the set above decides.
+_ANNOTATIONS = re.compile(rb"__[a-z_]+\b(?![\w(])")
+_ANNOTATIONS_PLAIN = re.compile(rb"\b(?:noinline\w*|notrace|asmlinkage)\b(?![\w(])")
 _ANNOTATION_CALLS = re.compile(
-    rb"\b(__releases|__acquires|__must_hold|__cond_acquires|__printf|__aligned|__section|"
-    rb"__counted_by|__alloc_size|__assume_aligned)\s*\([^()\n]*\)"
+    rb"__(?:releases|acquires|must_hold|cond_acquires|cond_releases|printf|aligned|section|"
+    rb"counted_by|alloc_size|assume_aligned)\s*\([^()\n]*\)"
 )
 
 # Macros used as loop headers or scoped blocks, inside a function body
@@ -45,20 +45,32 @@ _ANNOTATION_CALLS = re.compile(
 #     while              (vma, &mm->list, node) {
 #     while       (spinlock, &huge_zero_lock) {
 # so the block stays the body (as a call it would be a call, then a block).
-_ITERATOR = re.compile(rb"(?m)^([ \t]+)([A-Za-z_]\w*)([ \t]*)\(")
+_ITERATOR_LOOP = re.compile(rb"(?m)^([ \t]+)(\w*for_?each\w*)([ \t]*)\(")
+_BLOCK_OPEN = re.compile(rb"\)[ \t]*\{[ \t]*$", re.M)
+_LINE_HEAD = re.compile(rb"([ \t]+)([A-Za-z_]\w*)([ \t]*)\(")
 _KEYWORDS = {b"if", b"while", b"for", b"switch", b"return", b"sizeof", b"do", b"else", b"case"}
 
 # "static DEFINE_RATELIMIT_STATE(rs, ...);" inside a function: the call stays.
-_STATIC_DEFINE = re.compile(rb"(?m)^([ \t]+)(static)(\s+(?:DEFINE|DECLARE)_\w+\()")
+_STATIC_DEFINE = re.compile(rb"(?m)^([ \t]+)(static)([ \t]+(?:DEFINE|DECLARE)_\w+\()")
 
 # Type keywords passed as a macro argument: "min_t(unsigned long, a, b)",
 # "container_of(p, struct folio, lru)": fused into one identifier.
 _TYPE_ARG = re.compile(
-    rb"(?<=[(,])(\s*)((?:const\s+)?(?:(?:struct|union|enum)\s+\w+|"
+    rb"([(,])(\s*)((?:const\s+)?(?:(?:struct|union|enum)\s+\w+|"
     rb"(?:(?:unsigned|signed|long|short|int|char|bool|void)\b\s*)+)(?:\s*\*+)?)(\s*)(?=[,)])"
 )
 
 _DIRECTIVE = re.compile(rb"(?m)^[ \t]*#[ \t]*(\w+)(.*(?:\\\n.*)*)")
+
+
+def _annotation(m: re.Match[bytes]) -> bytes:
+    word = m.group(0)
+    if word not in _ANNOTATION_WORDS:
+        return word
+    s = m.string
+    if m.start() > 0 and (s[m.start() - 1 : m.start()].isalnum() or s[m.start() - 1] == 0x5F):
+        return word  # the tail of a longer identifier ("foo__init")
+    return b" " * len(word)
 
 
 def _blank(data: bytes) -> bytes:
@@ -67,11 +79,11 @@ def _blank(data: bytes) -> bytes:
 
 
 def _fuse_type(match: re.Match[bytes]) -> bytes:
-    lead, typ, trail = match.group(1), match.group(2), match.group(3)
+    delim, lead, typ, trail = match.group(1), match.group(2), match.group(3), match.group(4)
     if typ.strip() in (b"void",):
         return match.group(0)
     source = match.string
-    before = source[max(0, match.start() - 64) : match.start()]
+    before = source[max(0, match.start() - 64) : match.start() + 1]
     if before.endswith(b"("):
         # "min_t(" or "sizeof(" but not a cast "(unsigned long)x".
         head = before[:-1].rstrip()
@@ -83,7 +95,7 @@ def _fuse_type(match: re.Match[bytes]) -> bytes:
     fused = re.sub(rb"[\s*]", b"_", typ)
     # "int" alone is a keyword: make it an identifier of the same width.
     fused = fused[:1].upper() + fused[1:]
-    return lead + fused + trail
+    return delim + lead + fused + trail
 
 
 def _preprocessor(source: bytes) -> bytes:
@@ -123,18 +135,26 @@ def _preprocessor(source: bytes) -> bytes:
 
 def _iterators(source: bytes) -> bytes:
     out = bytearray(source)
-    for m in _ITERATOR.finditer(source):
+    matches: list[re.Match[bytes]] = []
+    for b in _BLOCK_OPEN.finditer(source):
+        head = _LINE_HEAD.match(source, source.rfind(b"\n", 0, b.start()) + 1)
+        if head is not None:
+            matches.append(head)
+    if b"each" in source:
+        matches += _ITERATOR_LOOP.finditer(source)
+    for m in matches:
         name = m.group(2)
         if name in _KEYWORDS:
             continue
+        loopish = b"for_each" in name or b"foreach" in name
         name_start, name_end = m.start(2), m.end(3)
-        close = _matching_paren(source, m.end() - 1)
+        close = _matching_paren(source, m.end(3))
         if close is None:
             continue
         nxt = source[close + 1 : close + 64].lstrip(b" \t\\\n")
         if not nxt:
             continue
-        if b"for_each" in name or b"foreach" in name:
+        if loopish:
             if nxt[:1] in (b";", b")", b",", b"=", b"?", b"&", b"|", b".") or nxt[:2] == b"->":
                 continue  # a plain call, not a loop header
         elif nxt[:1] != b"{":
@@ -161,9 +181,12 @@ def _matching_paren(source: bytes, open_at: int, limit: int = 4096) -> int | Non
 def normalise(source: bytes) -> bytes:
     out = _preprocessor(source)
     out = _ANNOTATION_CALLS.sub(lambda m: _blank(m.group(0)), out)
-    out = _ANNOTATIONS.sub(lambda m: _blank(m.group(0)), out)
+    out = _ANNOTATIONS.sub(_annotation, out)
+    if b"noinline" in out or b"notrace" in out or b"asmlinkage" in out:
+        out = _ANNOTATIONS_PLAIN.sub(_annotation, out)
     out = _iterators(out)
-    out = _STATIC_DEFINE.sub(lambda m: m.group(1) + b" " * len(m.group(2)) + m.group(3), out)
+    if b"static DEFINE_" in out or b"static DECLARE_" in out:
+        out = _STATIC_DEFINE.sub(lambda m: m.group(1) + b"      " + m.group(3), out)
     out = _TYPE_ARG.sub(_fuse_type, out)
     if len(out) != len(source):  # a rule bug must not shift every line
         return source

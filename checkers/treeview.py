@@ -10,6 +10,7 @@ contain the definition.  Results are cached per name.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from checkers.frontend import FunctionUnit, ParsedFile, find_function, parse, unanalysable
@@ -33,6 +34,8 @@ class DirectoryTreeView:
         self._parsed: dict[str, ParsedFile] = {}
         self._found: dict[str, FunctionUnit | None] = {}
         self._candidates: list[Path] | None = None
+        self._contents: dict[Path, bytes] = {}  # candidate files, read once
+        self._globbed = 0
 
     def read(self, path: str) -> bytes | None:
         p = (self.root / path).resolve()
@@ -81,12 +84,13 @@ class DirectoryTreeView:
             rel = path.relative_to(self.root).as_posix()
             if rel in self._parsed:
                 continue
-            try:
-                if path.stat().st_size > MAX_FILE_BYTES:
-                    continue
-                data = path.read_bytes()
-            except OSError:
-                continue
+            data = self._contents.get(path)
+            if data is None:
+                try:
+                    data = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else b""
+                except OSError:
+                    data = b""
+                self._contents[path] = data
             if needle not in data or pattern.search(data) is None:
                 continue
             pf = self.parsed(rel)
@@ -97,14 +101,16 @@ class DirectoryTreeView:
                 return unit
         return None
 
-    def _candidate_files(self) -> list[Path]:
+    def _candidate_files(self) -> Iterator[Path]:
+        """Candidate files, one glob at a time (most searches end in mm/*.h)."""
         if self._candidates is None:
-            seen: set[Path] = set()
-            out: list[Path] = []
-            for glob in SEARCH_GLOBS:
-                for p in sorted(self.root.glob(glob)):
-                    if p not in seen and p.is_file():
-                        seen.add(p)
-                        out.append(p)
-            self._candidates = out
-        return self._candidates
+            self._candidates = []
+            self._globbed = 0
+        yield from list(self._candidates)
+        while self._globbed < len(SEARCH_GLOBS):
+            glob = SEARCH_GLOBS[self._globbed]
+            self._globbed += 1
+            seen = set(self._candidates)
+            fresh = [p for p in sorted(self.root.glob(glob)) if p not in seen]
+            self._candidates.extend(fresh)
+            yield from fresh

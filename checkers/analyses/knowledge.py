@@ -43,6 +43,7 @@ class Knowledge:
     full_compare: frozenset[str]
     field_compare: frozenset[str]
     bit_preserving: frozenset[str]
+    leaf_accessors: frozenset[str]
     batch_flags: dict[str, tuple[str, ...]]
     pairs: tuple[Pair, ...]
     vma_tokens: tuple[str, ...]
@@ -87,6 +88,7 @@ def knowledge(path: Path = DATA) -> Knowledge:
         full_compare=frozenset(_strs(batch, "full_compare")),
         field_compare=frozenset(_strs(batch, "field_compare")),
         bit_preserving=frozenset(_strs(batch, "bit_preserving")),
+        leaf_accessors=frozenset(_strs(batch, "leaf_accessors")),
         batch_flags={k: tuple(v) for k, v in batch.get("flags", {}).items()},
         pairs=pairs,
         vma_tokens=tuple(_strs(data["batch_bounds"], "vma_tokens")),

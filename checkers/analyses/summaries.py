@@ -150,8 +150,14 @@ def _carriers() -> frozenset[str]:
 
 
 def _may_be_pte_helper(name: str) -> bool:
+    """A callee worth reading: a pte helper, not a bit accessor or a leaf the
+    data file already describes (looking those up would only cost time)."""
     k = knowledge()
-    return "pte" in name and name not in k.full_compare and name not in k.deref
+    if "pte" not in name or name in k.full_compare or name in k.deref:
+        return False
+    if name in k.leaf_accessors or name in CONSTRUCTORS:
+        return False
+    return not any(name in b.tests or name in b.set or name in b.clear for b in k.bits)
 
 
 def _returns_pte(unit: FunctionUnit) -> bool:
