@@ -29,12 +29,11 @@
  */
 static bool pte_unmap_same(struct vm_fault *vmf)
 {
-	spinlock_t *ptl = pte_lockptr(vmf->vma->vm_mm, vmf->pmd);
 	bool same;
 
-	spin_lock(ptl);
+	spin_lock(vmf->ptl);
 	same = pte_same(ptep_get(vmf->pte), vmf->orig_pte);
-	spin_unlock(ptl);
+	spin_unlock(vmf->ptl);
 	pte_unmap(vmf->pte);
 	vmf->pte = NULL;
 	return same;
@@ -61,8 +60,9 @@ static inline bool should_try_to_free_swap(struct folio *folio,
 }
 
 /*
- * We enter with the pte mapped but not locked, and vmf->orig_pte holding
- * the swap pte that faulted.  We return with the pte unmapped and unlocked.
+ * We enter with the pte mapped but not locked (vmf->ptl is its lock, as
+ * pte_offset_map_nolock() returns them), and vmf->orig_pte holding the swap
+ * pte that faulted.  We return with the pte unmapped and unlocked.
  *
  * We may sleep (reading from swap, waiting for the folio lock), so the pte
  * has to be looked up and compared with vmf->orig_pte again before we
