@@ -214,12 +214,17 @@ def common(s: str, ptep: str) -> str:
     )
     s = rep(
         s,
-        """	folio_add_anon_rmap_pte(folio, page, vma, vmf->address, rmap_flags);
+        """	vmf->orig_pte = pte;
+
+	folio_add_anon_rmap_pte(folio, page, vma, vmf->address, rmap_flags);
 	set_pte_at(vma->vm_mm, vmf->address, vmf->pte, pte);
 """,
-        f"""	folio_add_anon_rmap_ptes(folio, page, nr_pages, vma, start_address,
+        f"""
+	folio_add_anon_rmap_ptes(folio, page, nr_pages, vma, start_address,
 				 rmap_flags);
 	set_ptes(vma->vm_mm, start_address, {ptep}, pte, nr_pages);
+	/* do_wp_page() below works on the pte of the faulting address. */
+	vmf->orig_pte = ptep_get(vmf->pte);
 """,
     )
     s = rep(

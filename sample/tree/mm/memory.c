@@ -188,6 +188,14 @@ vm_fault_t do_swap_page(struct vm_fault *vmf)
 
 	folio_unlock(folio);
 
+	if (vmf->flags & FAULT_FLAG_WRITE) {
+		/* Not ours alone: the write needs a copy of the page. */
+		ret |= do_wp_page(vmf);
+		if (ret & VM_FAULT_ERROR)
+			ret &= VM_FAULT_ERROR;
+		goto out;
+	}
+
 	/* No need to invalidate: the pte was not present before. */
 	update_mmu_cache_range(vmf, vma, vmf->address, vmf->pte, 1);
 unlock:

@@ -225,15 +225,24 @@ check_folio:
 		pte = pte_mksoft_dirty(pte);
 	if (pte_swp_uffd_wp(vmf->orig_pte))
 		pte = pte_mkuffd_wp(pte);
-	vmf->orig_pte = pte;
 
 	folio_add_anon_rmap_ptes(folio, page, nr_pages, vma, start_address,
 				 rmap_flags);
 	set_ptes(vma->vm_mm, start_address, start_ptep, pte, nr_pages);
+	/* do_wp_page() below works on the pte of the faulting address. */
+	vmf->orig_pte = ptep_get(vmf->pte);
 	arch_do_swap_page_nr(vma->vm_mm, vma, start_address, pte, vmf->orig_pte,
 			     nr_pages);
 
 	folio_unlock(folio);
+
+	if (vmf->flags & FAULT_FLAG_WRITE) {
+		/* Not ours alone: the write needs a copy of the page. */
+		ret |= do_wp_page(vmf);
+		if (ret & VM_FAULT_ERROR)
+			ret &= VM_FAULT_ERROR;
+		goto out;
+	}
 
 	/* No need to invalidate: the pte was not present before. */
 	update_mmu_cache_range(vmf, vma, start_address, start_ptep, nr_pages);
