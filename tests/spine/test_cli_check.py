@@ -289,3 +289,24 @@ def test_send_with_smtp_down_keeps_the_outbox(
     assert out.returncode == 2
     assert out.stderr.startswith("reviewbot: SMTP 127.0.0.1:") and "Traceback" not in out.stderr
     assert len(list((tmp_path / "o" / "new").iterdir())) == 1
+
+
+def test_unreachable_lore_exits_2(mini_tree: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = reviewbot(
+        "check",
+        "someone@example.org",
+        "--lore",
+        f"http://127.0.0.1:{port}/linux-mm",
+        "--tree",
+        str(mini_tree),
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert out.returncode == 2
+    assert out.stderr == (
+        f"reviewbot: someone@example.org: http://127.0.0.1:{port}/linux-mm cannot be reached\n"
+    )
