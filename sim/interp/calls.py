@@ -1,0 +1,53 @@
+"""Compile a call: the callee is resolved by name on first execution.
+
+Resolution order (``Program.resolve``): a primitive marked ``prefer``; the
+revision's own source of the function, if it is defined in one of the files
+the simulator reads (so a patched helper runs as patched); any other
+primitive; otherwise "not modelled: NAME".  Calls through function pointers
+are not modelled.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tree_sitter import Node
+
+from sim.faults import NotModelled
+from sim.interp.expressions import Expr, _raise
+
+if TYPE_CHECKING:
+    from sim.interp.expressions import ExpressionCompiler
+    from sim.interp.machine import Frame, Machine
+
+
+def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
+    fn_node = node.child_by_field_name("function")
+    args_node = node.child_by_field_name("arguments")
+    assert fn_node is not None and args_node is not None
+    if fn_node.type != "identifier":
+        return _raise(NotModelled(f"call through a function pointer: {ec.text_of(fn_node)}"))
+    name = ec.text_of(fn_node)
+    arg_nodes = [c for c in args_node.named_children if c.type != "comment"]
+    arg_texts = tuple(ec.text_of(a) for a in arg_nodes)
+    argfns = tuple(ec.expr(a) for a in arg_nodes)
+    cache: list[Any] = [None, None]  # program, target
+
+    def call(m: Machine, f: Frame) -> Any:
+        if cache[0] is not m.program:
+            cache[1] = m.program.resolve(name)
+            cache[0] = m.program
+        target = cache[1]
+        if target.lazy:
+            return target.fn(m, f, arg_texts, argfns)
+        args = [a(m, f) for a in argfns]
+        if target.is_source:
+            return m.invoke(target, args)
+        result = target.fn(m, *args)
+        if result is True:
+            return 1
+        if result is False:
+            return 0
+        return result
+
+    return call
