@@ -1,9 +1,9 @@
 """mixed-exclusive: only the faulting page's entry is exclusive; the rest are
 shared with a forked child.
 
-    page            0      1      2      3     ...   (faulting page F = 0)
-    exclusive       X      -      -      -
-    child's PTEs           swp    swp    swp         swap_map 2 for pages 1..nr-1
+    page            |  0   |  1   |  2   |  3   | ...   (faulting page F = 0)
+    exclusive       |  X   |  -   |  -   |  -   |
+    child's PTEs    |      | swp  | swp  | swp  |       swap_map 2 for pages 1..nr-1
     swap cache      the whole folio, refcount nr;  write fault
 
 Pages whose entry is shared may be mapped neither exclusive nor writable.

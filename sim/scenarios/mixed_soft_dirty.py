@@ -1,9 +1,9 @@
 """mixed-soft-dirty: only the faulting page's swap PTE is soft-dirty.
 
-    page            0      1      2      3     ...   (faulting page F)
-    soft-dirty      -      -      -      SD          only on page F
-    uffd-wp         -      -      -      -
-    exclusive       X      X      X      X
+    page            | 0   | 1   | 2   | 3   | ...   (faulting page F)
+    soft-dirty      | -   | -   | -   | SD  | only on page F
+    uffd-wp         | -   | -   | -   | -   |
+    exclusive       | X   | X   | X   | X   |
     swap cache      the whole folio, refcount nr
 
 Each PTE must keep its own soft-dirty bit once mapped: a batch may only

@@ -1,9 +1,9 @@
 """mixed-uffd-wp: every swap PTE but the faulting one is uffd-wp protected.
 
-    page            0      1      2      3     ...   (faulting page F)
-    soft-dirty      -      -      -      -
-    uffd-wp         WP     WP     WP     -           all but page F
-    exclusive       X      X      X      X
+    page            | 0   | 1   | 2   | 3   | ...   (faulting page F)
+    soft-dirty      | -   | -   | -   | -   |
+    uffd-wp         | WP  | WP  | WP  | -   | all but page F
+    exclusive       | X   | X   | X   | X   |
     swap cache      the whole folio, refcount nr
 
 Mapping the batch with page F's bits would drop the write protection of
