@@ -57,12 +57,14 @@ class Fault:
     raced: bool  # another CPU changed the PTEs or freed the table
 
 
-def check(world: World, before: Snapshot, fault: Fault) -> Violation | None:
-    for check_fn in (_locks, _ptes, _counts):
+def check(world: World, before: Snapshot, fault: Fault) -> list[Violation]:
+    """The first violation of each group of invariants, most telling first."""
+    found = []
+    for check_fn in (_locks, _ptes, _counts, _icache, _arch):
         v = check_fn(world, before, fault)
         if v is not None:
-            return v
-    return None
+            found.append(v)
+    return found
 
 
 def _locks(world: World, before: Snapshot, fault: Fault) -> Violation | None:
@@ -144,9 +146,34 @@ def _ptes(world: World, before: Snapshot, fault: Fault) -> Violation | None:
             f"returned {fault.ret:#x} but the faulting address "
             f"{address:#x} is still {fault_pte.describe()}",
         )
-    wp = any(e[0] == "do_wp_page" for e in world.events)
-    if fault.write and mapped and fault_pte.kind == "present" and not fault_pte.write and not wp:
-        return Violation(Kind.PERMISSION, "write fault mapped read-only and no do_wp_page()")
+    # A write fault may end mapped read-only: the retried fault copies on write.
+    return None
+
+
+def _icache(world: World, before: Snapshot, fault: Fault) -> Violation | None:
+    """Every page mapped was flushed from the icache (flush_icache_pages())."""
+    return _hook(world, before, "flush_icache", "flushed from the icache", by_pfn=True)
+
+
+def _arch(world: World, before: Snapshot, fault: Fault) -> Violation | None:
+    """Every page mapped got its arch metadata back (arch_do_swap_page_nr())."""
+    return _hook(world, before, "arch_do_swap_page", "given its arch metadata back", False)
+
+
+def _hook(world: World, before: Snapshot, event: str, what: str, by_pfn: bool) -> Violation | None:
+    ranges = [e[1] for e in world.events if e[0] == event]
+    if not ranges:
+        return None  # this tree's code does not call the hook at all
+    covered = [(start, start + n) for start, n in ranges]  # type: ignore[misc]
+    for addr, pte in sorted(_all_ptes(world).items()):
+        if pte.kind != "present" or before.ptes.get(addr) == pte:
+            continue
+        k = pte.pfn if by_pfn else addr
+        if not any(lo <= k < hi for lo, hi in covered):
+            return Violation(
+                Kind.WRONG_COUNT,
+                f"the page mapped at {addr:#x} was not {what}: a single-page call in a batch",
+            )
     return None
 
 

@@ -23,6 +23,11 @@ _EVENT_FOR_KIND = {
     Kind.PERMISSION: ("set_ptes",),
     Kind.WRONG_COUNT: ("swap_free", "rmap", "set_ptes"),
 }
+# Messages that point at a particular hook rather than the kind's default.
+_EVENT_FOR_TEXT = {
+    "icache": "flush_icache",
+    "arch metadata": "arch_do_swap_page",
+}
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Execution:
     covered: set[tuple[str, str, int, str]] = field(default_factory=set)
     steps: int = 0
     ret: int | None = None
+    more: list[Execution] = field(default_factory=list)  # further invariants broken
 
     @property
     def description(self) -> str:
@@ -85,16 +91,26 @@ def execute(
     if type(ret) is not int:
         return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{entry} returned {ret!r}"))
     raced[0] = raced[0] or any(e[0] == "table-freed" for e in world.events)
-    violation = invariants.check(
+    violations = invariants.check(
         world, before[0], invariants.Fault(built.fault_address, ret, spec.write, raced[0])
     )
-    if violation is None:
+    if not violations:
         return Execution(
             spec, Outcome.PASS, trace=tuple(m.trace), covered=m.covered, steps=m.steps, ret=ret
         )
+    results = [_violated(spec, m, v) for v in violations]
+    first = results[0]
+    first.ret = ret
+    first.more = results[1:]
+    return first
+
+
+def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execution:
     exc = SimFault(violation.kind, violation.message)
+    world = m.world
     where = None
-    for name in _EVENT_FOR_KIND.get(violation.kind, ()):
+    names = [e for text, e in _EVENT_FOR_TEXT.items() if text in violation.message]
+    for name in names or _EVENT_FOR_KIND.get(violation.kind, ()):
         events = [e for e in world.events if e[0] == name and e[2] is not None]
         if events:
             where = events[-1][2]
@@ -104,9 +120,7 @@ def execute(
     if where is not None:
         file, fn, line, _ = where  # type: ignore[misc]
         exc.locate(file, line, fn)
-    result = _ended(spec, m, Outcome.FAIL, exc)
-    result.ret = ret
-    return result
+    return _ended(spec, m, Outcome.FAIL, exc)
 
 
 def _ended(spec: Spec, m: Machine, outcome: Outcome, exc: SimFault) -> Execution:

@@ -83,7 +83,11 @@ def run_table(
     states: Sequence[tuple[str, SourceTree]],
     cases: Iterable[Case],
     entry: str = "do_swap_page",
+    reference: bool = True,
 ) -> SimulationResult:
+    """Run every case on every state.  With ``reference`` the first state is
+    the base the others are judged against; without, it is judged itself
+    (``reviewbot simulate --tree`` with no series)."""
     if not states:
         raise ValueError("no tree to simulate")
     programs = [(name, Program(tree)) for name, tree in states]
@@ -94,7 +98,10 @@ def run_table(
     for case in cases:
         base = execute(base_program, case.spec, entry)
         covered |= {c[2] for c in base.covered if c[1] == entry}
-        if base.outcome is Outcome.FAIL:
+        if base.outcome is Outcome.FAIL and not reference:
+            runs.append(_run(base, case, base_name))
+            runs.extend(_run(more, case, base_name) for more in base.more)
+        elif base.outcome is Outcome.FAIL:
             runs.append(
                 SimRun(
                     scenario=case.id,
@@ -124,7 +131,9 @@ def run_table(
                     )
                 )
                 continue
-            runs.append(_run(execute(program, case.spec, entry), case, name))
+            execution = execute(program, case.spec, entry)
+            runs.append(_run(execution, case, name))
+            runs.extend(_run(more, case, name) for more in execution.more)
     return SimulationResult(
         runs=tuple(runs), coverage=_coverage(base_program, entry, covered, not_modelled)
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.models import ExitStatus, SimulationResult
 from sim.interp.machine import SOURCE_FILES
+from sim.scenarios.spec import build
 from sim.suite import default_cases, one_case, run_table
 from sim.tree import DirectoryTree
 
@@ -37,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
             cases = [one_case(args.scenario, args.order, args.index)]
         else:
             cases = default_cases()
+        for case in cases:
+            build(case.spec)  # an impossible --order/--index is the user's to fix
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    result = run_table([("base", DirectoryTree(root))], cases, args.entry)
+    result = run_table([("base", DirectoryTree(root))], cases, args.entry, reference=False)
     if args.format == "json":
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")

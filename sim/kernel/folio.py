@@ -258,3 +258,17 @@ def do_wp_page(m: Any, vmf: Any) -> int:
 
 
 noop("folio_add_lru", "folio_add_lru_vma", cites="mm/swap.c: LRU insertion")
+
+
+@primitive("page_to_pfn", "include/asm-generic/memory_model.h: page_to_pfn()")
+def page_to_pfn(m: Any, page: Any) -> int:
+    return _page(page, "page_to_pfn").pfn
+
+
+@primitive("folio_pfn", "include/linux/mm.h: folio_pfn()")
+def folio_pfn(m: Any, folio: Any) -> int:
+    return _folio(folio, "folio_pfn").pfn
+
+
+noop("vm_swap_full", cites="include/linux/swap.h: vm_swap_full(): swap is not full", result=False)
+noop("count_vm_events", cites="include/linux/vmstat.h: count_vm_events()")

@@ -8,7 +8,16 @@ from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.values import NULL, FieldRef, NullPtr, VarRef
 from sim.kernel import OBSERVED, noop, primitive
 from sim.kernel.constants import VM_SOFTDIRTY, VM_UFFD_WP
-from sim.model.mm import PAGE_SHIFT, PMD_MASK, PMD_SHIFT, PMD_SIZE, PTRS_PER_PTE, Pmd, PtePtr
+from sim.model.mm import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    PMD_MASK,
+    PMD_SHIFT,
+    PMD_SIZE,
+    PTRS_PER_PTE,
+    Pmd,
+    PtePtr,
+)
 from sim.model.pte import MAX_SWAPFILES, SWP_HWPOISON, SWP_MIGRATION, SWP_PTE_MARKER, Pte, SwapEntry
 
 
@@ -336,11 +345,43 @@ def update_mmu_cache_range(m: Any, vmf: Any, vma: Any, addr: int, ptep: Any, nr:
         p.moved(i).load()
 
 
-noop(
-    "flush_icache_pages",
-    "flush_icache_page",
-    "arch_do_swap_page_nr",
-    "arch_do_swap_page",
-    "arch_swap_restore",
-    cites="arch hooks: no-ops on x86",
-)
+noop("arch_swap_restore", cites="include/linux/pgtable.h: arch_swap_restore(): no-op on x86")
+
+
+# Observed stubs: no-ops on x86, but arm64 (MTE) and icache-incoherent
+# architectures need them for every page mapped; the invariants check that.
+@primitive("flush_icache_pages", "include/linux/cacheflush.h: flush_icache_pages()", kind=OBSERVED)
+def flush_icache_pages(m: Any, vma: Any, page: Any, nr: int) -> None:
+    m.note("flush_icache", (page.pfn, nr))
+
+
+@primitive("flush_icache_page", "include/linux/cacheflush.h: flush_icache_page()", kind=OBSERVED)
+def flush_icache_page(m: Any, vma: Any, page: Any) -> None:
+    m.note("flush_icache", (page.pfn, 1))
+
+
+@primitive("arch_do_swap_page_nr", "include/linux/pgtable.h: arch_do_swap_page_nr()", kind=OBSERVED)
+def arch_do_swap_page_nr(
+    m: Any, mm: Any, vma: Any, addr: int, pte: Any, orig_pte: Any, nr: int
+) -> None:
+    m.note("arch_do_swap_page", (addr, nr * PAGE_SIZE))
+
+
+@primitive("arch_do_swap_page", "include/linux/pgtable.h: arch_do_swap_page()", kind=OBSERVED)
+def arch_do_swap_page(m: Any, mm: Any, vma: Any, addr: int, pte: Any, orig_pte: Any) -> None:
+    m.note("arch_do_swap_page", (addr, PAGE_SIZE))
+
+
+@primitive("pte_lockptr", "include/linux/mm.h: pte_lockptr()")
+def pte_lockptr(m: Any, mm: Any, pmd: Any) -> Any:
+    if not isinstance(pmd, Pmd):
+        raise NotModelled(f"pte_lockptr on {type(pmd).__name__}")
+    return m.world.table(pmd.index).ptl
+
+
+@primitive("maybe_mkwrite", "include/linux/mm.h: maybe_mkwrite()")
+def maybe_mkwrite(m: Any, pte: Any, vma: Any) -> Pte:
+    from sim.kernel.constants import VM_WRITE
+
+    p = _pte(pte, "maybe_mkwrite")
+    return p.set(write=True) if vma.vm_flags & VM_WRITE else p

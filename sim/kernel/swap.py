@@ -126,12 +126,13 @@ def swapin_readahead(m: Any, entry: Any, gfp: int, vmf: Any) -> Any:
         return NULL  # allocation failed
     folio = world.pending_folios.pop(0)
     world.folios.append(folio)
-    folio.swap = e
+    folio.swap = SwapEntry(e.type, e.offset & ~(folio.nr - 1))
     folio.f.swapcache = True
     folio.f.uptodate = True
     folio.refcount = folio.nr + 1  # the swap cache's references and ours
-    world.swap.cache[e.offset] = folio
-    world.swap.has_cache.add(e.offset)
+    for off in range(folio.swap.offset, folio.swap.offset + folio.nr):
+        world.swap.cache[off] = folio
+        world.swap.has_cache.add(off)
     return folio
 
 

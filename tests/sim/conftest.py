@@ -66,3 +66,32 @@ def kernel_copy(kernel_tree: Path, tmp_path: Path) -> Path:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(kernel_tree / rel, tmp_path / rel)
     return tmp_path
+
+
+def sample_tree(dest: Path, version: int | None) -> Path:
+    """The sample's base tree, with revision ``version``'s post-images laid over it."""
+    from reviewbot.sample import REVISIONS_DIR, TREE_DIR
+
+    shutil.copytree(TREE_DIR, dest)
+    if version is not None:
+        rev = REVISIONS_DIR / f"v{version}"
+        for src in rev.rglob("*"):
+            if src.is_file() and src.suffix in (".c", ".h"):
+                target = dest / src.relative_to(rev)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, target)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def sample_result(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The whole scenario suite on the sample: base, v1, v2, v3."""
+    from sim.suite import default_cases, run_table
+    from sim.tree import DirectoryTree
+
+    root = tmp_path_factory.mktemp("sample")
+    dirs = {"base": sample_tree(root / "base", None)}
+    for v in (1, 2, 3):
+        dirs[f"v{v}"] = sample_tree(root / f"v{v}", v)
+    trees = {name: DirectoryTree(path) for name, path in dirs.items()}
+    return run_table(list(trees.items()), default_cases()), trees

@@ -16,7 +16,7 @@ static int stale(struct vm_fault *vmf)
 
 	pte_unmap(vmf->pte);
 	vmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd, vmf->address,
-				       &vmf->ptl);
+								       &vmf->ptl);vmf->ptl);
 	pte = ptep_get(saved);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	return 0;
@@ -28,7 +28,7 @@ static int fresh(struct vm_fault *vmf)
 
 	pte_unmap(vmf->pte);
 	vmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd, vmf->address,
-				       &vmf->ptl);
+								       &vmf->ptl);vmf->ptl);
 	pte = ptep_get(vmf->pte);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	return pte_same(pte, vmf->orig_pte);
