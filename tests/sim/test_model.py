@@ -15,8 +15,7 @@ static int stale(struct vm_fault *vmf)
 	pte_t pte;
 
 	pte_unmap(vmf->pte);
-	vmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd, vmf->address,
-								       &vmf->ptl);vmf->ptl);
+	vmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd, vmf->address, &vmf->ptl);
 	pte = ptep_get(saved);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	return 0;
@@ -27,8 +26,7 @@ static int fresh(struct vm_fault *vmf)
 	pte_t pte;
 
 	pte_unmap(vmf->pte);
-	vmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd, vmf->address,
-								       &vmf->ptl);vmf->ptl);
+	vmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd, vmf->address, &vmf->ptl);
 	pte = ptep_get(vmf->pte);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	return pte_same(pte, vmf->orig_pte);
