@@ -33,14 +33,13 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     argfns = tuple(ec.expr(a) for a in arg_nodes)
     cache: list[Any] = [None, None]  # program, target
 
-    def call(m: Machine, f: Frame) -> Any:
+    def target_of(m: Machine) -> Any:
         if cache[0] is not m.program:
             cache[1] = m.program.resolve(name)
             cache[0] = m.program
-        target = cache[1]
-        if target.lazy:
-            return target.fn(m, f, arg_texts, argfns)
-        args = [a(m, f) for a in argfns]
+        return cache[1]
+
+    def finish(target: Any, m: Machine, args: list[Any]) -> Any:
         if target.is_source:
             return m.invoke(target, args)
         result = target.fn(m, *args)
@@ -49,5 +48,33 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
         if result is False:
             return 0
         return result
+
+    # Arity-specialised closures: calls are the interpreter's hottest node.
+    if len(argfns) == 1:
+        (a0,) = argfns
+
+        def call1(m: Machine, f: Frame) -> Any:
+            target = cache[1] if cache[0] is m.program else target_of(m)
+            if target.lazy:
+                return target.fn(m, f, arg_texts, argfns)
+            return finish(target, m, [a0(m, f)])
+
+        return call1
+    if len(argfns) == 2:
+        a0, a1 = argfns
+
+        def call2(m: Machine, f: Frame) -> Any:
+            target = cache[1] if cache[0] is m.program else target_of(m)
+            if target.lazy:
+                return target.fn(m, f, arg_texts, argfns)
+            return finish(target, m, [a0(m, f), a1(m, f)])
+
+        return call2
+
+    def call(m: Machine, f: Frame) -> Any:
+        target = cache[1] if cache[0] is m.program else target_of(m)
+        if target.lazy:
+            return target.fn(m, f, arg_texts, argfns)
+        return finish(target, m, [a(m, f) for a in argfns])
 
     return call

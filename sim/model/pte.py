@@ -7,7 +7,8 @@ uffd-wp, exclusive).  ``pte_same()`` is plain equality.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 # swp_entry_t.val packs the type above the offset, as the kernel's
 # swp_entry() does (include/linux/swapops.h: SWP_TYPE_SHIFT).
@@ -43,9 +44,12 @@ class SwapEntry:
         return SwapEntry.from_val(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Pte:
-    """``pte_t``.  ``kind`` is "none", "present" or "swap"."""
+class Pte(NamedTuple):
+    """``pte_t``.  ``kind`` is "none", "present" or "swap".
+
+    A NamedTuple rather than a dataclass: PTEs are built and compared in the
+    interpreter's innermost loop (swap_pte_batch), where tuples are fastest.
+    """
 
     kind: str = "none"
     pfn: int = 0
@@ -83,8 +87,8 @@ class Pte:
     def entry(self) -> SwapEntry:
         return SwapEntry(self.swp_type, self.swp_offset)
 
-    def set(self, **changes: object) -> Pte:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def set(self, **changes: Any) -> Pte:
+        return self._replace(**changes)
 
     def describe(self) -> str:
         if self.kind == "none":

@@ -73,12 +73,17 @@ def test_mutation_is_caught(kernel_tree: Path, tmp_path: Path, path: Path) -> No
 
 
 def test_hypothesis_shrinks_a_mutation_to_a_small_case(kernel_tree: Path, tmp_path: Path) -> None:
-    from sim.generate import find_failure
+    from sim.generate import find_failure, specs
 
     mutation = load_mutation(MUTATIONS / "batch-ignores-soft-dirty.toml")
     mutated = apply_mutation(kernel_tree, mutation, tmp_path / "v1")
     found = find_failure(
-        Program(DirectoryTree(mutated)), Program(DirectoryTree(kernel_tree)), max_examples=150
+        Program(DirectoryTree(mutated)),
+        Program(DirectoryTree(kernel_tree)),
+        max_examples=200,
+        # Narrowed to faults without races on folios inside the VMA: the
+        # search is about bits, and this keeps the test fast and certain.
+        strategy=specs(sources=("swapcache",), races=("",), placements=("inside",)),
     )
     assert found is not None
     assert found.kind == "smeared-bit"
