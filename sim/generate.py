@@ -17,7 +17,6 @@ from sim.interp.machine import Program
 from sim.runner import Execution, execute
 from sim.scenarios.spec import Bits, Spec
 
-
 ALL_SOURCES = ("swapcache",) * 8 + ("readahead", "sync-io")
 ALL_RACES = ("",) * 6 + ("table-freed", "pte-changed")
 ALL_PLACEMENTS = ("inside",) * 3 + ("vma-start", "vma-end", "pmd-boundary")
@@ -93,6 +92,7 @@ def fails(execution: Execution) -> bool:
 def find_failure(
     program: Program,
     base: Program | None = None,
+    *,
     max_examples: int = 200,
     seed: int = 0,
     entry: str = "do_swap_page",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sim.faults import Kind
 from sim.kernel.constants import VM_FAULT_ERROR, VM_FAULT_RETRY, VM_WRITE
-from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SIZE, PMD_SHIFT, Folio, World
+from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, Folio, World
 from sim.model.pte import Pte
 
 
@@ -30,14 +30,13 @@ class Violation:
 def snapshot(world: World) -> Snapshot:
     ptes: dict[int, Pte] = {}
     for table in world.tables.values():
-        for i, pte in enumerate(table.entries):
-            if pte.kind != "none":
-                ptes[table.address(i)] = pte
+        base = table.address(0)
+        ptes.update(
+            (base + (i << PAGE_SHIFT), pte)
+            for i, pte in enumerate(table.entries)
+            if pte[0] != "none"
+        )
     return Snapshot(ptes, dict(world.mm.counters))
-
-
-def _all_ptes(world: World) -> dict[int, Pte]:
-    return snapshot(world).ptes
 
 
 def _page_for_entry(world: World, offset: int) -> tuple[Folio, int] | None:
@@ -60,14 +59,15 @@ class Fault:
 def check(world: World, before: Snapshot, fault: Fault) -> list[Violation]:
     """The first violation of each group of invariants, most telling first."""
     found = []
+    after = snapshot(world).ptes
     for check_fn in (_locks, _ptes, _counts, _icache, _arch):
-        v = check_fn(world, before, fault)
+        v = check_fn(world, before, fault, after)
         if v is not None:
             found.append(v)
     return found
 
 
-def _locks(world: World, before: Snapshot, fault: Fault) -> Violation | None:
+def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
     for table in world.tables.values():
         if table.ptl.held:
             return Violation(Kind.LOCK, f"returned with {table.ptl.name} held")
@@ -82,9 +82,8 @@ def _locks(world: World, before: Snapshot, fault: Fault) -> Violation | None:
     return None
 
 
-def _ptes(world: World, before: Snapshot, fault: Fault) -> Violation | None:
+def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
     address = fault.address
-    after = _all_ptes(world)
     vma = world.vma
     mapped = 0
     for addr in sorted(set(before.ptes) | set(after)):
@@ -150,22 +149,26 @@ def _ptes(world: World, before: Snapshot, fault: Fault) -> Violation | None:
     return None
 
 
-def _icache(world: World, before: Snapshot, fault: Fault) -> Violation | None:
+def _icache(
+    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
+) -> Violation | None:
     """Every page mapped was flushed from the icache (flush_icache_pages())."""
-    return _hook(world, before, "flush_icache", "flushed from the icache", by_pfn=True)
+    return _hook(world, before, after, "flush_icache", "flushed from the icache", True)
 
 
-def _arch(world: World, before: Snapshot, fault: Fault) -> Violation | None:
+def _arch(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
     """Every page mapped got its arch metadata back (arch_do_swap_page_nr())."""
-    return _hook(world, before, "arch_do_swap_page", "given its arch metadata back", False)
+    return _hook(world, before, after, "arch_do_swap_page", "given its arch metadata back", False)
 
 
-def _hook(world: World, before: Snapshot, event: str, what: str, by_pfn: bool) -> Violation | None:
-    ranges = [e[1] for e in world.events if e[0] == event]
+def _hook(  # noqa: PLR0917
+    world: World, before: Snapshot, after: dict[int, Pte], event: str, what: str, by_pfn: bool
+) -> Violation | None:
+    ranges: list[tuple[int, int]] = [e[1] for e in world.events if e[0] == event]  # type: ignore[misc]
     if not ranges:
         return None  # this tree's code does not call the hook at all
-    covered = [(start, start + n) for start, n in ranges]  # type: ignore[misc]
-    for addr, pte in sorted(_all_ptes(world).items()):
+    covered = [(start, start + n) for start, n in ranges]
+    for addr, pte in sorted(after.items()):
         if pte.kind != "present" or before.ptes.get(addr) == pte:
             continue
         k = pte.pfn if by_pfn else addr
@@ -177,8 +180,9 @@ def _hook(world: World, before: Snapshot, event: str, what: str, by_pfn: bool) -
     return None
 
 
-def _counts(world: World, before: Snapshot, fault: Fault) -> Violation | None:
-    after = _all_ptes(world)
+def _counts(
+    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
+) -> Violation | None:
     si = world.swap
     swap_refs: dict[int, int] = {}
     pfn_maps: dict[int, int] = {}
@@ -218,5 +222,4 @@ def _counts(world: World, before: Snapshot, fault: Fault) -> Violation | None:
         cached = all(si.cache.get(folio.swap.offset + i) is folio for i in range(folio.nr))
         if folio.f.swapcache != cached:
             return Violation(Kind.WRONG_COUNT, "folio swapcache flag and the swap cache disagree")
-    _ = PAGE_SIZE
     return None

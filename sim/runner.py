@@ -79,8 +79,8 @@ def execute(
     except SimFault as exc:
         return _ended(spec, m, Outcome.FAIL, exc)
     except RecursionError:
-        exc = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
-        return _ended(spec, m, Outcome.FAIL, exc)
+        budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
+        return _ended(spec, m, Outcome.FAIL, budget)
     except Exception as exc:  # a primitive given something it cannot model
         return _ended(
             spec,
@@ -108,17 +108,17 @@ def execute(
 def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execution:
     exc = SimFault(violation.kind, violation.message)
     world = m.world
-    where = None
+    where: tuple[str, str, int, str] | None = None
     names = [e for text, e in _EVENT_FOR_TEXT.items() if text in violation.message]
     for name in names or _EVENT_FOR_KIND.get(violation.kind, ()):
         events = [e for e in world.events if e[0] == name and e[2] is not None]
         if events:
-            where = events[-1][2]
+            where = events[-1][2]  # type: ignore[assignment]
             break
     if where is None and m.trace:
         where = m.trace[-1]
     if where is not None:
-        file, fn, line, _ = where  # type: ignore[misc]
+        file, fn, line, _ = where
         exc.locate(file, line, fn)
     return _ended(spec, m, Outcome.FAIL, exc)
 

@@ -82,7 +82,7 @@ class CompiledFunction:
         assert decl is not None
         type_text = self.unit.text(type_node) if type_node is not None else "int"
         self.ret_conv = converter_for(type_text, _is_pointer(decl))
-        fdecl = decl
+        fdecl: Node | None = decl
         while fdecl is not None and fdecl.type != "function_declarator":
             fdecl = fdecl.child_by_field_name("declarator")
         locals_: set[str] = set()
@@ -124,7 +124,7 @@ class CompiledFunction:
                         d.child_by_field_name("declarator") if d.type == "init_declarator" else d
                     )
                     name = declarator_name(inner) if inner is not None else None
-                    if name is not None:
+                    if name is not None and inner is not None:
                         names.add(name)
                         convs.setdefault(name, converter_for(ttext, _is_pointer(inner)))
                 continue
@@ -281,7 +281,7 @@ class CompiledFunction:
         return self._located(node, run)
 
     def _s_goto_statement(self, node: Node) -> Stmt:
-        label = self.unit.text(node.child_by_field_name("label"))  # type: ignore[arg-type]
+        label = self.unit.text(node.child_by_field_name("label"))
         sig = Goto(label)
         return self._located(node, lambda m, f: sig)
 
@@ -399,7 +399,7 @@ class CompiledFunction:
         return self._pp_branch(node, taken)
 
     def _s_preproc_ifdef(self, node: Node) -> Stmt:
-        name = self.unit.text(node.child_by_field_name("name"))  # type: ignore[arg-type]
+        name = self.unit.text(node.child_by_field_name("name"))
         defined = bool(self.config.get(name, 0))
         negate = self.unit.text(node).startswith("#ifndef")
         return self._pp_branch(node, defined != negate)
@@ -444,7 +444,7 @@ class CompiledFunction:
             v = self._pp_eval(node.child_by_field_name("argument"))  # type: ignore[arg-type]
             return int(not v)
         if t == "binary_expression":
-            op = self.unit.text(node.child_by_field_name("operator"))  # type: ignore[arg-type]
+            op = self.unit.text(node.child_by_field_name("operator"))
             a = self._pp_eval(node.child_by_field_name("left"))  # type: ignore[arg-type]
             b = self._pp_eval(node.child_by_field_name("right"))  # type: ignore[arg-type]
             ops = {

@@ -188,7 +188,8 @@ def pte_advance_pfn(m: Any, pte: Any, nr: int) -> Pte:
 
 @primitive("pte_next_pfn", "include/linux/pgtable.h: pte_next_pfn()")
 def pte_next_pfn(m: Any, pte: Any) -> Pte:
-    return pte_advance_pfn(m, pte, 1)
+    p: Pte = pte_advance_pfn(m, pte, 1)
+    return p
 
 
 @primitive("pte_pfn", "arch/x86/include/asm/pgtable.h: pte_pfn()")

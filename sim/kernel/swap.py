@@ -46,7 +46,8 @@ def swap_cache_get_folio(m: Any, entry: Any, vma: Any, addr: int) -> Any:
 
 @primitive("__swap_count", "mm/swapfile.c: __swap_count()")
 def swap_count(m: Any, entry: Any) -> int:
-    return m.world.swap.swap_map.get(_entry(entry, "__swap_count").offset, 0)
+    count: int = m.world.swap.swap_map.get(_entry(entry, "__swap_count").offset, 0)
+    return count
 
 
 @primitive("swap_free_nr", "mm/swapfile.c: swap_free_nr()")

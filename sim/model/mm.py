@@ -27,7 +27,7 @@ MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3
 class SpinLock:
     """``spinlock_t``: one per page table (split PTE locks)."""
 
-    C_FIELDS = frozenset()
+    C_FIELDS: frozenset[str] = frozenset()
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -111,7 +111,7 @@ class PtePtr:
 class Pmd:
     """``pmd_t *``: names the PTE table below one PMD entry."""
 
-    C_FIELDS = frozenset()
+    C_FIELDS: frozenset[str] = frozenset()
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -199,7 +199,7 @@ class Vma:
 class Mm:
     """``struct mm_struct``: only its rss counters matter here."""
 
-    C_FIELDS = frozenset()
+    C_FIELDS: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         self.counters = {MM_FILEPAGES: 0, MM_ANONPAGES: 0, MM_SWAPENTS: 0, MM_SHMEMPAGES: 0}
