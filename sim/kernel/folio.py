@@ -114,8 +114,14 @@ def page_anon_exclusive(m: Any, page: Any) -> bool:
 @primitive("folio_lock_or_retry", "include/linux/pagemap.h: folio_lock_or_retry()")
 def folio_lock_or_retry(m: Any, folio: Any, vmf: Any) -> int:
     f = _folio(folio, "folio_lock_or_retry")
+    world = m.world
     if f.f.locked:
         return VM_FAULT_RETRY  # held by someone else: drop everything and retry
+    if world.races.swapcache_dropped_at_lock:
+        world.drop_from_swap_cache(f)
+        m.note("swapcache-dropped", f.nr)
+        if world.on_race is not None:
+            world.on_race()
     f.f.locked = True
     return 0
 

@@ -244,6 +244,7 @@ class Races:
 
     table_freed_at_map: int = 0  # the Nth pte_offset_map_lock() returns NULL (1-based)
     pte_changed_at_map: int = 0  # the Nth pte_offset_map_lock() finds the PTE faulted in
+    swapcache_dropped_at_lock: bool = False  # reclaim frees the folio's swap cache slot
 
 
 @dataclass
@@ -260,6 +261,7 @@ class World:
     external_folio_refs: dict[int, int] = field(default_factory=dict)  # id(folio) -> count
     swap_cgroup: dict[int, int] = field(default_factory=dict)  # offset -> memcg id
     handles: list[MapHandle] = field(default_factory=list)
+    locked_elsewhere: set[int] = field(default_factory=set)  # id(folio) locked by others
     map_lock_calls: int = 0
     events: list[tuple[str, object, object]] = field(default_factory=list)
     # Folios the fault may allocate (swapin_readahead, alloc_swap_folio).
@@ -302,6 +304,16 @@ class World:
                 self.mm.counters[MM_ANONPAGES] += 1
                 self.mm.counters[MM_SWAPENTS] -= 1
                 return
+
+    def drop_from_swap_cache(self, folio: Folio) -> None:
+        """Reclaim (folio_free_swap()) on another CPU removed the folio."""
+        if not folio.f.swapcache:
+            return
+        for off in range(folio.swap.offset, folio.swap.offset + folio.nr):
+            self.swap.cache.pop(off, None)
+            self.swap.has_cache.discard(off)
+        folio.f.swapcache = False
+        folio.refcount -= folio.nr
 
     def page_of_pfn(self, pfn: int) -> Page | None:
         for folio in self.folios:

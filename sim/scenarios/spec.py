@@ -74,6 +74,9 @@ class Spec:
     source: str = "swapcache"  # swapcache | readahead | sync-io
     entry: str = "swap"  # swap | migration | hwpoison
     folio_locked: bool = False  # held by someone else: fault retries
+    uptodate: bool = True  # False: the read from swap failed
+    hwpoison: bool = False  # the faulting page is poisoned
+    alloc_fails: bool = False  # readahead / sync-io: no memory for a folio
     stable_writes: bool = False
     writeback: bool = False
     vm_flags: int = VM_READ | VM_WRITE | VM_MAYWRITE | VM_SOFTDIRTY  # new VMAs start soft-dirty
@@ -131,6 +134,8 @@ def build(spec: Spec) -> Built:
     folio = Folio(FOLIO_PFN, spec.order)
     folio.swap = SwapEntry(SWAP_TYPE, SWAP_BASE)
     folio.f.locked = spec.folio_locked
+    folio.f.uptodate = spec.uptodate
+    folio.pages[spec.index].hwpoison = spec.hwpoison
     folio.f.writeback = spec.writeback
     folio.refcount = spec.extra_refs
 
@@ -162,6 +167,8 @@ def build(spec: Spec) -> Built:
             world.swap_cgroup[entry.offset] = spec.cgroups[i]
     if spec.extra_refs:
         world.external_folio_refs[id(folio)] = spec.extra_refs
+    if spec.folio_locked:
+        world.locked_elsewhere.add(id(folio))
 
     if spec.source == "swapcache":
         folio.f.swapcache = True
@@ -173,7 +180,8 @@ def build(spec: Spec) -> Built:
     else:
         # Not in the swap cache: the fault allocates it (readahead or sync I/O).
         folio.f.swapcache = False
-        world.pending_folios.append(folio)
+        if not spec.alloc_fails:
+            world.pending_folios.append(folio)
 
     if spec.entry != "swap":
         kind = SWP_MIGRATION if spec.entry == "migration" else SWP_HWPOISON
@@ -194,6 +202,8 @@ def build(spec: Spec) -> Built:
         world.races = Races(table_freed_at_map=1)
     elif spec.race == "pte-changed":
         world.races = Races(pte_changed_at_map=1)
+    elif spec.race == "swapcache-dropped":
+        world.races = Races(swapcache_dropped_at_lock=True)
     return Built(world, vmf, folio, folio_vaddr, fault)
 
 
@@ -228,4 +238,16 @@ def describe(spec: Spec) -> str:
         parts.append("page table freed concurrently")
     elif spec.race == "pte-changed":
         parts.append("the PTE changed under us")
+    elif spec.race == "swapcache-dropped":
+        parts.append("the folio dropped from the swap cache while we waited for its lock")
+    if spec.folio_locked:
+        parts.append("the folio locked by someone else")
+    if not spec.uptodate:
+        parts.append("the read from swap failed")
+    if spec.hwpoison:
+        parts.append("the page hardware-poisoned")
+    if spec.alloc_fails:
+        parts.append("no memory for a folio")
+    if spec.writeback and spec.stable_writes:
+        parts.append("under writeback to a stable-writes device")
     return ", ".join(parts)
