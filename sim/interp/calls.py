@@ -13,12 +13,37 @@ from typing import TYPE_CHECKING, Any
 
 from tree_sitter import Node
 
-from sim.faults import NotModelled
+from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.expressions import Expr, _raise
+from sim.interp.values import NullPtr
+from sim.model.mm import PtePtr
 
 if TYPE_CHECKING:
     from sim.interp.expressions import ExpressionCompiler
     from sim.interp.machine import Frame, Machine
+
+
+_POINTER_KINDS = (Kind.STALE_POINTER, Kind.NULL, Kind.OUT_OF_BOUNDS)
+
+
+def _name_the_pointer(exc: SimFault, fn: str, args: list[Any], texts: tuple[str, ...]) -> None:
+    """Say which argument a primitive found bad: "set_ptes(start_pte): ..."."""
+    if exc.kind not in _POINTER_KINDS or getattr(exc, "named", False):
+        return
+    for value, text in zip(args, texts, strict=False):
+        bad = (
+            isinstance(value, NullPtr)
+            if exc.kind is Kind.NULL
+            else isinstance(value, PtePtr)
+            and (
+                not value.handle.live or value.handle.table.freed or exc.kind is Kind.OUT_OF_BOUNDS
+            )
+        )
+        if bad:
+            exc.message = f"{fn}({text}): {exc.message}"
+            exc.args = (exc.message,)
+            exc.named = True  # type: ignore[attr-defined]
+            return
 
 
 def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
@@ -42,7 +67,11 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     def finish(target: Any, m: Machine, args: list[Any]) -> Any:
         if target.is_source:
             return m.invoke(target, args)
-        result = target.fn(m, *args)
+        try:
+            result = target.fn(m, *args)
+        except SimFault as exc:
+            _name_the_pointer(exc, name, args, arg_texts)
+            raise
         if result is True:
             return 1
         if result is False:

@@ -73,10 +73,12 @@ class PtePtr:
     def _check(self, what: str) -> PageTable:
         handle = self.handle
         if not handle.live or handle.table.freed:
-            why = "freed" if handle.table.freed else f"unmapped ({handle.label})"
-            raise SimFault(
-                Kind.STALE_POINTER, f"{what} through a stale pte pointer: the table was {why}"
+            why = (
+                "its page table was freed"
+                if handle.table.freed
+                else f"its mapping ({handle.label}) was unmapped"
             )
+            raise SimFault(Kind.STALE_POINTER, f"{what} through a stale pte pointer: {why}")
         if not 0 <= self.index < PTRS_PER_PTE:
             raise SimFault(
                 Kind.OUT_OF_BOUNDS,

@@ -72,4 +72,8 @@ def test_findings_read_like_the_reply(sample_result: Any) -> None:
     # One finding per distinct failure: many cases hit the same stale set_ptes().
     keys = [(f.line, f.message.split(": ")[-1].split(" at line")[0]) for f in found]
     assert len(keys) == len(set(keys))
+    stale = [f for f in found if "stale pte pointer" in f.message]
+    assert stale and all(
+        "set_ptes(start_ptep): store through a stale pte pointer" in f.message for f in stale
+    )
     assert not findings_from_simulation(result, trees, revisions={"v3"})
