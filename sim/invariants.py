@@ -67,6 +67,13 @@ def check(world: World, before: Snapshot, fault: Fault) -> list[Violation]:
     return found
 
 
+def consistent(world: World) -> Violation | None:
+    """The invariants that hold between faults, whatever came before."""
+    snap = snapshot(world)
+    idle = Fault(address=-1, ret=0, write=False, raced=True)
+    return _locks(world, snap, idle, snap.ptes) or _counts(world, snap, idle, snap.ptes)
+
+
 def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
     for table in world.tables.values():
         if table.ptl.held:

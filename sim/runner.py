@@ -13,6 +13,7 @@ from typing import Any
 from sim import invariants
 from sim.faults import Kind, NotModelled, Outcome, SimFault
 from sim.interp.machine import Machine, Program
+from sim.model.mm import VmFault, World
 from sim.scenarios.spec import Spec, build, describe
 
 # Which recorded event locates an invariant violation in the C source.
@@ -61,7 +62,20 @@ def execute(
     program: Program, spec: Spec, entry: str = "do_swap_page", max_steps: int = 100_000
 ) -> Execution:
     built = build(spec)
-    world = built.world
+    return run_fault(program, built.world, built.vmf, spec, entry, max_steps)
+
+
+def run_fault(  # noqa: PLR0917
+    program: Program,
+    world: World,
+    vmf: VmFault,
+    spec: Spec,
+    entry: str = "do_swap_page",
+    max_steps: int = 100_000,
+) -> Execution:
+    """One fault on an existing world (a sequence of faults shares one)."""
+    world.events.clear()
+    world.map_lock_calls = 0
     before = [invariants.snapshot(world)]
     raced = [False]
 
@@ -73,7 +87,7 @@ def execute(
     m = Machine(program, world, max_steps=max_steps)
     ret: Any = None
     try:
-        ret = m.run(entry, [built.vmf])
+        ret = m.run(entry, [vmf])
     except NotModelled as exc:
         return _ended(spec, m, Outcome.NOT_MODELLED, exc)
     except SimFault as exc:
@@ -92,7 +106,7 @@ def execute(
         return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{entry} returned {ret!r}"))
     raced[0] = raced[0] or any(e[0] == "table-freed" for e in world.events)
     violations = invariants.check(
-        world, before[0], invariants.Fault(built.fault_address, ret, spec.write, raced[0])
+        world, before[0], invariants.Fault(vmf.address, ret, spec.write, raced[0])
     )
     if not violations:
         return Execution(

@@ -189,14 +189,7 @@ def build(spec: Spec) -> Built:
         si.swap_map[SWAP_BASE + spec.index] -= 1
         mm.counters[MM_SWAPENTS] -= 1
 
-    pmd = Pmd(fault >> PMD_SHIFT)
-    vmf_flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_USER | (FAULT_FLAG_WRITE if spec.write else 0)
-    vmf = VmFault(vma, fault, vmf_flags, pmd)
-    # handle_pte_fault(): pte_offset_map_nolock() and the unlocked read.
-    handle = world.map(pmd.index, "handle_pte_fault's pte_offset_map_nolock")
-    vmf.pte = PtePtr(handle, (fault >> 12) % 512)
-    vmf.ptl = handle.table.ptl
-    vmf.orig_pte = world.pte_at(fault)
+    vmf = fault_vmf(world, fault, spec.write)
 
     if spec.race == "table-freed":
         world.races = Races(table_freed_at_map=1)
@@ -205,6 +198,19 @@ def build(spec: Spec) -> Built:
     elif spec.race == "swapcache-dropped":
         world.races = Races(swapcache_dropped_at_lock=True)
     return Built(world, vmf, folio, folio_vaddr, fault)
+
+
+def fault_vmf(world: World, address: int, write: bool) -> VmFault:
+    """The ``struct vm_fault`` handle_pte_fault() passes for ``address``."""
+    pmd = Pmd(address >> PMD_SHIFT)
+    flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_USER | (FAULT_FLAG_WRITE if write else 0)
+    vmf = VmFault(world.vma, address, flags, pmd)
+    # handle_pte_fault(): pte_offset_map_nolock() and the unlocked read.
+    handle = world.map(pmd.index, "handle_pte_fault's pte_offset_map_nolock")
+    vmf.pte = PtePtr(handle, (address >> 12) % 512)
+    vmf.ptl = handle.table.ptl
+    vmf.orig_pte = world.pte_at(address)
+    return vmf
 
 
 def describe(spec: Spec) -> str:
