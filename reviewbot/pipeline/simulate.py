@@ -35,7 +35,9 @@ def simulate_tree_dirs(
     scenarios: Sequence[str] | None = None,
 ) -> SimulationResult:
     """``simulate_states`` over directories of applied trees: [("base", path), ...]."""
-    return simulate_states([(name, DirectoryTree(path)) for name, path in dirs], entry, scenarios)
+    return simulate_states(
+        [(name, DirectoryTree(Path(path))) for name, path in dirs], entry, scenarios
+    )
 
 
 def reproduce_command(run: SimRun) -> str:
@@ -66,34 +68,48 @@ def findings_from_simulation(
     newest); by default every revision but the first state (the base).
     """
     base = result.runs[0].revision if result.runs else "base"
-    seen: dict[tuple[str, str, str, str, int], Finding] = {}
+    groups: dict[tuple[str, str, str, str, int], list[SimRun]] = {}
     for run in result.runs:
         if run.outcome != "fail" or run.revision == base:
             continue
         if revisions is not None and run.revision not in revisions:
             continue
         key = (run.revision, run.kind, run.file, run.function, run.line)
-        if key in seen:
-            continue
-        name, _, _ = parse_case_id(run.scenario)
-        tail = run.trace[-EVIDENCE_STATEMENTS:]
-        evidence = tuple(
-            Evidence(line=_line_of(t), role="executed", text=_statement_text(t)) for t in tail
-        )
-        failing = _source_line(trees.get(run.revision), run.file, run.line)
-        if failing:
-            evidence += (Evidence(line=run.line, role="failed", text=failing),)
-        seen[key] = Finding(
-            checker=CHECKER,
-            severity=Severity.BUG,
-            file=run.file,
-            line=run.line,
-            function=run.function,
-            message=f"simulated: {run.message}.\nReproduce: {reproduce_command(run)}",
-            evidence=evidence,
-            key=f"{run.kind}:{name}",
-        )
+        groups.setdefault(key, []).append(run)
+    seen: dict[tuple[str, str, str, str, int], Finding] = {}
+    for key, runs in groups.items():
+        seen[key] = _finding(min(runs, key=_simplicity), trees)
     return list(seen.values())
+
+
+def _simplicity(run: SimRun) -> tuple[int, int, int, int]:
+    """Quote the plainest case that shows a failure: fewest complications,
+    a swap cache hit, the smallest folio."""
+    description = run.message.split(": ", 1)[0]
+    _, order, index = parse_case_id(run.scenario)
+    miss = int(" folio in the swap cache" not in description)
+    return description.count(","), miss, order or 0, index or 0
+
+
+def _finding(run: SimRun, trees: dict[str, SourceTree]) -> Finding:
+    name, _, _ = parse_case_id(run.scenario)
+    tail = run.trace[-EVIDENCE_STATEMENTS:]
+    evidence = tuple(
+        Evidence(line=_line_of(t), role="executed", text=_statement_text(t)) for t in tail
+    )
+    failing = _source_line(trees.get(run.revision), run.file, run.line)
+    if failing:
+        evidence += (Evidence(line=run.line, role="failed", text=failing),)
+    return Finding(
+        checker=CHECKER,
+        severity=Severity.BUG,
+        file=run.file,
+        line=run.line,
+        function=run.function,
+        message=f"simulated: {run.message}.\nReproduce: {reproduce_command(run)}",
+        evidence=evidence,
+        key=f"{run.kind}:{name}",
+    )
 
 
 def _line_of(trace_line: str) -> int:
