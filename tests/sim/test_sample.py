@@ -74,8 +74,8 @@ def test_findings_read_like_the_reply(sample_result: Any) -> None:
     assert len(keys) == len(set(keys))
     stale = [f for f in found if "stale pte pointer" in f.message]
     # The plainest case is quoted: an order-0 swap cache hit, nothing else going on.
-    assert [f.message.split(": ")[0] for f in stale] == [
-        "simulated: a 1-page folio in the swap cache, fault on page 0"
+    assert [f.message.split(": ")[1] for f in stale] == [
+        "a 1-page folio in the swap cache, fault on page 0"
     ]
     assert stale and all(
         "set_ptes(start_ptep): store through a stale pte pointer" in f.message for f in stale
