@@ -17,6 +17,7 @@ from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, c_div, c_mod, converter_for, sizeof
 from sim.interp.values import NULL, UNINIT, ErrPtr, FieldRef, NullPtr, Uninit, VarRef
 from sim.model.mm import PtePtr
+from sim.model.pte import SwapEntry
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine
@@ -397,7 +398,14 @@ class ExpressionCompiler:
                 # A value struct in a local (swp_entry_t entry; entry.val = ...).
                 outer_get, outer_set = self.lvalue(obj_node)
 
+                local = self.text_of(obj_node)
+
                 def set_member(m: Machine, f: Frame, v: Any) -> None:
+                    whole = f.vars.get(local, UNINIT) if local in self.locals else None
+                    if whole is UNINIT and field == "val" and type(v) is int:
+                        # Filling in a fresh swp_entry_t is not a use of it.
+                        outer_set(m, f, SwapEntry.from_val(v))
+                        return
                     whole = outer_get(m, f)
                     if hasattr(whole, "with_field"):
                         outer_set(m, f, whole.with_field(field, v))

@@ -278,3 +278,18 @@ def folio_pfn(m: Any, folio: Any) -> int:
 
 noop("vm_swap_full", cites="include/linux/swap.h: vm_swap_full(): swap is not full", result=False)
 noop("count_vm_events", cites="include/linux/vmstat.h: count_vm_events()")
+
+
+@primitive("folio_ref_sub", "include/linux/page_ref.h: folio_ref_sub()")
+def folio_ref_sub(m: Any, folio: Any, n: int) -> None:
+    _put(_folio(folio, "folio_ref_sub"), n, "folio_ref_sub()")
+
+
+@primitive("folio_mapcount", "include/linux/mm.h: folio_mapcount()")
+def folio_mapcount(m: Any, folio: Any) -> int:
+    return sum(p.mapcount for p in _folio(folio, "folio_mapcount").pages)
+
+
+@primitive("folio_test_hwpoison", "include/linux/page-flags.h: folio_test_hwpoison()")
+def folio_test_hwpoison(m: Any, folio: Any) -> bool:
+    return _folio(folio, "folio_test_hwpoison").pages[0].hwpoison

@@ -123,3 +123,28 @@ def bug(m: Any) -> None:
 @primitive("pfn_swap_entry_to_page", "include/linux/swapops.h: pfn_swap_entry_to_page()")
 def pfn_swap_entry_to_page(m: Any, entry: Any) -> Any:
     raise NotModelled("device memory (pfn_swap_entry_to_page)")
+
+
+@primitive("round_down", "include/linux/math.h: round_down()")
+def round_down(m: Any, x: int, y: int) -> int:
+    return x & ~(y - 1)
+
+
+@primitive("round_up", "include/linux/math.h: round_up()")
+def round_up(m: Any, x: int, y: int) -> int:
+    return ((x - 1) | (y - 1)) + 1
+
+
+@primitive("BIT", "include/vdso/bits.h: BIT()")
+def bit(m: Any, n: int) -> int:
+    return 1 << n
+
+
+@primitive("PFN_DOWN", "include/linux/pfn.h: PFN_DOWN()")
+def pfn_down(m: Any, x: int) -> int:
+    return x >> 12
+
+
+@primitive("PFN_UP", "include/linux/pfn.h: PFN_UP()")
+def pfn_up(m: Any, x: int) -> int:
+    return (x + 4095) >> 12

@@ -386,3 +386,14 @@ def maybe_mkwrite(m: Any, pte: Any, vma: Any) -> Pte:
 
     p = _pte(pte, "maybe_mkwrite")
     return p.set(write=True) if vma.vm_flags & VM_WRITE else p
+
+
+@primitive("pte_index", "include/linux/pgtable.h: pte_index()")
+def pte_index(m: Any, addr: int) -> int:
+    return (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+
+
+@primitive("lockdep_assert_held", "include/linux/lockdep.h: lockdep_assert_held()")
+def lockdep_assert_held(m: Any, lock_: Any) -> None:
+    if not getattr(lock_, "held", False):
+        raise SimFault(Kind.LOCK, "lockdep_assert_held(): the lock is not held")

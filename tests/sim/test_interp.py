@@ -222,3 +222,18 @@ def test_call_through_function_pointer_is_not_modelled() -> None:
 def test_bug_on_fires_only_when_true() -> None:
     assert run_c(FAULTS, "bug", 1) == 1
     assert _fault("bug", 2).kind is Kind.BUG_ON
+
+
+STRUCTS = """
+static unsigned long fresh_entry(void)
+{
+	swp_entry_t entry;
+
+	entry.val = 4096 + 3;
+	return swp_offset(entry);
+}
+"""
+
+
+def test_filling_in_a_fresh_swap_entry_is_not_a_use() -> None:
+    assert run_c(STRUCTS, "fresh_entry") == 4099
