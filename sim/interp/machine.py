@@ -8,7 +8,6 @@ statements executed and the statement lines covered.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -124,38 +123,51 @@ class Machine:
         self.world = world
         self.max_steps = max_steps
         self.max_depth = max_depth
-        self.steps = 0
+        self.ticks = 0  # loop iterations
         self.depth = 0
-        self.trace: deque[tuple[str, str, int, str]] = deque(maxlen=trace_len)
-        self.covered: set[tuple[str, str, int, str]] = set()
+        self.trace_len = trace_len
+        # Every statement executed, in order: the trace is its tail and the
+        # coverage its set (one list append per step is the cheapest record).
+        self.log: list[tuple[str, str, int, str]] = []
         self.globals: dict[str, Any] = {
             "current": Opaque("current task"),
             "swapcache_wq": Opaque("swapcache_wq"),
         }
 
+    @property
+    def steps(self) -> int:
+        return len(self.log) + self.ticks
+
+    @property
+    def trace(self) -> list[tuple[str, str, int, str]]:
+        return self.log[-self.trace_len :]
+
+    @property
+    def covered(self) -> set[tuple[str, str, int, str]]:
+        return set(self.log)
+
     def step(self, info: tuple[str, str, int, str]) -> None:
-        self.steps += 1
-        if self.steps > self.max_steps:
-            raise SimFault(
-                Kind.BUDGET,
-                f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
-            )
-        self.trace.append(info)
-        self.covered.add(info)
+        log = self.log
+        log.append(info)
+        if len(log) + self.ticks > self.max_steps:
+            self._exhausted()
+
+    def _exhausted(self) -> None:
+        raise SimFault(
+            Kind.BUDGET,
+            f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
+        )
 
     def note(self, event: str, data: object) -> None:
         """Record a model event with the C statement that caused it."""
-        where = self.trace[-1] if self.trace else None
+        where = self.log[-1] if self.log else None
         self.world.events.append((event, data, where))
 
     def tick(self) -> None:
         """One loop iteration: counts against the budget even with an empty body."""
-        self.steps += 1
-        if self.steps > self.max_steps:
-            raise SimFault(
-                Kind.BUDGET,
-                f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
-            )
+        self.ticks += 1
+        if len(self.log) + self.ticks > self.max_steps:
+            self._exhausted()
 
     def invoke(self, fn: CompiledFunction, args: Sequence[Any]) -> Any:
         if len(args) != len(fn.params):
