@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from checkers.frontend import FunctionUnit, find_function, parse
+from tree_sitter import Node
+
+from checkers.frontend import FunctionUnit, ParsedFile, declarator_name, parse
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.statements import CompiledFunction, Return
+from sim.interp.statements import CompiledFunction, Return, pp_eval
 from sim.interp.values import NULL, Opaque
 
 if TYPE_CHECKING:
@@ -44,6 +46,57 @@ SOURCE_FILES = ("mm/memory.c", "mm/internal.h", "mm/swap.h")
 
 class SourceTree(Protocol):
     def read(self, path: str) -> bytes | None: ...
+
+
+def configured_functions(pf: ParsedFile, config: dict[str, int]) -> dict[str, Node]:
+    """Function definitions of a file that ``config`` compiles in.
+
+    A header's ``#ifdef CONFIG_SWAP ... #else <stubs> #endif`` must give the
+    real helpers, never the stubs; a condition that cannot be evaluated keeps
+    both branches (the first definition wins).
+    """
+    found: dict[str, Node] = {}
+
+    def branch(node: Node, skip: tuple[str, ...]) -> list[Node]:
+        return [
+            c
+            for i, c in enumerate(node.children)
+            if c.is_named and node.field_name_for_child(i) not in skip
+        ]
+
+    def walk(nodes: list[Node]) -> None:
+        for node in nodes:
+            t = node.type
+            if t == "function_definition":
+                decl = node.child_by_field_name("declarator")
+                name = declarator_name(decl) if decl is not None else None
+                if name:
+                    found.setdefault(name, node)
+            elif t in ("preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef"):
+                alt = node.child_by_field_name("alternative")
+                try:
+                    taken: bool | None = _pp_taken(node, pf, config)
+                except SimFault:
+                    taken = None
+                if taken is not False:
+                    walk(branch(node, ("condition", "name", "alternative")))
+                if taken is not True and alt is not None:
+                    walk([alt])
+            elif t == "preproc_else" or t in ("linkage_specification", "declaration_list"):
+                walk(list(node.named_children))
+
+    walk(list(pf.root.named_children))
+    return found
+
+
+def _pp_taken(node: Node, pf: ParsedFile, config: dict[str, int]) -> bool:
+    if node.type in ("preproc_ifdef", "preproc_elifdef"):
+        name = node.child_by_field_name("name")
+        defined = name is not None and bool(config.get(pf.text(name), 0))
+        negate = pf.text(node).startswith(("#ifndef", "#elifndef"))
+        return defined != negate
+    cond = node.child_by_field_name("condition")
+    return cond is not None and bool(pp_eval(cond, pf.text, config))
 
 
 class Frame:
@@ -80,10 +133,8 @@ class Program:
                 if data is None:
                     continue
                 pf = parse(data, path)
-                for name in pf.functions():
-                    unit = find_function(pf, name)
-                    if unit is not None:
-                        units[name] = unit
+                for name, node in configured_functions(pf, self.config).items():
+                    units[name] = FunctionUnit(pf, name, node)
             self._units = units
         return self._units
 

@@ -425,38 +425,41 @@ class CompiledFunction:
         return lambda m, f: None
 
     def _pp_eval(self, node: Node) -> int:
-        t = node.type
-        if t == "preproc_defined" or (
-            t == "call_expression" and self.unit.text(node).startswith("IS_ENABLED")
-        ):
-            names = [c for c in node.named_children if c.type == "identifier"]
-            if t == "call_expression":
-                args = node.child_by_field_name("arguments")
-                names = list(args.named_children) if args is not None else []
-            return 1 if names and self.config.get(self.unit.text(names[-1]), 0) else 0
-        if t == "identifier":
-            return self.config.get(self.unit.text(node), 0)
-        if t == "number_literal":
-            return int(self.unit.text(node).rstrip("uUlL"), 0)
-        if t == "parenthesized_expression":
-            return self._pp_eval(node.named_children[0])
-        if t == "unary_expression":
-            v = self._pp_eval(node.child_by_field_name("argument"))  # type: ignore[arg-type]
-            return int(not v)
-        if t == "binary_expression":
-            op = self.unit.text(node.child_by_field_name("operator"))
-            a = self._pp_eval(node.child_by_field_name("left"))  # type: ignore[arg-type]
-            b = self._pp_eval(node.child_by_field_name("right"))  # type: ignore[arg-type]
-            ops = {
-                "&&": int(bool(a and b)),
-                "||": int(bool(a or b)),
-                "==": int(a == b),
-                "!=": int(a != b),
-                ">": int(a > b),
-                "<": int(a < b),
-                ">=": int(a >= b),
-                "<=": int(a <= b),
-            }
-            if op in ops:
-                return ops[op]
-        raise SimFault(Kind.NOT_MODELLED, f"not modelled: #if {self.unit.text(node)}")
+        return pp_eval(node, self.unit.text, self.config)
+
+
+def pp_eval(node: Node, text: Callable[[Node], str], config: dict[str, int]) -> int:
+    """Evaluate an ``#if`` condition under ``config`` (undefined symbols are 0)."""
+    t = node.type
+    if t == "preproc_defined" or (t == "call_expression" and text(node).startswith("IS_ENABLED")):
+        names = [c for c in node.named_children if c.type == "identifier"]
+        if t == "call_expression":
+            args = node.child_by_field_name("arguments")
+            names = list(args.named_children) if args is not None else []
+        return 1 if names and config.get(text(names[-1]), 0) else 0
+    if t == "identifier":
+        return config.get(text(node), 0)
+    if t == "number_literal":
+        return int(text(node).rstrip("uUlL"), 0)
+    if t == "parenthesized_expression":
+        return pp_eval(node.named_children[0], text, config)
+    if t == "unary_expression":
+        v = pp_eval(node.child_by_field_name("argument"), text, config)  # type: ignore[arg-type]
+        return int(not v)
+    if t == "binary_expression":
+        op = text(node.child_by_field_name("operator"))  # type: ignore[arg-type]
+        a = pp_eval(node.child_by_field_name("left"), text, config)  # type: ignore[arg-type]
+        b = pp_eval(node.child_by_field_name("right"), text, config)  # type: ignore[arg-type]
+        ops = {
+            "&&": int(bool(a and b)),
+            "||": int(bool(a or b)),
+            "==": int(a == b),
+            "!=": int(a != b),
+            ">": int(a > b),
+            "<": int(a < b),
+            ">=": int(a >= b),
+            "<=": int(a <= b),
+        }
+        if op in ops:
+            return ops[op]
+    raise SimFault(Kind.NOT_MODELLED, f"not modelled: #if {text(node)}")
