@@ -41,7 +41,6 @@ def test_serve_shows_the_recorded_series(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "reviewbot", "serve", "--port", str(port), "--database", url],
         env=_env(tmp_path),
-        check=False,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=tmp_path,
