@@ -1,7 +1,6 @@
-"""``reviewbot check --format json``: one dict shape for the CLI and storage.
+"""The JSON shape of a review: a contract (``reviewbot check --format json``).
 
-The shape is the contract of issue 2; the report stage prints it and storage
-keeps it verbatim as ``reviews.result``, so both call :func:`review_to_json`.
+The dashboard, the workers and other tools read it; add keys, never rename.
 """
 
 from __future__ import annotations
@@ -9,17 +8,13 @@ from __future__ import annotations
 from reviewbot.models import ApplyStatus, Review
 
 
-def _patch_status(review: Review, index: int) -> str:
-    if review.apply is None:
-        return ""
-    for p in review.apply.patches:
-        if p.index == index:
-            return p.status.value
-    return ""
-
-
 def review_to_json(review: Review) -> dict[str, object]:
-    """The JSON-ready dict of one review (plain types only)."""
+    apply_by_index = {p.index: p for p in review.apply.patches} if review.apply else {}
+
+    def applied(index: int) -> bool:
+        pa = apply_by_index.get(index)
+        return pa is not None and pa.status is ApplyStatus.APPLIED
+
     rev = review.revision
     return {
         "series": {
@@ -30,7 +25,8 @@ def review_to_json(review: Review) -> dict[str, object]:
         "revision": {
             "version": rev.version,
             "base": review.apply.base if review.apply else rev.base_commit,
-            "applied": review.apply.applied if review.apply else False,
+            "applied": bool(review.apply and review.apply.applied),
+            "missing": list(rev.missing),
         },
         "patches": [
             {
@@ -38,12 +34,14 @@ def review_to_json(review: Review) -> dict[str, object]:
                 "total": p.total,
                 "subject": p.subject,
                 "message_id": p.message_id,
-                "applied": _patch_status(review, p.index) == ApplyStatus.APPLIED.value,
+                "applied": applied(p.index),
+                "apply_status": (
+                    apply_by_index[p.index].status.value if p.index in apply_by_index else None
+                ),
             }
             for p in rev.patches
         ],
         "findings": [f.to_json() for f in review.findings],
         "simulation": review.simulation.to_json() if review.simulation else None,
         "notes": list(review.notes),
-        "missing": list(rev.missing),
     }

@@ -1,0 +1,1 @@
+"""Test harnesses for the real parts: public-inbox, git trees, servers."""
