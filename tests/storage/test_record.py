@@ -193,3 +193,17 @@ def test_record_if_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         assert _count(s, ReviewRow) == 1
     dispose_engine(url)
     dispose_engine(env_url)
+
+
+def test_health_follows_the_revision_state(session: Session) -> None:
+    record_review(session, sample_review(1))
+    series = session.scalars(select(SeriesRow)).one()
+    rev = session.scalars(select(RevisionRow)).one()
+    rev.state = "queued"  # the watcher queued it again
+    refresh(session, series)
+    assert series.health == "pending"
+    rev.state = "failed"  # a worker gave up
+    refresh(session, series)
+    assert series.health == "failed"
+    record_review(session, sample_review(1))  # a later successful review
+    assert rev.state == "reviewed" and series.health == "findings"
