@@ -11,8 +11,9 @@ a finding quotes: v2 of the sample renames ``start_pte`` to ``start_ptep``
 (the v1 nit) and the stale-pointer finding's key and evidence change with
 it.  So a finding left without an equal id is paired with a leftover finding
 of the older revision when both have the same checker, file, function,
-evidence roles and blocking class (bug or possible bug, or not), and the key and every evidence line are nearly the same
-text (``SIMILAR``); it is then "still present", not "new" plus "fixed".
+evidence roles and blocking class (bug or possible bug, or not), and the
+key and every evidence line are nearly the same text (``SIMILAR``); it is
+then "still present", not "new" plus "fixed".
 """
 
 from __future__ import annotations
