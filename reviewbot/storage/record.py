@@ -188,6 +188,10 @@ def _store_review(session: Session, review: Review, revision: RevisionRow) -> Re
                 kind=run.kind,
                 message=run.message,
                 trace=list(run.trace),
+                # SimRun grew these with the simulator; older pipelines lack them
+                file=str(getattr(run, "file", "") or ""),
+                line=int(getattr(run, "line", 0) or 0),
+                function=str(getattr(run, "function", "") or ""),
             )
         )
     return row

@@ -74,8 +74,21 @@ def finding(finding_id: str) -> str:
         if occ.series.id not in histories:
             histories[occ.series.id] = lineage(session, occ.series, finding_id)
     latest = occurrences[-1]
+    runs = []
+    for occ in occurrences:
+        for run in occ.review.sim_runs:
+            if run.outcome == "pass":
+                continue
+            here = bool(run.function) and (run.function, run.file) == (
+                occ.finding.function,
+                occ.finding.file,
+            )
+            runs.append((occ, run, here))
+    # runs that failed in the finding's own function first: they are its reproducer
+    runs.sort(key=lambda t: (not t[2], t[0].revision.version))
     return render_template(
         "finding.html",
+        runs=runs,
         finding_id=finding_id,
         occurrences=occurrences,
         latest=latest,

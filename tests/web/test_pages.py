@@ -87,7 +87,7 @@ def test_series_page_defaults_to_latest_pair(client: FlaskClient, loaded: Loaded
 def test_finding_page_has_the_reproducer(client: FlaskClient) -> None:
     fid = next(f.id for f in sample_review(1).findings if f.checker == "unchecked-null-pte")
     html = _text(client, f"/findings/{fid}")
-    assert "reviewbot simulate --scenario table-freed" in html
+    assert "reviewbot simulate --scenario table-freed --order 4 --index 3 2026" in html
     assert "page table freed concurrently" in html
     assert re.search(r"v1: <span class=\"status status-present\">", html)
     assert re.search(r"v3: <span class=\"status status-fixed\">fixed", html)
