@@ -128,6 +128,7 @@ def _finding(row: FindingRow) -> Finding:
         evidence=evidence,
         patch_index=row.patch_index,
         patch_message_id=row.patch_message_id,
+        key=row.key or "",
     )
 
 
@@ -164,6 +165,7 @@ def store_review(
                 patch_message_id=f.patch_message_id,
                 evidence=[{"line": e.line, "role": e.role, "text": e.text} for e in f.evidence],
                 status="still-present" if f.id in before else "new",
+                key=f.key,
             )
         )
     if review.apply is not None:

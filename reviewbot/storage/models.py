@@ -116,6 +116,7 @@ class FindingRow(Base):
     patch_message_id: Mapped[str | None] = mapped_column(String(500))
     evidence: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="new")  # new/still-present
+    key: Mapped[str] = mapped_column(Text, default="")  # Finding.key: rebuilds Finding.id
     review: Mapped[ReviewRow] = relationship(back_populates="findings")
 
 

@@ -107,7 +107,7 @@ class EpochMirror:
                 spec = f"{cursor}..{head}"
             except git.GitCommandError:
                 spec = head
-        args = ["--reverse", "--format=%H", spec]
+        args = ["--reverse", spec]
         shas = repo.git.rev_list(*args).split()
         if limit is not None:
             shas = shas[:limit]
