@@ -179,11 +179,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[[Path], CeleryWorker]]:
+def workers(tmp_path: Path) -> Iterator[Callable[..., CeleryWorker]]:
     started: list[CeleryWorker] = []
 
-    def start(config: Path) -> CeleryWorker:
-        w = CeleryWorker(config, tmp_path / f"worker{len(started)}.log")
+    def start(
+        config: Path, concurrency: int = 1, env: dict[str, str] | None = None
+    ) -> CeleryWorker:
+        w = CeleryWorker(config, tmp_path / f"worker{len(started)}.log", concurrency, env)
         w.start()
         started.append(w)
         return w

@@ -148,14 +148,19 @@ class SmtpSink:
 class CeleryWorker:
     """``reviewbot worker`` as a real subprocess (prefork pool)."""
 
-    def __init__(self, config: Path, log: Path, concurrency: int = 1):
+    def __init__(
+        self, config: Path, log: Path, concurrency: int = 1, env: dict[str, str] | None = None
+    ):
+        self.extra_env = env or {}
         self.config = config
         self.log = log
         self.concurrency = concurrency
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), REVIEWBOT_CONFIG=str(self.config))
+        env = dict(
+            os.environ, PYTHONPATH=str(ROOT), REVIEWBOT_CONFIG=str(self.config), **self.extra_env
+        )
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
