@@ -66,6 +66,7 @@ def _assert_each_once(smtp: SmtpSink, expected: int) -> None:
 
 
 def test_sigkill_mid_review_completes_once(
+    *,
     db_url: str,
     public_inbox: PublicInbox,
     smtp: SmtpSink,
@@ -112,6 +113,7 @@ def test_sigkill_mid_review_completes_once(
 
 
 def test_redis_restarted_three_times_loses_and_doubles_nothing(
+    *,
     sqlite_url: str,
     public_inbox: PublicInbox,
     smtp: SmtpSink,
