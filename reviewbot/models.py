@@ -110,6 +110,8 @@ class Patch:
     body: str = ""  # commit message
     raw_subject: str = ""  # subject as mailed, with its [PATCH vN n/m]
     references: tuple[str, ...] = ()
+    to: tuple[str, ...] = ()  # addresses, so that a reply keeps the list on Cc
+    cc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

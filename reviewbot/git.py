@@ -1,0 +1,260 @@
+"""Everything reviewbot asks of git, in one place.
+
+The user's kernel tree is read, never changed: no checkout, no branch, no
+write to their index or object store.  Series are applied in an *overlay*:
+a temporary index holding only the files the series touches (so a full
+kernel tree costs no 80,000-file checkout) and a temporary object directory
+that borrows the user's objects as alternates (so even the blobs and trees
+we write vanish with the overlay).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import git as gitpython
+
+from reviewbot.errors import TreeError
+
+_SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+class GitError(Exception):
+    """A git command failed; ``stderr`` says why."""
+
+    def __init__(self, args: Sequence[str], code: int, stderr: str):
+        super().__init__(f"git {' '.join(args)}: exit {code}: {stderr.strip()}")
+        self.stderr = stderr
+        self.code = code
+
+
+def _run(
+    repo: Path, args: Sequence[str], *, env: dict[str, str] | None = None,
+    input: bytes | None = None, check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], input=input, capture_output=True,
+        env=env, check=False,
+    )
+    if check and proc.returncode != 0:
+        raise GitError(args, proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc
+
+
+@dataclass(frozen=True)
+class TreeSnapshot:
+    """What must be identical before and after a review of the user's tree."""
+
+    head: str
+    branch: str | None
+    status: str
+    worktrees: str
+    index_mtime: float | None
+
+
+class Repo:
+    """A user's git tree, opened read-only."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path).resolve()
+        if not self.path.exists():
+            raise TreeError(f"tree {path}: no such directory")
+        try:
+            repo = gitpython.Repo(self.path, search_parent_directories=False)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+            raise TreeError(f"tree {path}: not a git repository") from None
+        self.git_dir = Path(repo.git_dir)
+        common = _run(self.path, ["rev-parse", "--git-common-dir"]).stdout.decode().strip()
+        common_path = Path(common) if os.path.isabs(common) else self.path / common
+        self.objects_dir = (common_path / "objects").resolve()
+        repo.close()
+        self._small: bool | None = None
+
+    def git(self, *args: str, input: bytes | None = None) -> bytes:
+        return _run(self.path, args, input=input).stdout
+
+    def resolve(self, rev: str) -> str | None:
+        """The commit a revision names, or None when the tree lacks it."""
+        proc = _run(self.path, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                    check=False)
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    def head(self) -> str:
+        sha = self.resolve("HEAD")
+        if sha is None:
+            raise TreeError(f"tree {self.path}: has no commit (empty repository)")
+        return sha
+
+    def format_patch(self, git_range: str) -> bytes:
+        """The commits of A..B as an mbox, the way the author would mail them."""
+        if ".." not in git_range:
+            raise TreeError(f"--range {git_range}: expected A..B")
+        start = git_range.split("..", 1)[0] or "HEAD"
+        if self.resolve(start) is None:
+            raise TreeError(f"--range {git_range}: {start} is not a commit of {self.path}")
+        try:
+            out = self.git("format-patch", "--stdout", "--no-signature", "--thread=shallow",
+                           "--numbered", "--full-index", "--binary", git_range)
+        except GitError as exc:
+            raise TreeError(f"--range {git_range}: {exc.stderr.strip()}") from None
+        return out
+
+    def snapshot(self) -> TreeSnapshot:
+        """The state a review must leave exactly as it found it."""
+        branch = _run(self.path, ["symbolic-ref", "-q", "HEAD"], check=False).stdout
+        index = self.git_dir / "index"
+        return TreeSnapshot(
+            head=self.resolve("HEAD") or "",
+            branch=branch.decode().strip() or None,
+            # GIT_OPTIONAL_LOCKS=0: status must not refresh (rewrite) the index
+            status=_run(self.path, ["status", "--porcelain=v1", "--untracked-files=all"],
+                        env=dict(os.environ, GIT_OPTIONAL_LOCKS="0")).stdout.decode(),
+            worktrees=self.git("worktree", "list", "--porcelain").decode(),
+            index_mtime=index.stat().st_mtime if index.exists() else None,
+        )
+
+    def is_small(self) -> bool:
+        """Whether a whole-tree ``git grep`` is cheap (not a full kernel)."""
+        if self._small is None:
+            head = self.resolve("HEAD")
+            if head is None:
+                self._small = True
+            else:
+                out = self.git("ls-tree", "-r", "--name-only", head)
+                self._small = out.count(b"\n") < 20000
+        return self._small
+
+
+class Overlay:
+    """A temporary index and object store layered over a Repo.
+
+    Writes (blobs, trees, index) go to a temporary directory; reads fall
+    through to the user's objects.  Use as a context manager: the directory
+    is removed on every exit path.
+    """
+
+    def __init__(self, repo: Repo):
+        self.repo = repo
+        self.dir = Path(tempfile.mkdtemp(prefix="reviewbot-apply-"))
+        (self.dir / "objects").mkdir()
+        self.env = dict(
+            os.environ,
+            GIT_INDEX_FILE=str(self.dir / "index"),
+            GIT_OBJECT_DIRECTORY=str(self.dir / "objects"),
+            GIT_ALTERNATE_OBJECT_DIRECTORIES=str(repo.objects_dir),
+            GIT_OPTIONAL_LOCKS="0",
+        )
+        self._blobs: dict[tuple[str, str], bytes | None] = {}
+
+    def __enter__(self) -> Overlay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _git(self, *args: str, input: bytes | None = None, check: bool = True,
+             ) -> subprocess.CompletedProcess[bytes]:
+        return _run(self.repo.path, args, env=self.env, input=input, check=check)
+
+    # -- the index ---------------------------------------------------------
+    def entries(self, commit: str, paths: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """path -> (mode, sha) in ``commit`` for the paths that exist there."""
+        wanted = sorted(set(paths))
+        if not wanted:
+            return {}
+        out = self._git("ls-tree", "-z", "--full-tree", commit, "--", *wanted).stdout
+        found: dict[str, tuple[str, str]] = {}
+        for rec in out.split(b"\0"):
+            if not rec:
+                continue
+            meta, path = rec.split(b"\t", 1)
+            mode, _kind, sha = meta.decode().split()
+            found[path.decode()] = (mode, sha)
+        return found
+
+    def load(self, commit: str, paths: Iterable[str]) -> None:
+        """Make the index hold exactly ``paths`` as they are in ``commit``."""
+        index = self.dir / "index"
+        if index.exists():
+            index.unlink()
+        info = "".join(f"{mode} {sha}\t{path}\n"
+                       for path, (mode, sha) in self.entries(commit, paths).items())
+        self._git("update-index", "--index-info", input=info.encode())
+
+    def apply(self, diff: str, *, reverse: bool = False, check_only: bool = False,
+              ) -> tuple[bool, str]:
+        """``git apply --cached`` one patch; (applied, git's message)."""
+        flags = [*(["-R"] if reverse else []), *(["--check"] if check_only else [])]
+        proc = self._git("apply", "--cached", "--verbose", "--whitespace=nowarn", *flags, "-",
+                         input=diff.encode(), check=False)
+        return proc.returncode == 0, proc.stderr.decode(errors="replace")
+
+    def write_tree(self) -> str:
+        return self._git("write-tree").stdout.decode().strip()
+
+    def entries_in_index(self) -> dict[str, tuple[str, str]]:
+        """path -> (mode, sha) of the temporary index."""
+        if not (self.dir / "index").exists():
+            return {}
+        out = self._git("ls-files", "-s", "-z").stdout
+        found: dict[str, tuple[str, str]] = {}
+        for rec in out.split(b"\0"):
+            if rec:
+                meta, path = rec.split(b"\t", 1)
+                mode, sha, _stage = meta.decode().split()
+                found[path.decode()] = (mode, sha)
+        return found
+
+    # -- reading -----------------------------------------------------------
+    def read_blob(self, treeish: str, path: str) -> bytes | None:
+        key = (treeish, path)
+        if key not in self._blobs:
+            proc = self._git("cat-file", "blob", f"{treeish}:{path}", check=False)
+            self._blobs[key] = proc.stdout if proc.returncode == 0 else None
+        return self._blobs[key]
+
+    def grep_definitions(self, commit: str, name: str, pathspecs: Sequence[str]) -> list[str]:
+        """Files of ``commit`` with a line that looks like ``name``'s definition.
+
+        Kernel definitions start in column 0 with the return type, e.g.
+        ``static inline int swap_pte_batch(pte_t *start_ptep, int max_nr,``.
+        """
+        if not re.fullmatch(r"[A-Za-z_]\w*", name):
+            return []
+        pattern = rf"^[A-Za-z_].*[ *]{name}\("
+        proc = self._git("grep", "-l", "-E", pattern, commit, "--", *pathspecs, check=False)
+        files = []
+        for line in proc.stdout.decode(errors="replace").splitlines():
+            _, _, path = line.partition(":")
+            if path:
+                files.append(path)
+        return files
+
+    def hash_blob(self, data: bytes) -> str:
+        return self._git("hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
+
+    def update_entry(self, path: str, sha: str, mode: str = "100644") -> None:
+        self._git("update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
+
+    def commit_tree(self, tree: str, parent: str, message: str, env: dict[str, str]) -> str:
+        proc = _run(self.repo.path, ["commit-tree", tree, "-p", parent, "-m", message],
+                    env={**self.env, **env})
+        return proc.stdout.decode().strip()
+
+    def format_patch(self, base: str, tip: str) -> bytes:
+        return self._git("format-patch", "--stdout", "--no-signature", "--numbered",
+                         f"{base}..{tip}").stdout
+
+
+def is_sha(text: str) -> bool:
+    return bool(_SHA_RE.match(text))

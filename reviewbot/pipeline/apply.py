@@ -1,0 +1,256 @@
+"""Apply a revision, patch by patch, without touching the user's tree.
+
+``applied(tree, revision, base)`` yields the ApplyResult and one readable
+tree state per step (base, after patch 1, ..., after the last patch that
+applied).  The work happens in a git overlay (reviewbot.git.Overlay): a
+temporary index holding only the files the series touches and a temporary
+object store, so a full kernel tree is never checked out and the user's
+branch, HEAD, index, status and worktree list never change.
+
+A patch that does not apply becomes a finding on it (which hunk, which
+base) and the patches after it are skipped; a diff whose path leaves the
+tree (``../``, absolute, ``.git/``) or goes through a symlink is refused
+before git sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checkers.frontend import FunctionUnit, find_function, parse
+from reviewbot.errors import TreeError
+from reviewbot.git import Overlay, Repo
+from reviewbot.mail import diff_paths
+from reviewbot.models import (
+    ApplyResult,
+    ApplyStatus,
+    Finding,
+    Patch,
+    PatchApply,
+    Revision,
+    Severity,
+)
+
+APPLY_CHECKER = "apply"
+SYMLINK_MODE = "120000"
+
+
+class GitTreeView:
+    """One tree state as the checkers see it (``read``, ``find_function``).
+
+    Files the series touches are read from this state's tree; every other
+    file is unchanged by the series and read from the base commit.
+    """
+
+    def __init__(self, overlay: Overlay, base: str, tree: str, touched: frozenset[str],
+                 label: str):
+        self.overlay = overlay
+        self.base = base
+        self.tree = tree
+        self.touched = touched
+        self.label = label
+        self._functions: dict[str, FunctionUnit | None] = {}
+
+    def read(self, path: str) -> bytes | None:
+        if refusal(path):
+            return None
+        source = self.tree if path in self.touched else self.base
+        return self.overlay.read_blob(source, path)
+
+    def find_function(self, name: str) -> FunctionUnit | None:
+        if name not in self._functions:
+            self._functions[name] = self._find(name)
+        return self._functions[name]
+
+    def _find(self, name: str) -> FunctionUnit | None:
+        touched_c = sorted(p for p in self.touched if p.endswith((".c", ".h")))
+        for path in touched_c:
+            unit = self._in_file(path, name)
+            if unit is not None:
+                return unit
+        # A full-tree grep of a kernel commit takes ~20 s: look near the
+        # touched files and in include/ first.
+        near = sorted({str(Path(p).parent) + "/" for p in touched_c if "/" in p} | {"include/"})
+        candidates = self.overlay.grep_definitions(self.base, name, near)
+        if not candidates and self.overlay.repo.is_small():
+            candidates = self.overlay.grep_definitions(self.base, name, ["*.c", "*.h"])
+        for path in candidates:
+            if path not in self.touched:
+                unit = self._in_file(path, name)
+                if unit is not None:
+                    return unit
+        return None
+
+    def _in_file(self, path: str, name: str) -> FunctionUnit | None:
+        data = self.read(path)
+        if data is None:
+            return None
+        return find_function(parse(data, path), name)
+
+
+@dataclass(frozen=True)
+class TreeState:
+    label: str  # "base", "1/3", ...
+    patch_index: int  # 0 for the base
+    view: GitTreeView
+
+
+@dataclass
+class AppliedSeries:
+    result: ApplyResult
+    states: list[TreeState]
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    touched: frozenset[str] = frozenset()
+
+
+def refusal(path: str) -> str | None:
+    """Why a diff path may not be written, or None when it is fine."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        return f"path {path!r} is absolute or malformed"
+    parts = path.split("/")
+    if ".." in parts or "." in parts or "" in parts:
+        return f"path {path} leaves the tree"
+    if parts[0].lower() == ".git" or any(p.lower() == ".git" for p in parts):
+        return f"path {path} writes into .git"
+    return None
+
+
+def choose_base(repo: Repo, revision: Revision, base: str | None) -> tuple[str, str, list[str]]:
+    """(commit, where it came from, notes): trailer, then --base, then HEAD."""
+    notes: list[str] = []
+    if revision.base_commit:
+        sha = repo.resolve(revision.base_commit)
+        if sha:
+            return sha, "trailer", notes
+        notes.append(f"base-commit {revision.base_commit[:12]} is not in the tree")
+    if base:
+        sha = repo.resolve(base)
+        if sha is None:
+            raise TreeError(f"--base {base}: not a commit of {repo.path}")
+        return sha, "--base", notes
+    return repo.head(), "HEAD", notes
+
+
+def _symlinked(overlay: Overlay, commit: str, path: str, index_modes: dict[str, str]) -> bool:
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts))]
+    if any(index_modes.get(p) == SYMLINK_MODE for p in prefixes):
+        return True
+    entries = overlay.entries(commit, prefixes) if prefixes else {}
+    return any(mode == SYMLINK_MODE for mode, _ in entries.values())
+
+
+def _failure_detail(patch: Patch, message: str, base: str, missing: tuple[int, ...]) -> str:
+    """Which hunk of which file failed, against which base, in words."""
+    short = base[:12]
+    after_missing = [m for m in missing if m < patch.index]
+    tail = (f" (patch {after_missing[0]}/{patch.total} never arrived)"
+            if after_missing else "")
+    if m := re.search(r"patch failed: (.+):(\d+)", message):
+        path, line = m.group(1), int(m.group(2))
+        for fd in patch.files:
+            if path in (fd.old_path, fd.new_path):
+                for n, hunk in enumerate(fd.hunks, 1):
+                    if hunk.old_start == line:
+                        return (f"hunk #{n} ({hunk.header}) of {path} does not apply "
+                                f"to {short}{tail}")
+        return f"{path} at line {line} does not apply to {short}{tail}"
+    if m := re.search(r"error: (.+?): does not exist in index", message):
+        return f"{m.group(1)} does not exist in {short}{tail}"
+    if m := re.search(r"error: (.+?): already exists in index", message):
+        return f"{m.group(1)} already exists in {short}{tail}"
+    first = next((ln for ln in message.splitlines() if ln.startswith(("error", "fatal"))),
+                 message.strip().splitlines()[0] if message.strip() else "git apply failed")
+    return f"{first.removeprefix('error: ')} (base {short}){tail}"
+
+
+def _finding(patch: Patch, severity: Severity, path: str, message: str) -> Finding:
+    return Finding(
+        checker=APPLY_CHECKER, severity=severity, file=path, line=0, function="",
+        message=message, patch_index=patch.index, patch_message_id=patch.message_id,
+        key=f"{patch.index}:{message}",
+    )
+
+
+@contextmanager
+def applied(tree: Path | str | Repo, revision: Revision, base: str | None = None, *,
+            already_applied: bool = False) -> Iterator[AppliedSeries]:
+    """Apply ``revision`` on its base; see the module docstring.
+
+    ``already_applied``: the base already contains the series (an author
+    checking their own branch, ``b4 prep --check``): the series is reversed
+    out of it first to obtain the state before it.
+    """
+    repo = tree if isinstance(tree, Repo) else Repo(tree)
+    base_sha, base_source, notes = choose_base(repo, revision, base)
+    touched = frozenset(p for patch in revision.patches for p in diff_paths(patch.diff_text))
+    safe_touched = frozenset(p for p in touched if refusal(p) is None)
+    with Overlay(repo) as overlay:
+        overlay.load(base_sha, safe_touched)
+        if already_applied:
+            for patch in reversed(revision.patches):
+                ok, message = overlay.apply(patch.diff_text, reverse=True)
+                if not ok:
+                    raise TreeError(f"patch {patch.index} is neither applicable to nor "
+                                    f"contained in {base_sha[:12]}: {message.strip()}")
+            notes.append(f"the series is already in {base_sha[:12]}; reviewed as reversed "
+                         "out of it")
+        base_tree = overlay.write_tree()
+        states = [TreeState("base", 0, GitTreeView(overlay, base_sha, base_tree, safe_touched,
+                                                   "base"))]
+        statuses: dict[int, PatchApply] = {
+            m: PatchApply(m, ApplyStatus.MISSING, "never arrived") for m in revision.missing
+        }
+        findings: list[Finding] = []
+        failed = False
+        for patch in revision.patches:
+            if failed:
+                statuses[patch.index] = PatchApply(patch.index, ApplyStatus.SKIPPED,
+                                                   "an earlier patch did not apply")
+                continue
+            status, finding = _apply_one(overlay, base_sha, patch, revision)
+            statuses[patch.index] = status
+            if finding is not None:
+                findings.append(finding)
+            if status.status is ApplyStatus.APPLIED:
+                label = f"{patch.index}/{patch.total}"
+                states.append(TreeState(label, patch.index, GitTreeView(
+                    overlay, base_sha, overlay.write_tree(), safe_touched, label)))
+            else:
+                failed = True
+        result = ApplyResult(
+            base=base_sha, base_source=base_source,
+            patches=tuple(statuses[k] for k in sorted(statuses)),
+        )
+        yield AppliedSeries(result, states, findings, notes, safe_touched)
+
+
+def _apply_one(overlay: Overlay, base: str, patch: Patch, revision: Revision,
+               ) -> tuple[PatchApply, Finding | None]:
+    if not patch.diff_text.strip():
+        msg = "this mail carries no diff"
+        return (PatchApply(patch.index, ApplyStatus.FAILED, msg),
+                _finding(patch, Severity.QUESTION, "", f"{msg}: was the patch lost?"))
+    index_modes = {p: m for p, (m, _) in overlay.entries_in_index().items()}
+    for path in sorted(diff_paths(patch.diff_text)):
+        why = refusal(path)
+        if why is None and _symlinked(overlay, base, path, index_modes):
+            why = f"path {path} goes through a symbolic link"
+        if why is not None:
+            detail = f"refused: {why}"
+            return (PatchApply(patch.index, ApplyStatus.FAILED, detail),
+                    _finding(patch, Severity.BUG, path,
+                             f"{why}; reviewbot refused to apply this patch"))
+    ok, message = overlay.apply(patch.diff_text)
+    if ok:
+        return PatchApply(patch.index, ApplyStatus.APPLIED), None
+    detail = _failure_detail(patch, message, base, revision.missing)
+    path = m.group(1) if (m := re.search(r"patch failed: (.+):\d+", message)) else ""
+    return (PatchApply(patch.index, ApplyStatus.FAILED, detail),
+            _finding(patch, Severity.QUESTION, path,
+                     f"this patch does not apply: {detail}. Which tree is it based on?"))

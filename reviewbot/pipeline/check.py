@@ -1,0 +1,122 @@
+"""Run the checkers and keep only what the series introduces.
+
+Each function the series touches (pre-image of removed lines, post-image of
+added lines) is checked in the base and in every tree state.  A finding
+counts when it is present at the end of the series and absent from the base
+(a later patch may fix what an earlier one broke); it is attributed to the
+first patch after which it appears, and its line is the one in the
+end-of-series file.  Patch checkers (mail and diff format) run per patch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from checkers.engine import check_functions, check_patch
+from checkers.frontend import FunctionUnit, find_function, parse
+from reviewbot.models import Finding, Patch, Revision
+from reviewbot.pipeline.apply import AppliedSeries, TreeState
+
+C_SUFFIXES = (".c", ".h")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+
+
+def touched_functions(applied: AppliedSeries, revision: Revision) -> dict[str, set[str]]:
+    """path -> names of the functions the applied patches change."""
+    by_index = {s.patch_index: s for s in applied.states}
+    targets: dict[str, set[str]] = {}
+    for patch in revision.patches:
+        after = by_index.get(patch.index)
+        before = _state_before(applied.states, patch.index)
+        if after is None or before is None:
+            continue
+        for fd in patch.files:
+            if fd.is_binary:
+                continue
+            if fd.old_path and fd.old_path.endswith(C_SUFFIXES):
+                removed = {ln.old_lineno for h in fd.hunks for ln in h.lines
+                           if ln.kind == "-" and ln.old_lineno}
+                for name in _names_at(before, fd.old_path, removed):
+                    targets.setdefault(fd.new_path or fd.old_path, set()).add(name)
+            if fd.new_path and fd.new_path.endswith(C_SUFFIXES):
+                added = {ln.new_lineno for h in fd.hunks for ln in h.lines
+                         if ln.kind == "+" and ln.new_lineno}
+                for name in _names_at(after, fd.new_path, added):
+                    targets.setdefault(fd.new_path, set()).add(name)
+    return targets
+
+
+def _state_before(states: list[TreeState], index: int) -> TreeState | None:
+    earlier = [s for s in states if s.patch_index < index]
+    return earlier[-1] if earlier else None
+
+
+def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
+    from checkers.frontend import functions_in_lines
+
+    if not lines:
+        return set()
+    data = state.view.read(path)
+    if data is None:
+        return set()
+    return {u.name for u in functions_in_lines(parse(data, path), lines)}
+
+
+def _findings_in(state: TreeState, targets: dict[str, set[str]],
+                 renames: dict[str, str]) -> tuple[dict[str, Finding], list[str]]:
+    units: list[FunctionUnit] = []
+    for path in sorted(targets):
+        data = state.view.read(path)
+        if data is None and path in renames:  # the base still has the old name
+            data = state.view.read(renames[path])
+        if data is None:
+            continue
+        pf = parse(data, path)
+        for name in sorted(targets[path]):
+            unit = find_function(pf, name)
+            if unit is not None:
+                units.append(unit)
+    out = check_functions(units, state.view)
+    found: dict[str, Finding] = {}
+    for f in out.findings:
+        found.setdefault(f.id, f)
+    return found, list(out.notes)
+
+
+def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
+    notes: list[str] = []
+    findings: list[Finding] = list(applied.findings)
+    targets = touched_functions(applied, revision)
+    renames = {fd.new_path: fd.old_path for p in revision.patches for fd in p.files
+               if fd.is_rename and fd.new_path and fd.old_path}
+    if targets and len(applied.states) > 1:
+        per_state = []
+        for state in applied.states:
+            found, state_notes = _findings_in(state, targets, renames)
+            per_state.append(found)
+            notes.extend(n for n in state_notes if n not in notes)
+        base_ids, final = per_state[0], per_state[-1]
+        by_msgid = {p.index: p for p in revision.patches}
+        for fid, finding in final.items():
+            if fid in base_ids:
+                continue
+            first = next(i for i, found in enumerate(per_state) if fid in found)
+            patch: Patch = by_msgid[applied.states[first].patch_index]
+            findings.append(replace(finding, patch_index=patch.index,
+                                    patch_message_id=patch.message_id))
+    for patch in revision.patches:
+        out = check_patch(patch)
+        findings.extend(out.findings)
+        notes.extend(out.notes)
+    seen: set[str] = set()
+    unique = []
+    for f in sorted(findings, key=lambda f: (f.patch_index or 0, f.file, f.line, f.checker)):
+        if f.id not in seen:
+            seen.add(f.id)
+            unique.append(f)
+    return CheckResult(tuple(unique), tuple(notes))

@@ -1,0 +1,88 @@
+"""Fetch a series: from lore by message-id or URL, a local mbox, or a git range.
+
+All three end as raw mails read by reviewbot.mail, so a series reviewed
+from lore and the same series from an mbox are the same Revision.  The
+newest revision is chosen unless a version is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reviewbot import lore, mail
+from reviewbot.errors import FetchError, UsageError
+from reviewbot.models import Revision, Series
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """Exactly one of ``target`` (message-id or lore URL), ``mbox``, ``git_range``."""
+
+    target: str | None = None
+    mbox: Path | None = None
+    git_range: str | None = None
+    tree: Path | None = None  # for git_range
+    lore: str | None = None  # lore base URL, e.g. https://lore.kernel.org/all
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    series: Series
+    revision: Revision  # the chosen one
+    versions: tuple[int, ...]  # every revision number seen
+    revisions: dict[int, Revision] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    base: str | None = None  # a base implied by the source (the A of A..B)
+
+
+def run(req: FetchRequest) -> FetchResult:
+    sources = [x for x in (req.target, req.mbox, req.git_range) if x]
+    if len(sources) != 1:
+        raise UsageError("give exactly one of MSGID/URL, --mbox FILE, --range A..B")
+    if req.mbox is not None:
+        try:
+            data = Path(req.mbox).read_bytes()
+        except OSError as exc:
+            raise FetchError(f"{req.mbox}: {exc.strerror or exc}") from None
+        return from_mbox_bytes(data, req.version, what=str(req.mbox))
+    if req.git_range is not None:
+        from reviewbot.git import Repo
+
+        repo = Repo(req.tree or Path("."))
+        data = repo.format_patch(req.git_range)
+        if not data.strip():
+            raise FetchError(f"--range {req.git_range}: no commits")
+        start = req.git_range.split("..", 1)[0] or "HEAD"
+        result = from_mbox_bytes(data, req.version, what=f"--range {req.git_range}")
+        return FetchResult(result.series, result.revision, result.versions, result.revisions,
+                           result.notes, base=repo.resolve(start))
+    assert req.target is not None
+    msgid, url_base = lore.parse_target(req.target)
+    raw = lore.fetch_thread(msgid, req.lore or url_base, req.version)
+    messages = [m for m in (mail.parse_message(r) for r in raw) if m is not None]
+    return _choose(mail.parse_mails(messages, msgid), req.version, msgid)
+
+
+def from_mbox_bytes(data: bytes, version: int | None = None, *, what: str = "mbox",
+                    ) -> FetchResult:
+    """The series in raw mbox bytes (the watcher hands over mails it read)."""
+    if not data.strip():
+        raise FetchError(f"{what}: empty")
+    return _choose(mail.parse_mails(mail.split_mbox(data), what), version, what)
+
+
+def _choose(parsed: mail.Parsed, version: int | None, what: str) -> FetchResult:
+    versions = tuple(sorted(parsed.revisions))
+    if version is None:
+        version = versions[-1]
+    elif version not in parsed.revisions:
+        have = ", ".join(f"v{v}" for v in versions)
+        raise FetchError(f"{what}: no v{version} of this series (found {have})")
+    revision = parsed.revisions[version]
+    series = parsed.series
+    if version != versions[-1]:
+        first = revision.cover or revision.patches[0]
+        series = Series(first.subject, first.author, series.change_id)
+    return FetchResult(series, revision, versions, parsed.revisions, parsed.notes)

@@ -1,0 +1,296 @@
+"""Turn a Review into what people read: reply mails and a terminal summary.
+
+A reply imitates an mm reviewer on the list (see the seed thread): it
+quotes only the hunk lines a finding is about, elides the rest with
+"[...]", puts each finding under its line prefixed ``bug:``, ``possible
+bug?:``, ``nit:`` or ``question:``, wraps at 78 columns and threads onto
+the patch.  Its Message-ID is deterministic (revision, patch, content), so
+rendering twice never makes two different mails.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import hashlib
+import os
+import textwrap
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from reviewbot import __version__
+from reviewbot.models import ApplyStatus, Finding, HunkLine, Patch, Review, Severity
+
+WIDTH = 78
+CONTEXT = 3  # quoted lines before the one a finding is about
+DEFAULT_FROM = "reviewbot <reviewbot@reviewbot.invalid>"
+BASE_SOURCE_WORDS = {
+    "trailer": "from the base-commit: trailer",
+    "--base": "from --base",
+    "HEAD": "the tree's HEAD",
+}
+
+
+@dataclass(frozen=True)
+class ReplyMail:
+    message_id: str  # without angle brackets
+    in_reply_to: str
+    references: tuple[str, ...]
+    subject: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    body: str
+    sender: str = DEFAULT_FROM
+    finding_ids: tuple[str, ...] = field(default=())
+
+    def as_message(self) -> EmailMessage:
+        # Message-IDs are not folded: some tools read them back with the fold.
+        msg = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
+        msg["From"] = self.sender
+        if self.to:
+            msg["To"] = ", ".join(self.to)
+        if self.cc:
+            msg["Cc"] = ", ".join(self.cc)
+        msg["Subject"] = self.subject
+        msg["Message-ID"] = f"<{self.message_id}>"
+        msg["In-Reply-To"] = f"<{self.in_reply_to}>"
+        msg["References"] = " ".join(f"<{r}>" for r in self.references)
+        msg["X-Reviewbot-Findings"] = " ".join(self.finding_ids)
+        msg.set_content(self.body, cte="8bit" if not self.body.isascii() else "7bit")
+        return msg
+
+    def as_bytes(self) -> bytes:
+        return self.as_message().as_bytes()
+
+
+def _sender() -> str:
+    return os.environ.get("REVIEWBOT_FROM", DEFAULT_FROM)
+
+
+def _domain(sender: str) -> str:
+    addr = email.utils.parseaddr(sender)[1]
+    return addr.rpartition("@")[2] or "reviewbot.invalid"
+
+
+# -- locating a finding in its patch ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Anchor:
+    file_index: int
+    hunk_index: int
+    line_index: int
+
+
+def locate(patch: Patch, finding: Finding) -> Anchor | None:
+    """The hunk line a finding is about.
+
+    The finding's line is in the end-of-series file; a later patch may have
+    moved it, so a line whose text matches the finding's evidence at that
+    line wins over a bare line-number match.
+    """
+    texts = {" ".join(e.text.split()) for e in finding.evidence
+             if e.line == finding.line and e.text}
+    best: tuple[int, Anchor] | None = None
+    for fi, fd in enumerate(patch.files):
+        if finding.file not in (fd.new_path, fd.old_path) or not finding.file:
+            continue
+        for hi, hunk in enumerate(fd.hunks):
+            for li, ln in enumerate(hunk.lines):
+                if ln.kind == "-" or ln.new_lineno is None:
+                    continue
+                distance = abs(ln.new_lineno - finding.line)
+                if texts and " ".join(ln.text.split()) in texts:
+                    score = distance
+                elif distance == 0:
+                    score = 10_000
+                else:
+                    continue
+                if best is None or score < best[0]:
+                    best = (score, Anchor(fi, hi, li))
+    return best[1] if best else None
+
+
+def _quote(line: HunkLine) -> str:
+    return f"> {line.kind}{line.text}".rstrip()
+
+
+def comment(finding: Finding, previous_ids: set[str] | None = None,
+            previous_version: int | None = None) -> str:
+    text = f"{finding.severity.prefix} {finding.message}"
+    if previous_ids is not None and finding.id in previous_ids:
+        text += f" (still present since v{previous_version})"
+    # A no-break space keeps "[id" and its value on one line; textwrap only
+    # breaks on ASCII whitespace.
+    text += f"  [id\xa0{finding.id}]"
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(
+        textwrap.fill(p, WIDTH, break_long_words=False, break_on_hyphens=False)
+        for p in paragraphs
+    ).replace("\xa0", " ")
+
+
+def _quoted_body(patch: Patch, findings: list[Finding], prev_ids: set[str] | None,
+                 prev_version: int | None) -> list[str]:
+    general: list[Finding] = []
+    anchored: dict[tuple[int, int], dict[int, list[Finding]]] = {}
+    for f in findings:
+        a = locate(patch, f)
+        if a is None:
+            general.append(f)
+        else:
+            anchored.setdefault((a.file_index, a.hunk_index), {}).setdefault(
+                a.line_index, []).append(f)
+    out: list[str] = []
+    for f in general:
+        quoted = [e.text for e in f.evidence if e.role == "quoted" and e.text]
+        out += [f"> {t}".rstrip() for t in quoted]
+        if not quoted and f.file and f.line:
+            # The line is outside the patch's hunks: say where, do not
+            # pretend to quote the patch.
+            fn = f" in {f.function}()" if f.function else ""
+            out.append(f"At {f.file}:{f.line}{fn}, a line this patch leaves as it is:")
+        if out and out[-1] != "":
+            out.append("")
+        out += [comment(f, prev_ids, prev_version), ""]
+    first_block = True
+    for (fi, hi) in sorted(anchored):
+        fd = patch.files[fi]
+        hunk = fd.hunks[hi]
+        if not first_block:
+            out += ["[...]"]
+        first_block = False
+        if len(patch.files) > 1:  # say which file the hunk is of
+            path = fd.new_path or fd.old_path or ""
+            out.append(f"> diff --git a/{fd.old_path or path} b/{path}")
+        out.append(f"> {hunk.header}")
+        done = -1
+        for li in sorted(anchored[(fi, hi)]):
+            start = max(li - CONTEXT, done + 1)
+            if start > done + 1 and done >= 0:
+                out.append("[...]")
+            out += [_quote(ln) for ln in hunk.lines[start : li + 1]]
+            out.append("")
+            for f in anchored[(fi, hi)][li]:
+                out += [comment(f, prev_ids, prev_version), ""]
+            done = li
+    return out
+
+
+# -- replies ----------------------------------------------------------------
+
+
+def render_replies(review: Review, *, previous: Review | None = None,
+                   tool_cmd: str | None = None) -> list[ReplyMail]:
+    """One reply per patch with findings, threaded onto that patch."""
+    sender = _sender()
+    domain = _domain(sender)
+    rev = review.revision
+    prev_ids = {f.id for f in previous.findings} if previous else None
+    prev_version = previous.revision.version if previous else None
+    current_ids = {f.id for f in review.findings}
+    replies = []
+    for patch in rev.patches:
+        findings = sorted((f for f in review.findings if f.patch_index == patch.index),
+                          key=lambda f: (f.file, f.line, f.checker))
+        if not findings:
+            continue
+        lines = [f"On {patch.date}, {patch.author} wrote:"]
+        lines += _quoted_body(patch, findings, prev_ids, prev_version)
+        if previous is not None:
+            for old in previous.findings:
+                if old.patch_index == patch.index and old.id not in current_ids:
+                    total = previous.revision.total or len(previous.revision.patches)
+                    lines.append(textwrap.fill(
+                        f"Fixed since v{prev_version}: {_first_sentence(old.message)} "
+                        f"(v{prev_version} {old.patch_index}/{total}, id {old.id}).", WIDTH))
+                    lines.append("")
+        lines += _footer(review, patch, tool_cmd)
+        body = "\n".join(lines) + "\n"
+        digest = hashlib.sha1(
+            "\0".join([*(p.message_id for p in rev.patches), patch.message_id, body]).encode()
+        ).hexdigest()[:8]
+        refs = tuple(dict.fromkeys([*patch.references, patch.message_id]))
+        to = (patch.author,) if patch.author else ()
+        author_addr = email.utils.parseaddr(patch.author)[1]
+        cc = tuple(a for a in dict.fromkeys([*patch.to, *patch.cc])
+                   if a not in (author_addr, email.utils.parseaddr(sender)[1]))
+        subject = patch.raw_subject or f"[PATCH v{rev.version} {patch.index}/{patch.total}] " \
+            f"{patch.subject}"
+        replies.append(ReplyMail(
+            message_id=f"reviewbot.{digest}.v{rev.version}-{patch.index}@{domain}",
+            in_reply_to=patch.message_id,
+            references=refs,
+            subject=subject if subject.lower().startswith("re:") else f"Re: {subject}",
+            to=to, cc=cc, body=body, sender=sender,
+            finding_ids=tuple(f.id for f in findings),
+        ))
+    return replies
+
+
+def _first_sentence(text: str) -> str:
+    head = text.split("\n", maxsplit=1)[0]
+    return head.split(". ")[0].rstrip(".")
+
+
+def _footer(review: Review, patch: Patch, tool_cmd: str | None) -> list[str]:
+    base = "unknown"
+    if review.apply is not None:
+        words = BASE_SOURCE_WORDS.get(review.apply.base_source, review.apply.base_source)
+        base = f"{review.apply.base[:8]} ({words})"
+    return [
+        "--",
+        f"reviewbot {__version__} on base {base}",
+        f"Reproduce: {tool_cmd or 'reviewbot check ' + patch.message_id}",
+        'Wrong? Reply with "reviewbot: invalid <id>" and it will not be raised again.',
+    ]
+
+
+# -- terminal ---------------------------------------------------------------
+
+_COLOURS = {
+    Severity.BUG: "\033[1;31m",
+    Severity.POSSIBLE_BUG: "\033[33m",
+    Severity.QUESTION: "\033[36m",
+    Severity.NIT: "\033[2m",
+    Severity.NOTE: "\033[2m",
+}
+_RESET = "\033[0m"
+
+
+def render_text(review: Review, *, colour: bool = False) -> str:
+    """A short summary: what was applied, what was found, what is missing."""
+    def paint(sev: Severity, text: str) -> str:
+        return f"{_COLOURS[sev]}{text}{_RESET}" if colour else text
+
+    rev = review.revision
+    out = [f'v{rev.version} of "{review.series.title}" by {review.series.author}']
+    if review.apply is not None:
+        words = BASE_SOURCE_WORDS.get(review.apply.base_source, review.apply.base_source)
+        out.append(f"base {review.apply.base[:12]} ({words})")
+        for pa in review.apply.patches:
+            patch = next((p for p in rev.patches if p.index == pa.index), None)
+            subject = patch.subject if patch else "(never arrived)"
+            status = pa.status.value
+            if pa.status is not ApplyStatus.APPLIED:
+                status = status.upper()
+            line = f"  [{pa.index}/{rev.total}] {status:<8} {subject}"
+            if pa.detail and pa.status is not ApplyStatus.APPLIED:
+                line += f"\n               {pa.detail}"
+            out.append(line)
+    counts: dict[Severity, int] = {}
+    for f in review.findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items()) or "none"
+    out.append(f"findings: {summary}")
+    for f in review.findings:
+        where = f"{f.file}:{f.line}" if f.file else "(mail)"
+        fn = f" {f.function}()" if f.function else ""
+        out.append(f"  {paint(f.severity, f.severity.prefix)} [{f.patch_index}/{rev.total}] "
+                   f"{where}{fn}: {f.message}  [id {f.id}]")
+    if review.simulation is not None:
+        fails = [r for r in review.simulation.runs if r.outcome == "fail"]
+        out.append(f"simulation: {len(review.simulation.runs)} run(s), {len(fails)} failed")
+    for note in review.notes:
+        out.append(f"note: {note}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,234 @@
+"""The bundled sample: a mini kernel-style tree and a 3-revision patch series.
+
+The demo, the checker tests and the simulator tests all need a git tree whose
+base commit is the one named by the ``base-commit:`` trailer of the sample
+mboxes.  That only works if building the tree from ``sample/tree/`` gives the
+same commit hash on every machine, so the author, committer, dates and message
+are fixed here, and the hash is also computed in Python (git's object format)
+to decide, without running git, whether an existing tree can be reused.
+
+    python -m reviewbot.sample DEST     # prints the base commit hash
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reviewbot.errors import TreeError, UsageError
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
+TREE_DIR = SAMPLE_DIR / "tree"
+SERIES_DIR = SAMPLE_DIR / "series"
+REVISIONS_DIR = SAMPLE_DIR / "revisions"
+EXPECTED_TOML = SAMPLE_DIR / "expected.toml"
+VERSIONS = (1, 2, 3)
+
+BASE_AUTHOR = "Sample Tree"
+BASE_EMAIL = "sample-tree@example.org"
+BASE_DATE = "1793534400 +0000"  # 2026-11-01 12:00:00 UTC
+BASE_BRANCH = "master"
+BASE_MESSAGE = (
+    "sample: mini mm tree for reviewbot\n"
+    "\n"
+    "A small kernel-style tree, written for reviewbot, with the swap-in fault\n"
+    "path (mm/memory.c), the mm-private helpers (mm/internal.h), swap slot\n"
+    "accounting (mm/swapfile.c) and the headers they use.  Not Linux.\n"
+)
+# Written into .git of a tree built here, so that a stale one may be replaced.
+MARKER = "reviewbot-sample"
+
+
+@dataclass(frozen=True)
+class SeededBug:
+    """One bug seeded in a revision of the sample series (sample/expected.toml)."""
+
+    bug: str
+    patch: int
+    file: str
+    line: int
+    function: str
+    text: str
+    what: str
+    evidence: tuple[tuple[str, int, str, str], ...] = ()  # (file, line, text, role)
+    exposed_by: str = ""  # a fault that shows the bug happening
+
+
+def series_mbox(version: int) -> Path:
+    """The mbox of revision ``version`` (1, 2 or 3) of the sample series."""
+    if version not in VERSIONS:
+        raise UsageError(f"the sample series has revisions 1-3, not {version}")
+    return SERIES_DIR / f"v{version}.mbox"
+
+
+def load_expected() -> dict[str, Any]:
+    with EXPECTED_TOML.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def expected_bugs(version: int) -> list[SeededBug]:
+    """The bugs seeded in one revision, with their post-image line numbers."""
+    series_mbox(version)  # validates the version
+    bugs = []
+    for entry in load_expected()[f"v{version}"].get("bugs", []):
+        evidence = tuple(
+            (e["file"], int(e["line"]), e["text"], e["role"]) for e in entry.get("evidence", [])
+        )
+        bugs.append(
+            SeededBug(
+                bug=entry["bug"],
+                patch=int(entry["patch"]),
+                file=entry["file"],
+                line=int(entry["line"]),
+                function=entry["function"],
+                text=entry["text"],
+                what=entry["what"],
+                evidence=evidence,
+                exposed_by=entry.get("exposed_by", ""),
+            )
+        )
+    return bugs
+
+
+# --- git's object format, so the base hash is known without running git ------
+
+
+def _git_hash(kind: str, payload: bytes) -> bytes:
+    return hashlib.sha1(kind.encode() + b" %d\0" % len(payload) + payload).digest()
+
+
+def _tree_hash(directory: Path) -> bytes:
+    entries: list[tuple[bytes, bytes]] = []  # (sort key, entry)
+    for child in directory.iterdir():
+        name = child.name.encode()
+        if child.is_symlink():
+            raise TreeError(f"sample tree holds a symlink: {child}")
+        if child.is_dir():
+            digest = _tree_hash(child)
+            entries.append((name + b"/", b"40000 " + name + b"\0" + digest))
+        else:
+            mode = b"100755" if os.access(child, os.X_OK) else b"100644"
+            digest = _git_hash("blob", child.read_bytes())
+            entries.append((name, mode + b" " + name + b"\0" + digest))
+    entries.sort()
+    return _git_hash("tree", b"".join(entry for _key, entry in entries))
+
+
+def _commit_payload(tree_hex: str) -> bytes:
+    ident = f"{BASE_AUTHOR} <{BASE_EMAIL}> {BASE_DATE}"
+    return f"tree {tree_hex}\nauthor {ident}\ncommitter {ident}\n\n{BASE_MESSAGE}".encode()
+
+
+def sample_base_commit() -> str:
+    """The hash that build_sample_tree() produces, computed from sample/tree/."""
+    if not TREE_DIR.is_dir():
+        raise TreeError(f"sample tree missing: {TREE_DIR}")
+    tree_hex = _tree_hash(TREE_DIR).hex()
+    return _git_hash("commit", _commit_payload(tree_hex)).hex()
+
+
+# --- building the repository -------------------------------------------------
+
+
+def git_env() -> dict[str, str]:
+    """An environment in which git ignores the user's and the system's config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_TERMINAL_PROMPT="0",
+        LC_ALL="C",
+        TZ="UTC",
+    )
+    return env
+
+
+def _git(
+    cwd: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> str:
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            env=env or git_env(),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise TreeError("git is not installed") from exc
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise TreeError(f"git {args[0]} failed in {cwd}: {err[-1] if err else proc.returncode}")
+    return proc.stdout.decode(errors="replace").strip()
+
+
+def _is_reusable(dest: Path, commit: str) -> bool:
+    if not (dest / ".git").is_dir():
+        return False
+    try:
+        head = _git(dest, "rev-parse", "--verify", "-q", "HEAD")
+        dirty = _git(dest, "status", "--porcelain", "--untracked-files=no")
+    except TreeError:
+        return False
+    return head == commit and not dirty
+
+
+def build_sample_tree(dest: Path) -> str:
+    """Build (or reuse) the sample git repository at ``dest``; return its commit.
+
+    A directory that is not empty and was not built here is never touched.
+    """
+    dest = Path(dest)
+    commit = sample_base_commit()
+    if dest.exists():
+        if _is_reusable(dest, commit):
+            return commit
+        if (dest / ".git" / MARKER).exists():
+            shutil.rmtree(dest)
+        elif not dest.is_dir() or any(dest.iterdir()):
+            raise UsageError(f"{dest} exists and is not the sample tree: remove it or pick another")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(TREE_DIR, dest, dirs_exist_ok=True, copy_function=shutil.copyfile)
+    _git(dest, "init", "-q", "-b", BASE_BRANCH)
+    (dest / ".git" / MARKER).write_text(commit + "\n")
+    _git(dest, "add", "-A", ".")
+    tree = _git(dest, "write-tree")
+    env = git_env()
+    env.update(
+        GIT_AUTHOR_NAME=BASE_AUTHOR,
+        GIT_AUTHOR_EMAIL=BASE_EMAIL,
+        GIT_AUTHOR_DATE=BASE_DATE,
+        GIT_COMMITTER_NAME=BASE_AUTHOR,
+        GIT_COMMITTER_EMAIL=BASE_EMAIL,
+        GIT_COMMITTER_DATE=BASE_DATE,
+    )
+    built = _git(dest, "commit-tree", tree, stdin=BASE_MESSAGE.encode(), env=env)
+    _git(dest, "update-ref", f"refs/heads/{BASE_BRANCH}", built)
+    if built != commit:
+        raise TreeError(f"sample tree built as {built}, expected {commit}: check file modes")
+    return built
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m reviewbot.sample DEST", file=sys.stderr)
+        return 2
+    try:
+        print(build_sample_tree(Path(args[0])))
+    except UsageError as exc:
+        print(f"reviewbot.sample: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

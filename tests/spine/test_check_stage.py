@@ -1,0 +1,108 @@
+"""The check stage keeps what the series introduces and blames the right patch.
+
+The mm checkers live on another branch; here a small function checker of
+the test's own (it flags every call of ``demo_pte_batch``) goes through the
+real engine, the real tree states and the real attribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+import checkers.engine
+from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
+from checkers.frontend import FunctionUnit
+from reviewbot.models import Evidence, Finding, Severity
+from reviewbot.pipeline import review_revision
+from reviewbot.pipeline.fetch import from_mbox_bytes
+from tests.spine.conftest import Commit, make_series, replace_in
+
+CALL = "nr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);"
+
+
+class BatchCallChecker(FunctionChecker):
+    info = CheckerInfo("test-batch-call", "TEST_BATCH_CALL", Severity.POSSIBLE_BUG,
+                       Confidence.HIGH, "call of demo_pte_batch")
+
+    def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
+        helper = tree.find_function("demo_pte_batch")
+        assert helper is not None, "the TreeView finds functions of other files"
+        return list(self._calls(unit, unit.node))
+
+    def _calls(self, unit: FunctionUnit, node: object) -> Iterator[Finding]:
+        stack = [unit.node]
+        while stack:
+            n = stack.pop()
+            if n.type == "call_expression" and unit.text(n).startswith("demo_pte_batch("):
+                line = unit.line_of(n)
+                yield Finding(self.info.id, self.info.severity, unit.file.path, line,
+                              unit.name, "batched call",
+                              (Evidence(line, "used", unit.text(n)),))
+            stack.extend(n.children)
+
+
+@pytest.fixture
+def batch_checker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkers.engine, "function_checkers", lambda: (BatchCallChecker(),))
+
+
+INSERT = replace_in("mm/memory.c", "\tcount_swapin(vma->vm_mm, nr);\n",
+                    f"\t{CALL}\n\tcount_swapin(vma->vm_mm, nr);\n")
+SHIFT = replace_in("mm/memory.c", "\tint nr = 1;\n", "\tint nr = 1;\n\tint unused = 0;\n"
+                   "\tint also_unused = 0;\n")
+REMOVE = replace_in("mm/memory.c", f"\t{CALL}\n", "")
+
+
+def _review(tree: Path, commits: list[Commit]):  # type: ignore[no-untyped-def]
+    fetched = from_mbox_bytes(make_series(tree, commits))
+    return fetched.revision, review_revision(fetched.series, fetched.revision, tree,
+                                             simulate=False)
+
+
+@pytest.mark.usefixtures("batch_checker")
+def test_finding_is_blamed_on_the_patch_that_introduced_it(mini_tree: Path) -> None:
+    revision, review = _review(mini_tree, [
+        Commit("mm: demo: make room", SHIFT),
+        Commit("mm: demo: batch", INSERT),
+        Commit("mm: demo: shift more", replace_in("mm/memory.c", "\tvm_fault_t ret = 0;\n",
+                                                  "\tvm_fault_t ret = 0;\n\tbool x = false;\n")),
+    ])
+    (f,) = [f for f in review.findings if f.checker == "test-batch-call"]
+    assert f.patch_index == 2
+    assert f.patch_message_id == revision.patches[1].message_id
+    # the line is the one in the end-of-series file (patch 3 moved it down)
+    end = (mini_tree.parent / "author-v1-20" / "mm" / "memory.c").read_text()
+    assert f.line == end.splitlines().index(f"\t{CALL}") + 1
+    assert review.apply is not None and review.apply.applied
+    assert review.exit_status == 1
+
+
+@pytest.mark.usefixtures("batch_checker")
+def test_a_later_patch_that_fixes_it_leaves_no_finding(mini_tree: Path) -> None:
+    _, review = _review(mini_tree, [Commit("mm: demo: batch", INSERT),
+                                    Commit("mm: demo: unbatch", REMOVE)])
+    assert [f for f in review.findings if f.checker == "test-batch-call"] == []
+    assert review.exit_status == 0
+
+
+@pytest.mark.usefixtures("batch_checker")
+def test_what_the_base_already_has_is_not_reported(mini_tree: Path) -> None:
+    from tests.spine.conftest import git
+
+    INSERT(mini_tree)
+    git(mini_tree, "commit", "-q", "-am", "mm: demo: batch in the base")
+    _, review = _review(mini_tree, [Commit("mm: demo: make room", SHIFT)])
+    assert [f for f in review.findings if f.checker == "test-batch-call"] == []
+
+
+def test_patch_checker_findings_carry_their_patch(mini_tree: Path) -> None:
+    revision, review = _review(mini_tree, [
+        Commit("mm: demo: fine", SHIFT),
+        Commit("no prefix here", INSERT, body="Signed-off-by: A Developer <dev@example.org>"),
+    ])
+    pf = [f for f in review.findings if f.checker == "patch-format"]
+    assert {f.patch_index for f in pf} == {2}
+    assert {f.patch_message_id for f in pf} == {revision.patches[1].message_id}

@@ -1,0 +1,110 @@
+"""Reading patch mail: subjects, encodings, series grouping, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reviewbot import mail
+from reviewbot.errors import FetchError
+from reviewbot.pipeline.fetch import from_mbox_bytes
+
+MAIL = Path(__file__).parent / "fixtures" / "mail"
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("[PATCH v2 4/5] mm: swap: entirely map large folios", (True, False, 2, 4, 5)),
+        ("[RFC PATCH mm-unstable v3 01/12] mm: x", (True, False, 3, 1, 12)),
+        ("[PATCH 0/4] mm: cover", (True, False, 1, 0, 4)),
+        ("[PATCH] mm: single", (True, False, 1, 1, 1)),
+        ("Re: [PATCH v2 4/5] mm: swap: x", (True, True, 2, 4, 5)),
+        ("question about swap", (False, False, 1, 1, 1)),
+    ],
+)
+def test_parse_subject(subject: str, expected: tuple[bool, bool, int, int, int]) -> None:
+    info = mail.parse_subject(subject)
+    assert (info.is_patch, info.is_reply, info.version, info.index, info.total) == expected
+
+
+def _one(name: str) -> mail.MailItem:
+    msgs = mail.split_mbox((MAIL / name).read_bytes())
+    assert len(msgs) == 1
+    item = mail.message_to_item(msgs[0])
+    assert item is not None
+    return item
+
+
+@pytest.mark.parametrize("name", ["qp.eml", "base64.eml"])
+def test_transfer_encodings_give_the_same_patch(name: str) -> None:
+    item = _one(name)
+    (fd,) = item.patch.files
+    assert fd.new_path == "mm/memory.c"
+    added = [ln.text for h in fd.hunks for ln in h.lines if ln.kind == "+"]
+    assert added == ["\tint nr = 2;"]
+    assert item.patch.body.startswith("Count two pages")
+    assert "Signed-off-by: A Developer <dev@example.org>" in item.patch.body
+
+
+@pytest.mark.parametrize("name", ["latin1.eml", "badcharset.eml"])
+def test_non_utf8_mail_is_read(name: str) -> None:
+    item = _one(name)
+    assert "Ren" in item.patch.body and "veloppeur" in item.patch.body
+    assert item.patch.files and item.patch.files[0].new_path == "mm/memory.c"
+
+
+def test_latin1_author_is_decoded() -> None:
+    assert _one("latin1.eml").patch.author.startswith("René Développeur")
+
+
+def test_malformed_mail_is_no_patch() -> None:
+    with pytest.raises(FetchError, match="no patches|no mail"):
+        from_mbox_bytes((MAIL / "malformed.eml").read_bytes(), what="malformed.eml")
+
+
+def test_empty_mbox_is_an_error() -> None:
+    with pytest.raises(FetchError, match="empty"):
+        from_mbox_bytes(b"", what="empty.mbox")
+
+
+def test_thread_without_patches_is_an_error() -> None:
+    with pytest.raises(FetchError, match="2 mail\\(s\\) but no patches"):
+        from_mbox_bytes((MAIL / "thread-no-patches.mbox").read_bytes(), what="t")
+
+
+def test_partial_series_says_what_is_missing() -> None:
+    result = from_mbox_bytes((MAIL / "partial-3of5.mbox").read_bytes())
+    rev = result.revision
+    assert [p.index for p in rev.patches] == [1, 2, 4]
+    assert rev.missing == (3, 5) and rev.total == 5
+    assert rev.cover is not None and rev.base_commit == "0" * 40
+    assert result.series.change_id == "20261120-demo-batch-0123456789ab"
+    assert result.series.title == "mm: demo: batch the demo fault"
+
+
+def test_mboxrd_from_quoting_is_undone() -> None:
+    data = (b"From mboxrd@z Thu Jan  1 00:00:00 1970\nSubject: [PATCH] mm: x\n"
+            b"Message-ID: <a@b>\n\n>From here on\n>>From two\n")
+    (msg,) = mail.split_mbox(data)
+    assert mail.body_text(msg) == "From here on\n>From two\n"
+
+
+def test_versions_are_grouped_and_chosen() -> None:
+    def m(version: int, n: int) -> bytes:
+        return (f"From x@y Thu Jan  1 00:00:00 1970\nSubject: [PATCH v{version} {n}/1] mm: a\n"
+                f"Message-ID: <v{version}-{n}@x>\nFrom: A <a@x>\n\nmsg\n\n"
+                "Signed-off-by: A <a@x>\n---\n"
+                "--- a/f.c\n+++ b/f.c\n@@ -1 +1 @@\n-a\n+b\n").encode()
+    data = m(1, 1) + m(2, 1) + m(3, 1)
+    assert from_mbox_bytes(data).revision.version == 3
+    chosen = from_mbox_bytes(data, 2)
+    assert chosen.revision.version == 2 and chosen.versions == (1, 2, 3)
+    with pytest.raises(FetchError, match="no v7 .*found v1, v2, v3"):
+        from_mbox_bytes(data, 7)
+
+
+def test_diff_paths_sees_every_header_path() -> None:
+    diff = (MAIL / "dotdot.eml").read_text().split("---\n", 1)[1]
+    assert mail.diff_paths(diff) == {"../outside.c"}

@@ -1,0 +1,166 @@
+"""Replies in the seed thread's form, and delivery to the outbox or SMTP."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from reviewbot.errors import UsageError
+from reviewbot.models import (
+    ApplyResult,
+    ApplyStatus,
+    Evidence,
+    Finding,
+    PatchApply,
+    Review,
+    Severity,
+)
+from reviewbot.pipeline import post, report
+from reviewbot.pipeline.fetch import from_mbox_bytes
+from tests.spine.conftest import Commit, make_series, replace_in
+
+BIG_EDIT = replace_in(
+    "mm/memory.c",
+    "\tcount_swapin(vma->vm_mm, nr);\n",
+    "\tnr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);\n"
+    "\tif (nr > 1)\n\t\tnr--;\n\tif (nr > 2)\n\t\tnr--;\n\tif (nr > 3)\n\t\tnr--;\n"
+    "\tcount_swapin(vma->vm_mm, nr);\n",
+)
+
+
+@pytest.fixture
+def review(mini_tree: Path) -> Review:
+    fetched = from_mbox_bytes(make_series(mini_tree, [
+        Commit("mm: demo: batch the count", BIG_EDIT),
+        Commit("mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;",
+                                                       "int nr = 2;")),
+    ]))
+    rev = fetched.revision
+    p1 = rev.patches[0]
+    lines = {ln.text.strip(): ln.new_lineno for h in p1.files[0].hunks for ln in h.lines
+             if ln.kind == "+"}
+    first = lines["nr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);"]
+    last = lines["count_swapin(vma->vm_mm, nr);"] if "count_swapin(vma->vm_mm, nr);" in lines \
+        else first + 7
+    assert first is not None
+    findings = (
+        Finding("stale-pointer", Severity.BUG, "mm/memory.c", first, "demo_swap_fault",
+                "vmf->pte may be NULL here: pte_offset_map_lock() can fail, and the NULL "
+                "check only comes after this batch walk, which dereferences it.",
+                (Evidence(first, "used", "nr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);"),),
+                patch_index=1, patch_message_id=p1.message_id),
+        Finding("batch-nit", Severity.NIT, "mm/memory.c", last, "demo_swap_fault",
+                "three decrements read like a loop.", patch_index=1,
+                patch_message_id=p1.message_id),
+    )
+    apply = ApplyResult("1a2b3c4d5e6f", "trailer",
+                        (PatchApply(1, ApplyStatus.APPLIED), PatchApply(2, ApplyStatus.APPLIED)))
+    return Review(fetched.series, rev, apply, findings)
+
+
+def test_reply_quotes_the_hunk_and_comments_under_the_line(review: Review) -> None:
+    (reply,) = report.render_replies(review)  # patch 2 has no finding: no reply
+    patch = review.revision.patches[0]
+    body = reply.body.splitlines()
+    assert body[0] == f"On {patch.date}, {patch.author} wrote:"
+    assert body[1].startswith("> @@ ")
+    at = body.index("> +\tnr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);")
+    assert body[at + 1] == "" and body[at + 2].startswith("bug: vmf->pte may be NULL here")
+    assert "[...]" in body  # the lines between the two findings are elided
+    nit = next(i for i, ln in enumerate(body) if ln.startswith("nit: three decrements"))
+    assert body[nit - 2].startswith("> ") and "count_swapin" in body[nit - 2]
+    comments = [ln for ln in body if not ln.startswith((">", "On ", "Reproduce: "))]
+    assert max(len(ln) for ln in comments) <= 78
+    assert body[-4:-2] == ["--", "reviewbot 0.1.0 on base 1a2b3c4d (from the base-commit: "
+                                 "trailer)"]
+    assert f"Reproduce: reviewbot check {patch.message_id}" in reply.body
+    assert reply.in_reply_to == patch.message_id
+    assert reply.references[-1] == patch.message_id and len(reply.references) == 2
+    assert reply.subject == "Re: [PATCH 1/2] mm: demo: batch the count"
+    assert reply.to == ("A Developer <dev@example.org>",)
+    assert reply.cc == ("linux-mm@kvack.org",)  # the list the patch went to
+    msg = email.message_from_bytes(reply.as_bytes(), policy=email.policy.default)
+    assert msg["In-Reply-To"] == f"<{patch.message_id}>"
+    assert msg["Message-ID"] == f"<{reply.message_id}>"
+
+
+def test_message_id_is_deterministic_and_tracks_content(review: Review) -> None:
+    (a,) = report.render_replies(review)
+    (b,) = report.render_replies(review)
+    assert a.message_id == b.message_id
+    changed = replace(review, findings=review.findings[:1])
+    (c,) = report.render_replies(changed)
+    assert c.message_id != a.message_id and c.message_id.endswith(".v1-1@reviewbot.invalid")
+
+
+def test_previous_revision_fixed_and_still_present(review: Review) -> None:
+    fixed = Finding("old-check", Severity.POSSIBLE_BUG, "mm/memory.c", 3, "demo_swap_fault",
+                    "the batch may cross the VMA end. Bound it.", patch_index=1)
+    previous = replace(review, findings=(*review.findings[:1], fixed))
+    (reply,) = report.render_replies(review, previous=previous)
+    flat = " ".join(reply.body.split())
+    assert "(still present since v1)" in flat
+    assert f"Fixed since v1: the batch may cross the VMA end (v1 1/2, id {fixed.id})." in flat
+
+
+def test_terminal_summary(review: Review) -> None:
+    text = report.render_text(review)
+    assert "[1/2] applied" in text and "findings: 1 bug, 1 nit" in text
+    coloured = report.render_text(review, colour=True)
+    assert "\033[1;31mbug:\033[0m" in coloured
+
+
+def test_outbox_is_a_maildir_and_idempotent(review: Review, tmp_path: Path) -> None:
+    replies = report.render_replies(review)
+    first = post.to_maildir(replies, tmp_path / "outbox")
+    again = post.to_maildir(replies, tmp_path / "outbox")
+    assert first == again and len(list((tmp_path / "outbox" / "new").iterdir())) == 1
+    assert {p.name for p in (tmp_path / "outbox").iterdir()} == {"tmp", "new", "cur"}
+    msg = email.message_from_bytes(first[0].read_bytes(), policy=email.policy.default)
+    assert msg["Subject"].startswith("Re: ")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_send_smtp_delivers_threaded_replies(review: Review) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    class Keep(Sink):
+        def __init__(self) -> None:
+            self.got: list[tuple[list[str], bytes]] = []
+
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            self.got.append((list(envelope.rcpt_tos), envelope.content))
+            return "250 OK"
+
+    handler = Keep()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        replies = report.render_replies(review)
+        cfg = post.SmtpConfig.from_env({"REVIEWBOT_SMTP_HOST": "127.0.0.1",
+                                        "REVIEWBOT_SMTP_PORT": str(port)})
+        assert post.send_smtp(replies, cfg) == 1
+    finally:
+        controller.stop()
+    ((rcpt, content),) = handler.got
+    assert rcpt == ["dev@example.org", "linux-mm@kvack.org"]
+    msg = email.message_from_bytes(content, policy=email.policy.default)
+    assert msg["In-Reply-To"] == f"<{review.revision.patches[0].message_id}>"
+
+
+def test_smtp_down_is_a_clear_error(review: Review) -> None:
+    cfg = post.SmtpConfig(host="127.0.0.1", port=_free_port(), timeout=5)
+    with pytest.raises(UsageError, match="SMTP 127.0.0.1"):
+        post.send_smtp(report.render_replies(review), cfg)
