@@ -38,8 +38,24 @@ class SeriesRow(Base):
     title: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(Text)
     change_id: Mapped[str | None] = mapped_column(String(200), unique=True)
-    list_id: Mapped[str | None] = mapped_column(String(200))
+    list_id: Mapped[str | None] = mapped_column(String(200), index=True)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # The health summary below is denormalised from the latest revision's
+    # latest review (see storage/summary.py) so that the dashboard index stays
+    # one indexed query over 10,000 series.
+    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    health: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    latest_revision_id: Mapped[int | None] = mapped_column(Integer)
+    applied: Mapped[bool | None] = mapped_column(default=None)
+    n_bug: Mapped[int] = mapped_column(Integer, default=0)
+    n_possible_bug: Mapped[int] = mapped_column(Integer, default=0)
+    n_question: Mapped[int] = mapped_column(Integer, default=0)
+    n_nit: Mapped[int] = mapped_column(Integer, default=0)
+    n_note: Mapped[int] = mapped_column(Integer, default=0)
+    sim_status: Mapped[str] = mapped_column(String(16), default="none")
+    trend: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list)
+    paths: Mapped[str] = mapped_column(Text, default="")  # "\nmm/memory.c\n...\n"
     revisions: Mapped[list[RevisionRow]] = relationship(
         back_populates="series", order_by="RevisionRow.version"
     )
@@ -58,6 +74,7 @@ class RevisionRow(Base):
     date: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(String(32), default="new")  # RevisionState values
     mbox: Mapped[str | None] = mapped_column(Text)  # raw mails, kept: nothing is lost
+    rerun_requested: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     series: Mapped[SeriesRow] = relationship(back_populates="revisions")
     patches: Mapped[list[PatchRow]] = relationship(
         back_populates="revision", order_by="PatchRow.index"
@@ -76,7 +93,7 @@ class PatchRow(Base):
     message_id: Mapped[str] = mapped_column(String(500), index=True)
     author: Mapped[str] = mapped_column(Text)
     date: Mapped[str] = mapped_column(String(100), default="")
-    patch_id: Mapped[str | None] = mapped_column(String(64))  # git patch-id
+    patch_id: Mapped[str | None] = mapped_column(String(64), index=True)  # git patch-id
     applied: Mapped[str] = mapped_column(String(16), default="")  # ApplyStatus value
     diff: Mapped[str] = mapped_column(Text, default="")
     revision: Mapped[RevisionRow] = relationship(back_populates="patches")
@@ -95,6 +112,9 @@ class ReviewRow(Base):
     exit_status: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)  # check --format json
     error: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the canonical result JSON: recording the same review twice is a no-op
+    digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision: Mapped[RevisionRow] = relationship(back_populates="reviews")
     findings: Mapped[list[FindingRow]] = relationship(back_populates="review")
     sim_runs: Mapped[list[SimRunRow]] = relationship(back_populates="review")
@@ -116,7 +136,9 @@ class FindingRow(Base):
     patch_message_id: Mapped[str | None] = mapped_column(String(500))
     evidence: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="new")  # new/still-present
-    key: Mapped[str] = mapped_column(Text, default="")  # Finding.key: rebuilds Finding.id
+    key: Mapped[str] = mapped_column(Text, default="")  # Finding.key, to rebuild Finding.id
+    # the patch lines around ``line``, as [{"old", "new", "kind", "text"}]
+    context: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     review: Mapped[ReviewRow] = relationship(back_populates="findings")
 
 

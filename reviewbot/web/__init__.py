@@ -1,0 +1,87 @@
+"""The dashboard: a Flask app factory over storage.
+
+``create_app(config)`` builds an app bound to one database; tests build a
+fresh one each.  The app only reads storage and writes three kinds of
+request (re-run, invalid, approve); it never runs the pipeline itself: a
+re-run goes to an injectable ``ENQUEUE`` callable (see actions.py).
+
+Config keys (each also read from the environment when absent):
+``DATABASE_URL`` (``--database`` / ``$REVIEWBOT_DATABASE_URL``),
+``REVIEWBOT_WEB_TOKEN`` (no token configured: every action is refused),
+``CELERY_BROKER_URL`` (``$REVIEWBOT_BROKER_URL``), ``ENQUEUE``,
+``PAGE_SIZE`` (50), ``CSP`` (True: a Content-Security-Policy that allows
+no script at all; the pages need none).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from reviewbot.storage.db import database_url, open_db
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        DATABASE_URL=database_url(None),
+        REVIEWBOT_WEB_TOKEN=os.environ.get("REVIEWBOT_WEB_TOKEN", ""),
+        CELERY_BROKER_URL=os.environ.get("REVIEWBOT_BROKER_URL", ""),
+        ENQUEUE=None,
+        PAGE_SIZE=50,
+        CSP=True,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config or {})
+    app.extensions["reviewbot.db"] = open_db(app.config["DATABASE_URL"])
+
+    from reviewbot.web import actions, api, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(actions.bp)
+    app.teardown_appcontext(_close_session)
+    app.register_error_handler(HTTPException, _error)
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        if app.config["CSP"]:
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def db() -> Session:
+    """The request's session (closed when the request ends)."""
+    if "db" not in g:
+        from flask import current_app
+
+        g.db = current_app.extensions["reviewbot.db"]()
+    session: Session = g.db
+    return session
+
+
+def _error(exc: HTTPException) -> Any:
+    code = exc.code or 500
+    if request.path.startswith("/api/"):
+        return jsonify({"error": exc.name, "description": exc.description}), code
+    return render_template("error.html", error=exc), code
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,1 @@
+"""Storage tests: recording reviews, history across revisions, migrations."""

@@ -1,0 +1,74 @@
+"""database_url(), open_db() and the migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from reviewbot.errors import UsageError
+from reviewbot.storage.db import (
+    database_url,
+    default_sqlite_path,
+    dispose_engine,
+    get_engine,
+    open_db,
+)
+from reviewbot.storage.models import Base
+
+
+def test_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.delenv("REVIEWBOT_DATABASE_URL", raising=False)
+    assert database_url(None) == f"sqlite:///{tmp_path}/reviewbot/reviewbot.db"
+    assert default_sqlite_path() == tmp_path / "reviewbot" / "reviewbot.db"
+    monkeypatch.setenv("REVIEWBOT_DATABASE_URL", "sqlite:///env.db")
+    assert database_url(None) == "sqlite:///env.db"
+    assert database_url("postgresql://h/db") == "postgresql://h/db"
+
+
+def test_default_file_is_created_in_xdg_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("REVIEWBOT_DATABASE_URL", raising=False)
+    url = database_url(None)
+    open_db(url)
+    dispose_engine(url)
+    assert (tmp_path / "data" / "reviewbot" / "reviewbot.db").exists()
+
+
+def test_schema_matches_models(db_url: str) -> None:
+    open_db(db_url)
+    with get_engine(db_url).connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
+    assert diff == [], "models changed without a migration: alembic revision --autogenerate"
+
+
+def test_open_twice_is_a_no_op(db_url: str) -> None:
+    open_db(db_url)
+    open_db(db_url)
+    with get_engine(db_url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        assert "outbox" in inspect(conn).get_table_names()
+
+
+def test_bad_urls_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="bad database URL"):
+        open_db("not a url")
+    with pytest.raises(UsageError, match="cannot open database"):
+        open_db("postgresql+psycopg2://nobody@127.0.0.1:1/none")
+
+
+def test_tables_without_history_are_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    with pytest.raises(UsageError, match="no migration history"):
+        open_db(url)
+    dispose_engine(url)

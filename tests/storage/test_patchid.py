@@ -1,0 +1,61 @@
+"""patch_id() agrees with ``git patch-id --stable``."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from reviewbot.storage.patchid import patch_id
+from tests.storage.factory import hostile_review, make_diff, sample_revision
+
+
+def _git_patch_id(diff: str) -> str | None:
+    out = subprocess.run(
+        ["git", "patch-id", "--stable"], input=diff.encode(), capture_output=True, check=True
+    ).stdout.decode()
+    return out.split()[0] if out.strip() else None
+
+
+TWO_FILES = make_diff("mm/a.c", "a\nb\nc\n", "a\nB\nc\n") + make_diff("mm/b.c", "x\n", "x\ny\n")
+NEW_FILE = (
+    "diff --git a/mm/new.c b/mm/new.c\nnew file mode 100644\nindex 0000000..1111111\n"
+    "--- /dev/null\n+++ b/mm/new.c\n@@ -0,0 +1,2 @@\n+int a;\n+int   b;\n"
+)
+BINARY = (
+    "diff --git a/fw.bin b/fw.bin\nindex 1234567..89abcde 100644\n"
+    "Binary files a/fw.bin and b/fw.bin differ\n" + make_diff("mm/a.c", "a\n", "b\n")
+)
+NO_NEWLINE = (
+    "diff --git a/x b/x\nindex 1..2 100644\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n"
+    "\\ No newline at end of file\n+b\n\\ No newline at end of file\n"
+)
+
+
+@pytest.mark.parametrize(
+    "diff",
+    [
+        sample_revision(1).patches[0].diff_text,
+        sample_revision(2).patches[1].diff_text,
+        hostile_review().revision.patches[0].diff_text,
+        TWO_FILES,
+        NEW_FILE,
+        BINARY,
+        NO_NEWLINE,
+    ],
+    ids=["helper", "memory", "hostile", "two-files", "new-file", "binary", "no-newline"],
+)
+def test_matches_git(diff: str) -> None:
+    assert patch_id(diff) == _git_patch_id(diff)
+
+
+def test_ignores_line_numbers_and_file_order() -> None:
+    moved = TWO_FILES.replace("@@ -1,3 +1,3 @@", "@@ -40,3 +41,3 @@")
+    assert patch_id(moved) == patch_id(TWO_FILES)
+    first, second = TWO_FILES.split("diff --git a/mm/b.c")
+    assert patch_id("diff --git a/mm/b.c" + second + first) == patch_id(TWO_FILES)
+
+
+def test_no_diff() -> None:
+    assert patch_id("") is None
+    assert patch_id("just a cover letter\n") is None

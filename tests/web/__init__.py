@@ -1,0 +1,1 @@
+"""Dashboard tests: pages, JSON API, token actions, headless Chromium."""

@@ -1,0 +1,119 @@
+"""HTML pages through the Flask test client."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from tests.storage.factory import ATTR, PAYLOAD, sample_review
+from tests.web.conftest import Loaded
+
+
+def _text(client: FlaskClient, url: str, status: int = 200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, url
+    return response.get_data(as_text=True)
+
+
+def _titles(html: str) -> list[str]:
+    return re.findall(r'<td class="title"><a href="/series/\d+">([^<]*)</a>', html)
+
+
+def test_index_lists_every_series_with_health(client: FlaskClient, loaded: Loaded) -> None:
+    html = _text(client, "/")
+    assert "<strong>4</strong> series" in html
+    assert "mm: swap: map large folios found in the swap cache in one fault" in _titles(html)
+    row = html.split(f'href="/series/{loaded.sample_id}"')[1].split("</tr>")[0]
+    assert "health-clean" in row and "v3" in row and "1 note" in row
+    assert '<svg class="trend"' in row and row.count('class="bug"') == 2  # v1, v2 bars
+
+
+def test_filters(client: FlaskClient) -> None:
+    assert _titles(_text(client, "/?state=not-applied")) == ["mm: vmscan: fix a stall"]
+    assert _titles(_text(client, "/?author=cara")) == ["mm: page_alloc: tidy comments"]
+    assert len(_titles(_text(client, "/?path=mm/mem"))) == 3  # hostile touches mm/evil.c
+    assert len(_titles(_text(client, "/?path=mm/"))) == 4
+    assert _titles(_text(client, "/?list=linux-kernel.vger.kernel.org")) == [
+        "mm: page_alloc: tidy comments"
+    ]
+    assert _titles(_text(client, "/?q=vmscan")) == ["mm: vmscan: fix a stall"]
+    msgid = sample_review(2).revision.patches[1].message_id
+    assert _titles(_text(client, f"/?q=%3C{msgid}%3E")) == [
+        "mm: swap: map large folios found in the swap cache in one fault"
+    ]
+    assert "No series match." in _text(client, "/?q=nothing-like-this&state=bogus")
+    assert "No series match." in _text(client, "/?path=100%25_")  # LIKE wildcards are literal
+
+
+def test_pagination(client: FlaskClient, app: object) -> None:
+    client.application.config["PAGE_SIZE"] = 3
+    first = _text(client, "/")
+    assert "page 1 of 2" in first and 'rel="next" href="/?page=2"' in first
+    second = _text(client, "/?page=2")
+    assert len(_titles(second)) == 1 and 'rel="prev"' in second
+    assert set(_titles(first)).isdisjoint(_titles(second))
+    filtered = _text(client, "/?path=mm/&page=9")  # clamped to the last page
+    assert "page 2 of 2" in filtered and 'rel="prev" href="/?path=mm/"' in filtered
+
+
+def test_series_page_between_v1_and_v2(client: FlaskClient, loaded: Loaded) -> None:
+    html = _text(client, f"/series/{loaded.sample_id}?from=1&to=2")
+    new = html.split('id="new-findings"')[1].split('id="fixed-findings"')[0]
+    fixed = html.split('id="fixed-findings"')[1].split('id="still-findings"')[0]
+    still = html.split('id="still-findings"')[1].split("Range-diff")[0]
+    assert "New in v2" in new and new.count('<li class="finding') == 1
+    assert "arch_do_swap_page() restores one page" in new
+    assert "Fixed since v1" in fixed
+    assert {"batch-bounds", "ptep-naming", "incomplete-batch-conversion"} == set(
+        re.findall(r'<span class="checker">([^<]+)</span>', fixed)
+    )
+    assert still.count('<li class="finding"') == 4
+    assert "Range-diff v1 → v2" in html and "1 ! 1" in html and "2 ! 2" in html
+    # per revision findings with code context, the target line marked
+    assert 'id="findings-v1"' in html and "ln target add" in html
+    assert "Re-run v2" in html and 'name="token"' in html
+
+
+def test_series_page_defaults_to_latest_pair(client: FlaskClient, loaded: Loaded) -> None:
+    html = _text(client, f"/series/{loaded.sample_id}")
+    assert "New in v3" in html and "Fixed since v2" in html
+    assert "1 = 1" in html  # patch 1 unchanged between v2 and v3
+    assert "held" in html and "Approve and send" in html and "sent" in html
+
+
+def test_finding_page_has_the_reproducer(client: FlaskClient) -> None:
+    fid = next(f.id for f in sample_review(1).findings if f.checker == "unchecked-null-pte")
+    html = _text(client, f"/findings/{fid}")
+    assert "reviewbot simulate --scenario table-freed" in html
+    assert "page table freed concurrently" in html
+    assert re.search(r"v1: <span class=\"status status-present\">", html)
+    assert re.search(r"v3: <span class=\"status status-fixed\">fixed", html)
+
+
+def test_missing_things_are_404(client: FlaskClient) -> None:
+    assert "no such series" in _text(client, "/series/99999", 404)
+    assert "no such finding" in _text(client, "/findings/deadbeef", 404)
+    _text(client, "/series/abc", 404)
+
+
+def test_hostile_series_is_escaped(client: FlaskClient, loaded: Loaded) -> None:
+    for url in ["/", f"/series/{loaded.hostile_id}", "/?q=%3Cscript%3E"]:
+        html = _text(client, url)
+        assert "<script" not in html.lower()
+        assert "<img" not in html
+        assert 'onmouseover="' not in html and 'data-injected="' not in html
+        assert 'onerror="' not in html
+    html = _text(client, f"/series/{loaded.hostile_id}")
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+    fid = re.search(r'href="/findings/([0-9a-f]+)"', html)
+    assert fid is not None
+    finding = _text(client, f"/findings/{fid.group(1)}")
+    assert "<script" not in finding.lower() and PAYLOAD not in finding and ATTR not in finding
+
+
+def test_security_headers(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
