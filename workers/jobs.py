@@ -23,17 +23,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reviewbot.config import Config
 from reviewbot.errors import FetchError, TreeError, UsageError
-from reviewbot.models import Evidence, Finding, Review, Severity
+from reviewbot.models import Review
 from reviewbot.outbox import write_replies
-from reviewbot.report_json import review_to_json
 from reviewbot.reviewer_commands import suppressed_ids
 from reviewbot.storage.models import (
-    FindingRow,
-    PatchRow,
     ReviewRow,
     RevisionRow,
+    SeriesRow,
     TaskAttemptRow,
 )
+from reviewbot.storage.record import finding_from_row, record_review
 from reviewbot.watch.series import DONE_STATES, FAILED, REVIEWED
 from workers.pipeline import Pipeline
 
@@ -104,78 +103,9 @@ def previous_review(session: Session, pipeline: Pipeline, revision: RevisionRow)
             series, revision_obj = pipeline.parse(rev.mbox.encode("utf-8"), rev.version)
         except PERMANENT:
             continue
-        findings = tuple(_finding(f) for f in row.findings)
+        findings = tuple(finding_from_row(f) for f in row.findings)
         return Review(series=series, revision=revision_obj, apply=None, findings=findings)
     return None
-
-
-def _finding(row: FindingRow) -> Finding:
-    evidence = tuple(
-        Evidence(
-            line=int(str(e.get("line", 0))),
-            role=str(e.get("role", "")),
-            text=str(e.get("text", "")),
-        )
-        for e in row.evidence or []
-    )
-    return Finding(
-        checker=row.checker,
-        severity=Severity(row.severity),
-        file=row.file,
-        line=row.line,
-        function=row.function,
-        message=row.message,
-        evidence=evidence,
-        patch_index=row.patch_index,
-        patch_message_id=row.patch_message_id,
-        key=row.key or "",
-    )
-
-
-def store_review(
-    session: Session, revision: RevisionRow, review: Review, previous: Review | None
-) -> ReviewRow:
-    before = {f.id for f in previous.findings} if previous else set()
-    row = ReviewRow(
-        revision_id=revision.id,
-        status="done",
-        base=review.apply.base if review.apply else revision.base_commit,
-        applied=bool(review.apply and review.apply.applied),
-        exit_status=int(review.exit_status),
-        result=review_to_json(review),
-    )
-    session.add(row)
-    session.flush()
-    seen: set[str] = set()
-    for f in review.findings:
-        if f.id in seen:
-            continue
-        seen.add(f.id)
-        session.add(
-            FindingRow(
-                review_id=row.id,
-                finding_id=f.id,
-                checker=f.checker,
-                severity=f.severity.value,
-                file=f.file,
-                line=f.line,
-                function=f.function,
-                message=f.message,
-                patch_index=f.patch_index,
-                patch_message_id=f.patch_message_id,
-                evidence=[{"line": e.line, "role": e.role, "text": e.text} for e in f.evidence],
-                status="still-present" if f.id in before else "new",
-                key=f.key,
-            )
-        )
-    if review.apply is not None:
-        status = {p.index: p.status.value for p in review.apply.patches}
-        for patch in session.scalars(select(PatchRow).where(PatchRow.revision_id == revision.id)):
-            patch.applied = status.get(patch.index, patch.applied)
-    if review.apply is not None and not revision.base_commit:
-        revision.base_commit = review.apply.base
-    session.flush()
-    return row
 
 
 def review_revision(
@@ -222,7 +152,6 @@ def review_revision(
             revision_id,
             observed_state=observed_state,
             review=review,
-            previous=previous,
             replies=replies,
             force=force,
         )
@@ -242,7 +171,6 @@ def _commit(
     *,
     observed_state: str,
     review: Review,
-    previous: Review | None,
     replies: Any,
     force: bool,
 ) -> JobResult:
@@ -255,7 +183,10 @@ def _commit(
             return JobResult.DUPLICATE
         revision = session.get(RevisionRow, revision_id)
         assert revision is not None
-        store_review(session, revision, review, previous)
+        series = session.get(SeriesRow, revision.series_id)
+        record_review(
+            session, review, mbox=revision.mbox, list_id=series.list_id if series else None
+        )
         write_replies(session, cfg, revision, review, replies)
         session.add(TaskAttemptRow(task=REVIEW_TASK, revision_id=revision_id, state="done"))
         session.commit()
