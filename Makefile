@@ -8,7 +8,7 @@ KERNEL_TREE := $(CACHE)/linux-6.12
 SAMPLE_TREE := $(CACHE)/sample-tree
 SYSTEM_PACKAGES := git public-inbox redis-server linux-source-6.12 chromium coccinelle
 
-.PHONY: all venv system-deps kernel-tree sample-tree demo test test-fast lint bench docs clean
+.PHONY: all venv system-deps kernel-tree sample-tree demo test test-fast lint bench docs screenshots clean
 
 all: test
 
@@ -62,6 +62,10 @@ bench: venv kernel-tree
 
 docs: venv
 	$(PY) -m checkers.docgen docs/checkers
+
+# docs/screenshots/{index,series}.png: the dashboard over the sample series, in Debian's chromium.
+screenshots: venv
+	$(PY) -m tests.web.screenshots docs/screenshots
 
 clean:
 	rm -rf $(CACHE) outbox

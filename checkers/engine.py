@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from checkers.analyses.cfg import CfgError
+from checkers.analyses.dataflow import DataflowLimit
 from checkers.base import TreeView
 from checkers.frontend import FunctionUnit
 from checkers.registry import function_checkers, patch_checkers
@@ -25,13 +27,16 @@ def check_functions(units: Iterable[FunctionUnit], tree: TreeView) -> CheckOutpu
     findings: list[Finding] = []
     notes: list[str] = []
     for unit in units:
+        where = f"{unit.file.path}:{unit.start_line} {unit.name}()"
         for checker in function_checkers():
             try:
                 findings.extend(checker.check_function(unit, tree))
             except RecursionError:
-                notes.append(f"could not analyse {unit.name} ({checker.info.id}): too deep")
+                notes.append(f"could not analyse {where} ({checker.info.id}): nested too deep")
+            except (CfgError, DataflowLimit) as exc:
+                notes.append(f"could not analyse {where} ({checker.info.id}): {exc}")
             except Exception as exc:  # a checker bug must not sink the review
-                notes.append(f"could not analyse {unit.name} ({checker.info.id}): {exc!r}")
+                notes.append(f"could not analyse {where} ({checker.info.id}): {exc!r}")
     return CheckOutput(tuple(findings), tuple(notes))
 
 

@@ -10,8 +10,9 @@ so that byte offsets and line numbers stay exact.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Tree
@@ -43,7 +44,15 @@ class ParsedFile:
 
     def functions(self) -> dict[str, Node]:
         """Function definitions of the file by name (last one wins)."""
+        return self._index
+
+    @cached_property
+    def _index(self) -> dict[str, Node]:
         return _function_index(self)
+
+    @cached_property
+    def _definitions(self) -> tuple[tuple[str, Node], ...]:
+        return _definitions(self.root)
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,27 @@ class FunctionUnit:
 
     def line_of(self, node: Node) -> int:
         return node.start_point[0] + 1
+
+
+MAX_SOURCE_BYTES = 4 * 1024 * 1024  # mm/memory.c is 200 KB; the largest kernel .c ~1 MB
+MAX_PAREN_NESTING = 200
+_CONTROL = bytes(range(0, 9)) + bytes(range(14, 32)) + b"\x7f"
+_DEEP = re.compile(rb"(?:\(\s*){%d}" % MAX_PAREN_NESTING)
+
+
+def unanalysable(data: bytes) -> str | None:
+    """Why this input cannot be analysed in bounded time and memory, or None.
+
+    Checked before parsing: a huge file, binary junk and absurd nesting give a
+    "could not analyse" note instead of a slow or crashing analysis."""
+    if len(data) > MAX_SOURCE_BYTES:
+        return f"file too large ({len(data)} bytes, limit {MAX_SOURCE_BYTES})"
+    head = data[:65536]
+    if b"\0" in head or len(head) - len(head.translate(None, _CONTROL)) > len(head) // 100:
+        return "binary data, not C source"
+    if _DEEP.search(data) is not None:
+        return f"expressions nested deeper than {MAX_PAREN_NESTING} parentheses"
+    return None
 
 
 def _parser() -> Parser:
@@ -103,19 +133,41 @@ def declarator_name(node: Node) -> str | None:
     return None
 
 
-def _function_index(pf: ParsedFile) -> dict[str, Node]:
-    out: dict[str, Node] = {}
-    stack = [pf.root]
+def _definitions(root: Node) -> tuple[tuple[str, Node], ...]:
+    """(name, function_definition) in source order; one walk per file."""
+    out: list[tuple[str, Node]] = []
+    stack = [root]
     while stack:
         node = stack.pop()
         if node.type == "function_definition":
             decl = node.child_by_field_name("declarator")
             name = declarator_name(decl) if decl is not None else None
             if name:
-                out[name] = node
+                out.append((name, node))
+            continue
+        if node.type in _LEAF_TOPLEVEL:
             continue
         stack.extend(reversed(node.children))
-    return out
+    return tuple(out)
+
+
+# Top-level shapes that cannot contain a function definition: not walked.
+_LEAF_TOPLEVEL = frozenset(
+    {
+        "declaration",
+        "preproc_def",
+        "preproc_function_def",
+        "preproc_include",
+        "comment",
+        "type_definition",
+        "expression_statement",
+        "preproc_call",
+    }
+)
+
+
+def _function_index(pf: ParsedFile) -> dict[str, Node]:
+    return dict(pf._definitions)
 
 
 def find_function(pf: ParsedFile, name: str) -> FunctionUnit | None:
@@ -131,3 +183,9 @@ def functions_in_lines(pf: ParsedFile, lines: set[int]) -> list[FunctionUnit]:
         if any(start <= ln <= end for ln in lines):
             found.append(FunctionUnit(pf, name, node))
     return found
+
+
+def all_functions(pf: ParsedFile) -> list[FunctionUnit]:
+    """Every function definition of the file in source order (duplicates kept:
+    an ``#ifdef``'d pair of definitions gives two units)."""
+    return [FunctionUnit(pf, name, node) for name, node in pf._definitions]

@@ -63,11 +63,26 @@ class PatchFormatChecker(PatchChecker):
             return []  # a cover letter is not a commit
         return list(self._findings(patch))
 
-    def _finding(self, patch: Patch, key: str, message: str, *, file: str = "",
-                 line: int = 0, evidence: tuple[Evidence, ...] = ()) -> Finding:
-        return Finding(checker=self.info.id, severity=self.info.severity, file=file,
-                       line=line, function="", message=message, evidence=evidence,
-                       key=key)
+    def _finding(
+        self,
+        patch: Patch,
+        key: str,
+        message: str,
+        *,
+        file: str = "",
+        line: int = 0,
+        evidence: tuple[Evidence, ...] = (),
+    ) -> Finding:
+        return Finding(
+            checker=self.info.id,
+            severity=self.info.severity,
+            file=file,
+            line=line,
+            function="",
+            message=message,
+            evidence=evidence,
+            key=key,
+        )
 
     def _findings(self, patch: Patch) -> Iterator[Finding]:
         body = patch.body
@@ -75,9 +90,11 @@ class PatchFormatChecker(PatchChecker):
         author = email.utils.parseaddr(patch.author)[1].lower()
         if patch.diff_text and not sobs:
             yield self._finding(
-                patch, "no-sob",
+                patch,
+                "no-sob",
                 "no Signed-off-by: in this patch; it cannot be merged without one "
-                "(Documentation/process/submitting-patches.rst).")
+                "(Documentation/process/submitting-patches.rst).",
+            )
         elif sobs and author:
             addrs = [email.utils.parseaddr(s)[1].lower() for s in sobs]
             # "From:" in the body overrides the mail's sender (patches sent on
@@ -86,20 +103,25 @@ class PatchFormatChecker(PatchChecker):
             who = email.utils.parseaddr(body_from.group(1))[1].lower() if body_from else author
             if who not in addrs:
                 yield self._finding(
-                    patch, "author-sob",
-                    f"the author <{who}> has no Signed-off-by: here "
-                    f"(only {', '.join(sobs)}).",
-                    evidence=tuple(Evidence(0, "quoted", f"Signed-off-by: {s}") for s in sobs))
+                    patch,
+                    "author-sob",
+                    f"the author <{who}> has no Signed-off-by: here (only {', '.join(sobs)}).",
+                    evidence=tuple(Evidence(0, "quoted", f"Signed-off-by: {s}") for s in sobs),
+                )
         if patch.subject and not _PREFIX_RE.match(patch.subject):
             yield self._finding(
-                patch, "subject-prefix",
+                patch,
+                "subject-prefix",
                 f'the subject "{patch.subject}" has no subsystem prefix; '
                 f'mm patches read "mm: ..." or "mm/swap: ...".',
-                evidence=(Evidence(0, "quoted", f"Subject: {patch.raw_subject or patch.subject}"),))
+                evidence=(Evidence(0, "quoted", f"Subject: {patch.raw_subject or patch.subject}"),),
+            )
         if patch.diff_text and not _message_text(body):
             yield self._finding(
-                patch, "no-message",
-                "there is no commit message: say what the patch changes and why.")
+                patch,
+                "no-message",
+                "there is no commit message: say what the patch changes and why.",
+            )
         yield from self._whitespace(patch)
 
     def _whitespace(self, patch: Patch) -> Iterator[Finding]:
@@ -109,9 +131,13 @@ class PatchFormatChecker(PatchChecker):
                 for ln in hunk.lines:
                     if ln.kind == "+" and ln.text != ln.text.rstrip() and ln.new_lineno:
                         yield self._finding(
-                            patch, f"trailing-ws:{path}:{ln.text.strip()}",
-                            "trailing whitespace.", file=path, line=ln.new_lineno,
-                            evidence=(Evidence(ln.new_lineno, "added", ln.text),))
+                            patch,
+                            f"trailing-ws:{path}:{ln.text.strip()}",
+                            "trailing whitespace.",
+                            file=path,
+                            line=ln.new_lineno,
+                            evidence=(Evidence(ln.new_lineno, "added", ln.text),),
+                        )
 
 
 def _message_text(body: str) -> str:
@@ -119,8 +145,15 @@ def _message_text(body: str) -> str:
     lines = []
     for line in body.splitlines():
         s = line.strip()
-        if not s or s.startswith(_GENERATED) or re.match(r"^[A-Z][\w-]*-by:|^Link:|^Cc:|"
-                                                         r"^Fixes:|^Reported-", s):
+        if (
+            not s
+            or s.startswith(_GENERATED)
+            or re.match(
+                r"^[A-Z][\w-]*-by:|^Link:|^Cc:|"
+                r"^Fixes:|^Reported-",
+                s,
+            )
+        ):
             continue
         lines.append(s)
     return " ".join(lines)

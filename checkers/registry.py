@@ -13,7 +13,7 @@ import checkers
 from checkers.base import FunctionChecker, PatchChecker
 
 # Modules of the package that are infrastructure, not checkers.
-_NOT_CHECKERS = {"base", "registry", "engine", "frontend", "normaliser", "docgen"}
+_NOT_CHECKERS = {"base", "registry", "engine", "frontend", "normaliser", "docgen", "treeview"}
 
 
 @cache

@@ -36,12 +36,19 @@ class GitError(Exception):
 
 
 def _run(
-    repo: Path, args: Sequence[str], *, env: dict[str, str] | None = None,
-    input: bytes | None = None, check: bool = True,
+    repo: Path,
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
     proc = subprocess.run(
-        ["git", "-C", str(repo), *args], input=input, capture_output=True,
-        env=env, check=False,
+        ["git", "-C", str(repo), *args],
+        input=input,
+        capture_output=True,
+        env=env,
+        check=False,
     )
     if check and proc.returncode != 0:
         raise GitError(args, proc.returncode, proc.stderr.decode(errors="replace"))
@@ -82,8 +89,9 @@ class Repo:
 
     def resolve(self, rev: str) -> str | None:
         """The commit a revision names, or None when the tree lacks it."""
-        proc = _run(self.path, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                    check=False)
+        proc = _run(
+            self.path, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False
+        )
         return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
     def head(self) -> str:
@@ -100,8 +108,16 @@ class Repo:
         if self.resolve(start) is None:
             raise TreeError(f"--range {git_range}: {start} is not a commit of {self.path}")
         try:
-            out = self.git("format-patch", "--stdout", "--no-signature", "--thread=shallow",
-                           "--numbered", "--full-index", "--binary", git_range)
+            out = self.git(
+                "format-patch",
+                "--stdout",
+                "--no-signature",
+                "--thread=shallow",
+                "--numbered",
+                "--full-index",
+                "--binary",
+                git_range,
+            )
         except GitError as exc:
             raise TreeError(f"--range {git_range}: {exc.stderr.strip()}") from None
         return out
@@ -114,8 +130,11 @@ class Repo:
             head=self.resolve("HEAD") or "",
             branch=branch.decode().strip() or None,
             # GIT_OPTIONAL_LOCKS=0: status must not refresh (rewrite) the index
-            status=_run(self.path, ["status", "--porcelain=v1", "--untracked-files=all"],
-                        env=dict(os.environ, GIT_OPTIONAL_LOCKS="0")).stdout.decode(),
+            status=_run(
+                self.path,
+                ["status", "--porcelain=v1", "--untracked-files=all"],
+                env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"),
+            ).stdout.decode(),
             worktrees=self.git("worktree", "list", "--porcelain").decode(),
             index_mtime=index.stat().st_mtime if index.exists() else None,
         )
@@ -162,8 +181,12 @@ class Overlay:
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _git(self, *args: str, input: bytes | None = None, check: bool = True,
-             ) -> subprocess.CompletedProcess[bytes]:
+    def _git(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[bytes]:
         return _run(self.repo.path, args, env=self.env, input=input, check=check)
 
     # -- the index ---------------------------------------------------------
@@ -187,16 +210,30 @@ class Overlay:
         index = self.dir / "index"
         if index.exists():
             index.unlink()
-        info = "".join(f"{mode} {sha}\t{path}\n"
-                       for path, (mode, sha) in self.entries(commit, paths).items())
+        info = "".join(
+            f"{mode} {sha}\t{path}\n" for path, (mode, sha) in self.entries(commit, paths).items()
+        )
         self._git("update-index", "--index-info", input=info.encode())
 
-    def apply(self, diff: str, *, reverse: bool = False, check_only: bool = False,
-              ) -> tuple[bool, str]:
+    def apply(
+        self,
+        diff: str,
+        *,
+        reverse: bool = False,
+        check_only: bool = False,
+    ) -> tuple[bool, str]:
         """``git apply --cached`` one patch; (applied, git's message)."""
         flags = [*(["-R"] if reverse else []), *(["--check"] if check_only else [])]
-        proc = self._git("apply", "--cached", "--verbose", "--whitespace=nowarn", *flags, "-",
-                         input=diff.encode(), check=False)
+        proc = self._git(
+            "apply",
+            "--cached",
+            "--verbose",
+            "--whitespace=nowarn",
+            *flags,
+            "-",
+            input=diff.encode(),
+            check=False,
+        )
         return proc.returncode == 0, proc.stderr.decode(errors="replace")
 
     def write_tree(self) -> str:
@@ -247,13 +284,17 @@ class Overlay:
         self._git("update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
 
     def commit_tree(self, tree: str, parent: str, message: str, env: dict[str, str]) -> str:
-        proc = _run(self.repo.path, ["commit-tree", tree, "-p", parent, "-m", message],
-                    env={**self.env, **env})
+        proc = _run(
+            self.repo.path,
+            ["commit-tree", tree, "-p", parent, "-m", message],
+            env={**self.env, **env},
+        )
         return proc.stdout.decode().strip()
 
     def format_patch(self, base: str, tip: str) -> bytes:
-        return self._git("format-patch", "--stdout", "--no-signature", "--numbered",
-                         f"{base}..{tip}").stdout
+        return self._git(
+            "format-patch", "--stdout", "--no-signature", "--numbered", f"{base}..{tip}"
+        ).stdout
 
 
 def is_sha(text: str) -> bool:

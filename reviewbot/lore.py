@@ -59,8 +59,9 @@ def _setup(lore_base: str) -> None:
     logging.getLogger("b4").setLevel(logging.CRITICAL + 1)
 
 
-def fetch_thread(msgid: str, lore_base: str | None = None,
-                 wanted_version: int | None = None) -> list[bytes]:
+def fetch_thread(
+    msgid: str, lore_base: str | None = None, wanted_version: int | None = None
+) -> list[bytes]:
     """Every mail of the thread and of the series' other revisions, raw.
 
     Newer revisions come from b4's ``get_extra_series`` (it searches lore by
@@ -74,15 +75,17 @@ def fetch_thread(msgid: str, lore_base: str | None = None,
     try:
         msgs = b4.get_pi_thread_by_msgid(msgid, nocache=True, quiet=True)
     except Exception as exc:  # network or server errors, whatever b4 raises
-        raise FetchError(f"{msgid}: could not fetch from {lore_base or DEFAULT_LORE}: "
-                         f"{exc}") from None
+        raise FetchError(
+            f"{msgid}: could not fetch from {lore_base or DEFAULT_LORE}: {exc}"
+        ) from None
     if not msgs:
         raise FetchError(f"{msgid}: no such message on {lore_base or DEFAULT_LORE}")
     try:
         msgs = b4.mbox.get_extra_series(msgs, direction=1, nocache=True)
         if wanted_version is not None:
-            msgs = b4.mbox.get_extra_series(msgs, direction=-1, wantvers=[wanted_version],
-                                            nocache=True)
+            msgs = b4.mbox.get_extra_series(
+                msgs, direction=-1, wantvers=[wanted_version], nocache=True
+            )
     except Exception:  # other revisions are a bonus; the thread is enough
         pass
     return [b4.LoreMessage.get_msg_as_bytes(m) for m in msgs]

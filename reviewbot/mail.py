@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
 
-from unidiff.patch import PatchSet
 from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from reviewbot.errors import FetchError
 from reviewbot.models import FileDiff, Hunk, HunkLine, Patch, Revision, Series
@@ -189,8 +189,14 @@ def parse_diff(diff: str) -> tuple[FileDiff, ...]:
                 if ln.line_type in ("+", "-", " ")
             )
             hunks.append(
-                Hunk(h.source_start, h.source_length, h.target_start, h.target_length,
-                     (h.section_header or "").strip(), lines)
+                Hunk(
+                    h.source_start,
+                    h.source_length,
+                    h.target_start,
+                    h.target_length,
+                    (h.section_header or "").strip(),
+                    lines,
+                )
             )
         files.append(
             FileDiff(

@@ -7,11 +7,13 @@ same commit hash on every machine, so the author, committer, dates and message
 are fixed here, and the hash is also computed in Python (git's object format)
 to decide, without running git, whether an existing tree can be reused.
 
-    python -m reviewbot.sample DEST     # prints the base commit hash
+    python -m reviewbot.sample DEST                 # prints the base commit hash
+    python -m reviewbot.sample DEST --revision 2    # base + v2 applied, prints HEAD
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
@@ -217,13 +219,53 @@ def build_sample_tree(dest: Path) -> str:
     return built
 
 
+def build_revision_tree(dest: Path, version: int) -> str:
+    """The sample tree with revision ``version`` of the series applied; return HEAD.
+
+    One commit per patch, made by ``git am`` from the mbox (the cover letter is
+    dropped), with fixed committer and dates: the hashes are the same on every
+    machine.  The base commit is HEAD~3.  For tests that need the patched tree
+    without going through the review pipeline.
+    """
+    dest = Path(dest)
+    mbox = series_mbox(version)
+    base = sample_base_commit()
+    tag = f"v{version} {base}\n"
+    marker = dest / ".git" / MARKER
+    if marker.exists() and marker.read_text() == tag:
+        try:
+            below = _git(dest, "rev-parse", "--verify", "-q", "HEAD~3")
+            dirty = _git(dest, "status", "--porcelain", "--untracked-files=no")
+            if below == base and not dirty:
+                return _git(dest, "rev-parse", "HEAD")
+        except TreeError:
+            pass
+    build_sample_tree(dest)
+    env = git_env()
+    env.update(GIT_COMMITTER_NAME=BASE_AUTHOR, GIT_COMMITTER_EMAIL=BASE_EMAIL)
+    _git(dest, "am", "-q", "--empty=drop", "--committer-date-is-author-date", str(mbox), env=env)
+    marker.write_text(tag)
+    return _git(dest, "rev-parse", "HEAD")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m reviewbot.sample DEST", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m reviewbot.sample",
+        description="Build the sample kernel tree as a git repository; print its HEAD.",
+    )
+    parser.add_argument("dest", type=Path, help="where to build it")
+    parser.add_argument(
+        "--revision",
+        type=int,
+        choices=VERSIONS,
+        help="also apply this revision of the sample series (one commit per patch)",
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        print(build_sample_tree(Path(args[0])))
+        if args.revision:
+            print(build_revision_tree(args.dest, args.revision))
+        else:
+            print(build_sample_tree(args.dest))
     except UsageError as exc:
         print(f"reviewbot.sample: {exc}", file=sys.stderr)
         return 2

@@ -393,10 +393,13 @@ def render_table() -> str:
     return TABLE_BEGIN + "\n".join(rows) + "\n" + TABLE_END
 
 
-def render_readme(table: str) -> str:
+def render_readme(table: str, base: str) -> str:
     text = README.read_text()
     start, end = text.index(TABLE_BEGIN), text.index(TABLE_END) + len(TABLE_END)
-    return text[:start] + table + text[end:]
+    text = text[:start] + table + text[end:]
+    text, found = re.subn(r"(commit is always\s+`)[0-9a-f]{40}`", rf"\g<1>{base}`", text)
+    assert found == 1, "README.md: the base commit sentence is missing"
+    return text
 
 
 def outputs() -> dict[Path, str]:
@@ -407,7 +410,7 @@ def outputs() -> dict[Path, str]:
             result[SERIES_DIR / f"v{version}.mbox"] = make_mbox(version, Path(tmp))
         base = build_sample_tree(Path(tmp) / "v1")
     result[EXPECTED_TOML] = render_expected(base)
-    result[README] = render_readme(render_table())
+    result[README] = render_readme(render_table(), base)
     return result
 
 

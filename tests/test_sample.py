@@ -120,13 +120,36 @@ def test_foreign_directory_is_never_touched(tmp_path: Path) -> None:
 def test_module_entry_point(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert sample.main([str(tmp_path / "t")]) == 0
     assert capsys.readouterr().out.strip() == sample.sample_base_commit()
-    assert sample.main([]) == 2
+    with pytest.raises(SystemExit) as exc:
+        sample.main([])
+    assert exc.value.code == 2
     assert "usage" in capsys.readouterr().err
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("x")
     assert sample.main([str(tmp_path / "busy")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_revision_tree_is_deterministic_and_reused(tmp_path: Path) -> None:
+    base = sample.sample_base_commit()
+    heads = {}
+    for version in sample.VERSIONS:
+        dest = tmp_path / f"v{version}"
+        heads[version] = sample.build_revision_tree(dest, version)
+        assert _git(dest, "rev-parse", "HEAD~3") == base
+        post = sample.REVISIONS_DIR / f"v{version}" / "mm" / "memory.c"
+        assert (dest / "mm" / "memory.c").read_text() == post.read_text()
+    assert len(set(heads.values())) == 3
+    again = tmp_path / "again"
+    assert sample.build_revision_tree(again, 2) == heads[2], "hash depends on the machine"
+    keep = again / "untracked-note"
+    keep.write_text("x")
+    assert sample.build_revision_tree(again, 2) == heads[2]
+    assert keep.exists(), "a reusable revision tree was rebuilt"
+    # Asking for another revision in the same place rebuilds it.
+    assert sample.build_revision_tree(again, 3) == heads[3]
+    assert sample.build_sample_tree(again) == base
 
 
 def test_series_mbox_paths() -> None:

@@ -35,8 +35,12 @@ def read_patch(data: bytes) -> tuple[mail.MailItem, Revision]:
     if item is None or not item.patch.diff_text.strip():
         raise FetchError("stdin: the mail carries no patch")
     patch = item.patch
-    revision = Revision(version=item.info.version, patches=(patch,),
-                        base_commit=item.trailers.get("base-commit"), total=patch.total)
+    revision = Revision(
+        version=item.info.version,
+        patches=(patch,),
+        base_commit=item.trailers.get("base-commit"),
+        total=patch.total,
+    )
     return item, revision
 
 
@@ -46,14 +50,13 @@ def review_stdin(data: bytes, tree: Path) -> Review:
     series = mail.series_of(revision, item.trailers.get("change-id"))
     # A lone patch k of n is checked on the tree as it is, not on the
     # series' base-commit: patches 1..k-1 are usually already there.
-    revision = Revision(version=revision.version, patches=revision.patches,
-                        total=revision.total)
+    revision = Revision(version=revision.version, patches=revision.patches, total=revision.total)
     review = review_revision(series, revision, repo.path, simulate=True)
     failed = review.apply is not None and any(
-        p.status is ApplyStatus.FAILED for p in review.apply.patches)
+        p.status is ApplyStatus.FAILED for p in review.apply.patches
+    )
     if failed and _reverses(repo, revision):
-        review = review_revision(series, revision, repo.path, simulate=True,
-                                 already_applied=True)
+        review = review_revision(series, revision, repo.path, simulate=True, already_applied=True)
     return review
 
 
@@ -76,8 +79,9 @@ def _one_line(f: Finding) -> str:
 
 def as_b4_json(review: Review) -> list[dict[str, str]]:
     if not review.findings:
-        return [{"tool": TOOL, "status": "pass", "summary": "no findings", "url": "",
-                 "details": ""}]
+        return [
+            {"tool": TOOL, "status": "pass", "summary": "no findings", "url": "", "details": ""}
+        ]
     return [
         {
             "tool": TOOL,
@@ -85,7 +89,8 @@ def as_b4_json(review: Review) -> list[dict[str, str]]:
             "summary": _one_line(f),
             "url": "",
             "details": (f"{f.file}:{f.line}" if f.file else "commit message")
-            + (f" in {f.function}()" if f.function else "") + f" [id {f.id}] ({f.checker})",
+            + (f" in {f.function}()" if f.function else "")
+            + f" [id {f.id}] ({f.checker})",
         }
         for f in review.findings
     ]

@@ -52,23 +52,40 @@ def run(args: argparse.Namespace) -> int:
     repo = Repo(tree)  # fail before fetching when the tree is unusable
     say = Progress(sys.stderr.isatty())
     say("fetching")
-    fetched = fetch.run(fetch.FetchRequest(
-        target=args.target, mbox=Path(args.mbox) if args.mbox else None,
-        git_range=args.git_range, tree=tree, lore=args.lore, version=args.version,
-    ))
+    fetched = fetch.run(
+        fetch.FetchRequest(
+            target=args.target,
+            mbox=Path(args.mbox) if args.mbox else None,
+            git_range=args.git_range,
+            tree=tree,
+            lore=args.lore,
+            version=args.version,
+        )
+    )
     revision = fetched.revision
-    say(f"v{revision.version}: {len(revision.patches)} of {revision.total} patch(es)"
-        + (f", versions seen: {', '.join(map(str, fetched.versions))}"
-           if len(fetched.versions) > 1 else ""))
+    say(
+        f"v{revision.version}: {len(revision.patches)} of {revision.total} patch(es)"
+        + (
+            f", versions seen: {', '.join(map(str, fetched.versions))}"
+            if len(fetched.versions) > 1
+            else ""
+        )
+    )
     review = review_revision(
-        fetched.series, revision, repo.path, base=args.base or fetched.base,
-        simulate=not getattr(args, "no_simulate", False), progress=say,
+        fetched.series,
+        revision,
+        repo.path,
+        base=args.base or fetched.base,
+        simulate=not getattr(args, "no_simulate", False),
+        progress=say,
     )
     if fetched.notes:
         review = replace(review, notes=(*review.notes, *fetched.notes))
     first = revision.patches[0].message_id if revision.patches else None
-    replies = report.render_replies(review, tool_cmd=None if not (args.mbox or args.git_range)
-                                    else reproduce_command(args, first))
+    replies = report.render_replies(
+        review,
+        tool_cmd=None if not (args.mbox or args.git_range) else reproduce_command(args, first),
+    )
     outbox = Path(args.outbox) if args.outbox else Path("outbox")
     written = post.to_maildir(replies, outbox) if replies else []
     if args.format == "json":

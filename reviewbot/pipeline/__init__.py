@@ -32,8 +32,7 @@ def review_revision(
     say = progress or (lambda _msg: None)
     notes: list[str] = [f"patch {m}/{revision.total} is missing" for m in revision.missing]
     say(f"applying {len(revision.patches)} patch(es) of v{revision.version}")
-    with apply_stage.applied(tree, revision, base,
-                            already_applied=already_applied) as applied:
+    with apply_stage.applied(tree, revision, base, already_applied=already_applied) as applied:
         notes.extend(applied.notes)
         say(f"applied on {applied.result.base[:12]} ({applied.result.base_source}); checking")
         checked = check_stage.run(applied, revision)
@@ -56,8 +55,10 @@ def review_revision(
     )
 
 
-def _simulate(applied: apply_stage.AppliedSeries, revision: Revision,
-              ) -> tuple[SimulationResult | None, list[Finding], list[str]]:
+def _simulate(
+    applied: apply_stage.AppliedSeries,
+    revision: Revision,
+) -> tuple[SimulationResult | None, list[Finding], list[str]]:
     """Run the simulator when it is installed and the tree has the entry."""
     try:
         sim: Any = importlib.import_module("reviewbot.pipeline.simulate")
@@ -76,8 +77,9 @@ def _simulate(applied: apply_stage.AppliedSeries, revision: Revision,
     return result, _attribute(list(raw), applied, revision), []
 
 
-def _attribute(findings: list[Finding], applied: apply_stage.AppliedSeries,
-               revision: Revision) -> list[Finding]:
+def _attribute(
+    findings: list[Finding], applied: apply_stage.AppliedSeries, revision: Revision
+) -> list[Finding]:
     """Give each simulator finding the first patch that changes its function."""
     targets_by_patch: list[tuple[int, set[str]]] = []
     for patch in revision.patches:
@@ -93,8 +95,10 @@ def _attribute(findings: list[Finding], applied: apply_stage.AppliedSeries,
             out.append(f)
             continue
         fn = f.function or SIM_ENTRY
-        index = next((i for i, names in targets_by_patch if fn in names and i in applied_idx),
-                     max(applied_idx))
+        index = next(
+            (i for i, names in targets_by_patch if fn in names and i in applied_idx),
+            max(applied_idx),
+        )
         patch = next(p for p in revision.patches if p.index == index)
         out.append(replace(f, patch_index=patch.index, patch_message_id=patch.message_id))
     return out

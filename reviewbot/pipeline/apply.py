@@ -46,8 +46,7 @@ class GitTreeView:
     file is unchanged by the series and read from the base commit.
     """
 
-    def __init__(self, overlay: Overlay, base: str, tree: str, touched: frozenset[str],
-                 label: str):
+    def __init__(self, overlay: Overlay, base: str, tree: str, touched: frozenset[str], label: str):
         self.overlay = overlay
         self.base = base
         self.tree = tree
@@ -149,37 +148,50 @@ def _failure_detail(patch: Patch, message: str, base: str, missing: tuple[int, .
     """Which hunk of which file failed, against which base, in words."""
     short = base[:12]
     after_missing = [m for m in missing if m < patch.index]
-    tail = (f" (patch {after_missing[0]}/{patch.total} never arrived)"
-            if after_missing else "")
+    tail = f" (patch {after_missing[0]}/{patch.total} never arrived)" if after_missing else ""
     if m := re.search(r"patch failed: (.+):(\d+)", message):
         path, line = m.group(1), int(m.group(2))
         for fd in patch.files:
             if path in (fd.old_path, fd.new_path):
                 for n, hunk in enumerate(fd.hunks, 1):
                     if hunk.old_start == line:
-                        return (f"hunk #{n} ({hunk.header}) of {path} does not apply "
-                                f"to {short}{tail}")
+                        return (
+                            f"hunk #{n} ({hunk.header}) of {path} does not apply to {short}{tail}"
+                        )
         return f"{path} at line {line} does not apply to {short}{tail}"
     if m := re.search(r"error: (.+?): does not exist in index", message):
         return f"{m.group(1)} does not exist in {short}{tail}"
     if m := re.search(r"error: (.+?): already exists in index", message):
         return f"{m.group(1)} already exists in {short}{tail}"
-    first = next((ln for ln in message.splitlines() if ln.startswith(("error", "fatal"))),
-                 message.strip().splitlines()[0] if message.strip() else "git apply failed")
+    first = next(
+        (ln for ln in message.splitlines() if ln.startswith(("error", "fatal"))),
+        message.strip().splitlines()[0] if message.strip() else "git apply failed",
+    )
     return f"{first.removeprefix('error: ')} (base {short}){tail}"
 
 
 def _finding(patch: Patch, severity: Severity, path: str, message: str) -> Finding:
     return Finding(
-        checker=APPLY_CHECKER, severity=severity, file=path, line=0, function="",
-        message=message, patch_index=patch.index, patch_message_id=patch.message_id,
+        checker=APPLY_CHECKER,
+        severity=severity,
+        file=path,
+        line=0,
+        function="",
+        message=message,
+        patch_index=patch.index,
+        patch_message_id=patch.message_id,
         key=f"{patch.index}:{message}",
     )
 
 
 @contextmanager
-def applied(tree: Path | str | Repo, revision: Revision, base: str | None = None, *,
-            already_applied: bool = False) -> Iterator[AppliedSeries]:
+def applied(
+    tree: Path | str | Repo,
+    revision: Revision,
+    base: str | None = None,
+    *,
+    already_applied: bool = False,
+) -> Iterator[AppliedSeries]:
     """Apply ``revision`` on its base; see the module docstring.
 
     ``already_applied``: the base already contains the series (an author
@@ -196,13 +208,17 @@ def applied(tree: Path | str | Repo, revision: Revision, base: str | None = None
             for patch in reversed(revision.patches):
                 ok, message = overlay.apply(patch.diff_text, reverse=True)
                 if not ok:
-                    raise TreeError(f"patch {patch.index} is neither applicable to nor "
-                                    f"contained in {base_sha[:12]}: {message.strip()}")
-            notes.append(f"the series is already in {base_sha[:12]}; reviewed as reversed "
-                         "out of it")
+                    raise TreeError(
+                        f"patch {patch.index} is neither applicable to nor "
+                        f"contained in {base_sha[:12]}: {message.strip()}"
+                    )
+            notes.append(
+                f"the series is already in {base_sha[:12]}; reviewed as reversed out of it"
+            )
         base_tree = overlay.write_tree()
-        states = [TreeState("base", 0, GitTreeView(overlay, base_sha, base_tree, safe_touched,
-                                                   "base"))]
+        states = [
+            TreeState("base", 0, GitTreeView(overlay, base_sha, base_tree, safe_touched, "base"))
+        ]
         statuses: dict[int, PatchApply] = {
             m: PatchApply(m, ApplyStatus.MISSING, "never arrived") for m in revision.missing
         }
@@ -210,8 +226,9 @@ def applied(tree: Path | str | Repo, revision: Revision, base: str | None = None
         failed = False
         for patch in revision.patches:
             if failed:
-                statuses[patch.index] = PatchApply(patch.index, ApplyStatus.SKIPPED,
-                                                   "an earlier patch did not apply")
+                statuses[patch.index] = PatchApply(
+                    patch.index, ApplyStatus.SKIPPED, "an earlier patch did not apply"
+                )
                 continue
             status, finding = _apply_one(overlay, base_sha, patch, revision)
             statuses[patch.index] = status
@@ -219,23 +236,35 @@ def applied(tree: Path | str | Repo, revision: Revision, base: str | None = None
                 findings.append(finding)
             if status.status is ApplyStatus.APPLIED:
                 label = f"{patch.index}/{patch.total}"
-                states.append(TreeState(label, patch.index, GitTreeView(
-                    overlay, base_sha, overlay.write_tree(), safe_touched, label)))
+                states.append(
+                    TreeState(
+                        label,
+                        patch.index,
+                        GitTreeView(overlay, base_sha, overlay.write_tree(), safe_touched, label),
+                    )
+                )
             else:
                 failed = True
         result = ApplyResult(
-            base=base_sha, base_source=base_source,
+            base=base_sha,
+            base_source=base_source,
             patches=tuple(statuses[k] for k in sorted(statuses)),
         )
         yield AppliedSeries(result, states, findings, notes, safe_touched)
 
 
-def _apply_one(overlay: Overlay, base: str, patch: Patch, revision: Revision,
-               ) -> tuple[PatchApply, Finding | None]:
+def _apply_one(
+    overlay: Overlay,
+    base: str,
+    patch: Patch,
+    revision: Revision,
+) -> tuple[PatchApply, Finding | None]:
     if not patch.diff_text.strip():
         msg = "this mail carries no diff"
-        return (PatchApply(patch.index, ApplyStatus.FAILED, msg),
-                _finding(patch, Severity.QUESTION, "", f"{msg}: was the patch lost?"))
+        return (
+            PatchApply(patch.index, ApplyStatus.FAILED, msg),
+            _finding(patch, Severity.QUESTION, "", f"{msg}: was the patch lost?"),
+        )
     index_modes = {p: m for p, (m, _) in overlay.entries_in_index().items()}
     for path in sorted(diff_paths(patch.diff_text)):
         why = refusal(path)
@@ -243,14 +272,23 @@ def _apply_one(overlay: Overlay, base: str, patch: Patch, revision: Revision,
             why = f"path {path} goes through a symbolic link"
         if why is not None:
             detail = f"refused: {why}"
-            return (PatchApply(patch.index, ApplyStatus.FAILED, detail),
-                    _finding(patch, Severity.BUG, path,
-                             f"{why}; reviewbot refused to apply this patch"))
+            return (
+                PatchApply(patch.index, ApplyStatus.FAILED, detail),
+                _finding(
+                    patch, Severity.BUG, path, f"{why}; reviewbot refused to apply this patch"
+                ),
+            )
     ok, message = overlay.apply(patch.diff_text)
     if ok:
         return PatchApply(patch.index, ApplyStatus.APPLIED), None
     detail = _failure_detail(patch, message, base, revision.missing)
     path = m.group(1) if (m := re.search(r"patch failed: (.+):\d+", message)) else ""
-    return (PatchApply(patch.index, ApplyStatus.FAILED, detail),
-            _finding(patch, Severity.QUESTION, path,
-                     f"this patch does not apply: {detail}. Which tree is it based on?"))
+    return (
+        PatchApply(patch.index, ApplyStatus.FAILED, detail),
+        _finding(
+            patch,
+            Severity.QUESTION,
+            path,
+            f"this patch does not apply: {detail}. Which tree is it based on?",
+        ),
+    )

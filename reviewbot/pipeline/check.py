@@ -39,13 +39,21 @@ def touched_functions(applied: AppliedSeries, revision: Revision) -> dict[str, s
             if fd.is_binary:
                 continue
             if fd.old_path and fd.old_path.endswith(C_SUFFIXES):
-                removed = {ln.old_lineno for h in fd.hunks for ln in h.lines
-                           if ln.kind == "-" and ln.old_lineno}
+                removed = {
+                    ln.old_lineno
+                    for h in fd.hunks
+                    for ln in h.lines
+                    if ln.kind == "-" and ln.old_lineno
+                }
                 for name in _names_at(before, fd.old_path, removed):
                     targets.setdefault(fd.new_path or fd.old_path, set()).add(name)
             if fd.new_path and fd.new_path.endswith(C_SUFFIXES):
-                added = {ln.new_lineno for h in fd.hunks for ln in h.lines
-                         if ln.kind == "+" and ln.new_lineno}
+                added = {
+                    ln.new_lineno
+                    for h in fd.hunks
+                    for ln in h.lines
+                    if ln.kind == "+" and ln.new_lineno
+                }
                 for name in _names_at(after, fd.new_path, added):
                     targets.setdefault(fd.new_path, set()).add(name)
     return targets
@@ -67,8 +75,9 @@ def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
     return {u.name for u in functions_in_lines(parse(data, path), lines)}
 
 
-def _findings_in(state: TreeState, targets: dict[str, set[str]],
-                 renames: dict[str, str]) -> tuple[dict[str, Finding], list[str]]:
+def _findings_in(
+    state: TreeState, targets: dict[str, set[str]], renames: dict[str, str]
+) -> tuple[dict[str, Finding], list[str]]:
     units: list[FunctionUnit] = []
     for path in sorted(targets):
         data = state.view.read(path)
@@ -92,8 +101,12 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
     targets = touched_functions(applied, revision)
-    renames = {fd.new_path: fd.old_path for p in revision.patches for fd in p.files
-               if fd.is_rename and fd.new_path and fd.old_path}
+    renames = {
+        fd.new_path: fd.old_path
+        for p in revision.patches
+        for fd in p.files
+        if fd.is_rename and fd.new_path and fd.old_path
+    }
     if targets and len(applied.states) > 1:
         per_state = []
         for state in applied.states:
@@ -107,8 +120,9 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
                 continue
             first = next(i for i, found in enumerate(per_state) if fid in found)
             patch: Patch = by_msgid[applied.states[first].patch_index]
-            findings.append(replace(finding, patch_index=patch.index,
-                                    patch_message_id=patch.message_id))
+            findings.append(
+                replace(finding, patch_index=patch.index, patch_message_id=patch.message_id)
+            )
     for patch in revision.patches:
         out = check_patch(patch)
         findings.extend(out.findings)

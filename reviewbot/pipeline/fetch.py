@@ -56,8 +56,14 @@ def run(req: FetchRequest) -> FetchResult:
             raise FetchError(f"--range {req.git_range}: no commits")
         start = req.git_range.split("..", 1)[0] or "HEAD"
         result = from_mbox_bytes(data, req.version, what=f"--range {req.git_range}")
-        return FetchResult(result.series, result.revision, result.versions, result.revisions,
-                           result.notes, base=repo.resolve(start))
+        return FetchResult(
+            result.series,
+            result.revision,
+            result.versions,
+            result.revisions,
+            result.notes,
+            base=repo.resolve(start),
+        )
     assert req.target is not None
     msgid, url_base = lore.parse_target(req.target)
     raw = lore.fetch_thread(msgid, req.lore or url_base, req.version)
@@ -65,8 +71,12 @@ def run(req: FetchRequest) -> FetchResult:
     return _choose(mail.parse_mails(messages, msgid), req.version, msgid)
 
 
-def from_mbox_bytes(data: bytes, version: int | None = None, *, what: str = "mbox",
-                    ) -> FetchResult:
+def from_mbox_bytes(
+    data: bytes,
+    version: int | None = None,
+    *,
+    what: str = "mbox",
+) -> FetchResult:
     """The series in raw mbox bytes (the watcher hands over mails it read)."""
     if not data.strip():
         raise FetchError(f"{what}: empty")

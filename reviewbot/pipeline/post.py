@@ -36,8 +36,9 @@ class SmtpConfig:
     timeout: float = 30.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 defaults: Mapping[str, object] | None = None) -> SmtpConfig:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, defaults: Mapping[str, object] | None = None
+    ) -> SmtpConfig:
         """``REVIEWBOT_SMTP_{HOST,PORT,STARTTLS,USER,PASSWORD}`` over ``defaults``."""
         env = os.environ if env is None else env
         d = dict(defaults or {})
@@ -54,8 +55,13 @@ class SmtpConfig:
         except ValueError:
             raise UsageError(f"SMTP port {port!r} is not a number") from None
         tls = (get("starttls") or "").lower() in ("1", "yes", "true", "on")
-        return cls(host=get("host") or "localhost", port=port_n, starttls=tls,
-                   user=get("user"), password=get("password"))
+        return cls(
+            host=get("host") or "localhost",
+            port=port_n,
+            starttls=tls,
+            user=get("user"),
+            password=get("password"),
+        )
 
 
 def _filename(reply: ReplyMail) -> str:

@@ -89,8 +89,9 @@ def locate(patch: Patch, finding: Finding) -> Anchor | None:
     moved it, so a line whose text matches the finding's evidence at that
     line wins over a bare line-number match.
     """
-    texts = {" ".join(e.text.split()) for e in finding.evidence
-             if e.line == finding.line and e.text}
+    texts = {
+        " ".join(e.text.split()) for e in finding.evidence if e.line == finding.line and e.text
+    }
     best: tuple[int, Anchor] | None = None
     for fi, fd in enumerate(patch.files):
         if finding.file not in (fd.new_path, fd.old_path) or not finding.file:
@@ -115,8 +116,9 @@ def _quote(line: HunkLine) -> str:
     return f"> {line.kind}{line.text}".rstrip()
 
 
-def comment(finding: Finding, previous_ids: set[str] | None = None,
-            previous_version: int | None = None) -> str:
+def comment(
+    finding: Finding, previous_ids: set[str] | None = None, previous_version: int | None = None
+) -> str:
     text = f"{finding.severity.prefix} {finding.message}"
     if previous_ids is not None and finding.id in previous_ids:
         text += f" (still present since v{previous_version})"
@@ -125,13 +127,13 @@ def comment(finding: Finding, previous_ids: set[str] | None = None,
     text += f"  [id\xa0{finding.id}]"
     paragraphs = text.split("\n\n")
     return "\n\n".join(
-        textwrap.fill(p, WIDTH, break_long_words=False, break_on_hyphens=False)
-        for p in paragraphs
+        textwrap.fill(p, WIDTH, break_long_words=False, break_on_hyphens=False) for p in paragraphs
     ).replace("\xa0", " ")
 
 
-def _quoted_body(patch: Patch, findings: list[Finding], prev_ids: set[str] | None,
-                 prev_version: int | None) -> list[str]:
+def _quoted_body(
+    patch: Patch, findings: list[Finding], prev_ids: set[str] | None, prev_version: int | None
+) -> list[str]:
     general: list[Finding] = []
     anchored: dict[tuple[int, int], dict[int, list[Finding]]] = {}
     for f in findings:
@@ -140,7 +142,8 @@ def _quoted_body(patch: Patch, findings: list[Finding], prev_ids: set[str] | Non
             general.append(f)
         else:
             anchored.setdefault((a.file_index, a.hunk_index), {}).setdefault(
-                a.line_index, []).append(f)
+                a.line_index, []
+            ).append(f)
     out: list[str] = []
     for f in general:
         quoted = [e.text for e in f.evidence if e.role == "quoted" and e.text]
@@ -154,7 +157,7 @@ def _quoted_body(patch: Patch, findings: list[Finding], prev_ids: set[str] | Non
             out.append("")
         out += [comment(f, prev_ids, prev_version), ""]
     first_block = True
-    for (fi, hi) in sorted(anchored):
+    for fi, hi in sorted(anchored):
         fd = patch.files[fi]
         hunk = fd.hunks[hi]
         if not first_block:
@@ -180,8 +183,9 @@ def _quoted_body(patch: Patch, findings: list[Finding], prev_ids: set[str] | Non
 # -- replies ----------------------------------------------------------------
 
 
-def render_replies(review: Review, *, previous: Review | None = None,
-                   tool_cmd: str | None = None) -> list[ReplyMail]:
+def render_replies(
+    review: Review, *, previous: Review | None = None, tool_cmd: str | None = None
+) -> list[ReplyMail]:
     """One reply per patch with findings, threaded onto that patch."""
     sender = _sender()
     domain = _domain(sender)
@@ -191,8 +195,10 @@ def render_replies(review: Review, *, previous: Review | None = None,
     current_ids = {f.id for f in review.findings}
     replies = []
     for patch in rev.patches:
-        findings = sorted((f for f in review.findings if f.patch_index == patch.index),
-                          key=lambda f: (f.file, f.line, f.checker))
+        findings = sorted(
+            (f for f in review.findings if f.patch_index == patch.index),
+            key=lambda f: (f.file, f.line, f.checker),
+        )
         if not findings:
             continue
         lines = [f"On {patch.date}, {patch.author} wrote:"]
@@ -201,9 +207,13 @@ def render_replies(review: Review, *, previous: Review | None = None,
             for old in previous.findings:
                 if old.patch_index == patch.index and old.id not in current_ids:
                     total = previous.revision.total or len(previous.revision.patches)
-                    lines.append(textwrap.fill(
-                        f"Fixed since v{prev_version}: {_first_sentence(old.message)} "
-                        f"(v{prev_version} {old.patch_index}/{total}, id {old.id}).", WIDTH))
+                    lines.append(
+                        textwrap.fill(
+                            f"Fixed since v{prev_version}: {_first_sentence(old.message)} "
+                            f"(v{prev_version} {old.patch_index}/{total}, id {old.id}).",
+                            WIDTH,
+                        )
+                    )
                     lines.append("")
         lines += _footer(review, patch, tool_cmd)
         body = "\n".join(lines) + "\n"
@@ -213,18 +223,28 @@ def render_replies(review: Review, *, previous: Review | None = None,
         refs = tuple(dict.fromkeys([*patch.references, patch.message_id]))
         to = (patch.author,) if patch.author else ()
         author_addr = email.utils.parseaddr(patch.author)[1]
-        cc = tuple(a for a in dict.fromkeys([*patch.to, *patch.cc])
-                   if a not in (author_addr, email.utils.parseaddr(sender)[1]))
-        subject = patch.raw_subject or f"[PATCH v{rev.version} {patch.index}/{patch.total}] " \
-            f"{patch.subject}"
-        replies.append(ReplyMail(
-            message_id=f"reviewbot.{digest}.v{rev.version}-{patch.index}@{domain}",
-            in_reply_to=patch.message_id,
-            references=refs,
-            subject=subject if subject.lower().startswith("re:") else f"Re: {subject}",
-            to=to, cc=cc, body=body, sender=sender,
-            finding_ids=tuple(f.id for f in findings),
-        ))
+        cc = tuple(
+            a
+            for a in dict.fromkeys([*patch.to, *patch.cc])
+            if a not in (author_addr, email.utils.parseaddr(sender)[1])
+        )
+        subject = (
+            patch.raw_subject
+            or f"[PATCH v{rev.version} {patch.index}/{patch.total}] {patch.subject}"
+        )
+        replies.append(
+            ReplyMail(
+                message_id=f"reviewbot.{digest}.v{rev.version}-{patch.index}@{domain}",
+                in_reply_to=patch.message_id,
+                references=refs,
+                subject=subject if subject.lower().startswith("re:") else f"Re: {subject}",
+                to=to,
+                cc=cc,
+                body=body,
+                sender=sender,
+                finding_ids=tuple(f.id for f in findings),
+            )
+        )
     return replies
 
 
@@ -260,6 +280,7 @@ _RESET = "\033[0m"
 
 def render_text(review: Review, *, colour: bool = False) -> str:
     """A short summary: what was applied, what was found, what is missing."""
+
     def paint(sev: Severity, text: str) -> str:
         return f"{_COLOURS[sev]}{text}{_RESET}" if colour else text
 
@@ -286,8 +307,10 @@ def render_text(review: Review, *, colour: bool = False) -> str:
     for f in review.findings:
         where = f"{f.file}:{f.line}" if f.file else "(mail)"
         fn = f" {f.function}()" if f.function else ""
-        out.append(f"  {paint(f.severity, f.severity.prefix)} [{f.patch_index}/{rev.total}] "
-                   f"{where}{fn}: {f.message}  [id {f.id}]")
+        out.append(
+            f"  {paint(f.severity, f.severity.prefix)} [{f.patch_index}/{rev.total}] "
+            f"{where}{fn}: {f.message}  [id {f.id}]"
+        )
     if review.simulation is not None:
         fails = [r for r in review.simulation.runs if r.outcome == "fail"]
         out.append(f"simulation: {len(review.simulation.runs)} run(s), {len(fails)} failed")

@@ -85,7 +85,12 @@ def _pair(
     return pairs
 
 
-def range_diff(old: Sequence[PatchLike], new: Sequence[PatchLike]) -> list[RangeDiffPair]:
+def range_diff(
+    old: Sequence[PatchLike],
+    new: Sequence[PatchLike],
+    old_label: str = "old",
+    new_label: str = "new",
+) -> list[RangeDiffPair]:
     """Pairs in the newer revision's order, dropped patches last."""
     out: list[RangeDiffPair] = []
     for i, j in _pair(old, new):
@@ -104,7 +109,9 @@ def range_diff(old: Sequence[PatchLike], new: Sequence[PatchLike]) -> list[Range
             out.append(RangeDiffPair(PairKind.SAME, po.index, pn.index, pn.subject))
             continue
         lines = list(
-            difflib.unified_diff(a, b, f"v-old {po.index}", f"v-new {pn.index}", n=3, lineterm="")
+            difflib.unified_diff(
+                a, b, f"{old_label} {po.index}", f"{new_label} {pn.index}", n=3, lineterm=""
+            )
         )
         if po.subject != pn.subject:
             lines = [f"-Subject: {po.subject}", f"+Subject: {pn.subject}", *lines]

@@ -213,7 +213,7 @@ def series_view(
     rdiff: list[RangeDiffPair] = []
     if older is not None and newer is not None and older is not newer:
         delta = compare(older.findings, newer.findings)
-        rdiff = range_diff(older.revision.patches, newer.revision.patches)
+        rdiff = range_diff(older.revision.patches, newer.revision.patches, older.label, newer.label)
     outbox = list(
         session.scalars(
             select(OutboxRow)

@@ -21,17 +21,23 @@ from tests.support.fixtures import public_inbox  # noqa: F401 - a fixture
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def git(repo: Path, *args: str, date: str = "2026-11-20T10:10:10+00:00",
-        input: bytes | None = None) -> str:
+def git(
+    repo: Path, *args: str, date: str = "2026-11-20T10:10:10+00:00", input: bytes | None = None
+) -> str:
     env = dict(
         os.environ,
-        GIT_AUTHOR_NAME="A Developer", GIT_AUTHOR_EMAIL="dev@example.org",
-        GIT_COMMITTER_NAME="A Developer", GIT_COMMITTER_EMAIL="dev@example.org",
-        GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date,
-        GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="A Developer",
+        GIT_AUTHOR_EMAIL="dev@example.org",
+        GIT_COMMITTER_NAME="A Developer",
+        GIT_COMMITTER_EMAIL="dev@example.org",
+        GIT_AUTHOR_DATE=date,
+        GIT_COMMITTER_DATE=date,
+        GIT_CONFIG_GLOBAL="/dev/null",
+        GIT_CONFIG_NOSYSTEM="1",
     )
-    proc = subprocess.run(["git", "-C", str(repo), *args], env=env, input=input,
-                          capture_output=True, check=True)
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, input=input, capture_output=True, check=True
+    )
     return proc.stdout.decode()
 
 
@@ -62,11 +68,13 @@ def replace_in(path: str, old: str, new: str) -> Edit:
         text = f.read_text()
         assert old in text, f"{old!r} not in {path}"
         f.write_text(text.replace(old, new, 1))
+
     return edit
 
 
-def make_series(tree: Path, commits: list[Commit], *, version: int = 1,
-                cover: bool = True, day: int = 20) -> bytes:
+def make_series(
+    tree: Path, commits: list[Commit], *, version: int = 1, cover: bool = True, day: int = 20
+) -> bytes:
     """The mbox of a series of commits made on top of ``tree``'s HEAD."""
     author = tree.parent / f"author-v{version}-{day}"
     if author.exists():
@@ -76,11 +84,22 @@ def make_series(tree: Path, commits: list[Commit], *, version: int = 1,
     for n, c in enumerate(commits):
         c.edit(author)
         git(author, "add", "-A")
-        git(author, "commit", "-q", "-m", f"{c.subject}\n\n{c.body}",
-            date=f"2026-11-{day:02d}T10:{10 + n:02d}:10+00:00")
-    args = ["format-patch", "--stdout", "--thread=shallow", f"--base={base}",
-            "--to=linux-mm@kvack.org",
-            f"--subject-prefix=PATCH v{version}" if version > 1 else "--subject-prefix=PATCH"]
+        git(
+            author,
+            "commit",
+            "-q",
+            "-m",
+            f"{c.subject}\n\n{c.body}",
+            date=f"2026-11-{day:02d}T10:{10 + n:02d}:10+00:00",
+        )
+    args = [
+        "format-patch",
+        "--stdout",
+        "--thread=shallow",
+        f"--base={base}",
+        "--to=linux-mm@kvack.org",
+        f"--subject-prefix=PATCH v{version}" if version > 1 else "--subject-prefix=PATCH",
+    ]
     if cover:
         args += ["--cover-letter"]
     if len(commits) > 1 or cover:

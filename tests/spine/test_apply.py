@@ -22,13 +22,21 @@ def _files_outside(root: Path) -> set[str]:
 
 
 def test_states_hold_each_step_and_the_tree_is_untouched(mini_tree: Path) -> None:
-    mbox = make_series(mini_tree, [
-        Commit("mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;",
-                                                      "int nr = 2;")),
-        Commit("mm: demo: count three pages", replace_in("mm/memory.c", "int nr = 2;",
-                                                        "int nr = 3;")),
-        Commit("mm: demo: add a header", lambda r: (r / "mm" / "new.h").write_text("/* n */\n")),
-    ])
+    mbox = make_series(
+        mini_tree,
+        [
+            Commit(
+                "mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;", "int nr = 2;")
+            ),
+            Commit(
+                "mm: demo: count three pages",
+                replace_in("mm/memory.c", "int nr = 2;", "int nr = 3;"),
+            ),
+            Commit(
+                "mm: demo: add a header", lambda r: (r / "mm" / "new.h").write_text("/* n */\n")
+            ),
+        ],
+    )
     (mini_tree / "scratch.txt").write_text("uncommitted work\n")  # a dirty worktree
     repo = Repo(mini_tree)
     before = repo.snapshot()
@@ -36,8 +44,9 @@ def test_states_hold_each_step_and_the_tree_is_untouched(mini_tree: Path) -> Non
     with applied(mini_tree, revision) as a:
         assert a.result.applied and a.result.base_source == "trailer"
         texts = [s.view.read("mm/memory.c") or b"" for s in a.states]
-        assert [b"int nr = %d;" % n in t for n, t in zip((1, 2, 3, 3), texts, strict=True)] \
-            == [True] * 4
+        assert [b"int nr = %d;" % n in t for n, t in zip((1, 2, 3, 3), texts, strict=True)] == [
+            True
+        ] * 4
         assert a.states[2].view.read("mm/new.h") is None
         assert a.states[3].view.read("mm/new.h") == b"/* n */\n"
         # files the series does not touch come from the base
@@ -105,11 +114,14 @@ def test_renames_deletions_and_binary_apply(mini_tree: Path) -> None:
     def binary(root: Path) -> None:
         (root / "mm" / "table.bin").write_bytes(bytes(range(256)) * 4)
 
-    mbox = make_series(mini_tree, [
-        Commit("mm: demo: rename the internal header", rename),
-        Commit("mm: demo: drop the mm header", delete),
-        Commit("mm: demo: add a table", binary),
-    ])
+    mbox = make_series(
+        mini_tree,
+        [
+            Commit("mm: demo: rename the internal header", rename),
+            Commit("mm: demo: drop the mm header", delete),
+            Commit("mm: demo: add a table", binary),
+        ],
+    )
     fetched = from_mbox_bytes(mbox)
     files = [fd for p in fetched.revision.patches for fd in p.files]
     assert files[0].is_rename and files[0].old_path == "mm/internal.h"
@@ -131,13 +143,16 @@ def test_base_is_trailer_then_base_then_head(mini_tree: Path) -> None:
         assert a.result.base == head and a.result.base_source == "HEAD"
         assert any("not in the tree" in n for n in a.notes)
         statuses = {p.index: p.status for p in a.result.patches}
-        assert statuses == {1: ApplyStatus.APPLIED, 2: ApplyStatus.APPLIED,
-                            3: ApplyStatus.MISSING, 4: ApplyStatus.APPLIED,
-                            5: ApplyStatus.MISSING}
+        assert statuses == {
+            1: ApplyStatus.APPLIED,
+            2: ApplyStatus.APPLIED,
+            3: ApplyStatus.MISSING,
+            4: ApplyStatus.APPLIED,
+            5: ApplyStatus.MISSING,
+        }
     with applied(mini_tree, revision, base="HEAD") as a:
         assert a.result.base_source == "--base"
-    with pytest.raises(TreeError, match="not a commit"), applied(mini_tree, revision,
-                                                                  base="nope"):
+    with pytest.raises(TreeError, match="not a commit"), applied(mini_tree, revision, base="nope"):
         pass
 
 

@@ -24,19 +24,27 @@ from tests.spine.test_cli_check import ROOT, reviewbot
 
 B4 = Path(sys.executable).parent / "b4"
 
-TRAILING_WS = Commit("mm: demo: count two pages",
-                     replace_in("mm/memory.c", "int nr = 1;", "int nr = 2; "))
-NO_PREFIX = Commit("count swap-in events", replace_in(
-    "mm/memory.c", "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n",
-    "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n\tcount_vm_events(PSWPIN, nr);\n"))
+TRAILING_WS = Commit(
+    "mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;", "int nr = 2; ")
+)
+NO_PREFIX = Commit(
+    "count swap-in events",
+    replace_in(
+        "mm/memory.c",
+        "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n",
+        "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n\tcount_vm_events(PSWPIN, nr);\n",
+    ),
+)
 
 
 def _wrapper(tmp_path: Path, *flags: str) -> Path:
     """An executable named reviewbot, as an installed one would be."""
     path = tmp_path / "bin" / "reviewbot"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m reviewbot "
-                    f"b4-check {' '.join(flags)}\n")
+    path.write_text(
+        f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m reviewbot "
+        f"b4-check {' '.join(flags)}\n"
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 
@@ -55,19 +63,37 @@ def test_b4_am_runs_it_as_a_check_command(mini_tree: Path, tmp_path: Path) -> No
     cmd = _wrapper(tmp_path, "--terse")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), HOME=str(tmp_path))
     out = subprocess.run(
-        [str(B4), "--offline-mode", "-c", f"b4.am-perpatch-check-cmd={cmd}", "-c", "b4.attestation-policy=off",
-         "am", "-k", "-m", str(mbox), "-o", str(tmp_path / "am")],
-        cwd=mini_tree, env=env, capture_output=True, text=True, check=False)
+        [
+            str(B4),
+            "--offline-mode",
+            "-c",
+            f"b4.am-perpatch-check-cmd={cmd}",
+            "-c",
+            "b4.attestation-policy=off",
+            "am",
+            "-k",
+            "-m",
+            str(mbox),
+            "-o",
+            str(tmp_path / "am"),
+        ],
+        cwd=mini_tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
     assert "Request to" not in log  # --offline-mode: b4 stayed off the network
     assert "reviewbot: mm/memory.c:28: CHECK: nit: trailing whitespace." in log
-    assert "reviewbot: commit-message:0: CHECK: nit: the subject \"count swap-in events\"" in log
+    assert 'reviewbot: commit-message:0: CHECK: nit: the subject "count swap-in events"' in log
     assert Repo(mini_tree).snapshot() == before
 
 
-def test_b4_review_reads_its_json(mini_tree: Path, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_b4_review_reads_its_json(
+    mini_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import b4
     from b4.review import checks
 
@@ -89,8 +115,13 @@ def test_b4_review_reads_its_json(mini_tree: Path, tmp_path: Path,
 def test_prep_check_on_the_authors_own_branch(mini_tree: Path, tmp_path: Path) -> None:
     """b4 prep --check: the patch is already committed on HEAD."""
     TRAILING_WS.edit(mini_tree)
-    git(mini_tree, "commit", "-q", "-am", "mm: demo: count two pages\n\nWhy.\n\n"
-        "Signed-off-by: A Developer <dev@example.org>")
+    git(
+        mini_tree,
+        "commit",
+        "-q",
+        "-am",
+        "mm: demo: count two pages\n\nWhy.\n\nSigned-off-by: A Developer <dev@example.org>",
+    )
     patch = git(mini_tree, "format-patch", "--stdout", "-1", "HEAD").encode()
     before = Repo(mini_tree).snapshot()
     out = reviewbot("b4-check", "--terse", cwd=mini_tree, stdin=patch)
@@ -100,12 +131,20 @@ def test_prep_check_on_the_authors_own_branch(mini_tree: Path, tmp_path: Path) -
 
 
 def test_clean_patch_passes_and_bad_stdin_fails(mini_tree: Path) -> None:
-    good = make_series(mini_tree, [Commit("mm: demo: count two pages", replace_in(
-        "mm/memory.c", "int nr = 1;", "int nr = 2;"))], cover=False)
+    good = make_series(
+        mini_tree,
+        [
+            Commit(
+                "mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;", "int nr = 2;")
+            )
+        ],
+        cover=False,
+    )
     out = reviewbot("b4-check", cwd=mini_tree, stdin=good)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == [{"tool": "reviewbot", "status": "pass",
-                                       "summary": "no findings", "url": "", "details": ""}]
+    assert json.loads(out.stdout) == [
+        {"tool": "reviewbot", "status": "pass", "summary": "no findings", "url": "", "details": ""}
+    ]
     terse = reviewbot("b4-check", "--terse", cwd=mini_tree, stdin=good)
     assert terse.returncode == 0 and terse.stdout == ""
     bad = reviewbot("b4-check", cwd=mini_tree, stdin=b"Subject: hello\n\nno patch here\n")

@@ -24,8 +24,13 @@ CALL = "nr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);"
 
 
 class BatchCallChecker(FunctionChecker):
-    info = CheckerInfo("test-batch-call", "TEST_BATCH_CALL", Severity.POSSIBLE_BUG,
-                       Confidence.HIGH, "call of demo_pte_batch")
+    info = CheckerInfo(
+        "test-batch-call",
+        "TEST_BATCH_CALL",
+        Severity.POSSIBLE_BUG,
+        Confidence.HIGH,
+        "call of demo_pte_batch",
+    )
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         helper = tree.find_function("demo_pte_batch")
@@ -38,9 +43,15 @@ class BatchCallChecker(FunctionChecker):
             n = stack.pop()
             if n.type == "call_expression" and unit.text(n).startswith("demo_pte_batch("):
                 line = unit.line_of(n)
-                yield Finding(self.info.id, self.info.severity, unit.file.path, line,
-                              unit.name, "batched call",
-                              (Evidence(line, "used", unit.text(n)),))
+                yield Finding(
+                    self.info.id,
+                    self.info.severity,
+                    unit.file.path,
+                    line,
+                    unit.name,
+                    "batched call",
+                    (Evidence(line, "used", unit.text(n)),),
+                )
             stack.extend(n.children)
 
 
@@ -49,27 +60,39 @@ def batch_checker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checkers.engine, "function_checkers", lambda: (BatchCallChecker(),))
 
 
-INSERT = replace_in("mm/memory.c", "\tcount_swapin(vma->vm_mm, nr);\n",
-                    f"\t{CALL}\n\tcount_swapin(vma->vm_mm, nr);\n")
-SHIFT = replace_in("mm/memory.c", "\tint nr = 1;\n", "\tint nr = 1;\n\tint unused = 0;\n"
-                   "\tint also_unused = 0;\n")
+INSERT = replace_in(
+    "mm/memory.c",
+    "\tcount_swapin(vma->vm_mm, nr);\n",
+    f"\t{CALL}\n\tcount_swapin(vma->vm_mm, nr);\n",
+)
+SHIFT = replace_in(
+    "mm/memory.c", "\tint nr = 1;\n", "\tint nr = 1;\n\tint unused = 0;\n\tint also_unused = 0;\n"
+)
 REMOVE = replace_in("mm/memory.c", f"\t{CALL}\n", "")
 
 
 def _review(tree: Path, commits: list[Commit]):  # type: ignore[no-untyped-def]
     fetched = from_mbox_bytes(make_series(tree, commits))
-    return fetched.revision, review_revision(fetched.series, fetched.revision, tree,
-                                             simulate=False)
+    return fetched.revision, review_revision(fetched.series, fetched.revision, tree, simulate=False)
 
 
 @pytest.mark.usefixtures("batch_checker")
 def test_finding_is_blamed_on_the_patch_that_introduced_it(mini_tree: Path) -> None:
-    revision, review = _review(mini_tree, [
-        Commit("mm: demo: make room", SHIFT),
-        Commit("mm: demo: batch", INSERT),
-        Commit("mm: demo: shift more", replace_in("mm/memory.c", "\tvm_fault_t ret = 0;\n",
-                                                  "\tvm_fault_t ret = 0;\n\tbool x = false;\n")),
-    ])
+    revision, review = _review(
+        mini_tree,
+        [
+            Commit("mm: demo: make room", SHIFT),
+            Commit("mm: demo: batch", INSERT),
+            Commit(
+                "mm: demo: shift more",
+                replace_in(
+                    "mm/memory.c",
+                    "\tvm_fault_t ret = 0;\n",
+                    "\tvm_fault_t ret = 0;\n\tbool x = false;\n",
+                ),
+            ),
+        ],
+    )
     (f,) = [f for f in review.findings if f.checker == "test-batch-call"]
     assert f.patch_index == 2
     assert f.patch_message_id == revision.patches[1].message_id
@@ -82,8 +105,9 @@ def test_finding_is_blamed_on_the_patch_that_introduced_it(mini_tree: Path) -> N
 
 @pytest.mark.usefixtures("batch_checker")
 def test_a_later_patch_that_fixes_it_leaves_no_finding(mini_tree: Path) -> None:
-    _, review = _review(mini_tree, [Commit("mm: demo: batch", INSERT),
-                                    Commit("mm: demo: unbatch", REMOVE)])
+    _, review = _review(
+        mini_tree, [Commit("mm: demo: batch", INSERT), Commit("mm: demo: unbatch", REMOVE)]
+    )
     assert [f for f in review.findings if f.checker == "test-batch-call"] == []
     assert review.exit_status == 0
 
@@ -99,10 +123,13 @@ def test_what_the_base_already_has_is_not_reported(mini_tree: Path) -> None:
 
 
 def test_patch_checker_findings_carry_their_patch(mini_tree: Path) -> None:
-    revision, review = _review(mini_tree, [
-        Commit("mm: demo: fine", SHIFT),
-        Commit("no prefix here", INSERT, body="Signed-off-by: A Developer <dev@example.org>"),
-    ])
+    revision, review = _review(
+        mini_tree,
+        [
+            Commit("mm: demo: fine", SHIFT),
+            Commit("no prefix here", INSERT, body="Signed-off-by: A Developer <dev@example.org>"),
+        ],
+    )
     pf = [f for f in review.findings if f.checker == "patch-format"]
     assert {f.patch_index for f in pf} == {2}
     assert {f.patch_message_id for f in pf} == {revision.patches[1].message_id}

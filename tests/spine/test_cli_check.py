@@ -17,24 +17,45 @@ ROOT = Path(__file__).resolve().parents[2]
 MAIL = Path(__file__).parent / "fixtures" / "mail"
 
 
-def reviewbot(*args: str, cwd: Path | None = None, stdin: bytes | None = None,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def reviewbot(
+    *args: str,
+    cwd: Path | None = None,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    proc = subprocess.run([sys.executable, "-m", "reviewbot", *args], cwd=cwd, env=full_env,
-                          input=stdin, capture_output=True, check=False)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(),
-                                       proc.stderr.decode())
+    proc = subprocess.run(
+        [sys.executable, "-m", "reviewbot", *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+    )
 
 
 @pytest.fixture
 def series(mini_tree: Path) -> Path:
-    mbox = make_series(mini_tree, [
-        Commit("mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;",
-                                                      "int nr = 2; ")),
-        Commit("mm: demo: count swap-in events", replace_in(
-            "mm/memory.c", "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n",
-            "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n\tcount_vm_events(PSWPIN, nr);\n")),
-    ])
+    mbox = make_series(
+        mini_tree,
+        [
+            Commit(
+                "mm: demo: count two pages",
+                replace_in("mm/memory.c", "int nr = 1;", "int nr = 2; "),
+            ),
+            Commit(
+                "mm: demo: count swap-in events",
+                replace_in(
+                    "mm/memory.c",
+                    "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n",
+                    "\tadd_mm_counter(mm, MM_SWAPENTS, -nr);\n\tcount_vm_events(PSWPIN, nr);\n",
+                ),
+            ),
+        ],
+    )
     path = mini_tree.parent / "series.mbox"
     path.write_bytes(mbox)
     return path
@@ -43,26 +64,54 @@ def series(mini_tree: Path) -> Path:
 def test_mbox_text_json_email_and_outbox(mini_tree: Path, series: Path, tmp_path: Path) -> None:
     before = Repo(mini_tree).snapshot()
     outbox = tmp_path / "outbox"
-    text = reviewbot("check", "--tree", str(mini_tree), "--mbox", str(series),
-                     "--outbox", str(outbox))
+    text = reviewbot(
+        "check", "--tree", str(mini_tree), "--mbox", str(series), "--outbox", str(outbox)
+    )
     assert text.returncode == 0, text.stderr
     assert "[1/2] applied" in text.stdout and "trailing whitespace" in text.stdout
     assert "Traceback" not in text.stderr
     (reply,) = list((outbox / "new").iterdir())
-    js = reviewbot("check", "--tree", str(mini_tree), "--mbox", str(series), "--format",
-                   "json", "--outbox", str(outbox))
+    js = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(series),
+        "--format",
+        "json",
+        "--outbox",
+        str(outbox),
+    )
     data = json.loads(js.stdout)
     assert data["series"]["title"] == "mm: demo: count two pages"
     assert data["revision"]["applied"] is True and data["revision"]["version"] == 1
     assert [p["index"] for p in data["patches"]] == [1, 2]
     (finding,) = data["findings"]
     assert finding["checker"] == "patch-format" and finding["patch_index"] == 1
-    assert set(finding) >= {"id", "checker", "severity", "file", "line", "function", "message",
-                            "patch_index", "patch_message_id"}
+    assert set(finding) >= {
+        "id",
+        "checker",
+        "severity",
+        "file",
+        "line",
+        "function",
+        "message",
+        "patch_index",
+        "patch_message_id",
+    }
     # the same review files the same reply again, not a second one
     assert list((outbox / "new").iterdir()) == [reply]
-    em = reviewbot("check", "--tree", str(mini_tree), "--mbox", str(series), "--format",
-                   "email", "--outbox", str(outbox))
+    em = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(series),
+        "--format",
+        "email",
+        "--outbox",
+        str(outbox),
+    )
     assert em.stdout.startswith("From: reviewbot")
     assert "Subject: Re: [PATCH 1/2] mm: demo: count two pages" in em.stdout
     assert Repo(mini_tree).snapshot() == before
@@ -72,8 +121,17 @@ def test_range_reviews_commits_before_sending(mini_tree: Path, tmp_path: Path) -
     replace_in("mm/memory.c", "int nr = 1;", "int nr = 4;")(mini_tree)
     git(mini_tree, "commit", "-q", "-am", "count four pages")
     before = Repo(mini_tree).snapshot()
-    out = reviewbot("check", "--tree", str(mini_tree), "--range", "HEAD~1..HEAD",
-                    "--format", "json", "--outbox", str(tmp_path / "o"))
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--range",
+        "HEAD~1..HEAD",
+        "--format",
+        "json",
+        "--outbox",
+        str(tmp_path / "o"),
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["revision"]["applied"] is True
@@ -83,16 +141,32 @@ def test_range_reviews_commits_before_sending(mini_tree: Path, tmp_path: Path) -
 
 
 def test_blocking_finding_exits_1(mini_tree: Path, tmp_path: Path) -> None:
-    out = reviewbot("check", "--tree", str(mini_tree), "--mbox", str(MAIL / "dotdot.eml"),
-                    "--outbox", str(tmp_path / "o"))
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(MAIL / "dotdot.eml"),
+        "--outbox",
+        str(tmp_path / "o"),
+    )
     assert out.returncode == 1, out.stderr
     assert "leaves the tree" in out.stdout
     assert not (mini_tree.parent / "outside.c").exists()
 
 
 def test_patch_that_does_not_apply_still_completes(mini_tree: Path, tmp_path: Path) -> None:
-    out = reviewbot("check", "--tree", str(mini_tree), "--mbox", str(MAIL / "noapply.mbox"),
-                    "--format", "json", "--outbox", str(tmp_path / "o"))
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(MAIL / "noapply.mbox"),
+        "--format",
+        "json",
+        "--outbox",
+        str(tmp_path / "o"),
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert [p["apply_status"] for p in data["patches"]] == ["failed", "skipped"]
@@ -100,8 +174,15 @@ def test_patch_that_does_not_apply_still_completes(mini_tree: Path, tmp_path: Pa
 
 
 def test_missing_patches_are_named(mini_tree: Path, tmp_path: Path) -> None:
-    out = reviewbot("check", "--tree", str(mini_tree), "--mbox",
-                    str(MAIL / "partial-3of5.mbox"), "--outbox", str(tmp_path / "o"))
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(MAIL / "partial-3of5.mbox"),
+        "--outbox",
+        str(tmp_path / "o"),
+    )
     assert out.returncode == 0, out.stderr
     assert "patch 3/5 is missing" in out.stdout and "patch 5/5 is missing" in out.stdout
 
@@ -117,8 +198,9 @@ def test_missing_patches_are_named(mini_tree: Path, tmp_path: Path) -> None:
         (["--range", "nope..HEAD"], "not a commit"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(mini_tree: Path, tmp_path: Path, args: list[str],
-                                         message: str) -> None:
+def test_bad_input_exits_2_with_one_line(
+    mini_tree: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     before = Repo(mini_tree).snapshot()
     out = reviewbot("check", "--tree", str(mini_tree), *args, "--outbox", str(tmp_path / "o"))
     assert out.returncode == 2
@@ -138,7 +220,16 @@ def test_missing_or_non_git_tree_exits_2(tmp_path: Path, tree: str) -> None:
 
 @pytest.mark.parametrize("name", ["qp.eml", "base64.eml", "latin1.eml", "badcharset.eml"])
 def test_encoded_mails_are_reviewed(mini_tree: Path, tmp_path: Path, name: str) -> None:
-    out = reviewbot("check", "--tree", str(mini_tree), "--mbox", str(MAIL / name),
-                    "--format", "json", "--outbox", str(tmp_path / "o"))
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(MAIL / name),
+        "--format",
+        "json",
+        "--outbox",
+        str(tmp_path / "o"),
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["revision"]["applied"] is True

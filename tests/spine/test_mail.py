@@ -60,7 +60,7 @@ def test_latin1_author_is_decoded() -> None:
 
 
 def test_malformed_mail_is_no_patch() -> None:
-    with pytest.raises(FetchError, match="no patches|no mail"):
+    with pytest.raises(FetchError, match=r"no patches|no mail"):
         from_mbox_bytes((MAIL / "malformed.eml").read_bytes(), what="malformed.eml")
 
 
@@ -70,7 +70,7 @@ def test_empty_mbox_is_an_error() -> None:
 
 
 def test_thread_without_patches_is_an_error() -> None:
-    with pytest.raises(FetchError, match="2 mail\\(s\\) but no patches"):
+    with pytest.raises(FetchError, match=r"2 mail\(s\) but no patches"):
         from_mbox_bytes((MAIL / "thread-no-patches.mbox").read_bytes(), what="t")
 
 
@@ -85,23 +85,28 @@ def test_partial_series_says_what_is_missing() -> None:
 
 
 def test_mboxrd_from_quoting_is_undone() -> None:
-    data = (b"From mboxrd@z Thu Jan  1 00:00:00 1970\nSubject: [PATCH] mm: x\n"
-            b"Message-ID: <a@b>\n\n>From here on\n>>From two\n")
+    data = (
+        b"From mboxrd@z Thu Jan  1 00:00:00 1970\nSubject: [PATCH] mm: x\n"
+        b"Message-ID: <a@b>\n\n>From here on\n>>From two\n"
+    )
     (msg,) = mail.split_mbox(data)
     assert mail.body_text(msg) == "From here on\n>From two\n"
 
 
 def test_versions_are_grouped_and_chosen() -> None:
     def m(version: int, n: int) -> bytes:
-        return (f"From x@y Thu Jan  1 00:00:00 1970\nSubject: [PATCH v{version} {n}/1] mm: a\n"
-                f"Message-ID: <v{version}-{n}@x>\nFrom: A <a@x>\n\nmsg\n\n"
-                "Signed-off-by: A <a@x>\n---\n"
-                "--- a/f.c\n+++ b/f.c\n@@ -1 +1 @@\n-a\n+b\n").encode()
+        return (
+            f"From x@y Thu Jan  1 00:00:00 1970\nSubject: [PATCH v{version} {n}/1] mm: a\n"
+            f"Message-ID: <v{version}-{n}@x>\nFrom: A <a@x>\n\nmsg\n\n"
+            "Signed-off-by: A <a@x>\n---\n"
+            "--- a/f.c\n+++ b/f.c\n@@ -1 +1 @@\n-a\n+b\n"
+        ).encode()
+
     data = m(1, 1) + m(2, 1) + m(3, 1)
     assert from_mbox_bytes(data).revision.version == 3
     chosen = from_mbox_bytes(data, 2)
     assert chosen.revision.version == 2 and chosen.versions == (1, 2, 3)
-    with pytest.raises(FetchError, match="no v7 .*found v1, v2, v3"):
+    with pytest.raises(FetchError, match=r"no v7 .*found v1, v2, v3"):
         from_mbox_bytes(data, 7)
 
 

@@ -35,31 +35,62 @@ BIG_EDIT = replace_in(
 
 @pytest.fixture
 def review(mini_tree: Path) -> Review:
-    fetched = from_mbox_bytes(make_series(mini_tree, [
-        Commit("mm: demo: batch the count", BIG_EDIT),
-        Commit("mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;",
-                                                       "int nr = 2;")),
-    ]))
+    fetched = from_mbox_bytes(
+        make_series(
+            mini_tree,
+            [
+                Commit("mm: demo: batch the count", BIG_EDIT),
+                Commit(
+                    "mm: demo: count two pages",
+                    replace_in("mm/memory.c", "int nr = 1;", "int nr = 2;"),
+                ),
+            ],
+        )
+    )
     rev = fetched.revision
     p1 = rev.patches[0]
-    lines = {ln.text.strip(): ln.new_lineno for h in p1.files[0].hunks for ln in h.lines
-             if ln.kind == "+"}
+    lines = {
+        ln.text.strip(): ln.new_lineno
+        for h in p1.files[0].hunks
+        for ln in h.lines
+        if ln.kind == "+"
+    }
     first = lines["nr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);"]
-    last = lines["count_swapin(vma->vm_mm, nr);"] if "count_swapin(vma->vm_mm, nr);" in lines \
+    last = (
+        lines["count_swapin(vma->vm_mm, nr);"]
+        if "count_swapin(vma->vm_mm, nr);" in lines
         else first + 7
+    )
     assert first is not None
     findings = (
-        Finding("stale-pointer", Severity.BUG, "mm/memory.c", first, "demo_swap_fault",
-                "vmf->pte may be NULL here: pte_offset_map_lock() can fail, and the NULL "
-                "check only comes after this batch walk, which dereferences it.",
-                (Evidence(first, "used", "nr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);"),),
-                patch_index=1, patch_message_id=p1.message_id),
-        Finding("batch-nit", Severity.NIT, "mm/memory.c", last, "demo_swap_fault",
-                "three decrements read like a loop.", patch_index=1,
-                patch_message_id=p1.message_id),
+        Finding(
+            "stale-pointer",
+            Severity.BUG,
+            "mm/memory.c",
+            first,
+            "demo_swap_fault",
+            "vmf->pte may be NULL here: pte_offset_map_lock() can fail, and the NULL "
+            "check only comes after this batch walk, which dereferences it.",
+            (Evidence(first, "used", "nr = demo_pte_batch(vmf->pte, nr, vmf->orig_pte);"),),
+            patch_index=1,
+            patch_message_id=p1.message_id,
+        ),
+        Finding(
+            "batch-nit",
+            Severity.NIT,
+            "mm/memory.c",
+            last,
+            "demo_swap_fault",
+            "three decrements read like a loop.",
+            patch_index=1,
+            patch_message_id=p1.message_id,
+        ),
     )
-    apply = ApplyResult("1a2b3c4d5e6f", "trailer",
-                        (PatchApply(1, ApplyStatus.APPLIED), PatchApply(2, ApplyStatus.APPLIED)))
+    apply = ApplyResult(
+        "1a2b3c4d5e6f",
+        "trailer",
+        (PatchApply(1, ApplyStatus.APPLIED), PatchApply(2, ApplyStatus.APPLIED)),
+    )
     return Review(fetched.series, rev, apply, findings)
 
 
@@ -76,8 +107,7 @@ def test_reply_quotes_the_hunk_and_comments_under_the_line(review: Review) -> No
     assert body[nit - 2].startswith("> ") and "count_swapin" in body[nit - 2]
     comments = [ln for ln in body if not ln.startswith((">", "On ", "Reproduce: "))]
     assert max(len(ln) for ln in comments) <= 78
-    assert body[-4:-2] == ["--", "reviewbot 0.1.0 on base 1a2b3c4d (from the base-commit: "
-                                 "trailer)"]
+    assert body[-4:-2] == ["--", "reviewbot 0.1.0 on base 1a2b3c4d (from the base-commit: trailer)"]
     assert f"Reproduce: reviewbot check {patch.message_id}" in reply.body
     assert reply.in_reply_to == patch.message_id
     assert reply.references[-1] == patch.message_id and len(reply.references) == 2
@@ -99,8 +129,15 @@ def test_message_id_is_deterministic_and_tracks_content(review: Review) -> None:
 
 
 def test_previous_revision_fixed_and_still_present(review: Review) -> None:
-    fixed = Finding("old-check", Severity.POSSIBLE_BUG, "mm/memory.c", 3, "demo_swap_fault",
-                    "the batch may cross the VMA end. Bound it.", patch_index=1)
+    fixed = Finding(
+        "old-check",
+        Severity.POSSIBLE_BUG,
+        "mm/memory.c",
+        3,
+        "demo_swap_fault",
+        "the batch may cross the VMA end. Bound it.",
+        patch_index=1,
+    )
     previous = replace(review, findings=(*review.findings[:1], fixed))
     (reply,) = report.render_replies(review, previous=previous)
     flat = " ".join(reply.body.split())
@@ -139,7 +176,7 @@ def test_send_smtp_delivers_threaded_replies(review: Review) -> None:
         def __init__(self) -> None:
             self.got: list[tuple[list[str], bytes]] = []
 
-        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
             self.got.append((list(envelope.rcpt_tos), envelope.content))
             return "250 OK"
 
@@ -149,8 +186,9 @@ def test_send_smtp_delivers_threaded_replies(review: Review) -> None:
     controller.start()
     try:
         replies = report.render_replies(review)
-        cfg = post.SmtpConfig.from_env({"REVIEWBOT_SMTP_HOST": "127.0.0.1",
-                                        "REVIEWBOT_SMTP_PORT": str(port)})
+        cfg = post.SmtpConfig.from_env(
+            {"REVIEWBOT_SMTP_HOST": "127.0.0.1", "REVIEWBOT_SMTP_PORT": str(port)}
+        )
         assert post.send_smtp(replies, cfg) == 1
     finally:
         controller.stop()
@@ -162,5 +200,5 @@ def test_send_smtp_delivers_threaded_replies(review: Review) -> None:
 
 def test_smtp_down_is_a_clear_error(review: Review) -> None:
     cfg = post.SmtpConfig(host="127.0.0.1", port=_free_port(), timeout=5)
-    with pytest.raises(UsageError, match="SMTP 127.0.0.1"):
+    with pytest.raises(UsageError, match=r"SMTP 127\.0\.0\.1"):
         post.send_smtp(report.render_replies(review), cfg)

@@ -8,8 +8,8 @@
 
 #include <linux/compiler.h>
 
-extern void __noreturn bug_at(const char *file, int line);
-extern void warn_at(const char *file, int line);
+void __noreturn bug_at(const char *file, int line);
+void warn_at(const char *file, int line);
 
 #define BUG()			bug_at(__FILE__, __LINE__)
 #define BUG_ON(cond)		do { if (unlikely(cond)) BUG(); } while (0)

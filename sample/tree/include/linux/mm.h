@@ -70,19 +70,19 @@ static inline long folio_nr_pages(const struct folio *folio)
 }
 
 /* The @n'th page of @folio, and the index of @page within its folio. */
-extern struct page *folio_page(struct folio *folio, unsigned long n);
-extern unsigned long folio_page_idx(const struct folio *folio,
-				    const struct page *page);
-extern unsigned long folio_pfn(const struct folio *folio);
-extern unsigned long page_to_pfn(const struct page *page);
+struct page *folio_page(struct folio *folio, unsigned long n);
+unsigned long folio_page_idx(const struct folio *folio,
+			     const struct page *page);
+unsigned long folio_pfn(const struct folio *folio);
+unsigned long page_to_pfn(const struct page *page);
 
 static inline int folio_ref_count(const struct folio *folio)
 {
 	return READ_ONCE(folio->_refcount);
 }
 
-extern void folio_ref_add(struct folio *folio, int nr);
-extern void folio_put(struct folio *folio);
+void folio_ref_add(struct folio *folio, int nr);
+void folio_put(struct folio *folio);
 
 static inline void add_mm_counter(struct mm_struct *mm, int member, long value)
 {
@@ -112,6 +112,6 @@ static inline pte_t maybe_mkwrite(pte_t pte, struct vm_area_struct *vma)
 	return pte;
 }
 
-extern vm_fault_t do_swap_page(struct vm_fault *vmf);
+vm_fault_t do_swap_page(struct vm_fault *vmf);
 
 #endif /* _LINUX_MM_H */

@@ -10,8 +10,8 @@
 
 #ifdef CONFIG_DEBUG_VM
 #define VM_BUG_ON(cond)			BUG_ON(cond)
-#define VM_WARN_ON(cond)		(void)WARN_ON(cond)
-#define VM_WARN_ON_ONCE(cond)		(void)WARN_ON_ONCE(cond)
+#define VM_WARN_ON(cond)		((void)WARN_ON(cond))
+#define VM_WARN_ON_ONCE(cond)		((void)WARN_ON_ONCE(cond))
 #else
 #define VM_BUG_ON(cond)			do { } while (0)
 #define VM_WARN_ON(cond)		do { } while (0)

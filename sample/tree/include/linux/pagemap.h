@@ -17,15 +17,15 @@ static inline struct page *folio_file_page(struct folio *folio, pgoff_t index)
 	return folio_page(folio, index & (folio_nr_pages(folio) - 1));
 }
 
-extern void folio_lock(struct folio *folio);
-extern void folio_unlock(struct folio *folio);
+void folio_lock(struct folio *folio);
+void folio_unlock(struct folio *folio);
 
 /*
  * Lock @folio for the fault described by @vmf.  Returns 0 with the folio
  * locked, or VM_FAULT_RETRY when the fault may be retried and the folio
  * is not available: the caller then drops what it holds and returns.
  */
-extern vm_fault_t folio_lock_or_retry(struct folio *folio,
-				      struct vm_fault *vmf);
+vm_fault_t folio_lock_or_retry(struct folio *folio,
+			       struct vm_fault *vmf);
 
 #endif /* _LINUX_PAGEMAP_H */

@@ -170,16 +170,16 @@ static inline unsigned long pmd_addr_end(unsigned long addr, unsigned long end)
  * freed or replaced by a huge pmd since the caller looked).  The pointer
  * stays valid until pte_unmap().
  */
-extern pte_t *pte_offset_map(pmd_t *pmd, unsigned long addr);
-extern void pte_unmap(pte_t *ptep);
-extern spinlock_t *pte_lockptr(struct mm_struct *mm, pmd_t *pmd);
+pte_t *pte_offset_map(pmd_t *pmd, unsigned long addr);
+void pte_unmap(pte_t *ptep);
+spinlock_t *pte_lockptr(struct mm_struct *mm, pmd_t *pmd);
 
 /*
  * pte_offset_map() and take the page table lock, returned in @ptlp.
  * Returns NULL, with nothing locked, when pte_offset_map() would.
  */
-extern pte_t *pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmd,
-				  unsigned long addr, spinlock_t **ptlp);
+pte_t *pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmd,
+			   unsigned long addr, spinlock_t **ptlp);
 
 static inline void pte_unmap_unlock(pte_t *ptep, spinlock_t *ptl)
 {
@@ -208,9 +208,9 @@ static inline void arch_do_swap_page(struct mm_struct *mm,
 }
 
 /* Let the MMU cache @nr new entries at @addr: they were not present. */
-extern void update_mmu_cache_range(struct vm_fault *vmf,
-				   struct vm_area_struct *vma,
-				   unsigned long addr, pte_t *ptep,
-				   unsigned int nr);
+void update_mmu_cache_range(struct vm_fault *vmf,
+			    struct vm_area_struct *vma,
+			    unsigned long addr, pte_t *ptep,
+			    unsigned int nr);
 
 #endif /* _LINUX_PGTABLE_H */

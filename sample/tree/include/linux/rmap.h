@@ -17,9 +17,9 @@ typedef int rmap_t;
  * Account @nr_pages pages of @folio, starting with @page, as mapped by
  * ptes of @vma from @address on.  The caller holds the page table lock.
  */
-extern void folio_add_anon_rmap_ptes(struct folio *folio, struct page *page,
-				     int nr_pages, struct vm_area_struct *vma,
-				     unsigned long address, rmap_t flags);
+void folio_add_anon_rmap_ptes(struct folio *folio, struct page *page,
+			      int nr_pages, struct vm_area_struct *vma,
+			      unsigned long address, rmap_t flags);
 
 static inline void folio_add_anon_rmap_pte(struct folio *folio,
 					   struct page *page,

@@ -9,7 +9,7 @@ typedef struct spinlock {
 	unsigned int locked;
 } spinlock_t;
 
-extern void spin_lock(spinlock_t *lock);
-extern void spin_unlock(spinlock_t *lock);
+void spin_lock(spinlock_t *lock);
+void spin_unlock(spinlock_t *lock);
 
 #endif /* _LINUX_SPINLOCK_H */

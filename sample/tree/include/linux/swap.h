@@ -30,27 +30,27 @@ struct swap_info_struct {
 extern struct swap_info_struct *swap_info[];
 extern unsigned int nr_swapfiles;
 
-extern void swap_free(swp_entry_t entry);
-extern bool vm_swap_full(void);
-extern bool folio_free_swap(struct folio *folio);
+void swap_free(swp_entry_t entry);
+bool vm_swap_full(void);
+bool folio_free_swap(struct folio *folio);
 
 /* The swap entry of @page, which belongs to a folio in the swap cache. */
-extern swp_entry_t page_swap_entry(struct page *page);
+swp_entry_t page_swap_entry(struct page *page);
 
 /*
  * Find the folio that caches @entry, with a reference held, or NULL if
  * the entry is not in the swap cache.
  */
-extern struct folio *swap_cache_get_folio(swp_entry_t entry,
-					  struct vm_area_struct *vma,
-					  unsigned long addr);
+struct folio *swap_cache_get_folio(swp_entry_t entry,
+				   struct vm_area_struct *vma,
+				   unsigned long addr);
 
 /*
  * Read @entry, and maybe the entries around it, from swap into the swap
  * cache.  Returns the folio that holds @entry, with a reference held, or
  * NULL when memory could not be allocated.
  */
-extern struct folio *swapin_readahead(swp_entry_t entry, gfp_t gfp_mask,
-				      struct vm_fault *vmf);
+struct folio *swapin_readahead(swp_entry_t entry, gfp_t gfp_mask,
+			       struct vm_fault *vmf);
 
 #endif /* _LINUX_SWAP_H */

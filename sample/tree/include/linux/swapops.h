@@ -141,7 +141,7 @@ static inline pte_t pte_swp_clear_uffd_wp(pte_t pte)
 }
 
 /* Wait for the migration that @pmd's entry at @addr points to, to end. */
-extern void migration_entry_wait(struct mm_struct *mm, pmd_t *pmd,
-				 unsigned long addr);
+void migration_entry_wait(struct mm_struct *mm, pmd_t *pmd,
+			  unsigned long addr);
 
 #endif /* _LINUX_SWAPOPS_H */

@@ -13,7 +13,7 @@ enum vm_event_item {
 	NR_VM_EVENT_ITEMS
 };
 
-extern void count_vm_events(enum vm_event_item item, long delta);
+void count_vm_events(enum vm_event_item item, long delta);
 
 static inline void count_vm_event(enum vm_event_item item)
 {

@@ -1,0 +1,171 @@
+"""Checkers benchmark: all of mm/ on one core, the parse-error share, Coccinelle
+side by side on the same files, and the functions touched by a 5-patch series.
+
+Targets (issue 3): mm/ in 3 s on one core; <= 2% of mm/ functions with an
+ERROR node; reviewbot >= 5x faster than spatch with an equivalent semantic
+patch for unchecked-null-pte; a 5-patch series' functions in 100 ms.
+Figures are printed with their ratio to the target; nothing here fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from checkers import frontend
+from checkers.analyses import context
+from checkers.engine import check_functions
+from checkers.frontend import all_functions, parse
+from checkers.registry import function_checkers
+from checkers.treeview import DirectoryTreeView
+from reviewbot.commands.lint import lint
+
+ROOT = Path(__file__).resolve().parent.parent
+COCCI = ROOT / "benchmarks" / "cocci" / "unchecked_null_pte.cocci"
+# Functions a do_swap_page series touches, and the helpers it relies on.
+SERIES = {
+    "mm/memory.c": [
+        "do_swap_page",
+        "do_anonymous_page",
+        "zap_pte_range",
+        "copy_pte_range",
+        "wp_page_copy",
+    ],
+    "mm/internal.h": ["swap_pte_batch", "pte_move_swp_offset", "folio_pte_batch"],
+    "mm/swapfile.c": ["swap_free_nr"],
+}
+
+
+def _kernel_tree() -> Path:
+    env = os.environ.get("REVIEWBOT_KERNEL_TREE")
+    return Path(env) if env else ROOT / ".cache" / "linux-6.12"
+
+
+def _one_core() -> str:
+    try:
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to cpu {cpu}"
+    except (AttributeError, OSError):
+        return "not pinned"
+
+
+def _cold() -> None:
+    frontend._parse_cached.cache_clear()
+    context._cfgs.clear()
+
+
+def bench_mm(tree: Path) -> float:
+    runs = []
+    result = None
+    for _ in range(3):
+        _cold()
+        t0 = time.perf_counter()
+        result = lint([tree / "mm"])
+        runs.append(time.perf_counter() - t0)
+    assert result is not None
+    best = min(runs)
+    blocking = sum(1 for f in result.findings if f.severity.blocking)
+    print(
+        f"   all {len(function_checkers())} checkers over mm/ ({result.files} files, "
+        f"{result.functions} functions), cold, one core: {best:.2f} s "
+        f"(median {statistics.median(runs):.2f} s; target 3 s: {3 / best:.1f}x under)"
+    )
+    print(
+        f"   findings: {len(result.findings)} ({blocking} bug/possible-bug), "
+        f"notes: {len(result.notes)}"
+    )
+    share = result.functions_with_parse_errors / max(1, result.functions)
+    print(
+        f"   functions whose parse has an ERROR node: {result.functions_with_parse_errors}"
+        f"/{result.functions} = {share:.2%} (target <= 2%)"
+    )
+    return best
+
+
+def bench_cocci(tree: Path, ours: float) -> None:
+    spatch = shutil.which("spatch")
+    if spatch is None:
+        print("   spatch not installed (Debian coccinelle): skipped")
+        return
+    cmd = [
+        spatch,
+        "--sp-file",
+        str(COCCI),
+        "--dir",
+        "mm",
+        "--very-quiet",
+        "--no-includes",
+        "--include-headers",
+        "-j",
+        "1",
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=600, check=False)
+    took = time.perf_counter() - t0
+    hits = [ln for ln in proc.stdout.splitlines() if ln.endswith("unchecked-null-pte")]
+    print(
+        f"   spatch {COCCI.name} over mm/, one job: {took:.2f} s, {len(hits)} reports "
+        f"(exit {proc.returncode})"
+    )
+    print(
+        f"   reviewbot (all checkers) vs spatch (one rule): {took / ours:.1f}x faster (goal >= 5x)"
+    )
+
+
+def bench_series(tree: Path) -> None:
+    runs = []
+    for _ in range(5):
+        _cold()
+        t0 = time.perf_counter()
+        view = DirectoryTreeView(tree)
+        units = []
+        for path, names in SERIES.items():
+            pf = view.parsed(path)
+            if pf is None:
+                continue
+            wanted = set(names)
+            units.extend(u for u in all_functions(pf) if u.name in wanted)
+        out = check_functions(units, view)
+        runs.append(time.perf_counter() - t0)
+    warm = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        check_functions(units, view)
+        warm.append(time.perf_counter() - t0)
+    best = min(runs) * 1000
+    print(
+        f"   checkers over {len(units)} functions a 5-patch series touches (parse "
+        f"included): {best:.0f} ms (target 100 ms: {100 / best:.1f}x under); "
+        f"checkers alone {min(warm) * 1000:.0f} ms; {len(out.findings)} findings"
+    )
+
+
+def bench_parse_only(tree: Path) -> None:
+    files = sorted(p for p in (tree / "mm").rglob("*") if p.suffix in (".c", ".h"))
+    _cold()
+    t0 = time.perf_counter()
+    n = 0
+    for p in files:
+        pf = parse(p.read_bytes(), p.as_posix())
+        n += len(all_functions(pf))
+    print(
+        f"   of which parsing (normaliser + tree-sitter) alone: "
+        f"{time.perf_counter() - t0:.2f} s for {n} functions"
+    )
+
+
+def main() -> None:
+    tree = _kernel_tree()
+    if not (tree / "mm" / "memory.c").exists():
+        print(f"   kernel tree missing at {tree}: run make kernel-tree")
+        return
+    print(f"   {_one_core()}; tree {tree}")
+    ours = bench_mm(tree)
+    bench_parse_only(tree)
+    bench_series(tree)
+    bench_cocci(tree, ours)

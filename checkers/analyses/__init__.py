@@ -1,0 +1,1 @@
+"""Analyses shared by the checkers, computed once per function (see context.py)."""

@@ -1,0 +1,280 @@
+"""batch-bit-uniformity: one PTE's software bits applied to a whole batch.
+
+What it finds:
+    A batched install (``set_ptes(..., nr)`` with ``nr`` not the constant 1)
+    whose template PTE takes per-entry bits from one PTE
+    (``if (pte_swp_soft_dirty(vmf->orig_pte)) pte = pte_mksoft_dirty(pte);``,
+    uffd-wp, exclusive via ``RMAP_EXCLUSIVE``).  The checker reads the body of
+    the batch helper the function calls (``swap_pte_batch()``) in the applied
+    tree and decides per bit: guaranteed uniform (a full ``pte_same()`` against
+    an expected entry that carries the bit), not guaranteed (cleared or ignored
+    before comparing), compensated (an out-parameter such as ``any_shared``
+    that the caller reads), or unknown.  Not guaranteed is a possible bug,
+    unknown a question, and all guaranteed a note saying why it is safe.
+
+Why it matters:
+    If the helper let entries with different soft-dirty or uffd-wp bits into
+    the batch, smearing the faulting entry's bits over all of them loses
+    soft-dirty tracking (CRIU) or write-protection (userfaultfd) for some
+    pages, silently.  The seed reviewer had to ask ("I guess actually that's ok
+    because swap_pte_batch() only returns a batch with all these bits the
+    same?"); the checker answers from the helper's body.
+
+Example:
+    nr = swap_pte_batch(folio_ptep, nr_pages, folio_pte);
+    ...
+    if (pte_swp_soft_dirty(vmf->orig_pte))
+            pte = pte_mksoft_dirty(pte);
+    set_ptes(vma->vm_mm, address, ptep, pte, nr);
+
+Fix:
+    Make the batch helper compare whole PTEs (``pte_same()``) against an
+    expected entry built from the first one with the bits kept
+    (``pte_move_swp_offset()``), or take the bits per entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tree_sitter import Node
+
+from checkers.analyses import summaries as sm
+from checkers.analyses.context import evidence
+from checkers.analyses.knowledge import Bit, knowledge
+from checkers.analyses.syntax import (
+    call_args,
+    call_name,
+    calls_in,
+    key,
+    line,
+    text,
+    unwrap,
+    walk,
+)
+from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
+from checkers.frontend import FunctionUnit
+from reviewbot.models import Finding, Severity
+
+_SEVERITY = {
+    sm.NOT_GUARANTEED: Severity.POSSIBLE_BUG,
+    sm.UNKNOWN: Severity.QUESTION,
+    sm.COMPENSATED: Severity.NOTE,
+    sm.GUARANTEED: Severity.NOTE,
+}
+_ORDER = [sm.NOT_GUARANTEED, sm.UNKNOWN, sm.COMPENSATED, sm.GUARANTEED]
+
+
+class BatchBitUniformity(FunctionChecker):
+    info = CheckerInfo(
+        id="batch-bit-uniformity",
+        symbol="BATCH_BIT_UNIFORMITY",
+        severity=Severity.POSSIBLE_BUG,
+        confidence=Confidence.MEDIUM,
+        message="the {bits} of {source} {verb} applied to all {nr} entries. {verdict}",
+        requires=("summaries",),
+    )
+
+    def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
+        raw = unit.node.text or b""
+        if b"set_ptes" not in raw:
+            return []
+        k = knowledge()
+        if not any(h.encode() in raw for h in k.batch_helpers):
+            return []
+        out = []
+        calls = list(calls_in(unit.node))
+        helper_calls = [c for c in calls if call_name(c) in k.batch_helpers]
+        if not helper_calls:
+            return []
+        for install in calls:
+            if call_name(install) != "set_ptes":
+                continue
+            args = call_args(install)
+            if len(args) < 5 or text(unwrap(args[4])) in ("1", "1UL"):
+                continue
+            propagated = _propagated_bits(unit.node, key(unwrap(args[3])), k.bits)
+            if not propagated:
+                continue
+            finding = self._judge(
+                unit,
+                tree,
+                install,
+                nr=key(unwrap(args[4])),
+                propagated=propagated,
+                helper_call=helper_calls[0],
+            )
+            if finding is not None:
+                out.append(finding)
+        return out
+
+    def _judge(
+        self,
+        unit: FunctionUnit,
+        tree: TreeView,
+        install: Node,
+        *,
+        nr: str,
+        propagated: list[tuple[Bit, Node, str]],
+        helper_call: Node,
+    ) -> Finding | None:
+        helper_name = call_name(helper_call) or ""
+        helper = tree.find_function(helper_name)
+        bits = [b for b, _, _ in propagated]
+        if helper is None:
+            verdicts = {
+                b.name: sm.Verdict(
+                    b.name, sm.UNKNOWN, f"the body of {helper_name}() is not in the tree"
+                )
+                for b in bits
+            }
+        else:
+            verdicts = sm.summarise(helper, bits, tree)
+            verdicts = _compensations(unit, helper, helper_call, bits, verdicts)
+        worst = min(verdicts.values(), key=lambda v: _ORDER.index(v.verdict))
+        severity = _SEVERITY[worst.verdict]
+        source = propagated[0][2]
+        names = _join([b.name for b in bits]) + (" bits" if len(bits) > 1 else " bit")
+        text_ = _explain(helper_name, verdicts, worst.verdict)
+        ln = line(install)
+        ev = [evidence(unit, ln, "installed")]
+        ev.extend(evidence(unit, line(n), "bit-source") for _, n, _ in propagated)
+        return Finding(
+            checker=self.info.id,
+            severity=severity,
+            file=unit.file.path,
+            line=ln,
+            function=unit.name,
+            message=self.info.message.format(
+                bits=names,
+                source=source,
+                nr=nr,
+                verb="are" if len(bits) > 1 else "is",
+                verdict=text_,
+            ),
+            evidence=tuple(ev),
+            key=",".join(f"{b}:{v.verdict}" for b, v in sorted(verdicts.items())),
+        )
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _explain(helper: str, verdicts: dict[str, sm.Verdict], worst: str) -> str:
+    by = {v: [x for x in verdicts.values() if x.verdict == v] for v in _ORDER}
+    if worst == sm.NOT_GUARANTEED:
+        bad = by[sm.NOT_GUARANTEED]
+        names = _join([v.bit for v in bad])
+        many = len(bad) > 1
+        return (
+            f"{helper}() does not guarantee the {names} {'bits are' if many else 'bit is'} "
+            f"the same in every entry: {bad[0].reason}, so entries without "
+            f"{'them' if many else 'it'} would gain {'them' if many else 'it'}."
+        )
+    if worst == sm.UNKNOWN:
+        unk = by[sm.UNKNOWN]
+        names = _join([v.bit for v in unk])
+        return (
+            f"Does {helper}() guarantee every entry has the same {names} "
+            f"{'bits' if len(unk) > 1 else 'bit'}? "
+            f"reviewbot could not tell: {unk[0].reason}."
+        )
+    parts = []
+    if by[sm.GUARANTEED]:
+        n = len(by[sm.GUARANTEED])
+        reason = by[sm.GUARANTEED][0].reason
+        if n > 1:
+            reason = reason.replace(
+                "carries the bit", "carries both bits" if n == 2 else f"carries all {n} bits"
+            )
+        parts.append(f"That is safe: {reason}")
+    if by[sm.COMPENSATED]:
+        c = by[sm.COMPENSATED][0]
+        parts.append(("That is safe for " if not parts else "and for ") + f"{c.bit}: {c.reason}")
+    return " ".join(parts) + "."
+
+
+def _propagated_bits(fn: Node, template: str, bits: tuple[Bit, ...]) -> list[tuple[Bit, Node, str]]:
+    """Bits tested on one PTE and set into the template (or marked)."""
+    out: list[tuple[Bit, Node, str]] = []
+    fn_text = fn.text or b""
+    testers = {t for b in bits for t in b.tests}
+    branches: list[tuple[Node, Node, str]] = []  # (tester call, consequence, tester name)
+    tests_anywhere: dict[str, Node] = {}
+    for n in walk(fn):
+        if n.type == "call_expression":
+            name = call_name(n)
+            if name in testers:
+                tests_anywhere.setdefault(name, n)
+        elif n.type == "if_statement":
+            cond = n.child_by_field_name("condition")
+            then = n.child_by_field_name("consequence")
+            if (
+                cond is None
+                or then is None
+                or not any(t.encode() in (cond.text or b"") for t in testers)
+            ):
+                continue
+            for c in calls_in(cond):
+                name = call_name(c)
+                if name in testers:
+                    branches.append((c, then, name))
+    for bit in bits:
+        found = None
+        for tester, then, name in branches:
+            if name not in bit.tests:
+                continue
+            sets = any(
+                call_name(c) in bit.set and any(key(unwrap(a)) == template for a in call_args(c))
+                for c in calls_in(then)
+            )
+            marks = any(m.encode() in (then.text or b"") for m in bit.marks)
+            if sets or marks:
+                found = tester
+                break
+        if found is None and bit.marks and any(m.encode() in fn_text for m in bit.marks):
+            # exclusive = pte_swp_exclusive(orig); ... rmap_flags |= RMAP_EXCLUSIVE
+            found = next(
+                (tests_anywhere[t] for t in sorted(bit.tests) if t in tests_anywhere), None
+            )
+        if found is not None:
+            args = call_args(found)
+            out.append((bit, found, key(args[0]) if args else "the faulting entry"))
+    return out
+
+
+def _compensations(
+    unit: FunctionUnit,
+    helper: FunctionUnit,
+    call: Node,
+    bits: list[Bit],
+    verdicts: dict[str, sm.Verdict],
+) -> dict[str, sm.Verdict]:
+    params = sm.helper_params(helper)
+    args = call_args(call)
+    out = dict(verdicts)
+    for bit in bits:
+        if verdicts[bit.name].verdict == sm.GUARANTEED:
+            continue
+        for i, p in enumerate(params):
+            if p not in bit.out_params or i >= len(args):
+                continue
+            arg = unwrap(args[i])
+            t = text(arg)
+            if not t.startswith("&"):
+                continue
+            var = t[1:].strip()
+            reads = [
+                n
+                for n in walk(unit.node)
+                if n.type == "identifier" and text(n) == var and n.start_byte > call.end_byte
+            ]
+            if reads:
+                out[bit.name] = sm.Verdict(
+                    bit.name,
+                    sm.COMPENSATED,
+                    f"{helper.name}() reports a mixed batch through {p}, which "
+                    f"{unit.name}() reads at line {line(reads[0])}",
+                )
+    return out

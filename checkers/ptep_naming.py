@@ -1,0 +1,90 @@
+"""ptep-naming (nit): a pte_t * variable whose name does not say it is a pointer.
+
+What it finds:
+    A local ``pte_t *`` variable named like a PTE value (``start_pte``,
+    ``batch_start``) rather than a pointer to one (``start_ptep``).  The plain
+    names the kernel uses everywhere (``pte``, ``ptep``) are left alone.
+
+Why it matters:
+    mm code handles a PTE value (``pte_t pte``) and a pointer into the page
+    table (``pte_t *ptep``) side by side; a pointer named like a value is how
+    ``ptep_get(pte)``-style confusions and stale copies slip through review
+    (the seed review: "nit: rename start_pte -> start_ptep ?").
+
+Example:
+    pte_t *start_pte = vmf->pte;
+
+Fix:
+    pte_t *start_ptep = vmf->pte;
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from checkers.analyses.context import evidence
+from checkers.analyses.knowledge import knowledge
+from checkers.analyses.syntax import line, text, walk
+from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
+from checkers.frontend import FunctionUnit
+from reviewbot.models import Finding, Severity
+
+
+class PtepNaming(FunctionChecker):
+    info = CheckerInfo(
+        id="ptep-naming",
+        symbol="PTEP_NAMING",
+        severity=Severity.NIT,
+        confidence=Confidence.HIGH,
+        message="{name} is a pte_t *; {better} would say so.",
+    )
+
+    def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
+        body = unit.node.child_by_field_name("body")
+        if body is None or b"pte_t" not in (body.text or b""):
+            return []
+        k = knowledge()
+        out = []
+        for n in walk(body):
+            if n.type != "declaration":
+                continue
+            typ = n.child_by_field_name("type")
+            if typ is None or text(typ) != "pte_t":
+                continue
+            for decl in n.children_by_field_name("declarator"):
+                target = (
+                    decl.child_by_field_name("declarator")
+                    if decl.type == "init_declarator"
+                    else decl
+                )
+                if target is None or target.type != "pointer_declarator":
+                    continue
+                ident = target.child_by_field_name("declarator")
+                if ident is None or ident.type != "identifier":
+                    continue  # pte_t **, arrays: not this rule
+                name = text(ident)
+                if name in k.conventional_names or name.endswith(k.pointer_suffixes):
+                    continue
+                better = _better(name)
+                ln = line(ident)
+                out.append(
+                    Finding(
+                        checker=self.info.id,
+                        severity=self.info.severity,
+                        file=unit.file.path,
+                        line=ln,
+                        function=unit.name,
+                        message=self.info.message.format(name=name, better=better),
+                        evidence=(evidence(unit, ln, "declared"),),
+                        key=name,
+                    )
+                )
+        return out
+
+
+def _better(name: str) -> str:
+    if name.endswith("pte"):
+        return name + "p"
+    if "_" in name:
+        return name.rsplit("_", 1)[0] + "_ptep"
+    return name + "_ptep"

@@ -1,0 +1,245 @@
+"""unchecked-null-pte: a pte pointer that may be NULL is used before it is checked.
+
+What it finds:
+    The result of a function that may return a NULL pte pointer
+    (``pte_offset_map_lock()`` and friends, listed in checkers/data/kernel.toml)
+    used on some path before any NULL check: dereferenced, used in pointer
+    arithmetic (``vmf->pte - idx``), indexed, or passed as the pte argument of a
+    function that dereferences it (``ptep_get()``, ``set_ptes()``).
+
+Why it matters:
+    Since the page table can be freed or replaced by a huge PMD under us
+    (``pte_offset_map()`` returns NULL then), every caller must check the result
+    before touching it.  A use before the check is a NULL dereference or, with
+    arithmetic, a wild pointer that the later check no longer catches.
+
+Example:
+    vmf->pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, vmf->address, &vmf->ptl);
+    folio_ptep = vmf->pte - idx;          /* vmf->pte may be NULL here */
+    ...
+    if (unlikely(!vmf->pte || !pte_same(ptep_get(vmf->pte), vmf->orig_pte)))
+            goto out_nomap;
+
+Fix:
+    Check right after the call, before any use:
+    vmf->pte = pte_offset_map_lock(...);
+    if (unlikely(!vmf->pte))
+            goto out;
+
+Checks through a copy (``start_pte = pte = pte_offset_map_lock(...);
+if (!start_pte)``), assertions (``VM_BUG_ON(!pte)``, ``if (WARN_ON(!ptep))
+return``) and ``IS_ERR_OR_NULL()`` count as checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tree_sitter import Node
+
+from checkers.analyses import status as st
+from checkers.analyses.cfg import CfgNode
+from checkers.analyses.context import cfg_of, evidence
+from checkers.analyses.dataflow import State, solve
+from checkers.analyses.knowledge import knowledge
+from checkers.analyses.syntax import (
+    assignment_chain,
+    assignments,
+    call_args,
+    call_name,
+    calls_in,
+    is_lvalue,
+    key,
+    line,
+    lvalue_root,
+    text,
+    unwrap,
+    walk,
+)
+from checkers.analyses.uses import uses_in
+from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
+from checkers.frontend import FunctionUnit
+from reviewbot.models import Finding, Severity
+
+# A fact: ("null", var key, origin call's start byte, origin line, callee, status)
+# where status records constants assigned since (checkers/analyses/status.py).
+
+
+class UncheckedNullPte(FunctionChecker):
+    info = CheckerInfo(
+        id="unchecked-null-pte",
+        symbol="UNCHECKED_NULL_PTE",
+        severity=Severity.BUG,
+        confidence=Confidence.HIGH,
+        message="{var} may be NULL here: {callee}() at line {origin} can fail, and {check}.",
+        requires=("cfg", "dataflow"),
+    )
+
+    def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
+        producers = knowledge().may_return_null
+        raw = unit.node.text or b""
+        if not any(p.encode() in raw for p in producers):
+            return []
+        cfg = cfg_of(unit)
+        sol = solve(cfg, _transfer, _refine)
+        first: dict[int, tuple[Node, str, tuple[object, ...]]] = {}
+        for node in cfg.stmt_nodes():
+            state = sol.before[node.id]
+            if not state or node.ast is None:
+                continue
+            tracked = {str(f[1]) for f in state}
+            for use in uses_in(node.ast, tracked):
+                for fact in state:
+                    if fact[1] != use.var:
+                        continue
+                    origin = int(str(fact[2]))
+                    prev = first.get(origin)
+                    if prev is None or use.node.start_byte < prev[0].start_byte:
+                        first[origin] = (use.node, use.describe, fact)
+        findings = []
+        for use_node, _how, fact in first.values():
+            findings.append(self._finding(unit, cfg.stmt_nodes(), use_node, fact))
+        return sorted(findings, key=lambda f: f.line)
+
+    def _finding(
+        self, unit: FunctionUnit, nodes: list[CfgNode], use: Node, fact: tuple[object, ...]
+    ) -> Finding:
+        var, origin_line, callee = str(fact[1]), int(str(fact[3])), str(fact[4])
+        use_line = line(use)
+        later = _later_check(nodes, var, use.start_byte)
+        earlier = _later_check(nodes, var, -1)
+        if later is not None:
+            check = f"the NULL check only comes at line {later}"
+        elif earlier is not None and earlier < use_line:
+            check = f"the check at line {earlier} is not on every path to this use"
+        else:
+            check = "it is never checked before this use"
+        msg = self.info.message.format(var=var, callee=callee, origin=origin_line, check=check)
+        ev = [evidence(unit, origin_line, "may-be-null"), evidence(unit, use_line, "used")]
+        if later is not None:
+            ev.append(evidence(unit, later, "checked"))
+        return Finding(
+            checker=self.info.id,
+            severity=self.info.severity,
+            file=unit.file.path,
+            line=use_line,
+            function=unit.name,
+            message=msg,
+            evidence=tuple(ev),
+            key=var,
+        )
+
+
+def _status(fact: tuple[object, ...]) -> st.Status:
+    status = fact[5]
+    assert isinstance(status, tuple)
+    return status
+
+
+def _kill(state: State, var: str) -> State:
+    return frozenset(f for f in state if f[1] != var and lvalue_root(str(f[1])) != var)
+
+
+def _transfer(node: CfgNode, state: State) -> State:
+    ast = node.ast
+    assert ast is not None
+    producers = knowledge().may_return_null
+    for target, value, _whole in assignments(ast):
+        tk = key(target)
+        copied = [f for f in state if f[1] == (key(unwrap(value)) if value is not None else None)]
+        state = _kill(state, tk)
+        if value is None:
+            continue
+        _inner, final = assignment_chain(value)
+        if final is None:
+            continue
+        name = call_name(final)
+        if name in producers:
+            state = state | {("null", tk, final.start_byte, line(final), name, ())}
+        elif is_lvalue(final):
+            state = state | {("null", tk, f[2], f[3], f[4], f[5]) for f in copied}
+        if state:
+            const = st.constant(final)
+            state = frozenset((*f[:5], st.assign(_status(f), tk, const)) for f in state)
+    if state:
+        state = _escapes(ast, state)
+    return state
+
+
+def _escapes(ast: Node, state: State) -> State:
+    """``&pte`` passed anywhere, or the struct holding it (``vmf``) passed to a
+    call: the callee may re-assign or check it, so we stop tracking."""
+    tracked = {str(f[1]) for f in state}
+    roots = {lvalue_root(v) for v in tracked if lvalue_root(v) != v}
+    for n in walk(ast):
+        if n.type == "pointer_expression" and n.child_by_field_name("operator") is not None:
+            op = n.child_by_field_name("operator")
+            arg = n.child_by_field_name("argument")
+            if op is not None and text(op) == "&" and arg is not None and key(arg) in tracked:
+                state = _kill(state, key(arg))
+    if roots:
+        for call in calls_in(ast):
+            for arg in call_args(call):
+                k = key(arg)
+                if k in roots:
+                    state = frozenset(f for f in state if lvalue_root(str(f[1])) != k)
+    return state
+
+
+def _tested(atom: Node) -> tuple[str, bool] | None:
+    """(var, truth value meaning "var is not NULL") for a condition atom."""
+    atom = unwrap(atom)
+    if is_lvalue(atom):
+        return key(atom), True
+    if atom.type == "assignment_expression":
+        left = atom.child_by_field_name("left")
+        return (key(left), True) if left is not None else None
+    if atom.type == "binary_expression":
+        op = atom.child_by_field_name("operator")
+        left = atom.child_by_field_name("left")
+        right = atom.child_by_field_name("right")
+        if op is None or left is None or right is None:
+            return None
+        o = text(op)
+        if o not in ("==", "!="):
+            return None
+        for a, b in ((left, right), (right, left)):
+            if text(unwrap(b)) in ("NULL", "0") and is_lvalue(unwrap(a)):
+                return key(unwrap(a)), o == "!="
+        return None
+    name = call_name(atom)
+    if name in knowledge().null_or_error_tests:
+        args = call_args(atom)
+        if args and is_lvalue(unwrap(args[0])):
+            return key(unwrap(args[0])), False
+    return None
+
+
+def _refine(node: CfgNode, label: bool, state: State) -> State:
+    if not state or node.kind != "cond" or node.ast is None:
+        return state
+    status_test = st.tested(node.ast)
+    if status_test is not None:
+        var, const, eq = status_test
+        state = frozenset(
+            f for f in state if not st.contradicts(_status(f), var, const, eq == label)
+        )
+    tested = _tested(node.ast)
+    if tested is None:
+        return state
+    var, nonnull_when = tested
+    if label != nonnull_when:
+        return state
+    origins = {f[2] for f in state if f[1] == var}
+    return frozenset(f for f in state if f[2] not in origins)
+
+
+def _later_check(nodes: list[CfgNode], var: str, after: int) -> int | None:
+    best: Node | None = None
+    for n in nodes:
+        if n.kind != "cond" or n.ast is None or n.ast.start_byte <= after:
+            continue
+        t = _tested(n.ast)
+        if t is not None and t[0] == var and (best is None or n.ast.start_byte < best.start_byte):
+            best = n.ast
+    return line(best) if best is not None else None

@@ -1,0 +1,134 @@
+"""``reviewbot lint``: output formats, exit status and hostile input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reviewbot.cli import main
+from tests.checkers.helpers import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _copy(tmp_path: Path, *names: str) -> Path:
+    d = tmp_path / "src"
+    d.mkdir(exist_ok=True)
+    for name in names:
+        shutil.copy(FIXTURES / name, d / Path(name).name)
+    return d
+
+
+def test_lint_text_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = _copy(tmp_path, "unchecked-null-pte/bad_read_unchecked.c")
+    assert main(["lint", str(d)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "bad_read_unchecked.c:10: bug: [unchecked-null-pte] ptep may be NULL here: "
+        "pte_offset_map() at line 9 can fail, and it is never checked before this use."
+    ]
+
+
+def test_lint_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = _copy(tmp_path, "stale-pointer/bad_decl_copy.c", "ptep-naming/good_values.c")
+    assert main(["lint", "--format", "json", str(d)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"findings", "notes", "stats"}
+    by_checker = {f["checker"]: f for f in doc["findings"]}
+    # the fixture's start_address is also an unbounded folio batch start
+    assert set(by_checker) == {"stale-pointer", "ptep-naming", "batch-bounds"}
+    stale = by_checker["stale-pointer"]
+    assert stale["file"] == "bad_decl_copy.c" and stale["line"] == 29
+    assert stale["severity"] == "possible-bug" and stale["patch_index"] is None
+    assert [e["role"] for e in stale["evidence"]] == ["copied", "re-obtained", "used"]
+    assert all(not any(ch.isdigit() for ch in e["role"]) for e in stale["evidence"])
+    assert doc["stats"]["files"] == 2 and doc["stats"]["functions"] == 2
+
+
+def test_lint_clean_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = _copy(tmp_path, "unchecked-null-pte/good_status_variable.c")
+    assert main(["lint", str(d)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_lint_nits_only_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = _copy(tmp_path, "ptep-naming/bad_start_pte.c")
+    assert main(["lint", str(d)]) == 0
+    assert "nit: [ptep-naming]" in capsys.readouterr().out
+
+
+def test_lint_missing_path_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reviewbot: no such file") and "Traceback" not in err
+
+
+def _lint_subprocess(path: Path) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """Run lint in a child so that its peak memory can be measured alone."""
+    code = (
+        "import resource, sys\n"
+        "from reviewbot.cli import main\n"
+        "rc = main(['lint', '--format', 'json', sys.argv[1]])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "raise SystemExit(rc)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    maxrss_kb = int(proc.stderr.strip().splitlines()[-1])
+    return proc, time.perf_counter() - t0, maxrss_kb
+
+
+HOSTILE = {
+    "nested": lambda: b"int f(void)\n{\n\treturn " + b"(" * 10000 + b"1" + b")" * 10000 + b";\n}\n",
+    "huge": lambda: b"/* filler */\n" * (20 * 1024 * 1024 // 13),
+    "binary": lambda: bytes(range(256)) * 4096,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_input_is_bounded(tmp_path: Path, kind: str) -> None:
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "hostile.c").write_bytes(HOSTILE[kind]())
+    shutil.copy(FIXTURES / "unchecked-null-pte/bad_read_unchecked.c", d / "ok.c")
+    proc, seconds, maxrss_kb = _lint_subprocess(d)
+    assert proc.returncode == 1, proc.stderr  # the other file is still reviewed
+    doc = json.loads(proc.stdout)
+    notes = [n for n in doc["notes"] if "hostile.c" in n]
+    assert len(notes) == 1 and notes[0].startswith("could not analyse hostile.c: ")
+    assert [f["file"] for f in doc["findings"]] == ["ok.c"]
+    assert seconds < 20
+    assert maxrss_kb < 400 * 1024, f"peak RSS {maxrss_kb} kB"
+    assert "Traceback" not in proc.stderr
+
+
+def test_deeply_nested_statements_give_a_note_not_a_crash(tmp_path: Path) -> None:
+    # Nesting the CFG builder recurses over (not expressions): if blocks 3,000 deep.
+    body = "\tif (a) {\n" * 3000 + "\t\tpte = pte_offset_map(pmd, addr);\n" + "\t}\n" * 3000
+    src = "void f(pmd_t *pmd)\n{\n\tpte_t *pte;\n" + body + "}\n"
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "deep.c").write_text(src)
+    proc, seconds, _ = _lint_subprocess(d)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert seconds < 20
+    doc = json.loads(proc.stdout)
+    assert doc["notes"]
+    assert all(n.startswith("could not analyse deep.c:1 f() (") for n in doc["notes"])
