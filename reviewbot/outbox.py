@@ -22,6 +22,7 @@ import email.utils
 import enum
 import hashlib
 import logging
+import re
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from reviewbot.models import Review
 from reviewbot.storage.models import OutboxRow, RevisionRow, SeriesRow
 
 log = logging.getLogger(__name__)
+
+_CRLF_RE = re.compile(rb"\r?\n")
 
 
 class OutboxState(enum.Enum):
@@ -102,7 +105,9 @@ def _recipients(
         return author, []
     if policy.reply_to is ReplyTo.LIST:
         return listaddr, []
-    return author, listaddr
+    # everyone the patch was sent to stays on the thread, as a human reviewer would keep them
+    others = [a for a in _addrs(reply.cc) if a.lower() not in {x.lower() for x in listaddr}]
+    return author, listaddr + others
 
 
 def build_message(
@@ -228,7 +233,8 @@ def deliver(smtp_cfg: SmtpConfig, raw: str, recipients: list[str]) -> Delivery:
         except (OSError, smtplib.SMTPException) as exc:
             return Delivery(Outcome.RETRY, f"before DATA: {exc}")
         try:
-            code, resp = conn.data(raw.encode("utf-8"))
+            # smtplib fixes line ends of str only; bytes must already use CRLF.
+            code, resp = conn.data(_CRLF_RE.sub(b"\r\n", raw.encode("utf-8")))
         except smtplib.SMTPDataError as exc:
             return _refused(exc.smtp_code, exc.smtp_error, "DATA")
         except (OSError, smtplib.SMTPException) as exc:

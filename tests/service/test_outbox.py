@@ -181,10 +181,12 @@ def test_deliver_against_a_real_smtp_server(smtp: SmtpSink) -> None:
     cfg = SmtpConfig(host="127.0.0.1", port=smtp.port, sender="reviewbot <bot@reviewbot.test>")
     raw = (
         "From: bot@reviewbot.test\nTo: a@example.org\nSubject: hi\n"
-        "Message-ID: <x@reviewbot.test>\n\nhello\n"
+        "Message-ID: <x@reviewbot.test>\n\n" + "a quoted line of a long reply\n" * 200
     )
     assert deliver(cfg, raw, ["a@example.org"]).outcome is Outcome.SENT
-    assert smtp.received()[0]["Message-ID"] == "<x@reviewbot.test>"
+    (got,) = smtp.received()
+    assert got["Message-ID"] == "<x@reviewbot.test>"
+    assert got.get_payload().count("a quoted line") == 200
 
 
 def test_missing_revision_and_failure_reason(sqlite_url: str, tmp_path: Path) -> None:
