@@ -86,6 +86,31 @@ def store_message(session: Session, inbox_url: str, raw: bytes, info: MailInfo |
     return True
 
 
+def store_messages(
+    session: Session, inbox_url: str, items: list[tuple[bytes, MailInfo | None]]
+) -> tuple[list[MailInfo], int]:
+    """Record a batch of mails with one look-up; returns the new ones and the duplicates."""
+    ids = [info.message_id for _, info in items if info is not None]
+    seen = set(session.scalars(select(MessageRow.message_id).where(MessageRow.message_id.in_(ids))))
+    stored, dups = [], 0
+    for raw, info in items:
+        if info is None or info.message_id in seen:
+            dups += 1
+            continue
+        seen.add(info.message_id)
+        session.add(
+            MessageRow(
+                message_id=info.message_id,
+                inbox_url=inbox_url,
+                raw=decode_raw(raw),
+                state=NEW if info.is_patch else IGNORED,
+            )
+        )
+        stored.append(info)
+    session.flush()
+    return stored, dups
+
+
 @dataclass
 class _Group:
     root: str
@@ -130,8 +155,9 @@ def group_pending(
         if info.index in group.mails and group.mails[info.index][0] is not row:
             row.state = IGNORED  # a second n/m in one thread (a resend): first one wins
     created = []
+    known = _known_roots(session, list(groups))
     for group in groups.values():
-        if _already_known(session, group.root):
+        if group.root in known:
             for row, _ in group.mails.values():
                 row.state = IGNORED  # a straggler after its revision was reviewed
             continue
@@ -150,10 +176,18 @@ def group_pending(
     return created
 
 
-def _already_known(session: Session, root: str) -> bool:
-    if session.scalar(select(RevisionRow.id).where(RevisionRow.message_id == root)):
-        return True
-    return session.scalar(select(PatchRow.id).where(PatchRow.message_id == root)) is not None
+def _known_roots(session: Session, roots: list[str]) -> set[str]:
+    """Thread roots that already belong to a revision (as its head or one of its patches)."""
+    known: set[str] = set()
+    for i in range(0, len(roots), 500):
+        chunk = roots[i : i + 500]
+        known.update(
+            session.scalars(select(RevisionRow.message_id).where(RevisionRow.message_id.in_(chunk)))
+        )
+        known.update(
+            session.scalars(select(PatchRow.message_id).where(PatchRow.message_id.in_(chunk)))
+        )
+    return known
 
 
 def _norm_title(title: str) -> str:
@@ -203,15 +237,14 @@ def _create_revision(
             title=head.title, author=head.author, change_id=change_id, list_id=lst.name
         )
         session.add(series)
-        session.flush()
     elif change_id and series.change_id is None:
         series.change_id = change_id
-    if any(r.version == version for r in series.revisions):
+    if series.id is not None and any(r.version == version for r in series.revisions):
         log.info("%s: v%d of series %d already recorded, ignored", group.root, version, series.id)
         return None
     ordered = [group.mails[i] for i in sorted(group.mails)]
     revision = RevisionRow(
-        series_id=series.id,
+        series=series,
         version=version,
         subject=head.subject,
         message_id=head.message_id,
@@ -221,13 +254,11 @@ def _create_revision(
         mbox=to_mboxrd(row.raw for row, _ in ordered).decode("utf-8"),
     )
     session.add(revision)
-    session.flush()
     for _row, info in ordered:
         if info.index == 0:
             continue
-        session.add(
+        revision.patches.append(
             PatchRow(
-                revision_id=revision.id,
                 index=info.index,
                 total=info.total,
                 subject=info.title,
@@ -236,7 +267,7 @@ def _create_revision(
                 date=info.date.isoformat() if info.date else "",
             )
         )
-    session.flush()
+    session.flush()  # one flush: series, revision and patches get their ids together
     log.info("revision %d: v%d of %r (%d mails)", revision.id, version, head.title, len(ordered))
     return revision.id
 

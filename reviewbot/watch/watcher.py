@@ -29,7 +29,7 @@ from reviewbot.reviewer_commands import apply_commands
 from reviewbot.storage.models import CursorRow
 from reviewbot.watch.epochs import EpochMirror, discover_epochs
 from reviewbot.watch.mail import parse_mail
-from reviewbot.watch.series import group_pending, store_message
+from reviewbot.watch.series import group_pending, store_messages
 
 log = logging.getLogger(__name__)
 
@@ -117,18 +117,15 @@ class Watcher:
     def _store_batch(
         self, lst: ListConfig, epoch: int, batch: list[tuple[str, bytes]], stats: PollStats
     ) -> None:
+        items = [(raw, parse_mail(raw)) for _commit, raw in batch]
         with self.sessions.begin() as session:
-            for _commit, raw in batch:
-                stats.read += 1
-                info = parse_mail(raw)
-                if store_message(session, lst.inbox_url, raw, info):
-                    stats.stored += 1
-                    if info is not None and not info.is_patch:
-                        stats.commands += len(
-                            apply_commands(session, info, self.cfg.message_domain)
-                        )
-                else:
-                    stats.duplicates += 1
+            stored, dups = store_messages(session, lst.inbox_url, items)
+            stats.read += len(items)
+            stats.stored += len(stored)
+            stats.duplicates += dups
+            for info in stored:
+                if not info.is_patch:
+                    stats.commands += len(apply_commands(session, info, self.cfg.message_domain))
             cursor = session.scalar(
                 select(CursorRow).where(
                     CursorRow.inbox_url == lst.inbox_url, CursorRow.epoch == epoch
