@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import re
 import tempfile
@@ -46,10 +47,9 @@ def _split(data: bytes) -> list[bytes]:
 def _synthetic(i: int, sample: list[bytes]) -> list[bytes]:
     out = []
     for raw in sample:
-        raw = re.sub(rb"@example\.org>", b".s%d@example.org>" % i, raw)
-        raw = re.sub(rb"(change-id: \S+)", rb"\1-%d" % i, raw)
-        raw = raw.replace(b"in one fault", b"in one fault (#%d)" % i)
-        out.append(raw)
+        mail = re.sub(rb"@example\.org>", b".s%d@example.org>" % i, raw)
+        mail = re.sub(rb"(change-id: \S+)", rb"\1-%d" % i, mail)
+        out.append(mail.replace(b"in one fault", b"in one fault (#%d)" % i))
     return out
 
 
@@ -82,8 +82,6 @@ def _load_series(cfg: Config, sample: list[bytes]) -> list[int]:
         for i in range(N_SERIES):
             for raw in _synthetic(i, sample):
                 store_message(s, lst.inbox_url, raw, parse_mail(raw))
-        import datetime as dt
-
         return group_pending(s, lst, dt.datetime.now(dt.UTC), 3600, 120)
 
 
