@@ -70,7 +70,7 @@ def test_commands_outside_quotes_only() -> None:
 class _Manifest(http.server.BaseHTTPRequestHandler):
     body = b""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         if self.path.endswith("/manifest.js.gz"):
             self.send_response(200)
             self.end_headers()
