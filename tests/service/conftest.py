@@ -120,9 +120,10 @@ def make_config(
 def write_config(cfg: Config, path: Path) -> Path:
     """The same config as TOML, for subprocesses (workers)."""
     lst = cfg.lists[0]
+    broker = f'broker = "{cfg.broker}"' if cfg.broker else ""
     text = f"""
 database = "{cfg.database}"
-broker = "{cfg.broker}"
+{broker}
 tree = "{cfg.tree}"
 state_dir = "{cfg.state_dir}"
 message_domain = "{cfg.message_domain}"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from reviewbot.cli import main
 from reviewbot.config import Config, SmtpConfig
 from reviewbot.storage.models import (
     CursorRow,
@@ -28,7 +29,7 @@ from reviewbot.storage.models import (
 )
 from reviewbot.watch.database import sessions_for
 from reviewbot.watch.watcher import Watcher
-from tests.service.conftest import make_config
+from tests.service.conftest import make_config, write_config
 from tests.service.mails import mbox, series_mails
 from tests.support.publicinbox import PublicInbox
 from tests.support.services import SmtpSink
@@ -201,3 +202,25 @@ def test_v2_is_linked_reviewed_and_names_what_was_fixed(
         assert [r.version for r in revs] == [1, 2] and revs[0].series_id == revs[1].series_id
         statuses = {f.finding_id: f.status for f in revs[1].reviews[0].findings}
         assert fid not in statuses and set(statuses.values()) == {"still-present"}
+
+
+def test_watch_command_once(
+    public_inbox: PublicInbox,
+    smtp: SmtpSink,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REVIEWBOT_BROKER_URL", raising=False)
+    monkeypatch.delenv("REVIEWBOT_DATABASE_URL", raising=False)
+    cfg = _cfg(tmp_path, public_inbox, smtp)
+    path = write_config(cfg, tmp_path / "reviewbot.toml")
+    public_inbox.import_mbox(mbox(series_mails("cli", n=2, flagged=(1,))))
+    assert main(["watch", "--config", str(path), "--once"]) == 0
+    assert "read 3, new 3, revisions 1" in capsys.readouterr().out
+    assert len(smtp.received()) == 1
+    assert main(["outbox", "--config", str(path), "list"]) == 0
+    assert " sent " in capsys.readouterr().out
+    public_inbox.stop()
+    assert main(["watch", "--config", str(path), "--once"]) == 2
+    assert "error: linux-mm:" in capsys.readouterr().out
