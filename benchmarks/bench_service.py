@@ -164,7 +164,12 @@ def _watcher_cost(tmp: Path) -> None:
         db = f"sqlite:///{tmp / 'watch.db'}"
         cfg = _config(tmp, db, None, tmp, pi.url)
         queued: list[int] = []
-        watcher = Watcher(cfg, sessions_for(db), lambda rid: queued.append(rid) is None, send=False)
+
+        def enqueue(rid: int) -> bool:
+            queued.append(rid)
+            return True
+
+        watcher = Watcher(cfg, sessions_for(db), enqueue, send=False)
         t0 = time.perf_counter()
         stats = watcher.poll_once()
         full = time.perf_counter() - t0

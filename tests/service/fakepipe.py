@@ -114,7 +114,8 @@ class FakePipeline:
             if fixed and previous is not None:
                 ids = ", ".join(f.id for f in fixed)
                 lines.append(f"\nFixed since v{previous.revision.version}: {ids}")
-            refs = tuple(r for r in (review.revision.cover.message_id,) if review.revision.cover)
+            cover = review.revision.cover
+            refs = (cover.message_id,) if cover is not None else ()
             replies.append(
                 FakeReply(
                     message_id=f"fake.{p.message_id}",

@@ -6,7 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from reviewbot.config import Config
 from reviewbot.storage.models import MessageRow, PatchRow, RevisionRow, SeriesRow
 from reviewbot.watch.database import sessions_for
 from reviewbot.watch.mail import parse_mail
@@ -17,7 +19,9 @@ from tests.service.mails import series_mails
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
-def _feed(sessions, cfg, mails, now=NOW):  # type: ignore[no-untyped-def]
+def _feed(
+    sessions: sessionmaker[Session], cfg: Config, mails: list[str], now: dt.datetime = NOW
+) -> list[int]:
     lst = cfg.lists[0]
     with sessions.begin() as s:
         for m in mails:

@@ -186,7 +186,7 @@ def test_deliver_against_a_real_smtp_server(smtp: SmtpSink) -> None:
     assert deliver(cfg, raw, ["a@example.org"]).outcome is Outcome.SENT
     (got,) = smtp.received()
     assert got["Message-ID"] == "<x@reviewbot.test>"
-    assert got.get_payload().count("a quoted line") == 200
+    assert str(got.get_payload()).count("a quoted line") == 200
 
 
 def test_missing_revision_and_failure_reason(sqlite_url: str, tmp_path: Path) -> None:

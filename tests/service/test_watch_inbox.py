@@ -176,7 +176,7 @@ def test_v2_is_linked_reviewed_and_names_what_was_fixed(
     assert len(v1_replies) == 3
     # A maintainer says the finding on patch 2 is wrong, replying to our mail.
     ours = next(m for m in v1_replies if m["In-Reply-To"] == "<s-v1-2@example.org>")
-    fid = ours.get_payload().split("[id ")[1].split("]")[0]
+    fid = str(ours.get_payload()).split("[id ")[1].split("]")[0]
     reply = (
         "From: Mai Ntainer <mai@example.org>\nTo: linux-mm@kvack.org\n"
         f"Subject: Re: {ours['Subject']}\nDate: Fri, 20 Nov 2026 11:00:00 +0000\n"
@@ -195,7 +195,7 @@ def test_v2_is_linked_reviewed_and_names_what_was_fixed(
     watcher.poll_once()
     v2_replies = smtp.received()[3:]
     assert [m["In-Reply-To"] for m in v2_replies] == ["<s2-v2-3@example.org>"]
-    body = v2_replies[0].get_payload()
+    body = str(v2_replies[0].get_payload())
     assert "still present since v1" in body and "Fixed since v1:" in body
     with sessions_for(cfg.database)() as s:
         revs = s.scalars(select(RevisionRow).order_by(RevisionRow.version)).all()
