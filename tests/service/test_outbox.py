@@ -203,3 +203,56 @@ def test_missing_revision_and_failure_reason(sqlite_url: str, tmp_path: Path) ->
         rev = s.get(RevisionRow, rid)
         assert rev is not None and rev.state == "failed"
         assert any(r.error and "empty mbox" in r.error for r in rev.reviews)
+
+
+class _FlakyPipeline(FakePipeline):
+    """Loses its database connection on the first ``failures`` reviews."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def review(self, series, revision, tree, *, simulate):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("server closed the connection unexpectedly")
+        return super().review(series, revision, tree, simulate=simulate)
+
+
+def test_transient_errors_are_retried_then_given_up(sqlite_url: str, tmp_path: Path) -> None:
+    from reviewbot.storage.models import TaskAttemptRow
+
+    cfg = make_config(tmp_path, sqlite_url)
+    sessions = sessions_for(sqlite_url)
+    lst = cfg.lists[0]
+    with sessions.begin() as s:
+        for tag in ("t1", "t2"):
+            for m in series_mails(tag, change_id=None, title=f"mm: swap: {tag}"):
+                store_message(s, lst.inbox_url, m.encode(), parse_mail(m.encode()))
+        first, second = group_pending(s, lst, NOW, 3600, 120)
+    flaky = _FlakyPipeline(failures=2)
+    for _ in range(2):
+        with pytest.raises(jobs.TransientError):
+            jobs.review_revision(cfg, sessions, flaky, first)
+    assert jobs.review_revision(cfg, sessions, flaky, first) is jobs.JobResult.REVIEWED
+    with sessions() as s:
+        states = [
+            a.state
+            for a in s.scalars(
+                select(TaskAttemptRow).where(
+                    TaskAttemptRow.revision_id == first, TaskAttemptRow.task == jobs.REVIEW_TASK
+                )
+            )
+        ]
+        assert states == ["started", "retry", "started", "retry", "started", "done"]
+        assert all(
+            a.error and "closed the connection" in a.error
+            for a in s.scalars(select(TaskAttemptRow).where(TaskAttemptRow.state == "retry"))
+        )
+    always = _FlakyPipeline(failures=100)
+    for _ in range(cfg.worker.max_attempts):
+        with pytest.raises(jobs.TransientError):
+            jobs.review_revision(cfg, sessions, always, second)
+    assert jobs.review_revision(cfg, sessions, always, second) is jobs.JobResult.FAILED
+    with sessions() as s:
+        rev = s.get(RevisionRow, second)
+        assert rev is not None and rev.state == "failed"
