@@ -167,9 +167,15 @@ def _explain(helper: str, verdicts: dict[str, sm.Verdict], worst: str) -> str:
         bad = by[sm.NOT_GUARANTEED]
         names = _join([v.bit for v in bad])
         many = len(bad) > 1
+        reason = bad[0].reason
+        clears = [v.reason.split(" clears ", 1) for v in bad]
+        if many and all(len(c) == 2 and c[0] == clears[0][0] for c in clears):
+            # "f() clears soft-dirty (...) and uffd-wp (...) before comparing"
+            details = [c[1].removesuffix(" before comparing") for c in clears]
+            reason = f"{clears[0][0]} clears {_join(details)} before comparing"
         return (
             f"{helper}() does not guarantee the {names} {'bits are' if many else 'bit is'} "
-            f"the same in every entry: {bad[0].reason}, so entries without "
+            f"the same in every entry: {reason}, so entries without "
             f"{'them' if many else 'it'} would gain {'them' if many else 'it'}."
         )
     if worst == sm.UNKNOWN:

@@ -189,7 +189,9 @@ def _condition_texts(fn: Node) -> list[str]:
 
 
 def _batched_use(fn: Node, group: set[str], batched: dict[str, int]) -> Node | None:
-    for call in calls_in(fn):
+    """The batched call installing the batch (set_ptes() first: it writes the PTEs)."""
+    calls = sorted(calls_in(fn), key=lambda c: call_name(c) != "set_ptes")
+    for call in calls:
         name = call_name(call)
         if name not in batched:
             continue

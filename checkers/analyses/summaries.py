@@ -106,7 +106,8 @@ def summarise(helper: FunctionUnit, bits: list[Bit], tree: TreeView) -> dict[str
             out[bit.name] = Verdict(
                 bit.name,
                 GUARANTEED,
-                f"{where} compares each entry with pte_same() (line {line(full[0])}) against "
+                f"{where} compares each entry with pte_same() ({helper.file.path}:{line(full[0])}) "
+                f"against "
                 f"an expected entry that carries the bit",
             )
         else:
@@ -122,7 +123,7 @@ def _clears(unit: FunctionUnit, bit: Bit, tree: TreeView, depth: int, seen: set[
     for call in calls_in(unit.node):
         name = call_name(call) or ""
         if name in bit.clear:
-            return f"{name}() at line {line(call)}"
+            return f"{name}() at {unit.file.path}:{line(call)}"
         if (
             depth < MAX_DEPTH
             and name not in seen
@@ -133,7 +134,7 @@ def _clears(unit: FunctionUnit, bit: Bit, tree: TreeView, depth: int, seen: set[
             if callee is not None and _returns_pte(callee):
                 inner = _clears(callee, bit, tree, depth + 1, seen)
                 if inner is not None:
-                    return f"{name}() at line {line(call)}, through {inner}"
+                    return f"{name}() at {unit.file.path}:{line(call)}, through {inner}"
     return None
 
 
@@ -177,6 +178,9 @@ def _expected_carries(helper: FunctionUnit, compare: Node, bit: Bit, tree: TreeV
                 if n:
                     builders.add(n)
     skip = {"ptep_get", "ptep_get_lockless", *knowledge().full_compare}
+    callees = {call_name(c) or "" for c in calls_in(helper.node)}
+    if builders & bit.set and callees & bit.tests:
+        return True  # "if (exclusive) expected = pte_swp_mkexclusive(expected)": copied
     for b in sorted(builders - skip):
         verdict = _builder_carries(b, bit, tree, 0, helper)
         if verdict is not True:
