@@ -96,6 +96,8 @@ def render_index(checkers: tuple[FunctionChecker | PatchChecker, ...]) -> str:
         "Kernel knowledge (which functions may return NULL, re-obtain a pte pointer, "
         "which bits a batch must keep uniform, the single-entry/batched pairs) is data: "
         "see [knowledge.md](knowledge.md).",
+        "",
+        "To write a new checker, see [adding-a-checker.md](adding-a-checker.md).",
     ]
     return "\n".join(out) + "\n"
 

@@ -33,6 +33,9 @@ class ParsedFile:
     source: bytes  # the original text
     normalised: bytes  # what tree-sitter parsed (same length)
     tree: Tree
+    # Why the file was not parsed (too large, binary, absurdly nested): then the
+    # tree is empty and the file has no functions.  Callers turn it into a note.
+    refused: str | None = None
 
     @property
     def root(self) -> Node:
@@ -109,13 +112,19 @@ def _parser() -> Parser:
 
 @lru_cache(maxsize=256)
 def _parse_cached(digest: str, path: str, source: bytes) -> ParsedFile:
+    refused = unanalysable(source)
+    if refused is not None:
+        return ParsedFile(path, source, b"", _parser().parse(b""), refused)
     normalised = normalise(source)
     tree = _parser().parse(normalised)
     return ParsedFile(path=path, source=source, normalised=normalised, tree=tree)
 
 
 def parse(source: bytes | str, path: str = "<memory>") -> ParsedFile:
-    """Parse one file; results are cached per content (per git blob)."""
+    """Parse one file; results are cached per content (per git blob).
+
+    Never raises on bad input: a file that cannot be analysed in bounded time
+    and memory comes back with ``refused`` set and no functions."""
     data = source.encode() if isinstance(source, str) else source
     digest = hashlib.sha1(data).hexdigest()
     return _parse_cached(digest, path, data)

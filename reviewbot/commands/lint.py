@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checkers.engine import check_functions
-from checkers.frontend import all_functions, parse, unanalysable
+from checkers.frontend import all_functions, parse
 from checkers.treeview import DirectoryTreeView
 from reviewbot.errors import UsageError
 from reviewbot.models import ExitStatus, Finding
@@ -80,11 +80,10 @@ def lint(paths: list[Path]) -> LintResult:
         except OSError as exc:
             result.notes.append(f"could not analyse {rel}: {exc.strerror}")
             continue
-        why = unanalysable(data)
-        if why is not None:
-            result.notes.append(f"could not analyse {rel}: {why}")
-            continue
         pf = parse(data, rel)
+        if pf.refused is not None:
+            result.notes.append(f"could not analyse {rel}: {pf.refused}")
+            continue
         view.add(pf)
         parsed.append(pf)
     for pf in parsed:

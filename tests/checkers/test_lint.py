@@ -132,3 +132,14 @@ def test_deeply_nested_statements_give_a_note_not_a_crash(tmp_path: Path) -> Non
     doc = json.loads(proc.stdout)
     assert doc["notes"]
     assert all(n.startswith("could not analyse deep.c:1 f() (") for n in doc["notes"])
+
+
+def test_parse_refuses_hostile_input_without_raising() -> None:
+    from checkers.frontend import find_function, functions_in_lines, parse
+
+    for kind, make in HOSTILE.items():
+        pf = parse(make(), f"{kind}.c")
+        assert pf.refused, kind
+        assert pf.functions() == {} and functions_in_lines(pf, {1, 2, 3}) == []
+        assert find_function(pf, "f") is None
+    assert parse(b"int f(void) { return 0; }\n").refused is None
