@@ -43,6 +43,7 @@ from checkers.analyses import summaries as sm
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import Bit, knowledge
 from checkers.analyses.syntax import (
+    assignments,
     call_args,
     call_name,
     calls_in,
@@ -129,7 +130,7 @@ class BatchBitUniformity(FunctionChecker):
                 for b in bits
             }
         else:
-            verdicts = sm.summarise(helper, bits, tree)
+            verdicts = sm.summarise(helper, bits, tree, _passed_flags(unit.node, helper_call))
             verdicts = _compensations(unit, helper, helper_call, bits, verdicts)
         worst = min(verdicts.values(), key=lambda v: _ORDER.index(v.verdict))
         severity = _SEVERITY[worst.verdict]
@@ -248,6 +249,21 @@ def _propagated_bits(fn: Node, template: str, bits: tuple[Bit, ...]) -> list[tup
             args = call_args(found)
             out.append((bit, found, key(args[0]) if args else "the faulting entry"))
     return out
+
+
+def _passed_flags(fn: Node, call: Node) -> frozenset[str]:
+    """Flag tokens of the data file passed to the helper, directly or through a
+    variable the caller sets (``flags = FPB_IGNORE_DIRTY; ... flags |= ...``)."""
+    tokens = knowledge().batch_flags
+    texts = []
+    for arg in call_args(call):
+        texts.append(arg.text or b"")
+        if unwrap(arg).type == "identifier":
+            name = key(unwrap(arg))
+            texts.extend(
+                whole.text or b"" for target, _, whole in assignments(fn) if key(target) == name
+            )
+    return frozenset(t for t in tokens if any(t.encode() in x for x in texts))
 
 
 def _compensations(

@@ -74,13 +74,25 @@ def helper_params(unit: FunctionUnit) -> list[str]:
     return names
 
 
-def summarise(helper: FunctionUnit, bits: list[Bit], tree: TreeView) -> dict[str, Verdict]:
+def summarise(
+    helper: FunctionUnit, bits: list[Bit], tree: TreeView, flags: frozenset[str] = frozenset()
+) -> dict[str, Verdict]:
+    """Per-bit verdicts for ``helper``, called with the ``flags`` tokens
+    (``FPB_IGNORE_SOFT_DIRTY``...) that the data file says make it ignore bits."""
     k = knowledge()
     calls = list(calls_in(helper.node))
     full = [c for c in calls if call_name(c) in k.full_compare]
     where = f"{helper.name}() ({helper.file.path}:{helper.start_line})"
     out: dict[str, Verdict] = {}
     for bit in bits:
+        ignoring = sorted(f for f in flags if bit.name in k.batch_flags.get(f, ()))
+        if ignoring:
+            out[bit.name] = Verdict(
+                bit.name,
+                NOT_GUARANTEED,
+                f"{where} is called with {ignoring[0]}, which makes it ignore {bit.name}",
+            )
+            continue
         cleared = _clears(helper, bit, tree, 0, set())
         if cleared is not None:
             out[bit.name] = Verdict(
@@ -123,6 +135,8 @@ def _clears(unit: FunctionUnit, bit: Bit, tree: TreeView, depth: int, seen: set[
     for call in calls_in(unit.node):
         name = call_name(call) or ""
         if name in bit.clear:
+            if _flag_guarded(call):
+                continue  # "if (flags & FPB_IGNORE_DIRTY) pte = pte_mkclean(pte)": by flags
             return f"{name}() at {unit.file.path}:{line(call)}"
         if (
             depth < MAX_DEPTH
@@ -136,6 +150,20 @@ def _clears(unit: FunctionUnit, bit: Bit, tree: TreeView, depth: int, seen: set[
                 if inner is not None:
                     return f"{name}() at {unit.file.path}:{line(call)}, through {inner}"
     return None
+
+
+def _flag_guarded(call: Node) -> bool:
+    """Inside an ``if`` testing one of the helper flags of the data file."""
+    flags = knowledge().batch_flags
+    node = call.parent
+    while node is not None and node.type != "function_definition":
+        if node.type == "if_statement":
+            cond = node.child_by_field_name("condition")
+            raw = cond.text if cond is not None and cond.text is not None else b""
+            if any(f.encode() in raw for f in flags):
+                return True
+        node = node.parent
+    return False
 
 
 def _lookup(near: FunctionUnit, name: str, tree: TreeView) -> FunctionUnit | None:
@@ -206,7 +234,12 @@ def _builder_carries(
     if unit is None:
         # Not in the tree: fall back on what the data file says of it.
         return True if name in _carriers() else None
-    callees = {call_name(c) or "" for c in calls_in(unit.node)}
+    # Clears under "if (flags & FPB_...)" are the flags' business (see summarise()).
+    callees = {
+        call_name(c) or ""
+        for c in calls_in(unit.node)
+        if not (call_name(c) in bit.clear and _flag_guarded(c))
+    }
     if callees & bit.clear:
         return False
     if callees & CONSTRUCTORS:
