@@ -49,6 +49,7 @@ from checkers.analyses.syntax import (
     calls_in,
     key,
     line,
+    mentions,
     text,
     unwrap,
     walk,
@@ -81,7 +82,7 @@ class BatchBitUniformity(FunctionChecker):
         if b"set_ptes" not in raw:
             return []
         k = knowledge()
-        if not any(h.encode() in raw for h in k.batch_helpers):
+        if not mentions(raw, k.batch_helpers):
             return []
         out = []
         calls = list(calls_in(unit.node))

@@ -42,6 +42,7 @@ from checkers.analyses.syntax import (
     calls_in,
     key,
     line,
+    mentions,
     text,
     unwrap,
     walk,
@@ -68,10 +69,10 @@ class BatchBounds(FunctionChecker):
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         k = knowledge()
         raw = unit.node.text or b""
-        if not any(t.encode() in raw for t in k.page_size_tokens):
+        if not mentions(raw, k.page_size_tokens):
             return []
         batched = k.batched_nr_arg
-        if not any(b.encode() in raw for b in batched):
+        if not mentions(raw, batched):
             return []
         starts: list[tuple[str, Node]] = []
         derived: dict[str, str] = {}  # var -> the start var it comes from

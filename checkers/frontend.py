@@ -101,7 +101,7 @@ def unanalysable(data: bytes) -> str | None:
     head = data[:65536]
     if b"\0" in head or len(head) - len(head.translate(None, _CONTROL)) > len(head) // 100:
         return "binary data, not C source"
-    if _DEEP.search(data) is not None:
+    if b"(" * 16 in data and _DEEP.search(data) is not None:
         return f"expressions nested deeper than {MAX_PAREN_NESTING} parentheses"
     return None
 

@@ -28,7 +28,16 @@ from tree_sitter import Node
 
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.syntax import call_args, call_name, calls_in, key, line, text, unwrap
+from checkers.analyses.syntax import (
+    call_args,
+    call_name,
+    calls_in,
+    key,
+    line,
+    mentions,
+    text,
+    unwrap,
+)
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import FunctionUnit
 from reviewbot.models import Finding, Severity
@@ -50,7 +59,7 @@ class IncompleteBatchConversion(FunctionChecker):
         k = knowledge()
         nr_arg = k.batched_nr_arg
         raw = unit.node.text or b""
-        if not any(b.encode() in raw for b in nr_arg):
+        if not mentions(raw, nr_arg):
             return []
         batched: list[tuple[Node, str]] = []  # (call, nr key)
         singles: list[Node] = []

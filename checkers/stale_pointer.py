@@ -38,7 +38,15 @@ from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import State, solve
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.syntax import assignment_chain, assignments, call_name, is_lvalue, key, line
+from checkers.analyses.syntax import (
+    assignment_chain,
+    assignments,
+    call_name,
+    is_lvalue,
+    key,
+    line,
+    mentions,
+)
 from checkers.analyses.uses import uses_in
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import FunctionUnit
@@ -64,7 +72,7 @@ class StalePointer(FunctionChecker):
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         reobtain = knowledge().reobtain
         raw = unit.node.text or b""
-        if not any(r.encode() in raw for r in reobtain):
+        if not mentions(raw, reobtain):
             return []
         sources = _reobtained_lvalues(unit.node, reobtain)
         if not sources:

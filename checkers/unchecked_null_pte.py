@@ -53,6 +53,7 @@ from checkers.analyses.syntax import (
     key,
     line,
     lvalue_root,
+    mentions,
     text,
     unwrap,
     walk,
@@ -79,7 +80,7 @@ class UncheckedNullPte(FunctionChecker):
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         producers = knowledge().may_return_null
         raw = unit.node.text or b""
-        if not any(p.encode() in raw for p in producers):
+        if not mentions(raw, producers):
             return []
         cfg = cfg_of(unit)
 

@@ -8,7 +8,9 @@ removed (``vmf -> pte`` and ``vmf->pte`` are the same lvalue).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from tree_sitter import Node
 
@@ -173,3 +175,15 @@ def enclosing_statement(node: Node) -> Node:
     ):
         node = node.parent
     return node
+
+
+@lru_cache(maxsize=64)
+def _alternation(names: frozenset[str]) -> re.Pattern[bytes]:
+    return re.compile(
+        b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    )
+
+
+def mentions(raw: bytes, names: Iterable[str]) -> bool:
+    """Cheap text prefilter: does ``raw`` contain any of ``names``?"""
+    return _alternation(frozenset(names)).search(raw) is not None
