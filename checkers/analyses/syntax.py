@@ -31,6 +31,21 @@ TRANSPARENT_CALLS = frozenset(
 ASSERT_CALLS = frozenset(
     {"BUG_ON", "VM_BUG_ON", "VM_BUG_ON_PAGE", "VM_BUG_ON_FOLIO", "VM_BUG_ON_VMA", "VM_BUG_ON_MM"}
 )
+# Warnings used as a statement ("VM_WARN_ON(!pte);") state what the author
+# knows to be impossible: the analyses take them at their word, like BUG_ON.
+WARN_STATEMENTS = frozenset(
+    {
+        "WARN_ON",
+        "WARN_ON_ONCE",
+        "VM_WARN_ON",
+        "VM_WARN_ON_ONCE",
+        "VM_WARN_ON_FOLIO",
+        "VM_WARN_ON_ONCE_FOLIO",
+        "VM_WARN_ON_ONCE_PAGE",
+        "WARN",
+        "WARN_ONCE",
+    }
+)
 
 
 def text(node: Node) -> str:
