@@ -64,7 +64,7 @@ class StalePointer(FunctionChecker):
         message=(
             "{copy} is a copy of {src} taken at line {copied}, but {src} is re-obtained by "
             "{callee}() at line {reobtained} and {copy} is still used by {use} at line {used} "
-            "on a path that does not re-assign it. Take the copy after the re-map instead."
+            "{path}. Take the copy after the re-map instead."
         ),
         requires=("cfg", "dataflow"),
     )
@@ -116,6 +116,7 @@ class StalePointer(FunctionChecker):
             reobtained=reobtained,
             use=how,
             used=used,
+            path=_path_phrase(unit.node, copy, use),
         )
         return Finding(
             checker=self.info.id,
@@ -131,6 +132,24 @@ class StalePointer(FunctionChecker):
             ),
             key=f"{copy}={src}",
         )
+
+
+def _path_phrase(fn: Node, copy: str, use: Node) -> str:
+    """Where the stale value flows from: past the block that re-assigns the
+    copy ("on the path that skips the block at line 145"), or nowhere."""
+    blocks = []
+    for target, value, whole in assignments(fn):
+        if value is None or key(target) != copy or whole.start_byte > use.start_byte:
+            continue
+        node = whole.parent
+        while node is not None and node.type != "function_definition":
+            if node.type == "if_statement" and node.end_byte < use.start_byte:
+                blocks.append(node)
+                break
+            node = node.parent
+    if blocks:
+        return f"on the path that skips the block at line {line(blocks[-1])}"
+    return "on a path that does not re-assign it"
 
 
 def _reobtained_lvalues(fn: Node, reobtain: frozenset[str]) -> set[str]:

@@ -6,8 +6,9 @@ condition *atoms*: ``if (!pte || !pte_same(a, b))`` becomes two atoms, ``pte``
 ``!`` swaps the edges; ``likely``, ``unlikely``, ``WARN_ON`` and
 ``READ_ONCE`` are transparent.  ``BUG_ON(c)``/``VM_BUG_ON(c)`` are atoms whose
 true edge goes to an abort node with no successor, so an assertion acts like
-a NULL check; ``WARN_ON(c);`` used as a statement is taken as the same claim.  Loops, ``switch`` with fall-through, ``break``/``continue``,
-``return`` and ``goto`` to labels at any depth are followed.
+a NULL check; ``WARN_ON(c);`` used as a statement is taken as the same claim.
+Loops, ``switch`` with fall-through, ``break``/``continue``, ``return`` and
+``goto`` to labels at any depth are followed.
 
 The graph is built backwards (each statement is given its successor), which
 keeps the builder a simple recursion over statement nesting, never over
