@@ -6,6 +6,9 @@ What it finds:
     single-entry counterpart of another batched API (``swap_free()`` instead of
     ``swap_free_nr()``, ``flush_icache_page()`` instead of
     ``flush_icache_pages()``).  The pairs are in checkers/data/kernel.toml.
+    Single-entry calls on an ``nr == 1`` (or small folio) branch, and those
+    whose batched partner is also called on the same objects (two deliberate
+    paths), are left alone.
 
 Why it matters:
     The single-entry call handles one entry of the ``nr`` the function mapped:
@@ -81,8 +84,11 @@ class IncompleteBatchConversion(FunctionChecker):
         # Name the install (set_ptes) when there is one: it is what maps the batch.
         first, nr_name = next((b for b in batched if call_name(b[0]) == "set_ptes"), batched[0])
         out = []
+        all_calls = list(calls_in(unit.node))
         for call in singles:
             if _guarded_single(call, {n for _, n in batched}):
+                continue
+            if _partner_on_same_objects(call, partner[call_name(call) or ""], all_calls):
                 continue
             name = call_name(call) or ""
             ln, bl = line(call), line(first)
@@ -107,6 +113,17 @@ class IncompleteBatchConversion(FunctionChecker):
                 )
             )
         return out
+
+
+def _partner_on_same_objects(call: Node, partner: str, calls: list[Node]) -> bool:
+    """The batched partner is also called on the same objects (``set_ptes(mm,
+    addr, ptep, pte, nr)`` next to ``set_pte_at(mm, addr, ptep, pte)``): the
+    function has both paths on purpose, this is not a forgotten conversion."""
+    mine = {key(unwrap(a)) for a in call_args(call)}
+    for other in calls:
+        if call_name(other) == partner and mine <= {key(unwrap(a)) for a in call_args(other)}:
+            return True
+    return False
 
 
 def _guarded_single(call: Node, nrs: set[str]) -> bool:
