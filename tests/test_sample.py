@@ -229,6 +229,18 @@ def test_mbox_applies_with_git_am(
     assert _git(clone, "diff", "--stat", commit, "HEAD", "--", "mm/swapfile.c")
 
 
+def test_revisions_are_derived_from_the_base_tree() -> None:
+    path = sample.SAMPLE_DIR / "derive_revisions.py"
+    spec = importlib.util.spec_from_file_location("sample_derive_revisions", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for version in sample.VERSIONS:
+        for rel, content in module.derive(version).items():
+            post = sample.REVISIONS_DIR / f"v{version}" / rel
+            assert post.read_text() == content, f"{post} is stale: run sample/derive_revisions.py"
+
+
 def test_regenerated_mboxes_are_identical() -> None:
     make_series = _make_series()
     generated = make_series.outputs()

@@ -13,8 +13,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from reviewbot.errors import TreeError
+from reviewbot.errors import TreeError, UsageError
 from reviewbot.git import Repo
+from reviewbot.models import Review
 from reviewbot.pipeline import fetch, post, report, review_revision
 from reviewbot.report_json import review_to_json
 
@@ -43,6 +44,26 @@ def reproduce_command(args: argparse.Namespace, message_id: str | None) -> str:
     else:
         parts.append(message_id or args.target)
     return shlex.join(parts)
+
+
+def _previous_review(
+    fetched: fetch.FetchResult, repo: Repo, base: str | None, say: Progress
+) -> Review | None:
+    """The review of the revision before the chosen one, when it was fetched too.
+
+    It lets the replies say "Fixed since vN" and "still present"; the
+    simulator is skipped for it (its findings are not compared).
+    """
+    older = [v for v in fetched.versions if v < fetched.revision.version]
+    if not older:
+        return None
+    say(f"reviewing v{older[-1]} for comparison")
+    try:
+        return review_revision(
+            fetched.series, fetched.revisions[older[-1]], repo.path, base=base, simulate=False
+        )
+    except UsageError:  # an older revision that cannot be reviewed is no comparison
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,9 +102,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if fetched.notes:
         review = replace(review, notes=(*review.notes, *fetched.notes))
+    previous = _previous_review(fetched, repo, args.base or fetched.base, say)
     first = revision.patches[0].message_id if revision.patches else None
     replies = report.render_replies(
         review,
+        previous=previous,
         tool_cmd=None if not (args.mbox or args.git_range) else reproduce_command(args, first),
     )
     outbox = Path(args.outbox) if args.outbox else Path("outbox")

@@ -233,3 +233,59 @@ def test_encoded_mails_are_reviewed(mini_tree: Path, tmp_path: Path, name: str) 
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["revision"]["applied"] is True
+
+
+def test_a_newer_revision_says_what_was_fixed(mini_tree: Path, tmp_path: Path) -> None:
+    def both(ws: str) -> Commit:
+        return Commit(
+            "mm: demo: count two pages",
+            lambda r: (
+                replace_in("mm/memory.c", "int nr = 1;", f"int nr = 2;{ws}")(r),
+                replace_in("mm/memory.c", "vm_fault_t ret = 0;", "vm_fault_t ret = 0; ")(r),
+            ),
+        )
+
+    v1 = make_series(mini_tree, [both(" ")], version=1, day=20)
+    v2 = make_series(mini_tree, [both("")], version=2, day=22)
+    mbox = tmp_path / "both.mbox"
+    mbox.write_bytes(v1 + v2)
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(mbox),
+        "--format",
+        "email",
+        "--outbox",
+        str(tmp_path / "o"),
+    )
+    assert out.returncode == 0, out.stderr
+    flat = " ".join(out.stdout.split())
+    assert "Subject: Re: [PATCH v2 1/1] mm: demo: count two pages" in out.stdout
+    assert "nit: trailing whitespace. (still present since v1)" in flat
+    assert "Fixed since v1: trailing whitespace (v1 1/1, id " in flat
+
+
+def test_send_with_smtp_down_keeps_the_outbox(
+    mini_tree: Path, series: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(series),
+        "--send",
+        "--outbox",
+        str(tmp_path / "o"),
+        env={"REVIEWBOT_SMTP_HOST": "127.0.0.1", "REVIEWBOT_SMTP_PORT": str(port)},
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("reviewbot: SMTP 127.0.0.1:") and "Traceback" not in out.stderr
+    assert len(list((tmp_path / "o" / "new").iterdir())) == 1

@@ -11,6 +11,13 @@
 #include <linux/pgtable.h>
 #include <linux/swapops.h>
 
+/*
+ * Resolve a write fault on a present pte that is not writable: copy the
+ * page unless it can be reused.  Entered with vmf->pte mapped and locked and
+ * vmf->orig_pte its value; returns with the pte unmapped and unlocked.
+ */
+vm_fault_t do_wp_page(struct vm_fault *vmf);
+
 /* Is @addr inside @vma? */
 static inline bool vma_contains(struct vm_area_struct *vma, unsigned long addr)
 {

@@ -29,12 +29,11 @@
  */
 static bool pte_unmap_same(struct vm_fault *vmf)
 {
-	spinlock_t *ptl = pte_lockptr(vmf->vma->vm_mm, vmf->pmd);
 	bool same;
 
-	spin_lock(ptl);
+	spin_lock(vmf->ptl);
 	same = pte_same(ptep_get(vmf->pte), vmf->orig_pte);
-	spin_unlock(ptl);
+	spin_unlock(vmf->ptl);
 	pte_unmap(vmf->pte);
 	vmf->pte = NULL;
 	return same;
@@ -61,8 +60,9 @@ static inline bool should_try_to_free_swap(struct folio *folio,
 }
 
 /*
- * We enter with the pte mapped but not locked, and vmf->orig_pte holding
- * the swap pte that faulted.  We return with the pte unmapped and unlocked.
+ * We enter with the pte mapped but not locked (vmf->ptl is its lock, as
+ * pte_offset_map_nolock() returns them), and vmf->orig_pte holding the swap
+ * pte that faulted.  We return with the pte unmapped and unlocked.
  *
  * We may sleep (reading from swap, waiting for the folio lock), so the pte
  * has to be looked up and compared with vmf->orig_pte again before we
@@ -225,15 +225,24 @@ check_folio:
 		pte = pte_mksoft_dirty(pte);
 	if (pte_swp_uffd_wp(vmf->orig_pte))
 		pte = pte_mkuffd_wp(pte);
-	vmf->orig_pte = pte;
 
 	folio_add_anon_rmap_ptes(folio, page, nr_pages, vma, start_address,
 				 rmap_flags);
 	set_ptes(vma->vm_mm, start_address, start_ptep, pte, nr_pages);
+	/* do_wp_page() below works on the pte of the faulting address. */
+	vmf->orig_pte = ptep_get(vmf->pte);
 	arch_do_swap_page_nr(vma->vm_mm, vma, start_address, pte, vmf->orig_pte,
 			     nr_pages);
 
 	folio_unlock(folio);
+
+	if (vmf->flags & FAULT_FLAG_WRITE) {
+		/* Not ours alone: the write needs a copy of the page. */
+		ret |= do_wp_page(vmf);
+		if (ret & VM_FAULT_ERROR)
+			ret &= VM_FAULT_ERROR;
+		goto out;
+	}
 
 	/* No need to invalidate: the pte was not present before. */
 	update_mmu_cache_range(vmf, vma, start_address, start_ptep, nr_pages);

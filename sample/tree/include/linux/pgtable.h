@@ -172,7 +172,13 @@ static inline unsigned long pmd_addr_end(unsigned long addr, unsigned long end)
  */
 pte_t *pte_offset_map(pmd_t *pmd, unsigned long addr);
 void pte_unmap(pte_t *ptep);
-spinlock_t *pte_lockptr(struct mm_struct *mm, pmd_t *pmd);
+
+/*
+ * pte_offset_map() without taking the lock, which is returned in @ptlp for
+ * the caller to take when it needs it.
+ */
+pte_t *pte_offset_map_nolock(struct mm_struct *mm, pmd_t *pmd,
+			     unsigned long addr, spinlock_t **ptlp);
 
 /*
  * pte_offset_map() and take the page table lock, returned in @ptlp.
