@@ -143,3 +143,27 @@ def test_parse_refuses_hostile_input_without_raising() -> None:
         assert pf.functions() == {} and functions_in_lines(pf, {1, 2, 3}) == []
         assert find_function(pf, "f") is None
     assert parse(b"int f(void) { return 0; }\n").refused is None
+
+
+def test_deep_expressions_split_over_lines_are_analysed_iteratively(tmp_path: Path) -> None:
+    # Not caught by the "((((" guard: every walk over it must be iterative.
+    src = (
+        b"int f(pmd_t *pmd)\n{\n\tif ("
+        + b"(\n" * 10000
+        + b"pte_offset_map(pmd, 0)"
+        + b")" * 10000
+        + b")\n\t\treturn 1;\n\treturn "
+        + b"-(\n" * 10000
+        + b"1"
+        + b")" * 10000
+        + b";\n}\n"
+    )
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "spaced.c").write_bytes(src)
+    proc, seconds, _ = _lint_subprocess(d)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["stats"]["functions"] == 1 and doc["findings"] == []
+    assert all(n.startswith("could not analyse") for n in doc["notes"])
+    assert seconds < 20
