@@ -94,3 +94,23 @@ def test_if_zero_blocks_are_dropped_and_else_kept() -> None:
     src = b"void f(void)\n{\n#if 0\n\tgone(;\n#else\n\tkept();\n#endif\n}\n"
     out = normalise(src)
     assert b"gone" not in out and b"kept();" in out
+
+
+def test_dataflow_budget_gives_a_limit_not_a_hang() -> None:
+    import pytest
+
+    from checkers.analyses import dataflow
+
+    body = "".join(f"\tif (c{i})\n\t\tp{i} = q;\n" for i in range(400))
+    cfg = _cfg("void f(void)\n{\n" + body + "}\n")
+
+    def transfer(node: object, state: dataflow.State) -> dataflow.State:
+        return state | {(getattr(node, "id", 0),)}  # a fact per node: grows forever
+
+    old = dataflow.MAX_VISITS
+    dataflow.MAX_VISITS = 500
+    try:
+        with pytest.raises(dataflow.DataflowLimit):
+            dataflow.solve(cfg, transfer)  # type: ignore[arg-type]
+    finally:
+        dataflow.MAX_VISITS = old
