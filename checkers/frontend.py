@@ -46,7 +46,7 @@ class ParsedFile:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     def functions(self) -> dict[str, Node]:
-        """Function definitions of the file by name (last one wins)."""
+        """Function definitions of the file by name (the longest of duplicates)."""
         return self._index
 
     @cached_property
@@ -176,7 +176,14 @@ _LEAF_TOPLEVEL = frozenset(
 
 
 def _function_index(pf: ParsedFile) -> dict[str, Node]:
-    return dict(pf._definitions)
+    """By name; of two definitions (``#ifdef`` real one, ``#else`` stub) the
+    longer body wins: the stub is rarely what a patch or a checker means."""
+    out: dict[str, Node] = {}
+    for name, node in pf._definitions:
+        prev = out.get(name)
+        if prev is None or node.end_byte - node.start_byte > prev.end_byte - prev.start_byte:
+            out[name] = node
+    return out
 
 
 def find_function(pf: ParsedFile, name: str) -> FunctionUnit | None:

@@ -114,3 +114,15 @@ def test_dataflow_budget_gives_a_limit_not_a_hang() -> None:
             dataflow.solve(cfg, transfer)  # type: ignore[arg-type]
     finally:
         dataflow.MAX_VISITS = old
+
+
+def test_file_scope_else_branches_are_kept_and_the_real_definition_wins() -> None:
+    src = (
+        b"#ifndef CONFIG_SWAP\nstatic inline int swap_count(int e)\n{\n\treturn 0;\n}\n"
+        b"#else\nint swap_count(int e)\n{\n\tint n = lookup(e);\n\n\treturn n ? n : 1;\n}\n"
+        b"#endif\n"
+    )
+    pf = parse(src, "s.c")
+    assert [u.name for u in all_functions(pf)] == ["swap_count", "swap_count"]
+    real = pf.functions()["swap_count"]
+    assert b"lookup" in (real.text or b"")
