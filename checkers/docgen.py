@@ -110,7 +110,7 @@ def render_index(checkers: tuple[FunctionChecker | PatchChecker, ...]) -> str:
         "reviewbot lint --format json mm/swapfile.c mm/memory.c",
         "```",
         "",
-        "The JSON is `{\"findings\": [...], \"notes\": [...], \"stats\": {...}}` with the same",
+        'The JSON is `{"findings": [...], "notes": [...], "stats": {...}}` with the same',
         "finding objects as `reviewbot check --format json`. Exit status: 0 when nothing of",
         "severity bug or possible-bug was found, 1 when something was, 2 when nothing could",
         "be read. Files that cannot be analysed in bounded time and memory (over 4 MB,",

@@ -62,7 +62,8 @@ _TYPE_ARG = re.compile(
     rb"(?:(?:unsigned|signed|long|short|int|char|bool|void)\b\s*)+)(?:\s*\*+)?)(\s*)(?=[,)])"
 )
 
-_DIRECTIVE = re.compile(rb"(?m)^[ \t]*#[ \t]*(\w+)(.*(?:\\\n.*)*)")
+# Only the conditionals: "#include" and "#define" lines are left to tree-sitter.
+_DIRECTIVE = re.compile(rb"(?m)^[ \t]*#[ \t]*(if|ifdef|ifndef|else|elif|endif)\b(.*(?:\\\n.*)*)")
 
 
 def _annotation(m: re.Match[bytes]) -> bytes:
