@@ -5,7 +5,15 @@ What it finds:
     (``pte_offset_map_lock()`` and friends, listed in checkers/data/kernel.toml)
     used on some path before any NULL check: dereferenced, used in pointer
     arithmetic (``vmf->pte - idx``), indexed, or passed as the pte argument of a
-    function that dereferences it (``ptep_get()``, ``set_ptes()``).
+    function that dereferences it (``ptep_get()``, ``set_ptes()``, or a helper
+    of the tree whose body reads that argument unchecked).
+
+    Checks through a copy (``start_pte = pte = pte_offset_map_lock(...);
+    if (!start_pte)``), assertions (``VM_BUG_ON(!pte)``, ``VM_WARN_ON(!pte);``,
+    ``if (WARN_ON(!ptep)) return``), ``IS_ERR_OR_NULL()``, a helper that tests
+    its argument for NULL, and a status variable set on the NULL path
+    (``result = SCAN_PMD_NULL; ... if (result != SCAN_SUCCEED) goto out;``)
+    all count as checks.
 
 Why it matters:
     Since the page table can be freed or replaced by a huge PMD under us
@@ -25,10 +33,6 @@ Fix:
     vmf->pte = pte_offset_map_lock(...);
     if (unlikely(!vmf->pte))
             goto out;
-
-Checks through a copy (``start_pte = pte = pte_offset_map_lock(...);
-if (!start_pte)``), assertions (``VM_BUG_ON(!pte)``, ``if (WARN_ON(!ptep))
-return``) and ``IS_ERR_OR_NULL()`` count as checks.
 """
 
 from __future__ import annotations
