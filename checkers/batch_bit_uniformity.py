@@ -121,7 +121,7 @@ class BatchBitUniformity(FunctionChecker):
         helper_call: Node,
     ) -> Finding | None:
         helper_name = call_name(helper_call) or ""
-        helper = tree.find_function(helper_name)
+        helper = sm.lookup(unit, helper_name, tree)
         bits = [b for b, _, _ in propagated]
         if helper is None:
             verdicts = {

@@ -110,7 +110,7 @@ def _parser() -> Parser:
     return Parser(C_LANGUAGE)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _parse_cached(digest: str, path: str, source: bytes) -> ParsedFile:
     refused = unanalysable(source)
     if refused is not None:

@@ -159,8 +159,8 @@ def _status(fact: tuple[object, ...]) -> st.Status:
     return status
 
 
-# (file tree id, helper, argument index) -> (dereferences it unchecked, tests it for NULL)
-_summaries: dict[tuple[int, str, int], tuple[bool, bool]] = {}
+# (file, content hash, helper, argument index) -> (reads it unchecked, tests it for NULL)
+_summaries: dict[tuple[str, int, str, int], tuple[bool, bool]] = {}
 
 
 def _summary(unit: FunctionUnit, tree: TreeView, name: str, index: int) -> tuple[bool, bool]:
@@ -170,7 +170,7 @@ def _summary(unit: FunctionUnit, tree: TreeView, name: str, index: int) -> tuple
     analysed with that parameter seeded as "may be NULL"."""
     if not name or name in knowledge().may_return_null or name in knowledge().deref:
         return False, False
-    key_ = (id(unit.file.tree), name, index)
+    key_ = (unit.file.path, hash(unit.file.source), name, index)
     hit = _summaries.get(key_)
     if hit is not None:
         return hit

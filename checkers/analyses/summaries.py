@@ -144,7 +144,7 @@ def _clears(unit: FunctionUnit, bit: Bit, tree: TreeView, depth: int, seen: set[
             and name not in _carriers()
             and (_may_be_pte_helper(name) or name in unit.file.functions())
         ):
-            callee = _lookup(unit, name, tree)
+            callee = lookup(unit, name, tree)
             if callee is not None and _returns_pte(callee):
                 inner = _clears(callee, bit, tree, depth + 1, seen)
                 if inner is not None:
@@ -166,7 +166,7 @@ def _flag_guarded(call: Node) -> bool:
     return False
 
 
-def _lookup(near: FunctionUnit, name: str, tree: TreeView) -> FunctionUnit | None:
+def lookup(near: FunctionUnit, name: str, tree: TreeView) -> FunctionUnit | None:
     """A callee: in the caller's own file first (static helpers), then the tree."""
     node = near.file.functions().get(name)
     if node is not None:
@@ -230,7 +230,7 @@ def _builder_carries(
         return False
     if depth >= MAX_DEPTH:
         return None
-    unit = _lookup(near, name, tree)
+    unit = lookup(near, name, tree)
     if unit is None:
         # Not in the tree: fall back on what the data file says of it.
         return True if name in _carriers() else None

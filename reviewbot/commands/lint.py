@@ -69,7 +69,6 @@ def lint(paths: list[Path]) -> LintResult:
     result = LintResult()
     root = tree_root(paths[0]) if paths else Path(".")
     view = DirectoryTreeView(root)
-    parsed = []
     for f in files:
         try:
             rel = f.resolve().relative_to(root).as_posix()
@@ -84,9 +83,9 @@ def lint(paths: list[Path]) -> LintResult:
         if pf.refused is not None:
             result.notes.append(f"could not analyse {rel}: {pf.refused}")
             continue
+        # One file at a time: the view keeps a bounded set of recent files, so
+        # memory stays flat over a whole tree.
         view.add(pf)
-        parsed.append(pf)
-    for pf in parsed:
         units = all_functions(pf)
         result.files += 1
         result.functions += len(units)
