@@ -77,6 +77,9 @@ class BatchBitUniformity(FunctionChecker):
         requires=("summaries",),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return frozenset({"set_ptes"})
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         raw = unit.node.text or b""
         if b"set_ptes" not in raw:

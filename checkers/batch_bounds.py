@@ -66,6 +66,9 @@ class BatchBounds(FunctionChecker):
         ),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return frozenset(knowledge().batched_nr_arg)
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         k = knowledge()
         raw = unit.node.text or b""

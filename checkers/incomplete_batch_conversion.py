@@ -58,6 +58,9 @@ class IncompleteBatchConversion(FunctionChecker):
         ),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return frozenset(knowledge().batched_nr_arg)
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         k = knowledge()
         nr_arg = k.batched_nr_arg

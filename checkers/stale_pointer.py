@@ -69,6 +69,9 @@ class StalePointer(FunctionChecker):
         requires=("cfg", "dataflow"),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return knowledge().reobtain
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         reobtain = knowledge().reobtain
         raw = unit.node.text or b""

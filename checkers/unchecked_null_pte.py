@@ -81,6 +81,9 @@ class UncheckedNullPte(FunctionChecker):
         requires=("cfg", "dataflow"),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return knowledge().may_return_null
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         producers = knowledge().may_return_null
         raw = unit.node.text or b""

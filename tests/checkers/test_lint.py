@@ -50,6 +50,7 @@ def test_lint_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert [e["role"] for e in stale["evidence"]] == ["copied", "re-obtained", "used"]
     assert all(not any(ch.isdigit() for ch in e["role"]) for e in stale["evidence"])
     assert doc["stats"]["files"] == 2 and doc["stats"]["functions"] == 2
+    assert doc["stats"]["files_skipped"] == 0
 
 
 def test_lint_clean_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,3 +168,15 @@ def test_deep_expressions_split_over_lines_are_analysed_iteratively(tmp_path: Pa
     assert doc["stats"]["functions"] == 1 and doc["findings"] == []
     assert all(n.startswith("could not analyse") for n in doc["notes"])
     assert seconds < 20
+
+
+def test_files_without_trigger_words_are_not_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "plain.c").write_text("int add(int a, int b)\n{\n\treturn a + b;\n}\n")
+    shutil.copy(FIXTURES / "unchecked-null-pte/bad_read_unchecked.c", d / "pte.c")
+    assert main(["lint", "--format", "json", str(d)]) == 1
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    assert (stats["files"], stats["files_skipped"], stats["functions"]) == (1, 1, 1)
