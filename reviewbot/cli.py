@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="URL")
     p.add_argument("action", choices=("list", "approve", "send", "resolve"))
     p.add_argument("ids", nargs="*")
+    p.add_argument("--resend", action="store_true",
+                   help="resolve: the reply did not go out, send it again")
 
     p = sub.add_parser("serve", help="the web dashboard")
     p.add_argument("--host", default="127.0.0.1")

@@ -199,6 +199,10 @@ class SimRun:
     kind: str = ""
     message: str = ""
     trace: tuple[str, ...] = ()
+    # Where it failed in that revision's source (not part of the JSON contract).
+    file: str = ""
+    line: int = 0
+    function: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""Celery workers: thin tasks that load, run one pipeline stage, store."""
+"""Celery workers: thin task shims over reviewbot's stages (see workers/jobs.py)."""

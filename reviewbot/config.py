@@ -1,0 +1,219 @@
+"""The service configuration (``reviewbot.toml``): lists, paths, policy, SMTP, broker, database.
+
+The watcher, the workers and the outbox sender all run from one file, so
+that a deployment is described in one place (``deploy/reviewbot.example.toml``
+documents every key).  Command-line flags and the environment
+(``REVIEWBOT_CONFIG``, ``REVIEWBOT_DATABASE_URL``, ``REVIEWBOT_BROKER_URL``)
+override it.  Every list is muted unless it opts in: a new deployment never
+mails anyone by surprise.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from reviewbot.errors import UsageError
+
+# The swap/mm set: patches touching none of these are not reviewed.
+DEFAULT_PATHS: tuple[str, ...] = (
+    "mm/memory.c",
+    "mm/swap*.c",
+    "mm/swap*.h",
+    "mm/swapfile.c",
+    "mm/page_io.c",
+    "mm/shmem.c",
+    "mm/internal.h",
+    "mm/zswap.c",
+    "mm/vmscan.c",
+    "mm/madvise.c",
+    "include/linux/swap*.h",
+    "include/linux/pgtable.h",
+    "include/linux/mm.h",
+)
+
+
+class PolicyMode(enum.Enum):
+    MUTED = "muted"  # review and record, never mail
+    HOLD = "hold"  # queue for a maintainer's approval (reviewbot outbox approve)
+    SEND = "send"  # send after the delay
+
+
+class ReplyTo(enum.Enum):
+    AUTHOR = "author"
+    LIST = "list"
+    BOTH = "both"  # To: the author, Cc: the list
+
+
+@dataclass(frozen=True)
+class ListPolicy:
+    mode: PolicyMode = PolicyMode.MUTED
+    reply_to: ReplyTo = ReplyTo.BOTH
+    delay: float = 0.0  # seconds between the review and the first send attempt
+    rate_per_hour: int = 30  # replies per list per hour
+    max_series_size: int = 30  # larger series are reviewed but never mailed
+    send_clean: bool = False  # also mail "no findings" replies
+
+
+@dataclass(frozen=True)
+class ListConfig:
+    name: str
+    inbox_url: str  # public-inbox base URL, e.g. https://lore.kernel.org/linux-mm
+    address: str = ""  # the list's posting address (Cc of replies)
+    paths: tuple[str, ...] = DEFAULT_PATHS
+    policy: ListPolicy = ListPolicy()
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = 25
+    sender: str = "reviewbot <reviewbot@localhost>"
+    timeout: float = 30.0
+    starttls: bool = False
+    user: str = ""
+    password_file: str = ""  # read at send time, never stored in the config
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    interval: float = 60.0  # seconds between polls
+    grace: float = 3600.0  # an incomplete series is reviewed after this long
+    link_window_days: float = 120.0  # subject+author linking looks back this far
+    backoff_max: float = 900.0  # longest wait after inbox errors
+    requeue_after: float = 1800.0  # re-enqueue a review not finished by then
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    soft_time_limit: float = 600.0
+    time_limit: float = 660.0  # must stay below visibility_timeout
+    visibility_timeout: float = 900.0
+    max_attempts: int = 5
+    retry_backoff: float = 10.0
+    restore_interval: float = 60.0  # kombu's scan for unacked messages of dead workers
+
+
+@dataclass(frozen=True)
+class Config:
+    database: str = "sqlite:///reviewbot.db"
+    broker: str | None = None  # None: every task runs in-process
+    tree: Path = Path(".")
+    state_dir: Path = Path("state")  # inbox mirrors
+    message_domain: str = "reviewbot.localhost"  # Message-Ids of our own mails
+    pipeline: str = ""  # module:object of a pipeline adapter; empty = the real one
+    simulate: bool = True
+    smtp: SmtpConfig = SmtpConfig()
+    watch: WatchConfig = WatchConfig()
+    worker: WorkerConfig = WorkerConfig()
+    lists: tuple[ListConfig, ...] = field(default_factory=tuple)
+
+    def list_named(self, name: str | None) -> ListConfig | None:
+        return next((lst for lst in self.lists if lst.name == name), None)
+
+
+def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
+    """Fill a frozen dataclass from a TOML table, refusing unknown keys."""
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise UsageError(f"config: unknown key {where}{key}")
+        default = getattr(cls(), key)
+        kwargs[key] = _coerce(default, value, f"{where}{key}")
+    return cls(**kwargs)
+
+
+def _coerce(default: Any, value: Any, where: str) -> Any:
+    if isinstance(default, enum.Enum):
+        try:
+            return type(default)(value)
+        except ValueError:
+            choices = ", ".join(str(m.value) for m in type(default))
+            raise UsageError(f"config: {where} must be one of {choices}") from None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise UsageError(f"config: {where} must be true or false")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"config: {where} must be a number")
+        return float(value)
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"config: {where} must be an integer")
+        return value
+    if isinstance(default, Path):
+        return Path(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"config: {where} must be a list of strings")
+        return tuple(value)
+    if default is None or isinstance(default, str):
+        if not isinstance(value, str):
+            raise UsageError(f"config: {where} must be a string")
+        return value
+    raise UsageError(f"config: {where} has an unexpected value")
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    data = dict(data)
+    sections: dict[str, Any] = {}
+    for name, cls in (("smtp", SmtpConfig), ("watch", WatchConfig), ("worker", WorkerConfig)):
+        table = data.pop(name, {})
+        if not isinstance(table, dict):
+            raise UsageError(f"config: [{name}] must be a table")
+        sections[name] = _build(cls, table, f"{name}.")
+    lists = []
+    for i, raw_entry in enumerate(data.pop("lists", [])):
+        if (
+            not isinstance(raw_entry, dict)
+            or "name" not in raw_entry
+            or "inbox_url" not in raw_entry
+        ):
+            raise UsageError(f"config: [[lists]] #{i + 1} needs a name and an inbox_url")
+        entry = dict(raw_entry)
+        policy = _build(ListPolicy, entry.pop("policy", {}), f"lists.{entry['name']}.policy.")
+        name, url = entry.pop("name"), entry.pop("inbox_url")
+        if not isinstance(name, str) or not isinstance(url, str):
+            raise UsageError(f"config: [[lists]] #{i + 1}: name and inbox_url are strings")
+        base = ListConfig(name=name, inbox_url=url.rstrip("/"), policy=policy)
+        for key, value in entry.items():
+            if key not in ("address", "paths"):
+                raise UsageError(f"config: unknown key lists.{name}.{key}")
+            base = replace(base, **{key: _coerce(getattr(base, key), value, f"lists.{key}")})
+        lists.append(base)
+    if len({lst.name for lst in lists}) != len(lists):
+        raise UsageError("config: two [[lists]] have the same name")
+    top = _build(Config, data, "")
+    cfg: Config = replace(top, lists=tuple(lists), **sections)
+    if cfg.worker.time_limit >= cfg.worker.visibility_timeout:
+        # A task running past the visibility timeout is delivered again while still running.
+        raise UsageError("config: worker.time_limit must be below worker.visibility_timeout")
+    if cfg.worker.soft_time_limit > cfg.worker.time_limit:
+        raise UsageError("config: worker.soft_time_limit must not exceed worker.time_limit")
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read the config file (or ``$REVIEWBOT_CONFIG``), then apply the environment."""
+    path = path or os.environ.get("REVIEWBOT_CONFIG")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"config {path}: {exc}") from None
+    cfg = parse_config(data)
+    if url := os.environ.get("REVIEWBOT_DATABASE_URL"):
+        cfg = replace(cfg, database=url)
+    if broker := os.environ.get("REVIEWBOT_BROKER_URL"):
+        cfg = replace(cfg, broker=broker)
+    return cfg

@@ -1,0 +1,381 @@
+"""The outbox: replies written with the review, sent later, never twice.
+
+Rows are written in the same transaction as the review they come from, keyed
+by (revision, patch, content): a task that runs twice writes nothing new.
+The sender claims a row (``pending`` -> ``sending``, committed) before it
+talks to SMTP and marks it ``sent`` after the server accepted the DATA.  If
+the process dies between the two, the row stays ``sending`` and is never
+retried automatically: a human resolves it (``reviewbot outbox resolve``),
+because "not delivered twice" beats "delivered twice".  Errors before DATA
+(server down, recipients refused with 4xx) are safe to retry with backoff.
+
+Per-list policy decides the initial state: ``muted`` (recorded, never sent),
+``held`` (waits for ``reviewbot outbox approve``) or ``pending`` after a
+delay; who the reply goes to; a rate limit per hour; a maximum series size;
+and whether "no findings" replies are sent at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import enum
+import hashlib
+import logging
+import re
+import smtplib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from reviewbot.config import Config, ListConfig, ListPolicy, PolicyMode, ReplyTo, SmtpConfig
+from reviewbot.models import Review
+from reviewbot.storage.models import OutboxRow, RevisionRow, SeriesRow
+
+log = logging.getLogger(__name__)
+
+_CRLF_RE = re.compile(rb"\r?\n")
+
+
+class OutboxState(enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    HELD = "held"
+    MUTED = "muted"
+
+
+class ReplyLike(Protocol):
+    """What the report stage's ReplyMail offers (reviewbot.pipeline.report)."""
+
+    @property
+    def in_reply_to(self) -> str: ...
+    @property
+    def references(self) -> Sequence[str]: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def to(self) -> Sequence[str]: ...
+    @property
+    def cc(self) -> Sequence[str]: ...
+    @property
+    def body(self) -> str: ...
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _addrs(value: str | Sequence[str]) -> list[str]:
+    items = [value] if isinstance(value, str) else list(value)
+    return [a.strip() for item in items for a in item.split(",") if a.strip()]
+
+
+def outbox_key(revision_id: int, reply: ReplyLike) -> str:
+    material = "\0".join([str(revision_id), reply.in_reply_to, reply.subject, reply.body])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _is_clean(reply: ReplyLike, review: Review) -> bool:
+    with_findings = {f.patch_message_id for f in review.findings}
+    cover = review.revision.cover
+    if cover is not None and reply.in_reply_to == cover.message_id:
+        return not review.findings
+    return reply.in_reply_to not in with_findings
+
+
+def _recipients(
+    reply: ReplyLike, lst: ListConfig | None, policy: ListPolicy
+) -> tuple[list[str], list[str]]:
+    author = _addrs(reply.to)
+    listaddr = [lst.address] if lst is not None and lst.address else []
+    if policy.reply_to is ReplyTo.AUTHOR or not listaddr:
+        return author, []
+    if policy.reply_to is ReplyTo.LIST:
+        return listaddr, []
+    # everyone the patch was sent to stays on the thread, as a human reviewer would keep them
+    others = [a for a in _addrs(reply.cc) if a.lower() not in {x.lower() for x in listaddr}]
+    return author, listaddr + others
+
+
+def build_message(
+    reply: ReplyLike, message_id: str, sender: str, to: list[str], cc: list[str]
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = reply.subject
+    msg["Date"] = email.utils.format_datetime(_now())
+    msg["Message-ID"] = f"<{message_id}>"
+    msg["In-Reply-To"] = f"<{reply.in_reply_to}>"
+    refs = list(dict.fromkeys([*reply.references, reply.in_reply_to]))
+    msg["References"] = " ".join(f"<{r}>" for r in refs)
+    msg["X-Mailer"] = "reviewbot"
+    msg.set_content(reply.body)
+    return msg
+
+
+def write_replies(
+    session: Session,
+    cfg: Config,
+    revision: RevisionRow,
+    review: Review,
+    replies: Sequence[ReplyLike],
+    *,
+    now: dt.datetime | None = None,
+) -> list[OutboxRow]:
+    """Queue the replies of one review under its list's policy (in the caller's transaction)."""
+    now = now or _now()
+    series = session.get(SeriesRow, revision.series_id)
+    lst = cfg.list_named(series.list_id if series else None)
+    policy = lst.policy if lst is not None else ListPolicy()  # unknown list: muted
+    too_big = revision.total > policy.max_series_size
+    rows = []
+    for reply in replies:
+        if _is_clean(reply, review) and not policy.send_clean:
+            continue
+        key = outbox_key(revision.id, reply)
+        if session.scalar(select(OutboxRow.id).where(OutboxRow.key == key)):
+            continue
+        message_id = f"reviewbot.{key[:24]}@{cfg.message_domain}"
+        to, cc = _recipients(reply, lst, policy)
+        msg = build_message(reply, message_id, cfg.smtp.sender, to, cc)
+        state, note = {
+            PolicyMode.MUTED: (OutboxState.MUTED, "list is muted"),
+            PolicyMode.HOLD: (OutboxState.HELD, None),
+            PolicyMode.SEND: (OutboxState.PENDING, None),
+        }[policy.mode]
+        if too_big:
+            state, note = OutboxState.MUTED, f"series of {revision.total} > max_series_size"
+        row = OutboxRow(
+            key=key,
+            revision_id=revision.id,
+            patch_message_id=reply.in_reply_to,
+            message_id=message_id,
+            to_addrs=", ".join(to + cc),
+            subject=reply.subject,
+            raw=msg.as_string(),
+            state=state.value,
+            not_before=now + dt.timedelta(seconds=policy.delay),
+            last_error=note,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def _run(session: Session, stmt: Any) -> CursorResult[Any]:
+    """Execute a DML statement (its rowcount says whether the claim was won)."""
+    return cast(CursorResult[Any], session.execute(stmt))
+
+
+# -- sending ---------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"  # nothing was sent: safe to try again
+    FAILED = "failed"  # refused for good (5xx)
+    AMBIGUOUS = "ambiguous"  # the server may have it: a human decides
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    detail: str = ""
+
+
+def deliver(smtp_cfg: SmtpConfig, raw: str, recipients: list[str]) -> Delivery:
+    """One message over SMTP, telling apart "surely not sent" from "maybe sent"."""
+    _, sender = email.utils.parseaddr(smtp_cfg.sender)
+    try:
+        conn = smtplib.SMTP(smtp_cfg.host, smtp_cfg.port, timeout=smtp_cfg.timeout)
+    except (OSError, smtplib.SMTPException) as exc:
+        return Delivery(Outcome.RETRY, f"connect {smtp_cfg.host}:{smtp_cfg.port}: {exc}")
+    try:
+        try:
+            conn.ehlo()
+            if smtp_cfg.starttls:
+                conn.starttls()
+                conn.ehlo()
+            if smtp_cfg.user:
+                password = Path(smtp_cfg.password_file).read_text().strip()
+                conn.login(smtp_cfg.user, password)
+            code, resp = conn.mail(sender)
+            if code != 250:
+                return _refused(code, resp, "MAIL FROM")
+            accepted = 0
+            for rcpt in recipients:
+                code, resp = conn.rcpt(rcpt)
+                if code in (250, 251):
+                    accepted += 1
+                elif code >= 500:
+                    log.warning("recipient %s refused: %s %r", rcpt, code, resp)
+                else:
+                    return _refused(code, resp, f"RCPT {rcpt}")
+            if not accepted:
+                return Delivery(Outcome.FAILED, "every recipient refused")
+        except (OSError, smtplib.SMTPException) as exc:
+            return Delivery(Outcome.RETRY, f"before DATA: {exc}")
+        try:
+            # smtplib fixes line ends of str only; bytes must already use CRLF.
+            code, resp = conn.data(_CRLF_RE.sub(b"\r\n", raw.encode("utf-8")))
+        except smtplib.SMTPDataError as exc:
+            return _refused(exc.smtp_code, exc.smtp_error, "DATA")
+        except (OSError, smtplib.SMTPException) as exc:
+            return Delivery(Outcome.AMBIGUOUS, f"during DATA: {exc}")
+        if code != 250:
+            return _refused(code, resp, "DATA")
+        return Delivery(Outcome.SENT, resp.decode("utf-8", "replace"))
+    finally:
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+
+
+def _refused(code: int, resp: bytes | str, stage: str) -> Delivery:
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+    outcome = Outcome.FAILED if code >= 500 else Outcome.RETRY
+    return Delivery(outcome, f"{stage}: {code} {text}")
+
+
+def _list_of(session: Session, row: OutboxRow) -> str | None:
+    if row.revision_id is None:
+        return None
+    return session.scalar(
+        select(SeriesRow.list_id)
+        .join(RevisionRow, RevisionRow.series_id == SeriesRow.id)
+        .where(RevisionRow.id == row.revision_id)
+    )
+
+
+def _sent_last_hour(session: Session, list_name: str | None, now: dt.datetime) -> int:
+    q = (
+        select(func.count(OutboxRow.id))
+        .join(RevisionRow, RevisionRow.id == OutboxRow.revision_id)
+        .join(SeriesRow, SeriesRow.id == RevisionRow.series_id)
+        .where(OutboxRow.state == OutboxState.SENT.value)
+        .where(OutboxRow.sent_at >= now - dt.timedelta(hours=1))
+        .where(SeriesRow.list_id == list_name)
+    )
+    return int(session.scalar(q) or 0)
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    ambiguous: int = 0
+    rate_limited: int = 0
+
+
+def send_due(
+    sessions: sessionmaker[Session],
+    cfg: Config,
+    now: dt.datetime | None = None,
+    deliver_fn: Callable[[SmtpConfig, str, list[str]], Delivery] = deliver,
+) -> SendStats:
+    """Send every pending reply whose time has come, within each list's rate."""
+    now = now or _now()
+    stats = SendStats()
+    with sessions() as session:
+        due = session.scalars(
+            select(OutboxRow.id)
+            .where(OutboxRow.state == OutboxState.PENDING.value)
+            .where((OutboxRow.not_before.is_(None)) | (OutboxRow.not_before <= now))
+            .order_by(OutboxRow.id)
+        ).all()
+    for row_id in due:
+        with sessions() as session:
+            row = session.get(OutboxRow, row_id)
+            if row is None:
+                continue
+            list_name = _list_of(session, row)
+            lst = cfg.list_named(list_name)
+            rate = lst.policy.rate_per_hour if lst is not None else 0
+            if _sent_last_hour(session, list_name, now) >= rate:
+                stats.rate_limited += 1
+                continue
+            # The claim: only one sender gets the row, and the claim is durable
+            # before a byte goes to the SMTP server.
+            claimed = _run(
+                session,
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id, OutboxRow.state == OutboxState.PENDING.value)
+                .values(state=OutboxState.SENDING.value, attempts=OutboxRow.attempts + 1),
+            ).rowcount
+            session.commit()
+            if not claimed:
+                continue
+            raw, recipients, attempts = row.raw, _addrs(row.to_addrs), row.attempts
+        result = deliver_fn(cfg.smtp, raw, recipients)
+        _settle(sessions, row_id, result, attempts, now)
+        setattr(stats, result.outcome.value, getattr(stats, result.outcome.value) + 1)
+    return stats
+
+
+def _settle(
+    sessions: sessionmaker[Session],
+    row_id: int,
+    result: Delivery,
+    attempts: int,
+    now: dt.datetime,
+) -> None:
+    with sessions() as session:
+        row = session.get(OutboxRow, row_id)
+        assert row is not None
+        row.last_error = None if result.outcome is Outcome.SENT else result.detail
+        if result.outcome is Outcome.SENT:
+            row.state, row.sent_at = OutboxState.SENT.value, _now()
+        elif result.outcome is Outcome.RETRY:
+            backoff = min(5.0 * 2 ** max(attempts - 1, 0), 3600.0)
+            row.state = OutboxState.PENDING.value
+            row.not_before = now + dt.timedelta(seconds=backoff)
+        elif result.outcome is Outcome.FAILED:
+            row.state = OutboxState.FAILED.value
+        # AMBIGUOUS stays "sending": resolved by hand, never resent by itself.
+        session.commit()
+    if result.outcome is not Outcome.SENT:
+        log.warning("outbox %d: %s: %s", row_id, result.outcome.value, result.detail)
+
+
+def approve(session: Session, ids: Sequence[int]) -> int:
+    """held -> pending (a maintainer's approval)."""
+    res = _run(
+        session,
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(ids), OutboxRow.state == OutboxState.HELD.value)
+        .values(state=OutboxState.PENDING.value, not_before=_now()),
+    )
+    return int(res.rowcount)
+
+
+def resolve(session: Session, ids: Sequence[int], resend: bool) -> int:
+    """A row stuck in ``sending``: a human says it went out (sent) or did not (pending)."""
+    state = OutboxState.PENDING if resend else OutboxState.SENT
+    res = _run(
+        session,
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(ids), OutboxRow.state == OutboxState.SENDING.value)
+        .values(
+            state=state.value, sent_at=None if resend else _now(), last_error="resolved by hand"
+        ),
+    )
+    return int(res.rowcount)

@@ -1,0 +1,1 @@
+"""The mailing-list watcher: public-inbox epochs in, queued reviews out."""

@@ -1,0 +1,123 @@
+"""Read a public-inbox over HTTP, one git epoch at a time: the only module that runs git
+on the inbox mirrors.
+
+A v2 public-inbox stores every message as one commit of an epoch repository
+(``git/N.git``) whose tree holds the raw mail as blob ``m``; epochs roll over
+at about 1 GB, so the epochs are discovered from the inbox's manifest
+(``manifest.js.gz``) instead of assuming ``0.git``.  Each epoch is mirrored
+locally (``git clone --mirror``, then ``git fetch``) and read from a cursor
+commit to HEAD, oldest first.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from reviewbot.errors import FetchError
+
+_EPOCH_RE = re.compile(r"/git/(\d+)\.git$")
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    epoch: int
+    commit: str
+    raw: bytes
+
+
+def discover_epochs(inbox_url: str, timeout: float = 20.0) -> list[int]:
+    """Epoch numbers listed by the inbox's manifest, e.g. ``[0, 1, 2]``."""
+    url = f"{inbox_url.rstrip('/')}/manifest.js.gz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            data = resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise FetchError(f"{url}: {exc}") from None
+    try:
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        manifest = json.loads(data)
+    except (OSError, ValueError) as exc:
+        raise FetchError(f"{url}: not a public-inbox manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise FetchError(f"{url}: not a public-inbox manifest")
+    epochs = sorted(int(m.group(1)) for key in manifest if (m := _EPOCH_RE.search(str(key))))
+    return epochs
+
+
+def _slug(url: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", url.split("://", 1)[-1]).strip("_")
+
+
+class EpochMirror:
+    """A local ``--mirror`` clone of one epoch of one inbox."""
+
+    def __init__(self, state_dir: Path, inbox_url: str, epoch: int):
+        self.url = f"{inbox_url.rstrip('/')}/git/{epoch}.git"
+        self.path = state_dir / "mirrors" / _slug(inbox_url) / f"{epoch}.git"
+        self.epoch = epoch
+
+    def update(self) -> None:
+        """Clone or fetch; raises FetchError when the server cannot be reached."""
+        try:
+            if (self.path / "HEAD").exists():
+                git.Repo(self.path).git.fetch("--quiet", "--prune", "origin")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                git.Repo.clone_from(self.url, self.path, mirror=True, quiet=True)
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or str(exc)).strip().splitlines()
+            raise FetchError(f"{self.url}: {detail[-1] if detail else exc}") from None
+
+    def head(self) -> str | None:
+        if not (self.path / "HEAD").exists():
+            return None
+        repo = git.Repo(self.path)
+        try:
+            return repo.git.rev_parse("--verify", "--quiet", "HEAD^{commit}") or None
+        except git.GitCommandError:
+            return None  # an empty epoch
+
+    def messages_after(
+        self, cursor: str | None, limit: int | None = None
+    ) -> Iterator[InboxMessage]:
+        """Messages after ``cursor`` (exclusive) up to HEAD, oldest first.
+
+        A cursor that is no longer in the history (the server rewrote the
+        epoch, which public-inbox does for purges) reads the epoch again from
+        its start: duplicates are dropped by message-id downstream.
+        """
+        head = self.head()
+        if head is None or head == cursor:
+            return
+        repo = git.Repo(self.path)
+        spec = head
+        if cursor:
+            try:
+                repo.git.merge_base("--is-ancestor", cursor, head)
+                spec = f"{cursor}..{head}"
+            except git.GitCommandError:
+                spec = head
+        args = ["--reverse", spec]
+        shas = repo.git.rev_list(*args).split()
+        if limit is not None:
+            shas = shas[:limit]
+        if not shas:
+            return
+        # GitPython keeps one ``cat-file --batch`` process per repo: no fork per message.
+        for sha in shas:
+            commit = repo.commit(sha)
+            try:
+                blob = commit.tree / "m"
+            except KeyError:
+                continue  # a purge commit: no message in it
+            yield InboxMessage(self.epoch, sha, blob.data_stream.read())

@@ -1,0 +1,198 @@
+"""Fixtures for the service tests: databases, config files, Redis, SMTP, workers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from reviewbot.config import (
+    Config,
+    ListConfig,
+    ListPolicy,
+    PolicyMode,
+    SmtpConfig,
+    WatchConfig,
+    WorkerConfig,
+)
+from reviewbot.watch.database import dispose_all, sessions_for
+from tests.support.fixtures import public_inbox  # noqa: F401 (a fixture)
+from tests.support.services import CeleryWorker, RedisServer, SmtpSink
+
+PG_ADMIN = os.environ.get("REVIEWBOT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+FAKE = "tests.service.fakepipe:Pipeline"
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    """A throwaway PostgreSQL schema for this test session (dropped after)."""
+    name = f"svc_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(PG_ADMIN)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {name}"))
+    except sa.exc.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    try:
+        yield name
+    finally:
+        dispose_all()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {name} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'reviewbot.db'}"
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        # One schema per test: tables created fresh, nothing leaks between tests.
+        sub = f"{schema}_{uuid.uuid4().hex[:6]}"
+        engine = sa.create_engine(PG_ADMIN)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {sub}"))
+        engine.dispose()
+        url = f"{PG_ADMIN}?options=-csearch_path%3D{sub}"
+    try:
+        yield url
+    finally:
+        dispose_all()
+        if request.param == "postgresql":
+            engine = sa.create_engine(PG_ADMIN)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA {sub} CASCADE"))
+            engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'reviewbot.db'}"
+    dispose_all()
+
+
+@pytest.fixture
+def sessions_factory() -> Callable[[str], sessionmaker[Session]]:
+    return sessions_for
+
+
+def make_config(
+    tmp_path: Path, db: str, inbox_url: str = "http://127.0.0.1:9/linux-mm", **over: object
+) -> Config:
+    lst = ListConfig(
+        name="linux-mm",
+        inbox_url=inbox_url,
+        address="linux-mm@kvack.org",
+        policy=ListPolicy(mode=PolicyMode.SEND, rate_per_hour=1000),
+    )
+    cfg = Config(
+        database=db,
+        broker=None,
+        tree=tmp_path,
+        state_dir=tmp_path / "state",
+        message_domain="reviewbot.test",
+        pipeline=FAKE,
+        simulate=False,
+        smtp=SmtpConfig(
+            host="127.0.0.1", port=9, sender="reviewbot <bot@reviewbot.test>", timeout=5
+        ),
+        watch=WatchConfig(interval=0.3, grace=3600, backoff_max=3, requeue_after=4),
+        worker=WorkerConfig(
+            soft_time_limit=5,
+            time_limit=6,
+            visibility_timeout=8,
+            max_attempts=5,
+            retry_backoff=0.5,
+            restore_interval=1,
+        ),
+        lists=(lst,),
+    )
+    return dataclasses.replace(cfg, **over)  # type: ignore[arg-type]
+
+
+def write_config(cfg: Config, path: Path) -> Path:
+    """The same config as TOML, for subprocesses (workers)."""
+    lst = cfg.lists[0]
+    broker = f'broker = "{cfg.broker}"' if cfg.broker else ""
+    text = f"""
+database = "{cfg.database}"
+{broker}
+tree = "{cfg.tree}"
+state_dir = "{cfg.state_dir}"
+message_domain = "{cfg.message_domain}"
+pipeline = "{cfg.pipeline}"
+simulate = {str(cfg.simulate).lower()}
+
+[smtp]
+host = "{cfg.smtp.host}"
+port = {cfg.smtp.port}
+sender = "{cfg.smtp.sender}"
+
+[watch]
+interval = {cfg.watch.interval}
+requeue_after = {cfg.watch.requeue_after}
+
+[worker]
+soft_time_limit = {cfg.worker.soft_time_limit}
+time_limit = {cfg.worker.time_limit}
+visibility_timeout = {cfg.worker.visibility_timeout}
+max_attempts = {cfg.worker.max_attempts}
+retry_backoff = {cfg.worker.retry_backoff}
+restore_interval = {cfg.worker.restore_interval}
+
+[[lists]]
+name = "{lst.name}"
+inbox_url = "{lst.inbox_url}"
+address = "{lst.address}"
+[lists.policy]
+mode = "{lst.policy.mode.value}"
+rate_per_hour = {lst.policy.rate_per_hour}
+"""
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[..., CeleryWorker]]:
+    started: list[CeleryWorker] = []
+
+    def start(
+        config: Path, concurrency: int = 1, env: dict[str, str] | None = None
+    ) -> CeleryWorker:
+        w = CeleryWorker(config, tmp_path / f"worker{len(started)}.log", concurrency, env)
+        w.start()
+        started.append(w)
+        return w
+
+    try:
+        yield start
+    finally:
+        for w in started:
+            w.stop()

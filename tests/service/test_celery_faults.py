@@ -1,0 +1,148 @@
+"""Real Celery workers on a real redis-server: killed workers, Redis restarts.
+
+The watcher runs in this process and publishes to Redis; workers are
+``reviewbot worker`` subprocesses.  What must hold: every review completes
+exactly once and every reply reaches the SMTP server exactly once, whatever
+dies in between.  Timeouts are shortened (visibility 8 s, restore scan 1 s,
+re-enqueue after 4 s) so the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from reviewbot.config import Config, SmtpConfig
+from reviewbot.storage.models import ReviewRow, RevisionRow, TaskAttemptRow
+from reviewbot.watch.database import sessions_for
+from reviewbot.watch.watcher import Watcher
+from tests.service.conftest import make_config, write_config
+from tests.service.mails import mbox, series_mails
+from tests.service.test_watch_inbox import running, wait_for
+from tests.support.publicinbox import PublicInbox
+from tests.support.services import CeleryWorker, RedisServer, SmtpSink
+from workers.dispatch import Dispatcher
+from workers.jobs import REVIEW_TASK
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+
+def _setup(
+    tmp_path: Path, db: str, pi: PublicInbox, smtp: SmtpSink, redis: RedisServer
+) -> tuple[Config, Path]:
+    cfg = make_config(
+        tmp_path,
+        db,
+        inbox_url=pi.url,
+        broker=redis.url,
+        smtp=SmtpConfig(
+            host="127.0.0.1", port=smtp.port, sender="reviewbot <bot@reviewbot.test>", timeout=5
+        ),
+    )
+    return cfg, write_config(cfg, tmp_path / "reviewbot.toml")
+
+
+def _watcher(cfg: Config) -> tuple[Watcher, Dispatcher]:
+    sessions = sessions_for(cfg.database)
+    dispatcher = Dispatcher(cfg, sessions)
+    return Watcher(cfg, sessions, dispatcher.enqueue, stale=dispatcher.stale), dispatcher
+
+
+def _done_reviews(cfg: Config) -> Counter[int]:
+    with sessions_for(cfg.database)() as s:
+        rows = s.scalars(select(ReviewRow.revision_id).where(ReviewRow.status == "done")).all()
+    return Counter(rows)
+
+
+def _assert_each_once(smtp: SmtpSink, expected: int) -> None:
+    ids = [m["Message-ID"] for m in smtp.received()]
+    assert len(ids) == expected, ids
+    assert len(set(ids)) == expected
+
+
+def test_sigkill_mid_review_completes_once(
+    *,
+    db_url: str,
+    public_inbox: PublicInbox,
+    smtp: SmtpSink,
+    redis_server: RedisServer,
+    workers: Callable[..., CeleryWorker],
+    tmp_path: Path,
+) -> None:
+    cfg, path = _setup(tmp_path, db_url, public_inbox, smtp, redis_server)
+    slow = {"REVIEWBOT_FAKE_DELAY": "3"}
+    first = workers(path, env=slow)
+    watcher, dispatcher = _watcher(cfg)
+    sessions = sessions_for(cfg.database)
+
+    def started() -> bool:
+        with sessions() as s:
+            return bool(
+                s.scalar(
+                    select(func.count(TaskAttemptRow.id)).where(
+                        TaskAttemptRow.task == REVIEW_TASK, TaskAttemptRow.state == "started"
+                    )
+                )
+            )
+
+    try:
+        with running(watcher):
+            public_inbox.import_mbox(mbox(series_mails("k", n=3, flagged=(1, 2))))
+            assert wait_for(started, 30), "the worker never started the review"
+            first.kill()
+            workers(path, env=slow)
+            assert wait_for(lambda: len(smtp.received()) >= 2, 45)
+            wait_for(lambda: False, 2)  # a few more polls and redeliveries: nothing more
+    finally:
+        dispatcher.close()
+    _assert_each_once(smtp, 2)
+    assert list(_done_reviews(cfg).values()) == [1]
+    with sessions() as s:
+        tries = s.scalar(
+            select(func.count(TaskAttemptRow.id)).where(
+                TaskAttemptRow.task == REVIEW_TASK, TaskAttemptRow.state == "started"
+            )
+        )
+        assert tries is not None and tries >= 2
+        assert s.scalars(select(RevisionRow.state)).all() == ["reviewed"]
+
+
+def test_redis_restarted_three_times_loses_and_doubles_nothing(
+    *,
+    sqlite_url: str,
+    public_inbox: PublicInbox,
+    smtp: SmtpSink,
+    redis_server: RedisServer,
+    workers: Callable[..., CeleryWorker],
+    tmp_path: Path,
+) -> None:
+    cfg, path = _setup(tmp_path, sqlite_url, public_inbox, smtp, redis_server)
+    cfg = dataclasses.replace(cfg)
+    env = {"REVIEWBOT_FAKE_DELAY": "0.7"}
+    workers(path, env=env)
+    workers(path, env=env)
+    watcher, dispatcher = _watcher(cfg)
+    n_series = 6
+    try:
+        with running(watcher):
+            for i in range(n_series):
+                public_inbox.import_mbox(
+                    mbox(series_mails(f"r{i}", n=2, flagged=(2,), change_id=f"chg-{i}"))
+                )
+                if i % 2 == 1:
+                    wait_for(lambda: False, 1.0)
+                    redis_server.restart()
+            assert wait_for(lambda: len(smtp.received()) >= n_series, 90), (
+                f"{len(smtp.received())} of {n_series} replies"
+            )
+            wait_for(lambda: False, 3)
+    finally:
+        dispatcher.close()
+    _assert_each_once(smtp, n_series)
+    done = _done_reviews(cfg)
+    assert len(done) == n_series and set(done.values()) == {1}

@@ -1,0 +1,58 @@
+"""The TOML config: defaults, every section, and clear errors for bad keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reviewbot.config import DEFAULT_PATHS, PolicyMode, ReplyTo, load_config
+from reviewbot.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_are_muted_and_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REVIEWBOT_CONFIG", raising=False)
+    monkeypatch.delenv("REVIEWBOT_BROKER_URL", raising=False)
+    path = tmp_path / "c.toml"
+    path.write_text('[[lists]]\nname = "mm"\ninbox_url = "https://lore.kernel.org/linux-mm/"\n')
+    cfg = load_config(path)
+    assert cfg.broker is None
+    (lst,) = cfg.lists
+    assert lst.inbox_url == "https://lore.kernel.org/linux-mm"
+    assert lst.policy.mode is PolicyMode.MUTED
+    assert lst.paths == DEFAULT_PATHS
+
+
+def test_example_config_parses_with_every_key() -> None:
+    cfg = load_config(ROOT / "deploy" / "reviewbot.example.toml")
+    assert cfg.broker and cfg.broker.startswith("redis://")
+    assert cfg.lists[0].policy.reply_to is ReplyTo.BOTH
+    assert cfg.worker.time_limit < cfg.worker.visibility_timeout
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("databse = 'x'\n", "unknown key databse"),
+        ("[watch]\ninterval = 'soon'\n", "watch.interval must be a number"),
+        ("[[lists]]\nname='a'\ninbox_url='u'\n[lists.policy]\nmode='loud'\n", "must be one of"),
+        ("[worker]\ntime_limit = 900\nvisibility_timeout = 900\n", "below worker.visibility"),
+        ("[[lists]]\nname = 'a'\n", "needs a name and an inbox_url"),
+        ("x = [", "config"),
+    ],
+)
+def test_bad_config_is_a_usage_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        load_config(path)
+
+
+def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEWBOT_DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("REVIEWBOT_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.delenv("REVIEWBOT_CONFIG", raising=False)
+    cfg = load_config(None)
+    assert (cfg.database, cfg.broker) == ("sqlite:///x.db", "redis://127.0.0.1:1/0")

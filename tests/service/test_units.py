@@ -1,0 +1,127 @@
+"""Small pieces: mail parsing on odd input, reviewer commands, epoch discovery, CLI errors."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reviewbot.cli import main
+from reviewbot.errors import FetchError
+from reviewbot.reviewer_commands import parse_commands
+from reviewbot.watch.epochs import discover_epochs
+from reviewbot.watch.mail import parse_mail, touches
+from tests.service.mails import series_mails
+
+
+def test_parse_patch_mail() -> None:
+    info = parse_mail(series_mails("p", version=3, n=2)[2].encode())
+    assert info is not None
+    assert (info.version, info.index, info.total, info.is_patch) == (3, 2, 2, True)
+    assert info.thread_root == "p-v3-0@example.org"
+    assert info.paths == ("mm/swapfile.c",)
+    assert touches(info.paths, ("mm/swap*.c",)) and not touches(info.paths, ("mm/memory.c",))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"Subject: [PATCH 1/2] no message id\n\nbody\n",
+        b"\xff\xfe\x00garbage",
+        b"Message-Id: <x@y>\nDate: not a date\nSubject: =?utf-8?q?caf=C3=A9?=\n\n\xe9t\xe9\n",
+    ],
+)
+def test_bad_mail_never_raises(raw: bytes) -> None:
+    info = parse_mail(raw)
+    if info is not None:
+        assert info.message_id == "x@y" and info.date is None and not info.is_patch
+        assert info.subject == "café"
+
+
+def test_replies_and_covers_are_told_apart() -> None:
+    cover = parse_mail(series_mails("q")[0].encode())
+    assert cover is not None and cover.index == 0 and cover.is_patch
+    assert cover.change_id == "20261126-swap-batch-0123456789ab"
+    reply = parse_mail(b"Message-Id: <r@x>\nSubject: Re: [PATCH 1/3] mm: x\n\n> diff\n")
+    assert reply is not None and reply.is_reply and not reply.is_patch
+
+
+def test_commands_outside_quotes_only() -> None:
+    body = (
+        '> Wrong? Reply with "reviewbot: invalid <id>"\n'
+        "> reviewbot: invalid 11111111\n"
+        "reviewbot: invalid 3F9C2E1A the pte is locked here\n"
+        "  reviewbot: invalid 77b0c415\n"
+        "reviewbot: invalid zzzzzzzz\n"
+    )
+    cmds = parse_commands(body)
+    assert [(c.finding_id, c.reason) for c in cmds] == [
+        ("3f9c2e1a", "the pte is locked here"),
+        ("77b0c415", ""),
+    ]
+
+
+class _Manifest(http.server.BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/manifest.js.gz"):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(self.body)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def manifest_server() -> Iterator[tuple[str, type[_Manifest]]]:
+    handler = type("H", (_Manifest,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/linux-mm", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_epochs_come_from_the_manifest(manifest_server: tuple[str, type[_Manifest]]) -> None:
+    url, handler = manifest_server
+    manifest = {f"/linux-mm/git/{n}.git": {"fingerprint": "x"} for n in (2, 0, 1)}
+    handler.body = gzip.compress(json.dumps(manifest).encode())
+    assert discover_epochs(url) == [0, 1, 2]
+    handler.body = b"<html>not json</html>"
+    with pytest.raises(FetchError, match="not a public-inbox manifest"):
+        discover_epochs(url)
+    with pytest.raises(FetchError):
+        discover_epochs("http://127.0.0.1:9/nothing")
+
+
+def test_cli_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    # set (not deleted) so that monkeypatch restores it after `worker` writes it
+    monkeypatch.setenv("REVIEWBOT_CONFIG", str(empty))
+    monkeypatch.delenv("REVIEWBOT_BROKER_URL", raising=False)
+    assert main(["watch", "--config", str(empty), "--once", "--database", db]) == 2
+    assert "no [[lists]]" in capsys.readouterr().err
+    assert main(["link", "--database", db, "<a@b>", "<c@d>"]) == 2
+    assert capsys.readouterr().err.strip() == "reviewbot: no revision with message-id a@b"
+    assert main(["outbox", "--config", str(empty), "--database", db, "approve", "x"]) == 2
+    assert main(["outbox", "--config", str(empty), "--database", db, "list"]) == 0
+    assert main(["worker", "--config", str(empty)]) == 2
+    assert "no broker" in capsys.readouterr().err

@@ -1,0 +1,192 @@
+"""Real services for the service tests: redis-server, an SMTP sink, Celery workers.
+
+Each harness binds loopback only, keeps its files under the test's temporary
+directory and can be stopped and started again (the fault tests restart
+Redis, take SMTP down, SIGKILL workers).  Every process is started in its own
+session so that stopping it kills its children too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def _stop_group(
+    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10
+) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=timeout)
+    # children of a killed leader may linger in the group
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.wait(timeout=10)
+
+
+class RedisServer:
+    """redis-server on a free port, no persistence: a restart loses every queue."""
+
+    def __init__(self, root: Path):
+        self.dir = root
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        with open(self.dir / "redis.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.dir),
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        if not _wait_port(self.port, 10):
+            self.stop()
+            raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop_group(self.proc, signal.SIGKILL)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), bytes(data)))
+        return "250 OK"
+
+
+class SmtpSink:
+    """aiosmtpd on a free port (Controller(port=0) does not work); can go down and up."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.sink = _Sink()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def received(self) -> list[Message]:
+        with self.sink.lock:
+            return [message_from_bytes(raw) for _, raw in self.sink.messages]
+
+    def raw(self) -> list[bytes]:
+        with self.sink.lock:
+            return [raw for _, raw in self.sink.messages]
+
+
+class CeleryWorker:
+    """``reviewbot worker`` as a real subprocess (prefork pool)."""
+
+    def __init__(
+        self, config: Path, log: Path, concurrency: int = 1, env: dict[str, str] | None = None
+    ):
+        self.extra_env = env or {}
+        self.config = config
+        self.log = log
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = dict(
+            os.environ, PYTHONPATH=str(ROOT), REVIEWBOT_CONFIG=str(self.config), **self.extra_env
+        )
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "reviewbot",
+                    "worker",
+                    "--config",
+                    str(self.config),
+                    "--concurrency",
+                    str(self.concurrency),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop_group(self.proc, signal.SIGTERM, timeout=15)
+            self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool) at once."""
+        if self.proc is not None:
+            _stop_group(self.proc, signal.SIGKILL)
+            self.proc = None
