@@ -104,7 +104,8 @@ def run_fault(  # noqa: PLR0917
         )
     if type(ret) is not int:
         return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{entry} returned {ret!r}"))
-    raced[0] = raced[0] or any(e[0] == "table-freed" for e in world.events)
+    # Any injected race may leave the fault to be retried with nothing mapped.
+    raced[0] = raced[0] or bool(spec.race) or any(e[0] == "table-freed" for e in world.events)
     violations = invariants.check(
         world, before[0], invariants.Fault(vmf.address, ret, spec.write, raced[0])
     )

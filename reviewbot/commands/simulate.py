@@ -1,9 +1,10 @@
-"""``reviewbot simulate``: run the swap-in simulator on a tree.
+"""``reviewbot simulate``: run the swap-in simulator on a tree or a series.
 
-With no series, the tree itself is simulated as "base".  ``--scenario`` (with
-``--order``/``--index``) runs one case.  Exit 0 all pass, 1 a failure, 2
-could not run.  The series path (MSGID/--mbox/--range) is wired by the check
-pipeline, which calls ``simulate_tree_dirs`` with the applied trees.
+With no series, the tree itself is simulated as "base".  With a series
+(MSGID, --mbox or --range), every revision fetched is applied on its base in
+the tree and the table is base x v1 x v2 ...; a case the base fails is a
+model error, not the patch's.  ``--scenario`` (with ``--order``/``--index``)
+runs one case.  Exit 0 all pass, 1 a failure, 2 could not run.
 """
 
 from __future__ import annotations
@@ -11,23 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.models import ExitStatus, SimulationResult
 from sim.interp.machine import SOURCE_FILES
 from sim.scenarios.spec import build
-from sim.suite import default_cases, one_case, run_table
+from sim.suite import Case, default_cases, one_case, run_table
 from sim.tree import DirectoryTree
 
 
 def run(args: argparse.Namespace) -> int:
-    if (
-        getattr(args, "target", None)
-        or getattr(args, "mbox", None)
-        or getattr(args, "git_range", None)
-    ):
-        raise UsageError("simulate: series input is not wired yet; use --tree PATH alone")
     root = Path(args.tree)
     if not (root / SOURCE_FILES[0]).is_file():
         raise TreeError(f"{root}: no {SOURCE_FILES[0]} (not a kernel tree?)")
@@ -44,13 +41,51 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc.args[0])) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    result = run_table([("base", DirectoryTree(root))], cases, args.entry, reference=False)
+    if args.target or args.mbox or args.git_range:
+        result = _simulate_series(args, root, cases)
+    else:
+        result = run_table([("base", DirectoryTree(root))], cases, args.entry, reference=False)
     if args.format == "json":
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(result, args.entry))
     return int(exit_status(result))
+
+
+def _simulate_series(args: argparse.Namespace, root: Path, cases: list[Case]) -> SimulationResult:
+    """Apply each revision fetched on its base; simulate base, v1, v2, ..."""
+    from reviewbot.pipeline import apply as apply_stage
+    from reviewbot.pipeline import fetch
+
+    fetched = fetch.run(
+        fetch.FetchRequest(
+            target=args.target,
+            mbox=Path(args.mbox) if args.mbox else None,
+            git_range=args.git_range,
+            tree=root,
+            lore=args.lore,
+            version=args.version,
+        )
+    )
+    versions = [v for v in fetched.versions if v in fetched.revisions]
+    if args.version is not None:
+        versions = [v for v in versions if v <= args.version]
+    with ExitStack() as stack:
+        states: list[tuple[str, Any]] = []
+        for version in versions or [fetched.revision.version]:
+            revision = fetched.revisions.get(version, fetched.revision)
+            applied = stack.enter_context(
+                apply_stage.applied(root, revision, args.base or fetched.base)
+            )
+            if not applied.result.applied:
+                continue  # a revision that does not apply cannot be simulated
+            if not states:
+                states.append(("base", applied.states[0].view))
+            states.append((f"v{revision.version}", applied.states[-1].view))
+        if not states:
+            raise TreeError("no revision of the series applies to the tree")
+        return run_table(states, cases, args.entry)
 
 
 def exit_status(result: SimulationResult) -> ExitStatus:

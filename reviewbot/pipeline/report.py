@@ -142,8 +142,14 @@ def comment(
     # breaks on ASCII whitespace.
     text += f"  [id\xa0{finding.id}]"
     paragraphs = text.split("\n\n")
+    # A simulated run keeps its "Reproduce:" command on a line of its own.
+    paragraphs += finding.simulated
     return "\n\n".join(
-        textwrap.fill(p, WIDTH, break_long_words=False, break_on_hyphens=False) for p in paragraphs
+        "\n".join(
+            textwrap.fill(line, WIDTH, break_long_words=False, break_on_hyphens=False)
+            for line in p.split("\n")
+        )
+        for p in paragraphs
     ).replace("\xa0", " ")
 
 

@@ -198,7 +198,7 @@ class ExpressionCompiler:
                 return v
 
             return local
-        return lambda m, f: m.global_value(name)
+        return lambda m, f: f.vars[name] if name in f.vars else m.global_value(name)
 
     # --- operators --------------------------------------------------------
     def _x_binary_expression(self, node: Node) -> Expr:
@@ -297,7 +297,8 @@ class ExpressionCompiler:
             name = self.text_of(node)
             if name in self.locals:
                 return lambda m, f: VarRef(f.vars, name)
-            return lambda m, f: m.global_address(name)
+            # A local a macro declared (DECLARE_WAITQUEUE(wait, ...)), or a global.
+            return lambda m, f: VarRef(f.vars, name) if name in f.vars else m.global_address(name)
         if node.type == "field_expression":
             obj = self._field_object(node)
             name = self.text_of(node.child_by_field_name("field"))  # type: ignore[arg-type]

@@ -77,6 +77,7 @@ class Spec:
     uptodate: bool = True  # False: the read from swap failed
     hwpoison: bool = False  # the faulting page is poisoned
     alloc_fails: bool = False  # readahead / sync-io: no memory for a folio
+    on_lru: bool = True  # False: still in a per-CPU LRU batch (holds a reference)
     stable_writes: bool = False
     writeback: bool = False
     vm_flags: int = VM_READ | VM_WRITE | VM_MAYWRITE | VM_SOFTDIRTY  # new VMAs start soft-dirty
@@ -135,6 +136,7 @@ def build(spec: Spec) -> Built:
     folio.swap = SwapEntry(SWAP_TYPE, SWAP_BASE)
     folio.f.locked = spec.folio_locked
     folio.f.uptodate = spec.uptodate
+    folio.f.lru = spec.on_lru
     folio.pages[spec.index].hwpoison = spec.hwpoison
     folio.f.writeback = spec.writeback
     folio.refcount = spec.extra_refs
@@ -197,6 +199,9 @@ def build(spec: Spec) -> Built:
         world.races = Races(pte_changed_at_map=1)
     elif spec.race == "swapcache-dropped":
         world.races = Races(swapcache_dropped_at_lock=True)
+    elif spec.race == "swapin-busy":
+        # Another thread's swapcache_prepare() holds the entries (SWAP_HAS_CACHE).
+        si.has_cache.update(range(SWAP_BASE, SWAP_BASE + spec.nr))
     return Built(world, vmf, folio, folio_vaddr, fault)
 
 
@@ -246,6 +251,10 @@ def describe(spec: Spec) -> str:
         parts.append("the PTE changed under us")
     elif spec.race == "swapcache-dropped":
         parts.append("the folio dropped from the swap cache while we waited for its lock")
+    elif spec.race == "swapin-busy":
+        parts.append("another thread swapping the same entry in")
+    if not spec.on_lru:
+        parts.append("the folio not yet on the LRU")
     if spec.folio_locked:
         parts.append("the folio locked by someone else")
     if not spec.uptodate:

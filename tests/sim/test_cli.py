@@ -94,3 +94,44 @@ def test_missing_entry_function_is_not_modelled(
     ]
     assert main(argv) == 2
     assert "not modelled: entry function no_such_fault" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def sample_git(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from reviewbot.sample import build_sample_tree
+
+    dest = tmp_path_factory.mktemp("git") / "tree"
+    build_sample_tree(dest)
+    return dest
+
+
+def test_series_from_an_mbox_is_applied_and_judged_against_its_base(
+    sample_git: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reviewbot.sample import series_mbox
+
+    argv = [
+        "simulate",
+        "--tree",
+        str(sample_git),
+        "--mbox",
+        str(series_mbox(2)),
+        "--format",
+        "json",
+        "--scenario",
+        "table-freed",
+        "--order",
+        "2",
+        "--index",
+        "1",
+    ]
+    assert main(argv) == 1
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["revision"], r["outcome"], r["kind"]) for r in runs] == [
+        ("base", "pass", ""),
+        ("v2", "fail", "null"),
+    ]
+    argv[argv.index(str(series_mbox(2)))] = str(series_mbox(3))
+    assert main(argv) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["revision"], r["outcome"]) for r in runs] == [("base", "pass"), ("v3", "pass")]

@@ -239,7 +239,6 @@ def test_filling_in_a_fresh_swap_entry_is_not_a_use() -> None:
     assert run_c(STRUCTS, "fresh_entry") == 4099
 
 
-
 CONFIGURED = """
 #ifndef _MM_DEMO_H
 #define _MM_DEMO_H
