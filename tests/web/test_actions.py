@@ -149,3 +149,17 @@ def test_invalid_in_two_series_is_invalid_everywhere(
         row = s.scalars(select(SuppressionRow)).one()
         assert row.finding_id == fid and row.series_id is None
     assert series_row(db, vmscan).n_bug == before - 1
+
+
+def test_token_and_database_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, loaded: Loaded
+) -> None:
+    monkeypatch.setenv("REVIEWBOT_WEB_TOKEN", "from-env")
+    monkeypatch.setenv("REVIEWBOT_DATABASE_URL", db_url)
+    client = create_app({"ENQUEUE": loaded.queued.append}).test_client()
+    url = f"/api/revisions/{loaded.revision_ids[1]}/rerun"
+    refused = client.post(url, headers=BEARER)
+    assert refused.status_code == 403 and refused.is_json
+    assert refused.get_json()["error"] == "Forbidden"
+    ok = client.post(url, headers={"Authorization": "Bearer from-env"})
+    assert ok.status_code == 202 and loaded.queued == [loaded.revision_ids[1]]
