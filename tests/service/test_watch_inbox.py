@@ -8,6 +8,7 @@ threading of replies, reviewer commands and v1 -> v2 linking.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -224,3 +225,17 @@ def test_watch_command_once(
     public_inbox.stop()
     assert main(["watch", "--config", str(path), "--once"]) == 2
     assert "error: linux-mm:" in capsys.readouterr().out
+
+
+def test_first_poll_starts_at_the_newest_mail_without_backfill(
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    cfg = _cfg(tmp_path, public_inbox, smtp)
+    cfg = dataclasses.replace(cfg, watch=dataclasses.replace(cfg.watch, backfill=False))
+    public_inbox.import_mbox(mbox(series_mails("old", n=2, flagged=(1, 2))))
+    watcher = _watcher(cfg)
+    assert watcher.poll_once().read == 0  # the archive is not reviewed (nor replied to)
+    public_inbox.import_mbox(mbox(series_mails("new", n=2, flagged=(2,), change_id=None)))
+    stats = watcher.poll_once()
+    assert stats.read == 3 and len(stats.revisions) == 1
+    assert [m["In-Reply-To"] for m in smtp.received()] == ["<new-v1-2@example.org>"]
