@@ -39,10 +39,10 @@ from workers.dispatch import Dispatcher
 pytestmark = pytest.mark.services
 
 
-def _cfg(tmp_path: Path, pi: PublicInbox, smtp: SmtpSink) -> Config:
+def _cfg(tmp_path: Path, pi: PublicInbox, smtp: SmtpSink, db: str | None = None) -> Config:
     return make_config(
         tmp_path,
-        f"sqlite:///{tmp_path / 'rb.db'}",
+        db or f"sqlite:///{tmp_path / 'rb.db'}",
         inbox_url=pi.url,
         smtp=SmtpConfig(
             host="127.0.0.1", port=smtp.port, sender="reviewbot <bot@reviewbot.test>", timeout=5
@@ -120,9 +120,9 @@ def test_new_series_gets_one_threaded_reply_per_flagged_patch(
 
 
 def test_same_message_twice_gives_one_review(
-    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
-    cfg = _cfg(tmp_path, public_inbox, smtp)
+    cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
     mails = series_mails("dup", n=2, flagged=(2,))
     public_inbox.import_mbox(mbox(mails))
     # The same Message-Id again with other bytes: public-inbox keeps both copies.
@@ -167,9 +167,9 @@ def test_inbox_down_backs_off_and_resumes_from_cursor(
 
 
 def test_v2_is_linked_reviewed_and_names_what_was_fixed(
-    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
-    cfg = _cfg(tmp_path, public_inbox, smtp)
+    cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
     watcher = _watcher(cfg)
     public_inbox.import_mbox(mbox(series_mails("s", version=1, n=3, flagged=(1, 2, 3))))
     watcher.poll_once()
