@@ -59,6 +59,20 @@ def _setup(lore_base: str) -> None:
     logging.getLogger("b4").setLevel(logging.CRITICAL + 1)
 
 
+def _reachable(base: str) -> bool:
+    """Whether the lore server answers at all (b4 says None for both cases)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(base.rstrip("/") + "/", timeout=10):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered, even if with 404
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def fetch_thread(
     msgid: str, lore_base: str | None = None, wanted_version: int | None = None
 ) -> list[bytes]:
@@ -71,15 +85,16 @@ def fetch_thread(
     import b4
     import b4.mbox
 
-    _setup(lore_base or DEFAULT_LORE)
+    base = lore_base or DEFAULT_LORE
+    _setup(base)
     try:
         msgs = b4.get_pi_thread_by_msgid(msgid, nocache=True, quiet=True)
     except Exception as exc:  # network or server errors, whatever b4 raises
-        raise FetchError(
-            f"{msgid}: could not fetch from {lore_base or DEFAULT_LORE}: {exc}"
-        ) from None
+        raise FetchError(f"{msgid}: could not fetch from {base}: {exc}") from None
     if not msgs:
-        raise FetchError(f"{msgid}: no such message on {lore_base or DEFAULT_LORE}")
+        if not _reachable(base):
+            raise FetchError(f"{msgid}: {base} cannot be reached")
+        raise FetchError(f"{msgid}: no such message on {base}")
     try:
         msgs = b4.mbox.get_extra_series(msgs, direction=1, nocache=True)
         if wanted_version is not None:

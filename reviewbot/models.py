@@ -145,6 +145,8 @@ class Finding:
     patch_index: int | None = None
     patch_message_id: str | None = None
     key: str = ""  # line-independent identity material given by the checker
+    # What the simulator showed of this same problem (not part of the id).
+    simulated: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -169,6 +171,7 @@ class Finding:
             "evidence": [
                 {"line": e.line, "role": e.role, "text": e.text} for e in self.evidence
             ],
+            "simulated": list(self.simulated),
         }
 
 
@@ -199,6 +202,10 @@ class SimRun:
     kind: str = ""
     message: str = ""
     trace: tuple[str, ...] = ()
+    # Where it failed in that revision's source (not part of the JSON contract).
+    file: str = ""
+    line: int = 0
+    function: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from dataclasses import replace
@@ -66,6 +67,19 @@ def _previous_review(
         return None
 
 
+def _record(review: Review, args: argparse.Namespace) -> None:
+    """Store the review when a database is named (--database or the environment)."""
+    url = args.database or os.environ.get("REVIEWBOT_DATABASE_URL")
+    if not url:
+        return
+    from reviewbot.storage.db import open_db
+    from reviewbot.storage.record import record_review
+
+    mbox = Path(args.mbox).read_bytes().decode("utf-8", "replace") if args.mbox else None
+    with open_db(url)() as session, session.begin():
+        record_review(session, review, mbox=mbox)
+
+
 def run(args: argparse.Namespace) -> int:
     tree = Path(args.tree)
     if not tree.is_dir():
@@ -102,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if fetched.notes:
         review = replace(review, notes=(*review.notes, *fetched.notes))
+    _record(review, args)
     previous = _previous_review(fetched, repo, args.base or fetched.base, say)
     first = revision.patches[0].message_id if revision.patches else None
     replies = report.render_replies(

@@ -2,26 +2,40 @@
 
 For more than a handful of users put it behind a WSGI server
 (``gunicorn 'reviewbot.web:create_app()'``); this command is for one
-maintainer's machine.
+maintainer's machine.  The database is ``--database``, else
+``$REVIEWBOT_DATABASE_URL``, else the XDG SQLite file (storage/db.py); the
+token for actions is ``$REVIEWBOT_WEB_TOKEN``.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 
 from reviewbot.errors import UsageError
 from reviewbot.storage.db import database_url
 
 
 def run(args: argparse.Namespace) -> int:
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     from reviewbot.web import create_app
 
     app = create_app({"DATABASE_URL": database_url(args.database)})
-    print(f"reviewbot dashboard on http://{args.host}:{args.port}/", flush=True)
+    # Bind here: werkzeug's own bind failure prints and calls sys.exit(1).
     try:
-        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+        infos = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
+        sock = socket.socket(infos[0][0], socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(infos[0][4])
+        sock.listen(128)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+    server = make_server(args.host, args.port, app, threaded=True, fd=sock.fileno())
+    print(f"reviewbot dashboard on http://{args.host}:{server.port}/", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0

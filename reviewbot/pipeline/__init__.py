@@ -42,7 +42,7 @@ def review_revision(
         if simulate and len(applied.states) > 1:
             say("simulating")
             simulation, sim_findings, sim_notes = _simulate(applied, revision)
-            findings.extend(sim_findings)
+            findings = corroborate(findings, sim_findings)
             notes.extend(sim_notes)
         result = applied.result
     return Review(
@@ -53,6 +53,58 @@ def review_revision(
         simulation=simulation,
         notes=tuple(notes),
     )
+
+
+# Which checker explains which kind of simulator failure (sim/faults.py Kind).
+SIM_KIND_CHECKERS: dict[str, frozenset[str]] = {
+    "stale-pointer": frozenset({"stale-pointer"}),
+    "null": frozenset({"unchecked-null-pte"}),
+    "smeared-bit": frozenset({"batch-bit-uniformity"}),
+    "wrong-count": frozenset({"incomplete-batch-conversion"}),
+    "out-of-bounds": frozenset({"batch-bounds"}),
+    "outside-range": frozenset({"batch-bounds"}),
+}
+
+
+def corroborate(static: list[Finding], simulated: list[Finding]) -> list[Finding]:
+    """Put each simulator failure under the static finding it demonstrates.
+
+    A failure of the kind a checker reports, at the statement it flagged (its
+    line, or one of its evidence lines; same file and function), becomes a
+    "simulated:" paragraph of that finding, the way a reviewer backs a claim
+    with a reproducer; the finding keeps its id.  Failures no checker
+    explains stay findings of their own: the simulator saw something the
+    checkers did not.
+    """
+    out = list(static)
+    alone: list[Finding] = []
+    for sim in simulated:
+        kind = sim.key.split(":", 1)[0]
+        checkers = SIM_KIND_CHECKERS.get(kind)
+
+        def fits(f: Finding, exact: bool, sim: Finding = sim) -> bool:
+            if f.file != sim.file or f.function != sim.function or not f.severity.blocking:
+                return False
+            if checkers is not None and f.checker not in checkers:
+                return False
+            if exact or checkers is None:
+                return f.line == sim.line
+            return sim.line in {e.line for e in f.evidence}
+
+        match = next((i for i, f in enumerate(out) if fits(f, True)), None)
+        if match is None:
+            match = next((i for i, f in enumerate(out) if fits(f, False)), None)
+        if match is None and checkers == frozenset({"batch-bounds"}):
+            # A batch that leaves its bounds fails wherever it is first
+            # touched (the batch helper, say): the missing check is the cause.
+            match = next(
+                (i for i, f in enumerate(out) if f.checker == "batch-bounds"), None
+            )
+        if match is None:
+            alone.append(sim)
+        elif sim.message not in out[match].simulated:
+            out[match] = replace(out[match], simulated=(*out[match].simulated, sim.message))
+    return out + alone
 
 
 def _simulate(

@@ -14,6 +14,7 @@ import email.policy
 import email.utils
 import hashlib
 import os
+import re
 import textwrap
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -112,6 +113,19 @@ def locate(patch: Patch, finding: Finding) -> Anchor | None:
     return best[1] if best else None
 
 
+def same_key(finding: Finding) -> str:
+    """Checker, function and message with its numbers blanked out.
+
+    Only for findings in a function: a message about a mail (patch-format)
+    repeats word for word for different lines, and the id must decide.
+    """
+    if not finding.function:
+        return finding.id
+    return "\0".join(
+        [finding.checker, finding.file, finding.function, re.sub(r"\d+", "#", finding.message)]
+    )
+
+
 def _quote(line: HunkLine) -> str:
     return f"> {line.kind}{line.text}".rstrip()
 
@@ -120,14 +134,22 @@ def comment(
     finding: Finding, previous_ids: set[str] | None = None, previous_version: int | None = None
 ) -> str:
     text = f"{finding.severity.prefix} {finding.message}"
-    if previous_ids is not None and finding.id in previous_ids:
+    if previous_ids is not None and (
+        finding.id in previous_ids or same_key(finding) in previous_ids
+    ):
         text += f" (still present since v{previous_version})"
     # A no-break space keeps "[id" and its value on one line; textwrap only
     # breaks on ASCII whitespace.
     text += f"  [id\xa0{finding.id}]"
     paragraphs = text.split("\n\n")
+    # A simulated run keeps its "Reproduce:" command on a line of its own.
+    paragraphs += finding.simulated
     return "\n\n".join(
-        textwrap.fill(p, WIDTH, break_long_words=False, break_on_hyphens=False) for p in paragraphs
+        "\n".join(
+            textwrap.fill(line, WIDTH, break_long_words=False, break_on_hyphens=False)
+            for line in p.split("\n")
+        )
+        for p in paragraphs
     ).replace("\xa0", " ")
 
 
@@ -190,9 +212,15 @@ def render_replies(
     sender = _sender()
     domain = _domain(sender)
     rev = review.revision
-    prev_ids = {f.id for f in previous.findings} if previous else None
+    # Ids and line-free keys: a finding whose evidence text changed a little
+    # (a renamed variable, lines moved) is still the same problem.
+    prev_ids = (
+        {f.id for f in previous.findings} | {same_key(f) for f in previous.findings}
+        if previous
+        else None
+    )
     prev_version = previous.revision.version if previous else None
-    current_ids = {f.id for f in review.findings}
+    current_ids = {f.id for f in review.findings} | {same_key(f) for f in review.findings}
     replies = []
     for patch in rev.patches:
         findings = sorted(
@@ -205,7 +233,11 @@ def render_replies(
         lines += _quoted_body(patch, findings, prev_ids, prev_version)
         if previous is not None:
             for old in previous.findings:
-                if old.patch_index == patch.index and old.id not in current_ids:
+                if (
+                    old.patch_index == patch.index
+                    and old.id not in current_ids
+                    and same_key(old) not in current_ids
+                ):
                     total = previous.revision.total or len(previous.revision.patches)
                     lines.append(
                         textwrap.fill(

@@ -5,6 +5,15 @@ hashes checker, file, function and the evidence text with line numbers left
 out, so a finding that only moved down 40 lines in v3 is "still present",
 and one whose id is gone is "fixed".  Each revision is compared with the
 nearest older revision that has a review.
+
+The id changes when the evidence text does, and authors edit the very lines
+a finding quotes: v2 of the sample renames ``start_pte`` to ``start_ptep``
+(the v1 nit) and the stale-pointer finding's key and evidence change with
+it.  So a finding left without an equal id is paired with a leftover finding
+of the older revision when both have the same checker, file, function,
+evidence roles and blocking class (bug or possible bug, or not), and the
+key and every evidence line are nearly the same text (``SIMILAR``); it is
+then "still present", not "new" plus "fixed".
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,13 +44,64 @@ class FindingDelta:
     fixed: tuple[FindingRow, ...]  # rows of the older review
 
 
-def compare(older: Sequence[FindingRow], newer: Sequence[FindingRow]) -> FindingDelta:
-    old_ids = {f.finding_id for f in older}
+SIMILAR = 0.8  # lowest difflib ratio between two evidence lines of one finding
+
+
+def _shape(f: FindingRow) -> tuple[object, ...]:
+    roles = tuple(str(e.get("role", "")) for e in f.evidence)
+    # A bug that became a note ("that is safe: ...") was fixed, not kept.
+    blocking = f.severity in ("bug", "possible-bug")
+    return (f.checker, f.file, f.function, roles, blocking)
+
+
+def _texts(f: FindingRow) -> list[str]:
+    # the checker's key often names the variable too ("start_pte=vmf->pte")
+    return [f.key, *(" ".join(str(e.get("text", "")).split()) for e in f.evidence)]
+
+
+def _likeness(a: FindingRow, b: FindingRow) -> float:
+    if _shape(a) != _shape(b) or not a.evidence:
+        return 0.0
+    return min(
+        SequenceMatcher(None, x, y).ratio() for x, y in zip(_texts(a), _texts(b), strict=True)
+    )
+
+
+def match(older: Sequence[FindingRow], newer: Sequence[FindingRow]) -> dict[int, FindingRow]:
+    """For each finding of ``newer`` (by position) its counterpart in ``older``."""
+    out: dict[int, FindingRow] = {}
+    by_id = {f.finding_id: f for f in older}
+    for i, f in enumerate(newer):
+        if f.finding_id in by_id:
+            out[i] = by_id[f.finding_id]
+    taken = {id(f) for f in out.values()}
     new_ids = {f.finding_id for f in newer}
+    left_old = [f for f in older if id(f) not in taken and f.finding_id not in new_ids]
+    candidates = sorted(
+        (
+            (score, i, j)
+            for i, f in enumerate(newer)
+            if i not in out
+            for j, o in enumerate(left_old)
+            if (score := _likeness(f, o)) >= SIMILAR
+        ),
+        key=lambda t: (-t[0], t[1], t[2]),
+    )
+    used: set[int] = set()
+    for _score, i, j in candidates:  # best pairs first, each finding once
+        if i not in out and j not in used:
+            out[i] = left_old[j]
+            used.add(j)
+    return out
+
+
+def compare(older: Sequence[FindingRow], newer: Sequence[FindingRow]) -> FindingDelta:
+    pairs = match(older, newer)
+    kept = {id(o) for o in pairs.values()}
     return FindingDelta(
-        new=tuple(f for f in newer if f.finding_id not in old_ids),
-        still=tuple(f for f in newer if f.finding_id in old_ids),
-        fixed=tuple(f for f in older if f.finding_id not in new_ids),
+        new=tuple(f for i, f in enumerate(newer) if i not in pairs),
+        still=tuple(f for i, f in enumerate(newer) if i in pairs),
+        fixed=tuple(f for f in older if id(f) not in kept),
     )
 
 
@@ -74,13 +135,33 @@ def restatus(session: Session, series: SeriesRow) -> None:
     for _rev, review in reviewed_revisions(session, series):
         if review is None:
             continue
-        old_ids = {f.finding_id for f in previous.findings} if previous else set()
-        for f in review.findings:
-            want = (
-                FindingStatus.STILL_PRESENT.value
-                if f.finding_id in old_ids
-                else FindingStatus.NEW.value
-            )
+        pairs = match(previous.findings, review.findings) if previous else {}
+        for i, f in enumerate(review.findings):
+            want = FindingStatus.STILL_PRESENT.value if i in pairs else FindingStatus.NEW.value
             if f.status != want:
                 f.status = want
         previous = review
+
+
+def lineage(
+    session: Session, series: SeriesRow, finding_id: str
+) -> list[tuple[RevisionRow, ReviewRow | None, FindingRow | None]]:
+    """One finding through the revisions of a series, following renames.
+
+    From the first revision where ``finding_id`` appears, each later review
+    holds its counterpart (see :func:`match`) or nothing (fixed).
+    """
+    out: list[tuple[RevisionRow, ReviewRow | None, FindingRow | None]] = []
+    current: FindingRow | None = None
+    for rev, review in reviewed_revisions(session, series):
+        found: FindingRow | None = None
+        if review is not None:
+            if current is None or any(f.finding_id == finding_id for f in review.findings):
+                found = next((f for f in review.findings if f.finding_id == finding_id), None)
+            else:
+                pairs = match([current], review.findings)
+                found = review.findings[next(iter(pairs))] if pairs else None
+        if found is not None:
+            current = found
+        out.append((rev, review, found))
+    return out

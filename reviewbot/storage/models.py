@@ -152,6 +152,10 @@ class SimRunRow(Base):
     kind: Mapped[str] = mapped_column(String(64), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     trace: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # where it failed in that revision's source (SimRun.file/line/function)
+    file: Mapped[str] = mapped_column(Text, default="", server_default="")
+    line: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    function: Mapped[str] = mapped_column(Text, default="", server_default="")
     review: Mapped[ReviewRow] = relationship(back_populates="sim_runs")
 
 

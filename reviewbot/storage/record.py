@@ -188,6 +188,10 @@ def _store_review(session: Session, review: Review, revision: RevisionRow) -> Re
                 kind=run.kind,
                 message=run.message,
                 trace=list(run.trace),
+                # SimRun grew these with the simulator; older pipelines lack them
+                file=str(getattr(run, "file", "") or ""),
+                line=int(getattr(run, "line", 0) or 0),
+                function=str(getattr(run, "function", "") or ""),
             )
         )
     return row
@@ -262,3 +266,28 @@ def cached_patch_findings(session: Session, patch_id_: str) -> list[Finding] | N
             )
         ]
     return None
+
+
+def record_if_configured(
+    review: Review,
+    database: str | None,
+    *,
+    mbox: str | None = None,
+    list_id: str | None = None,
+) -> int | None:
+    """What ``reviewbot check`` calls: record only when a database is configured.
+
+    Configured means ``--database URL`` or ``$REVIEWBOT_DATABASE_URL``; a
+    plain ``reviewbot check`` leaves no file behind.  Returns the review row id.
+    """
+    import os
+
+    from reviewbot.storage.db import ENV_VAR, database_url, open_db
+
+    if not database and not os.environ.get(ENV_VAR):
+        return None
+    factory = open_db(database_url(database))
+    with factory() as session:
+        row = record_review(session, review, mbox=mbox, list_id=list_id)
+        session.commit()
+        return row.id

@@ -3,8 +3,9 @@
 The dashboard index lists 10,000 series, filtered and paginated; computing
 each one's health from its revisions, reviews and findings at request time
 would cost a dozen joins per row.  Instead every write that can change it
-(a review recorded, a finding suppressed, a re-run requested) calls
-:func:`refresh`, and the index reads one row per series.
+(a review recorded, a finding suppressed, a re-run requested, a revision
+queued or failed by the workers) calls :func:`refresh`, and the index reads
+one row per series.
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ def refresh(session: Session, series: SeriesRow) -> None:
         setattr(series, column, c[sev])
     series.sim_status = sim_status(review)
     series.applied = review.applied if review is not None else None
-    if review is None or latest.rerun_requested is not None:
+    if latest.state == "failed" and latest.rerun_requested is None:
+        health = Health.FAILED  # the workers gave up on this revision
+    elif review is None or latest.rerun_requested is not None or latest.state == "queued":
         health = Health.PENDING
     elif review.status == "failed":
         health = Health.FAILED

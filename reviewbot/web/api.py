@@ -211,7 +211,17 @@ def finding_detail(finding_id: str) -> Any:
 
 
 def reproduce_command(scenario: str, message_id: str) -> str:
-    return f"reviewbot simulate --scenario {shlex.quote(scenario)} {shlex.quote(message_id)}"
+    """The command that replays one simulator case on the revision.
+
+    Case ids read ``"table-freed order=4 index=3"`` (sim/suite.py).
+    """
+    name, *rest = scenario.split() or [""]
+    params = dict(p.split("=", 1) for p in rest if "=" in p)
+    parts = ["reviewbot", "simulate", "--scenario", name]
+    for flag in ("order", "index"):
+        if params.get(flag, "").isdigit():
+            parts += [f"--{flag}", params[flag]]
+    return shlex.join([*parts, message_id])
 
 
 @bp.get("/openapi.json")

@@ -212,8 +212,10 @@ def series_view(
     delta = None
     rdiff: list[RangeDiffPair] = []
     if older is not None and newer is not None and older is not newer:
-        delta = compare(older.findings, newer.findings)
         rdiff = range_diff(older.revision.patches, newer.revision.patches, older.label, newer.label)
+        if older.review is not None and newer.review is not None:
+            # an unreviewed revision has no findings yet: that is not "all fixed"
+            delta = compare(older.findings, newer.findings)
     outbox = list(
         session.scalars(
             select(OutboxRow)

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from reviewbot.storage.history import reviewed_revisions
+from reviewbot.storage.history import lineage
 from reviewbot.storage.summary import Health
 from reviewbot.web import db
 from reviewbot.web.api import reproduce_command
@@ -72,18 +72,23 @@ def finding(finding_id: str) -> str:
     histories = {}
     for occ in occurrences:
         if occ.series.id not in histories:
-            histories[occ.series.id] = [
-                (
-                    rev,
-                    review,
-                    review is not None
-                    and any(f.finding_id == occ.finding.finding_id for f in review.findings),
-                )
-                for rev, review in reviewed_revisions(session, occ.series)
-            ]
+            histories[occ.series.id] = lineage(session, occ.series, finding_id)
     latest = occurrences[-1]
+    runs = []
+    for occ in occurrences:
+        for run in occ.review.sim_runs:
+            if run.outcome == "pass":
+                continue
+            here = bool(run.function) and (run.function, run.file) == (
+                occ.finding.function,
+                occ.finding.file,
+            )
+            runs.append((occ, run, here))
+    # runs that failed in the finding's own function first: they are its reproducer
+    runs.sort(key=lambda t: (not t[2], t[0].revision.version))
     return render_template(
         "finding.html",
+        runs=runs,
         finding_id=finding_id,
         occurrences=occurrences,
         latest=latest,

@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,51 @@ def test_clean_patch_passes_and_bad_stdin_fails(mini_tree: Path) -> None:
     assert terse.returncode == 0 and terse.stdout == ""
     bad = reviewbot("b4-check", cwd=mini_tree, stdin=b"Subject: hello\n\nno patch here\n")
     assert bad.returncode == 2 and "carries no patch" in bad.stderr
+
+
+@pytest.mark.slow
+def test_b4_prep_check_runs_it_on_the_prep_branch(mini_tree: Path, tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        HOME=str(tmp_path),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    git(mini_tree, "config", "user.name", "A Developer")
+    git(mini_tree, "config", "user.email", "dev@example.org")
+
+    def b4(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(B4), "--offline-mode", *args],
+            cwd=mini_tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    created = b4("prep", "-n", "demo")
+    assert created.returncode == 0, created.stderr
+    TRAILING_WS.edit(mini_tree)
+    git(
+        mini_tree,
+        "commit",
+        "-q",
+        "-am",
+        "mm: demo: count two pages\n\nWhy.\n\nSigned-off-by: A Developer <dev@example.org>",
+    )
+    # b4 itself rewrites the index on every run (it was measured with a check
+    # command that does nothing): compare all but the index's mtime here;
+    # test_prep_check_on_the_authors_own_branch compares that too.
+    index = mini_tree / ".git" / "index"
+    mtime = index.stat().st_mtime
+    b4("-c", "b4.prep-perpatch-check-cmd=true", "prep", "--check")
+    assert index.stat().st_mtime != mtime
+    before = replace(Repo(mini_tree).snapshot(), index_mtime=None)
+    cmd = _wrapper(tmp_path, "--terse")
+    out = b4("-c", f"b4.prep-perpatch-check-cmd={cmd}", "prep", "--check")
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "reviewbot: mm/memory.c:28: CHECK: nit: trailing whitespace." in log
+    assert "Warning: 1, Error: 0" in log
+    assert replace(Repo(mini_tree).snapshot(), index_mtime=None) == before

@@ -289,3 +289,48 @@ def test_send_with_smtp_down_keeps_the_outbox(
     assert out.returncode == 2
     assert out.stderr.startswith("reviewbot: SMTP 127.0.0.1:") and "Traceback" not in out.stderr
     assert len(list((tmp_path / "o" / "new").iterdir())) == 1
+
+
+def test_unreachable_lore_exits_2(mini_tree: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = reviewbot(
+        "check",
+        "someone@example.org",
+        "--lore",
+        f"http://127.0.0.1:{port}/linux-mm",
+        "--tree",
+        str(mini_tree),
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert out.returncode == 2
+    assert out.stderr == (
+        f"reviewbot: someone@example.org: http://127.0.0.1:{port}/linux-mm cannot be reached\n"
+    )
+
+
+def test_database_records_the_review(mini_tree: Path, series: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "reviews.db"
+    for _ in range(2):  # recording the same review twice stores it once
+        out = reviewbot(
+            "check",
+            "--tree",
+            str(mini_tree),
+            "--mbox",
+            str(series),
+            "--database",
+            f"sqlite:///{db}",
+            "--outbox",
+            str(tmp_path / "o"),
+        )
+        assert out.returncode == 0, out.stderr
+    with sqlite3.connect(db) as conn:
+        (reviews,) = conn.execute("select count(*) from reviews").fetchone()
+        (findings,) = conn.execute("select count(*) from findings").fetchone()
+        (title,) = conn.execute("select title from series").fetchone()
+    assert (reviews, findings, title) == (1, 1, "mm: demo: count two pages")

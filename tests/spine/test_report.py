@@ -202,3 +202,20 @@ def test_smtp_down_is_a_clear_error(review: Review) -> None:
     cfg = post.SmtpConfig(host="127.0.0.1", port=_free_port(), timeout=5)
     with pytest.raises(UsageError, match=r"SMTP 127\.0\.0\.1"):
         post.send_smtp(report.render_replies(review), cfg)
+
+
+def test_a_moved_finding_is_not_reported_fixed(review: Review) -> None:
+    bug = review.findings[0]
+    moved = replace(
+        bug,
+        line=bug.line - 9,
+        message=bug.message + " (pte_offset_map_lock() at line 12)",
+        evidence=(Evidence(bug.line - 9, "used", "other text"),),
+    )
+    now = replace(bug, message=bug.message + " (pte_offset_map_lock() at line 21)")
+    assert moved.id != now.id
+    (reply,) = report.render_replies(
+        replace(review, findings=(now,)), previous=replace(review, findings=(moved,))
+    )
+    flat = " ".join(reply.body.split())
+    assert "(still present since v1)" in flat and "Fixed since" not in flat

@@ -435,11 +435,14 @@ def sample_findings(rev: Revision) -> tuple[Finding, ...]:
 def sample_simulation(rev: Revision) -> SimulationResult:
     tag = f"v{rev.version}"
     if rev.version == 3:
-        runs = (SimRun("table-freed", tag, "pass"), SimRun("batch-order-4", tag, "pass"))
+        runs = (
+            SimRun("table-freed order=4 index=3", tag, "pass"),
+            SimRun("large-hit order=2 index=0", tag, "pass"),
+        )
     else:
         runs = (
             SimRun(
-                "table-freed",
+                "table-freed order=4 index=3",
                 tag,
                 "fail",
                 "null-deref",
@@ -451,7 +454,7 @@ def sample_simulation(rev: Revision) -> SimulationResult:
                     "vmf->pte - idx evaluated",
                 ),
             ),
-            SimRun("batch-order-4", tag, "pass"),
+            SimRun("large-hit order=2 index=0", tag, "pass"),
         )
     return SimulationResult(runs=runs, coverage={"lines": 0.8})
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from reviewbot.errors import UsageError
 from reviewbot.storage.db import (
+    alembic_config,
     database_url,
     default_sqlite_path,
     dispose_engine,
@@ -71,4 +73,46 @@ def test_tables_without_history_are_refused(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(UsageError, match="no migration history"):
         open_db(url)
+    dispose_engine(url)
+
+
+def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = alembic_config()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO series (id, title, author, created, updated, health, latest_version,"
+                " n_bug, n_possible_bug, n_question, n_nit, n_note, sim_status, trend, paths)"
+                " VALUES (1, 'mm: x', 'A <a@x>', '2026-01-01', '2026-01-01', 'clean', 1,"
+                " 0, 0, 0, 0, 0, 'none', '[]', '')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO revisions (id, series_id, version, subject, message_id, total, state)"
+                " VALUES (1, 1, 1, 's', 'm@x', 1, 'reviewed')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO reviews (id, revision_id, created, status, applied, exit_status,"
+                " result, notes) VALUES (1, 1, '2026-01-01', 'done', 1, 0, '{}', '[]')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sim_runs (review_id, scenario, revision, outcome, kind, message,"
+                " trace) VALUES (1, 'table-freed', 'v1', 'fail', 'k', 'm', '[]')"
+            )
+        )
+    engine.dispose()
+    open_db(url)
+    with get_engine(url).connect() as conn:
+        row = conn.execute(text("SELECT scenario, file, line, function FROM sim_runs")).one()
+        assert tuple(row) == ("table-freed", "", 0, "")
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     dispose_engine(url)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from reviewbot.storage.db import dispose_engine, open_db
 from reviewbot.storage.history import compare, latest_review
 from reviewbot.storage.models import (
     FindingRow,
@@ -18,7 +21,7 @@ from reviewbot.storage.models import (
     SuppressionRow,
 )
 from reviewbot.storage.patchid import patch_id
-from reviewbot.storage.record import cached_patch_findings, record_review
+from reviewbot.storage.record import cached_patch_findings, record_if_configured, record_review
 from reviewbot.storage.summary import refresh
 from tests.storage.factory import CHANGE_ID, LIST_ID, TITLE, retitled, sample_review
 
@@ -45,7 +48,10 @@ def test_record_stores_every_part(session: Session) -> None:
     assert {f.finding_id for f in row.findings} == {f.id for f in review.findings}
     assert len(row.findings) == 7
     assert {k: row.result["revision"][k] for k in ("version", "base", "applied")} == {
-        "version": 1, "base": "1a2b3c4d5e6f", "applied": True}
+        "version": 1,
+        "base": "1a2b3c4d5e6f",
+        "applied": True,
+    }
     assert _count(session, SimRunRow) == 2
     assert series.health == "findings" and series.n_bug == 2 and series.n_nit == 1
     assert series.sim_status == "fail"
@@ -170,3 +176,34 @@ def test_code_context_points_at_the_line(session: Session) -> None:
     assert len(target) == 1 and "vmf->pte - idx" in str(target[0]["text"])
     assert target[0]["new"] == f.line and target[0]["kind"] == "+"
     assert 3 <= len(f.context) <= 7
+
+
+def test_record_if_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("REVIEWBOT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert record_if_configured(sample_review(1), None) is None
+    assert not (tmp_path / "xdg").exists()  # nothing configured, nothing written
+    url = f"sqlite:///{tmp_path / 'flag.db'}"
+    rid = record_if_configured(sample_review(1), url)
+    assert rid is not None and record_if_configured(sample_review(1), url) == rid
+    env_url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("REVIEWBOT_DATABASE_URL", env_url)
+    assert record_if_configured(sample_review(2), None) is not None
+    with open_db(env_url)() as s:
+        assert _count(s, ReviewRow) == 1
+    dispose_engine(url)
+    dispose_engine(env_url)
+
+
+def test_health_follows_the_revision_state(session: Session) -> None:
+    record_review(session, sample_review(1))
+    series = session.scalars(select(SeriesRow)).one()
+    rev = session.scalars(select(RevisionRow)).one()
+    rev.state = "queued"  # the watcher queued it again
+    refresh(session, series)
+    assert series.health == "pending"
+    rev.state = "failed"  # a worker gave up
+    refresh(session, series)
+    assert series.health == "failed"
+    record_review(session, sample_review(1))  # a later successful review
+    assert rev.state == "reviewed" and series.health == "findings"

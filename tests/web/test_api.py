@@ -61,7 +61,8 @@ def test_finding_detail(client: FlaskClient, loaded: Loaded) -> None:
     mine = [o for o in body["occurrences"] if o["series_id"] == loaded.sample_id]
     assert mine[1]["finding"]["status"] == "still-present"
     repro = mine[0]["simulation"][0]["reproduce"]
-    assert repro.startswith("reviewbot simulate --scenario table-freed ")
+    v1_msgid = sample_review(1).revision.cover.message_id  # type: ignore[union-attr]
+    assert repro == f"reviewbot simulate --scenario table-freed --order 4 --index 3 {v1_msgid}"
     assert _json(client, "/api/findings/00000000", 404)["error"] == "Not Found"
 
 
@@ -81,3 +82,15 @@ def test_openapi_describes_every_api_route(app: Flask, client: FlaskClient) -> N
         for op in doc["paths"][path].values():
             names = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert names == set(re.findall(r"{(\w+)}", path)), path
+
+
+def test_reproduce_command_quotes_what_it_must() -> None:
+    from reviewbot.web.api import reproduce_command
+
+    assert (
+        reproduce_command("table-freed", "a@b") == "reviewbot simulate --scenario table-freed a@b"
+    )
+    assert reproduce_command("x order=one index=2", "m$(id)@x") == (
+        "reviewbot simulate --scenario x --index 2 'm$(id)@x'"
+    )
+    assert reproduce_command("", "m@x") == "reviewbot simulate --scenario '' m@x"

@@ -100,6 +100,7 @@ def test_index_filter_series_compare_and_rerun(page: Any, base: str, loaded: Loa
     assert loaded.queued == [loaded.revision_ids[2]]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_pages_read_without_javascript(browser: Any, base: str, loaded: Loaded) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
@@ -135,6 +136,7 @@ def test_hostile_series_renders_inert(browser: Any, db_url: str, loaded: Loaded,
     context.close()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_screenshots(page: Any, base: str, loaded: Loaded, tmp_path: Path) -> None:
     index, series = take(page, base, loaded, tmp_path)
     for png in (index, series):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from reviewbot.storage.models import RevisionRow
 from tests.storage.factory import ATTR, PAYLOAD, sample_review
 from tests.web.conftest import Loaded
 
@@ -85,7 +87,7 @@ def test_series_page_defaults_to_latest_pair(client: FlaskClient, loaded: Loaded
 def test_finding_page_has_the_reproducer(client: FlaskClient) -> None:
     fid = next(f.id for f in sample_review(1).findings if f.checker == "unchecked-null-pte")
     html = _text(client, f"/findings/{fid}")
-    assert "reviewbot simulate --scenario table-freed" in html
+    assert "reviewbot simulate --scenario table-freed --order 4 --index 3 2026" in html
     assert "page table freed concurrently" in html
     assert re.search(r"v1: <span class=\"status status-present\">", html)
     assert re.search(r"v3: <span class=\"status status-fixed\">fixed", html)
@@ -117,3 +119,22 @@ def test_security_headers(client: FlaskClient) -> None:
     assert "script-src" not in response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unreviewed_revision_is_not_all_fixed(
+    client: FlaskClient, loaded: Loaded, db: sessionmaker[Session]
+) -> None:
+    with db() as s:
+        s.add(
+            RevisionRow(
+                series_id=loaded.sample_id,
+                version=4,
+                subject="[PATCH v4 0/2] x",
+                message_id="v4-cover@example.org",
+                state="new",
+            )
+        )
+        s.commit()
+    html = _text(client, f"/series/{loaded.sample_id}?from=3&to=4")
+    assert 'id="fixed-findings"' not in html
+    assert "v4: 0 findings" in html and "Not reviewed yet." in html

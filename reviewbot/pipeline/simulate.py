@@ -1,0 +1,130 @@
+"""Pipeline stage: run the swap-in simulator over base and revisions.
+
+The check pipeline calls ``simulate_states()`` with the base tree and the
+applied tree of each revision, then ``findings_from_simulation()`` to turn
+each distinct failure of a revision into a Finding with its reproducer.
+``simulate_tree_dirs()`` does the same from directories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from reviewbot.models import Evidence, Finding, Severity, SimRun, SimulationResult
+from sim.interp.machine import SourceTree
+from sim.suite import default_cases, parse_case_id, run_table
+from sim.tree import DirectoryTree
+
+CHECKER = "simulator"
+EVIDENCE_STATEMENTS = 4
+
+
+def simulate_states(
+    states: Sequence[tuple[str, SourceTree]],
+    entry: str = "do_swap_page",
+    scenarios: Sequence[str] | None = None,
+) -> SimulationResult:
+    """Every scenario case on ``states[0]`` (the base), then on the others."""
+    return run_table(states, default_cases(scenarios), entry)
+
+
+def simulate_tree_dirs(
+    dirs: Sequence[tuple[str, str | Path]],
+    entry: str = "do_swap_page",
+    scenarios: Sequence[str] | None = None,
+) -> SimulationResult:
+    """``simulate_states`` over directories of applied trees: [("base", path), ...]."""
+    return simulate_states(
+        [(name, DirectoryTree(Path(path))) for name, path in dirs], entry, scenarios
+    )
+
+
+def reproduce_command(run: SimRun) -> str:
+    name, order, index = parse_case_id(run.scenario)
+    parts = [f"reviewbot simulate --scenario {name}"]
+    if order is not None:
+        parts.append(f"--order {order}")
+    if index is not None:
+        parts.append(f"--index {index}")
+    return " ".join(parts) + " ..."
+
+
+def _statement_text(line: str) -> str:
+    # "function:123: text" -> "function: text" (no line number: a stable id).
+    fn, _, rest = line.partition(":")
+    _, _, text = rest.partition(": ")
+    return f"{fn}: {text}" if text else line
+
+
+def findings_from_simulation(
+    result: SimulationResult,
+    trees: dict[str, SourceTree],
+    revisions: Collection[str] | None = None,
+) -> list[Finding]:
+    """One bug Finding per distinct failure of a non-base revision.
+
+    ``revisions`` limits the findings to those revisions (say, only the
+    newest); by default every revision but the first state (the base).
+    """
+    base = result.runs[0].revision if result.runs else "base"
+    groups: dict[tuple[str, str, str, str, int], list[SimRun]] = {}
+    for run in result.runs:
+        if run.outcome != "fail" or run.revision == base:
+            continue
+        if revisions is not None and run.revision not in revisions:
+            continue
+        key = (run.revision, run.kind, run.file, run.function, run.line)
+        groups.setdefault(key, []).append(run)
+    seen: dict[tuple[str, str, str, str, int], Finding] = {}
+    for key, runs in groups.items():
+        seen[key] = _finding(min(runs, key=_simplicity), trees)
+    return list(seen.values())
+
+
+def _simplicity(run: SimRun) -> tuple[int, int, int, int]:
+    """Quote the plainest case that shows a failure: fewest complications,
+    a swap cache hit, the smallest folio."""
+    description = run.message.split(": ", 1)[0]
+    _, order, index = parse_case_id(run.scenario)
+    miss = int(" folio in the swap cache" not in description)
+    return description.count(","), miss, order or 0, index or 0
+
+
+def _finding(run: SimRun, trees: dict[str, SourceTree]) -> Finding:
+    name, _, _ = parse_case_id(run.scenario)
+    tail = run.trace[-EVIDENCE_STATEMENTS:]
+    evidence = tuple(
+        Evidence(line=_line_of(t), role="executed", text=_statement_text(t)) for t in tail
+    )
+    failing = _source_line(trees.get(run.revision), run.file, run.line)
+    if failing:
+        evidence += (Evidence(line=run.line, role="failed", text=failing),)
+    return Finding(
+        checker=CHECKER,
+        severity=Severity.BUG,
+        file=run.file,
+        line=run.line,
+        function=run.function,
+        message=f"simulated: {run.message}.\nReproduce: {reproduce_command(run)}",
+        evidence=evidence,
+        key=f"{run.kind}:{name}",
+    )
+
+
+def _line_of(trace_line: str) -> int:
+    parts = trace_line.split(":", 2)
+    try:
+        return int(parts[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _source_line(tree: SourceTree | None, path: str, line: int) -> str:
+    if tree is None or not path or line <= 0:
+        return ""
+    data = tree.read(path)
+    if data is None:
+        return ""
+    lines = data.decode("utf-8", "replace").splitlines()
+    return " ".join(lines[line - 1].split()) if line <= len(lines) else ""

@@ -1,0 +1,264 @@
+"""Program (one tree's functions) and Machine (one execution's budgets).
+
+A Program compiles each function of a revision once and resolves callees
+by name; it is reused across runs.  A Machine is one simulated fault: the
+model it acts on, the step and depth budgets, the trace of the last
+statements executed and the statement lines covered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tree_sitter import Node
+
+from checkers.frontend import FunctionUnit, ParsedFile, declarator_name, parse
+from sim.faults import Kind, NotModelled, SimFault
+from sim.interp.statements import CompiledFunction, Return, pp_eval
+from sim.interp.values import NULL, Opaque
+
+if TYPE_CHECKING:
+    from sim.model.mm import World
+
+# x86-64 defconfig-like choices for #if inside the executed functions.
+DEFAULT_CONFIG: dict[str, int] = {
+    "CONFIG_MMU": 1,
+    "CONFIG_SMP": 1,
+    "CONFIG_SWAP": 1,
+    "CONFIG_64BIT": 1,
+    "CONFIG_TRANSPARENT_HUGEPAGE": 1,
+    "CONFIG_MEMCG": 1,
+    "CONFIG_NUMA": 1,
+    "CONFIG_USERFAULTFD": 1,
+    "CONFIG_HAVE_ARCH_SOFT_DIRTY": 1,
+    "CONFIG_MEM_SOFT_DIRTY": 1,
+    "CONFIG_PTE_MARKER_UFFD_WP": 1,
+    "CONFIG_ARCH_HAS_PTE_SPECIAL": 1,
+    "CONFIG_PREEMPTION": 0,
+    "CONFIG_HIGHPTE": 0,
+    "CONFIG_DEBUG_VM": 1,
+}
+
+# Where the static helpers of do_swap_page live: executed from source.
+SOURCE_FILES = ("mm/memory.c", "mm/internal.h", "mm/swap.h")
+
+
+class SourceTree(Protocol):
+    def read(self, path: str) -> bytes | None: ...
+
+
+def configured_functions(pf: ParsedFile, config: dict[str, int]) -> dict[str, Node]:
+    """Function definitions of a file that ``config`` compiles in.
+
+    A header's ``#ifdef CONFIG_SWAP ... #else <stubs> #endif`` must give the
+    real helpers, never the stubs; a condition that cannot be evaluated keeps
+    both branches (the first definition wins).
+    """
+    found: dict[str, Node] = {}
+
+    def branch(node: Node, skip: tuple[str, ...]) -> list[Node]:
+        return [
+            c
+            for i, c in enumerate(node.children)
+            if c.is_named and node.field_name_for_child(i) not in skip
+        ]
+
+    def walk(nodes: list[Node]) -> None:
+        for node in nodes:
+            t = node.type
+            if t == "function_definition":
+                decl = node.child_by_field_name("declarator")
+                name = declarator_name(decl) if decl is not None else None
+                if name:
+                    found.setdefault(name, node)
+            elif t in ("preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef"):
+                alt = node.child_by_field_name("alternative")
+                try:
+                    taken: bool | None = _pp_taken(node, pf, config)
+                except SimFault:
+                    taken = None
+                if taken is not False:
+                    walk(branch(node, ("condition", "name", "alternative")))
+                if taken is not True and alt is not None:
+                    walk([alt])
+            elif t == "preproc_else" or t in ("linkage_specification", "declaration_list"):
+                walk(list(node.named_children))
+
+    walk(list(pf.root.named_children))
+    return found
+
+
+def _pp_taken(node: Node, pf: ParsedFile, config: dict[str, int]) -> bool:
+    if node.type in ("preproc_ifdef", "preproc_elifdef"):
+        name = node.child_by_field_name("name")
+        defined = name is not None and bool(config.get(pf.text(name), 0))
+        negate = pf.text(node).startswith(("#ifndef", "#elifndef"))
+        return defined != negate
+    cond = node.child_by_field_name("condition")
+    return cond is not None and bool(pp_eval(cond, pf.text, config))
+
+
+class Frame:
+    __slots__ = ("vars",)
+
+    def __init__(self) -> None:
+        self.vars: dict[str, Any] = {}
+
+
+class Program:
+    """The functions of one tree state, compiled on demand."""
+
+    def __init__(
+        self,
+        tree: SourceTree,
+        files: Sequence[str] = SOURCE_FILES,
+        config: dict[str, int] | None = None,
+    ) -> None:
+        from sim.kernel import PRIMITIVES
+
+        self.tree = tree
+        self.files = tuple(files)
+        self.config = dict(DEFAULT_CONFIG if config is None else config)
+        self.primitives = PRIMITIVES
+        self._compiled: dict[str, CompiledFunction | None] = {}
+        self._units: dict[str, FunctionUnit] | None = None
+
+    def _index(self) -> dict[str, FunctionUnit]:
+        if self._units is None:
+            units: dict[str, FunctionUnit] = {}
+            # Later files must not shadow the entry's own file: read it last.
+            for path in reversed(self.files):
+                data = self.tree.read(path)
+                if data is None:
+                    continue
+                pf = parse(data, path)
+                for name, node in configured_functions(pf, self.config).items():
+                    units[name] = FunctionUnit(pf, name, node)
+            self._units = units
+        return self._units
+
+    def unit(self, name: str) -> FunctionUnit | None:
+        return self._index().get(name)
+
+    def function(self, name: str) -> CompiledFunction | None:
+        if name not in self._compiled:
+            unit = self.unit(name)
+            self._compiled[name] = CompiledFunction(unit, self.config) if unit is not None else None
+        return self._compiled[name]
+
+    def resolve(self, name: str) -> Any:
+        prim = self.primitives.get(name)
+        if prim is not None and prim.prefer:
+            return prim
+        fn = self.function(name)
+        if fn is not None:
+            return fn
+        if prim is not None:
+            return prim
+        raise NotModelled(name)
+
+
+class Machine:
+    """One execution: budgets, trace and coverage over one World."""
+
+    def __init__(
+        self,
+        program: Program,
+        world: World,
+        max_steps: int = 100_000,
+        max_depth: int = 48,
+        trace_len: int = 12,
+    ) -> None:
+        self.program = program
+        self.world = world
+        self.max_steps = max_steps
+        self.max_depth = max_depth
+        self.ticks = 0  # loop iterations
+        self.depth = 0
+        self.trace_len = trace_len
+        # Every statement executed, in order: the trace is its tail and the
+        # coverage its set (one list append per step is the cheapest record).
+        self.log: list[tuple[str, str, int, str]] = []
+        self.globals: dict[str, Any] = {
+            "current": Opaque("current task"),
+            "swapcache_wq": Opaque("swapcache_wq"),
+        }
+
+    @property
+    def steps(self) -> int:
+        return len(self.log) + self.ticks
+
+    @property
+    def trace(self) -> list[tuple[str, str, int, str]]:
+        return self.log[-self.trace_len :]
+
+    @property
+    def covered(self) -> set[tuple[str, str, int, str]]:
+        return set(self.log)
+
+    def step(self, info: tuple[str, str, int, str]) -> None:
+        log = self.log
+        log.append(info)
+        if len(log) + self.ticks > self.max_steps:
+            self._exhausted()
+
+    def _exhausted(self) -> None:
+        raise SimFault(
+            Kind.BUDGET,
+            f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
+        )
+
+    def note(self, event: str, data: object) -> None:
+        """Record a model event with the C statement that caused it."""
+        where = self.log[-1] if self.log else None
+        self.world.events.append((event, data, where))
+
+    def tick(self) -> None:
+        """One loop iteration: counts against the budget even with an empty body."""
+        self.ticks += 1
+        if len(self.log) + self.ticks > self.max_steps:
+            self._exhausted()
+
+    def invoke(self, fn: CompiledFunction, args: Sequence[Any]) -> Any:
+        if len(args) != len(fn.params):
+            raise NotModelled(f"call of {fn.name} with {len(args)} arguments")
+        self.depth += 1
+        if self.depth > self.max_depth:
+            self.depth = 0
+            raise SimFault(
+                Kind.BUDGET, f"call depth budget of {self.max_depth} exceeded in {fn.name}"
+            )
+        frame = Frame()
+        for (name, conv), value in zip(fn.params, args, strict=True):
+            frame.vars[name] = conv(value) if conv is not None else value
+        sig = fn.body(self, frame)
+        self.depth -= 1
+        if type(sig) is Return:
+            return sig.value
+        if sig is not None:
+            raise NotModelled(f"goto or break out of {fn.name}")
+        return None
+
+    def run(self, name: str, args: Sequence[Any]) -> Any:
+        fn = self.program.function(name)
+        if fn is None:
+            raise NotModelled(f"entry function {name} (not found in the tree)")
+        return self.invoke(fn, args)
+
+    def global_value(self, name: str) -> Any:
+        from sim.kernel.constants import CONSTANTS
+
+        value = CONSTANTS.get(name)
+        if value is not None:
+            return value
+        if name == "NULL":
+            return NULL
+        if name in self.globals:
+            return self.globals[name]
+        raise NotModelled(f"identifier {name}")
+
+    def global_address(self, name: str) -> Any:
+        if name in self.globals:
+            return self.globals[name]
+        raise NotModelled(f"address of {name}")

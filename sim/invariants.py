@@ -1,0 +1,232 @@
+"""What must hold after each simulated fault, whatever path it took.
+
+Checked against a snapshot taken before the fault (re-taken after an
+injected race, which is another CPU's doing, not the fault's).  The first
+violated invariant is reported with its kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.faults import Kind
+from sim.kernel.constants import VM_FAULT_ERROR, VM_FAULT_RETRY, VM_WRITE
+from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, Folio, World
+from sim.model.pte import Pte
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    ptes: dict[int, Pte]  # address -> PTE, every non-none entry of every table
+    counters: dict[int, int]
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: Kind
+    message: str
+
+
+def snapshot(world: World) -> Snapshot:
+    ptes: dict[int, Pte] = {}
+    for table in world.tables.values():
+        base = table.address(0)
+        ptes.update(
+            (base + (i << PAGE_SHIFT), pte)
+            for i, pte in enumerate(table.entries)
+            if pte[0] != "none"
+        )
+    return Snapshot(ptes, dict(world.mm.counters))
+
+
+def _page_for_entry(world: World, offset: int) -> tuple[Folio, int] | None:
+    for folio in world.folios:
+        if folio.swap.type == world.swap.type and 0 <= offset - folio.swap.offset < folio.nr:
+            return folio, offset - folio.swap.offset
+    return None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """The fault that was simulated: where, what it returned, what happened."""
+
+    address: int
+    ret: int
+    write: bool
+    raced: bool  # another CPU changed the PTEs or freed the table
+
+
+def check(world: World, before: Snapshot, fault: Fault) -> list[Violation]:
+    """The first violation of each group of invariants, most telling first."""
+    found = []
+    after = snapshot(world).ptes
+    for check_fn in (_locks, _ptes, _counts, _icache, _arch):
+        v = check_fn(world, before, fault, after)
+        if v is not None:
+            found.append(v)
+    return found
+
+
+def consistent(world: World) -> Violation | None:
+    """The invariants that hold between faults, whatever came before."""
+    snap = snapshot(world)
+    idle = Fault(address=-1, ret=0, write=False, raced=True)
+    return _locks(world, snap, idle, snap.ptes) or _counts(world, snap, idle, snap.ptes)
+
+
+def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
+    for table in world.tables.values():
+        if table.ptl.held:
+            return Violation(Kind.LOCK, f"returned with {table.ptl.name} held")
+    for handle in world.handles:
+        if handle.live:
+            return Violation(Kind.LOCK, f"returned with the pte map of {handle.label} not unmapped")
+    for folio in world.folios:
+        if folio.f.locked and id(folio) not in world.locked_elsewhere:
+            return Violation(Kind.LOCK, "returned with the folio still locked")
+    if world.swap.refs:
+        return Violation(Kind.LOCK, "returned without put_swap_device()")
+    return None
+
+
+def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
+    address = fault.address
+    vma = world.vma
+    mapped = 0
+    for addr in sorted(set(before.ptes) | set(after)):
+        old, new = before.ptes.get(addr, Pte()), after.get(addr, Pte())
+        if old == new:
+            continue
+        where = f"the PTE at {addr:#x}"
+        if not vma.vm_start <= addr < vma.vm_end:
+            return Violation(Kind.OUTSIDE, f"{where}, outside the VMA, was changed")
+        if addr >> PMD_SHIFT != address >> PMD_SHIFT:
+            return Violation(Kind.OUTSIDE, f"{where}, under another PMD, was changed")
+        if old.kind != "swap" or new.kind != "present":
+            return Violation(
+                Kind.WRONG_PAGE, f"{where} went from {old.describe()} to {new.describe()}"
+            )
+        owner = _page_for_entry(world, old.swp_offset)
+        if owner is None or owner[0].pfn + owner[1] != new.pfn:
+            return Violation(
+                Kind.WRONG_PAGE,
+                f"{where} maps pfn {new.pfn:#x}, not the page of "
+                f"its swap entry {old.swp_offset:#x}",
+            )
+        folio, idx = owner
+        page = folio.pages[idx]
+        if (new.soft_dirty, new.uffd_wp) != (old.soft_dirty, old.uffd_wp):
+            return Violation(
+                Kind.SMEARED_BIT,
+                f"{where}: soft-dirty/uffd-wp "
+                f"{int(old.soft_dirty)}/{int(old.uffd_wp)} in the swap entry became "
+                f"{int(new.soft_dirty)}/{int(new.uffd_wp)} (smeared from another PTE)",
+            )
+        shared = world.external_swap_refs.get(old.swp_offset, 0) or world.external_folio_refs.get(
+            id(folio), 0
+        )
+        if (new.write or page.anon_exclusive) and not old.exclusive and shared:
+            return Violation(
+                Kind.PERMISSION,
+                f"{where} mapped "
+                f"{'writable' if new.write else 'exclusive'} although its swap "
+                "entry was shared",
+            )
+        if new.write and not vma.vm_flags & VM_WRITE:
+            return Violation(Kind.PERMISSION, f"{where} writable in a read-only VMA")
+        mapped += 1
+    d_anon = world.mm.counters[MM_ANONPAGES] - before.counters[MM_ANONPAGES]
+    d_swap = world.mm.counters[MM_SWAPENTS] - before.counters[MM_SWAPENTS]
+    if d_anon != mapped or d_swap != -mapped:
+        return Violation(
+            Kind.WRONG_COUNT,
+            f"{mapped} PTEs mapped but MM_ANONPAGES moved by "
+            f"{d_anon:+d} and MM_SWAPENTS by {d_swap:+d}",
+        )
+    failed = fault.ret & (VM_FAULT_ERROR | VM_FAULT_RETRY)
+    fault_pte = after.get(address, Pte())
+    was_swap = world.swap.type == before.ptes.get(address, Pte()).swp_type
+    if not fault.raced and not failed and fault_pte.kind != "present" and was_swap:
+        return Violation(
+            Kind.LOST_FAULT,
+            f"returned {fault.ret:#x} but the faulting address "
+            f"{address:#x} is still {fault_pte.describe()}",
+        )
+    # A write fault may end mapped read-only: the retried fault copies on write.
+    return None
+
+
+def _icache(
+    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
+) -> Violation | None:
+    """Every page mapped was flushed from the icache (flush_icache_pages())."""
+    return _hook(world, before, after, "flush_icache", "flushed from the icache", True)
+
+
+def _arch(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
+    """Every page mapped got its arch metadata back (arch_do_swap_page_nr())."""
+    return _hook(world, before, after, "arch_do_swap_page", "given its arch metadata back", False)
+
+
+def _hook(  # noqa: PLR0917
+    world: World, before: Snapshot, after: dict[int, Pte], event: str, what: str, by_pfn: bool
+) -> Violation | None:
+    ranges: list[tuple[int, int]] = [e[1] for e in world.events if e[0] == event]  # type: ignore[misc]
+    if not ranges:
+        return None  # this tree's code does not call the hook at all
+    covered = [(start, start + n) for start, n in ranges]
+    for addr, pte in sorted(after.items()):
+        if pte.kind != "present" or before.ptes.get(addr) == pte:
+            continue
+        k = pte.pfn if by_pfn else addr
+        if not any(lo <= k < hi for lo, hi in covered):
+            return Violation(
+                Kind.WRONG_COUNT,
+                f"the page mapped at {addr:#x} was not {what}: a single-page call in a batch",
+            )
+    return None
+
+
+def _counts(
+    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
+) -> Violation | None:
+    si = world.swap
+    swap_refs: dict[int, int] = {}
+    pfn_maps: dict[int, int] = {}
+    for pte in after.values():
+        if pte.kind == "swap" and pte.swp_type == si.type:
+            swap_refs[pte.swp_offset] = swap_refs.get(pte.swp_offset, 0) + 1
+        elif pte.kind == "present":
+            pfn_maps[pte.pfn] = pfn_maps.get(pte.pfn, 0) + 1
+    for folio in world.folios:
+        for i in range(folio.nr):
+            off = folio.swap.offset + i
+            want = swap_refs.get(off, 0) + world.external_swap_refs.get(off, 0)
+            have = si.swap_map.get(off, 0)
+            if have != want:
+                return Violation(
+                    Kind.WRONG_COUNT,
+                    f"swap_map of entry {off:#x} is {have} but {want} references to it remain",
+                )
+        for page in folio.pages:
+            if page.mapcount != pfn_maps.get(page.pfn, 0):
+                return Violation(
+                    Kind.WRONG_COUNT,
+                    f"mapcount of page {page.idx} is "
+                    f"{page.mapcount} but {pfn_maps.get(page.pfn, 0)} PTEs map it",
+                )
+        want_ref = (
+            (folio.nr if folio.f.swapcache else 0)
+            + sum(p.mapcount for p in folio.pages)
+            + world.external_folio_refs.get(id(folio), 0)
+        )
+        if folio.refcount != want_ref:
+            return Violation(
+                Kind.WRONG_COUNT,
+                f"folio refcount is {folio.refcount}, expected "
+                f"{want_ref} (swap cache + mappings + others)",
+            )
+        cached = all(si.cache.get(folio.swap.offset + i) is folio for i in range(folio.nr))
+        if folio.f.swapcache != cached:
+            return Violation(Kind.WRONG_COUNT, "folio swapcache flag and the swap cache disagree")
+    return None

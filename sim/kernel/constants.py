@@ -1,0 +1,86 @@
+"""Kernel constants the executed code names (x86-64 values where they matter)."""
+
+from __future__ import annotations
+
+from sim.model import mm
+
+VM_FAULT_OOM = 0x000001
+VM_FAULT_SIGBUS = 0x000002
+VM_FAULT_MAJOR = 0x000004
+VM_FAULT_HWPOISON = 0x000010
+VM_FAULT_HWPOISON_LARGE = 0x000020
+VM_FAULT_SIGSEGV = 0x000040
+VM_FAULT_NOPAGE = 0x000100
+VM_FAULT_LOCKED = 0x000200
+VM_FAULT_RETRY = 0x000400
+VM_FAULT_FALLBACK = 0x000800
+VM_FAULT_DONE_COW = 0x001000
+VM_FAULT_ERROR = (
+    VM_FAULT_OOM
+    | VM_FAULT_SIGBUS
+    | VM_FAULT_SIGSEGV
+    | VM_FAULT_HWPOISON
+    | VM_FAULT_HWPOISON_LARGE
+    | VM_FAULT_FALLBACK
+)
+
+FAULT_FLAG_WRITE = 1 << 0
+FAULT_FLAG_MKWRITE = 1 << 1
+FAULT_FLAG_ALLOW_RETRY = 1 << 2
+FAULT_FLAG_RETRY_NOWAIT = 1 << 3
+FAULT_FLAG_KILLABLE = 1 << 4
+FAULT_FLAG_TRIED = 1 << 5
+FAULT_FLAG_USER = 1 << 6
+FAULT_FLAG_REMOTE = 1 << 7
+FAULT_FLAG_INSTRUCTION = 1 << 8
+FAULT_FLAG_INTERRUPTIBLE = 1 << 9
+FAULT_FLAG_UNSHARE = 1 << 10
+FAULT_FLAG_ORIG_PTE_VALID = 1 << 11
+FAULT_FLAG_VMA_LOCK = 1 << 12
+
+VM_READ = 0x1
+VM_WRITE = 0x2
+VM_EXEC = 0x4
+VM_SHARED = 0x8
+VM_MAYWRITE = 0x20
+VM_UFFD_WP = 0x1000
+VM_LOCKED = 0x2000
+VM_SOFTDIRTY = 0x08000000
+
+RMAP_NONE = 0
+RMAP_EXCLUSIVE = 1
+
+SWP_USED = 1 << 0
+SWP_WRITEOK = 1 << 1
+SWP_STABLE_WRITES = 1 << 11
+SWP_SYNCHRONOUS_IO = 1 << 12
+
+EEXIST = 17
+ENOMEM = 12
+EAGAIN = 11
+EHWPOISON = 133
+
+CONSTANTS: dict[str, int] = {
+    name: value for name, value in globals().items() if name.isupper() and isinstance(value, int)
+}
+CONSTANTS.update(
+    {
+        "PAGE_SHIFT": mm.PAGE_SHIFT,
+        "PAGE_SIZE": mm.PAGE_SIZE,
+        "PAGE_MASK": ~(mm.PAGE_SIZE - 1) & ((1 << 64) - 1),
+        "PMD_SHIFT": mm.PMD_SHIFT,
+        "PMD_SIZE": mm.PMD_SIZE,
+        "PMD_MASK": mm.PMD_MASK,
+        "PTRS_PER_PTE": mm.PTRS_PER_PTE,
+        "MM_FILEPAGES": mm.MM_FILEPAGES,
+        "MM_ANONPAGES": mm.MM_ANONPAGES,
+        "MM_SWAPENTS": mm.MM_SWAPENTS,
+        "MM_SHMEMPAGES": mm.MM_SHMEMPAGES,
+        "GFP_KERNEL": 0xCC0,
+        "GFP_HIGHUSER_MOVABLE": 0x100CCA,
+        "PGMAJFAULT": 7,
+        "SWAP_HAS_CACHE": 0x40,
+        "true": 1,
+        "false": 0,
+    }
+)

@@ -1,0 +1,192 @@
+"""Swap devices, swap_map counts and the swap cache (mm/swapfile.c, swap_state.c)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.faults import Kind, NotModelled, SimFault
+from sim.interp.values import NULL
+from sim.kernel import OBSERVED, noop, primitive
+from sim.kernel.constants import EEXIST
+from sim.model.mm import Folio
+from sim.model.pte import SwapEntry
+
+
+def _entry(v: Any, fn: str) -> SwapEntry:
+    if not isinstance(v, SwapEntry):
+        raise NotModelled(f"{fn} on {type(v).__name__}")
+    return v
+
+
+@primitive("get_swap_device", "mm/swapfile.c: get_swap_device()")
+def get_swap_device(m: Any, entry: Any) -> Any:
+    si = m.world.swap
+    if _entry(entry, "get_swap_device").type != si.type:
+        return NULL
+    si.refs += 1
+    return si
+
+
+@primitive("put_swap_device", "include/linux/swap.h: put_swap_device()")
+def put_swap_device(m: Any, si: Any) -> None:
+    if si is not m.world.swap or si.refs <= 0:
+        raise SimFault(Kind.LOCK, "put_swap_device() without get_swap_device()")
+    si.refs -= 1
+
+
+@primitive("swap_cache_get_folio", "mm/swap_state.c: swap_cache_get_folio()", prefer=True)
+def swap_cache_get_folio(m: Any, entry: Any, vma: Any, addr: int) -> Any:
+    e = _entry(entry, "swap_cache_get_folio")
+    folio = m.world.swap.cache.get(e.offset) if e.type == m.world.swap.type else None
+    if folio is None:
+        return NULL
+    folio.refcount += 1
+    return folio
+
+
+@primitive("__swap_count", "mm/swapfile.c: __swap_count()")
+def swap_count(m: Any, entry: Any) -> int:
+    count: int = m.world.swap.swap_map.get(_entry(entry, "__swap_count").offset, 0)
+    return count
+
+
+@primitive("swap_free_nr", "mm/swapfile.c: swap_free_nr()")
+def swap_free_nr(m: Any, entry: Any, nr: int) -> None:
+    e = _entry(entry, "swap_free_nr")
+    smap = m.world.swap.swap_map
+    for off in range(e.offset, e.offset + nr):
+        count = smap.get(off, 0)
+        if count <= 0:
+            raise SimFault(
+                Kind.WRONG_COUNT, f"swap_free_nr(): swap_map of entry {off:#x} is already 0"
+            )
+        smap[off] = count - 1
+    m.note("swap_free", (e.offset, nr))
+
+
+@primitive("swap_free", "include/linux/swap.h: swap_free()")
+def swap_free(m: Any, entry: Any) -> None:
+    swap_free_nr(m, entry, 1)
+
+
+@primitive("folio_free_swap", "mm/swapfile.c: folio_free_swap()")
+def folio_free_swap(m: Any, folio: Any) -> bool:
+    f: Folio = folio
+    si = m.world.swap
+    if not f.f.swapcache or f.f.writeback:
+        return False
+    offsets = range(f.swap.offset, f.swap.offset + f.nr)
+    if any(si.swap_map.get(o, 0) for o in offsets):
+        return False  # folio_swapped(): some entry is still referenced
+    for o in offsets:
+        si.cache.pop(o, None)
+        si.has_cache.discard(o)
+    f.f.swapcache = False
+    f.refcount -= f.nr
+    m.note("folio_free_swap", f.nr)
+    return True
+
+
+@primitive("folio_swap", "mm/swap.h: folio_swap()", prefer=True)
+def folio_swap(m: Any, entry: Any, folio: Any) -> SwapEntry:
+    e = _entry(entry, "folio_swap")
+    return SwapEntry(e.type, e.offset & ~(folio.nr - 1))
+
+
+@primitive("page_swap_entry", "include/linux/swap.h: page_swap_entry()")
+def page_swap_entry(m: Any, page: Any) -> SwapEntry:
+    folio = page.folio
+    return SwapEntry(folio.swap.type, folio.swap.offset + page.idx)
+
+
+@primitive("swapcache_prepare", "mm/swapfile.c: swapcache_prepare()")
+def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
+    e = _entry(entry, "swapcache_prepare")
+    si = m.world.swap
+    offsets = range(e.offset, e.offset + nr)
+    if any(o in si.has_cache for o in offsets):
+        return -EEXIST
+    si.has_cache.update(offsets)
+    return 0
+
+
+@primitive("swapcache_clear", "mm/swapfile.c: swapcache_clear()", prefer=True)
+def swapcache_clear(m: Any, si: Any, entry: Any, nr: int) -> None:
+    e = _entry(entry, "swapcache_clear")
+    for o in range(e.offset, e.offset + nr):
+        if o not in si.has_cache:
+            raise SimFault(Kind.WRONG_COUNT, f"swapcache_clear() of {o:#x} without the cache flag")
+        si.has_cache.discard(o)
+
+
+@primitive("swapin_readahead", "mm/swap_state.c: swapin_readahead()", prefer=True)
+def swapin_readahead(m: Any, entry: Any, gfp: int, vmf: Any) -> Any:
+    e = _entry(entry, "swapin_readahead")
+    world = m.world
+    if not world.pending_folios:
+        return NULL  # allocation failed
+    folio = world.pending_folios.pop(0)
+    world.folios.append(folio)
+    folio.swap = SwapEntry(e.type, e.offset & ~(folio.nr - 1))
+    folio.f.swapcache = True
+    folio.f.uptodate = True
+    folio.refcount = folio.nr + 1  # the swap cache's references and ours
+    for off in range(folio.swap.offset, folio.swap.offset + folio.nr):
+        world.swap.cache[off] = folio
+        world.swap.has_cache.add(off)
+    return folio
+
+
+@primitive("alloc_swap_folio", "mm/memory.c: alloc_swap_folio()", prefer=True)
+def alloc_swap_folio(m: Any, vmf: Any) -> Any:
+    world = m.world
+    if not world.pending_folios:
+        return NULL
+    folio = world.pending_folios.pop(0)
+    world.folios.append(folio)
+    folio.f.anon = False
+    folio.f.swapcache = False
+    folio.f.uptodate = False
+    folio.f.lru = False
+    folio.refcount = 1
+    return folio
+
+
+@primitive("swap_read_folio", "mm/page_io.c: swap_read_folio()", prefer=True)
+def swap_read_folio(m: Any, folio: Any, plug: Any) -> None:
+    # Synchronous I/O completes at once: folio_end_read() marks it uptodate
+    # and unlocks it.
+    if not folio.f.locked:
+        raise SimFault(Kind.LOCK, "swap_read_folio() of a folio that is not locked")
+    folio.f.uptodate = True
+    folio.f.locked = False
+
+
+@primitive("migration_entry_wait", "mm/migrate.c: migration_entry_wait()", kind=OBSERVED)
+def migration_entry_wait(m: Any, mm: Any, pmd: Any, addr: int) -> None:
+    m.note("migration_entry_wait", addr)
+
+
+noop(
+    "get_shadow_from_swap_cache",
+    cites="mm/swap_state.c: get_shadow_from_swap_cache(): no workingset shadows modelled",
+    result=NULL,
+    prefer=True,
+)
+noop("mem_cgroup_swap_full", cites="include/linux/swap.h: mem_cgroup_swap_full()", result=False)
+noop(
+    "mem_cgroup_swapin_uncharge_swap",
+    "workingset_refault",
+    "folio_throttle_swaprate",
+    "count_vm_event",
+    "count_memcg_event_mm",
+    "lru_add_drain",
+    "add_wait_queue",
+    "remove_wait_queue",
+    "schedule_timeout_uninterruptible",
+    "wake_up",
+    "vma_end_read",
+    cites="accounting, wait queues and LRU batching: invisible to the model",
+)
+noop("waitqueue_active", cites="include/linux/wait.h: waitqueue_active()", result=False)
+noop("print_bad_pte", cites="mm/memory.c: print_bad_pte()", prefer=True)

@@ -1,0 +1,107 @@
+"""PTE and swap-entry values: immutable, compared by value like ``pte_t``.
+
+A PTE is none, present (a pfn plus hardware and software bits) or a swap PTE
+(swap type and offset plus the software bits a swap PTE keeps: soft-dirty,
+uffd-wp, exclusive).  ``pte_same()`` is plain equality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+# swp_entry_t.val packs the type above the offset, as the kernel's
+# swp_entry() does (include/linux/swapops.h: SWP_TYPE_SHIFT).
+SWP_TYPE_SHIFT = 58
+SWP_OFFSET_MASK = (1 << SWP_TYPE_SHIFT) - 1
+
+# Non-swap entry types (include/linux/swap.h: SWP_MIGRATION_READ, ...),
+# modelled as reserved type numbers above MAX_SWAPFILES.
+SWP_MIGRATION = 30
+SWP_HWPOISON = 29
+SWP_PTE_MARKER = 28
+MAX_SWAPFILES = 28
+
+
+@dataclass(frozen=True, slots=True)
+class SwapEntry:
+    """``swp_entry_t``: one slot of a swap device."""
+
+    type: int
+    offset: int
+
+    @property
+    def val(self) -> int:
+        return (self.type << SWP_TYPE_SHIFT) | self.offset
+
+    @staticmethod
+    def from_val(val: int) -> SwapEntry:
+        return SwapEntry(val >> SWP_TYPE_SHIFT, val & SWP_OFFSET_MASK)
+
+    def with_field(self, name: str, value: object) -> SwapEntry:
+        if name != "val" or not isinstance(value, int):
+            raise AttributeError(name)
+        return SwapEntry.from_val(value)
+
+
+class Pte(NamedTuple):
+    """``pte_t``.  ``kind`` is "none", "present" or "swap".
+
+    A NamedTuple rather than a dataclass: PTEs are built and compared in the
+    interpreter's innermost loop (swap_pte_batch), where tuples are fastest.
+    """
+
+    kind: str = "none"
+    pfn: int = 0
+    swp_type: int = 0
+    swp_offset: int = 0
+    write: bool = False
+    dirty: bool = False
+    young: bool = False
+    soft_dirty: bool = False
+    uffd_wp: bool = False
+    exclusive: bool = False  # swap PTEs only (_PAGE_SWP_EXCLUSIVE)
+
+    @staticmethod
+    def swap(
+        entry: SwapEntry,
+        *,
+        soft_dirty: bool = False,
+        uffd_wp: bool = False,
+        exclusive: bool = False,
+    ) -> Pte:
+        return Pte(
+            kind="swap",
+            swp_type=entry.type,
+            swp_offset=entry.offset,
+            soft_dirty=soft_dirty,
+            uffd_wp=uffd_wp,
+            exclusive=exclusive,
+        )
+
+    @staticmethod
+    def present(pfn: int, **bits: bool) -> Pte:
+        return Pte(kind="present", pfn=pfn, **bits)
+
+    @property
+    def entry(self) -> SwapEntry:
+        return SwapEntry(self.swp_type, self.swp_offset)
+
+    def set(self, **changes: Any) -> Pte:
+        return self._replace(**changes)
+
+    def describe(self) -> str:
+        if self.kind == "none":
+            return "none"
+        bits = [
+            n
+            for n in ("write", "dirty", "young", "soft_dirty", "uffd_wp", "exclusive")
+            if getattr(self, n)
+        ]
+        tail = (" " + ",".join(bits)) if bits else ""
+        if self.kind == "present":
+            return f"pfn {self.pfn:#x}{tail}"
+        return f"swap {self.swp_type}:{self.swp_offset:#x}{tail}"
+
+
+PTE_NONE = Pte()

@@ -1,0 +1,153 @@
+"""Run one scenario case on one tree: build the world, execute, check.
+
+``execute()`` never raises for anything the C does: a dynamic check, a
+budget, something not modelled or an invariant broken all become an
+Execution with an Outcome, a Kind, a message and the last statements run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim import invariants
+from sim.faults import Kind, NotModelled, Outcome, SimFault
+from sim.interp.machine import Machine, Program
+from sim.model.mm import VmFault, World
+from sim.scenarios.spec import Spec, build, describe
+
+# Which recorded event locates an invariant violation in the C source.
+_EVENT_FOR_KIND = {
+    Kind.SMEARED_BIT: ("set_ptes",),
+    Kind.WRONG_PAGE: ("set_ptes",),
+    Kind.OUTSIDE: ("set_ptes",),
+    Kind.PERMISSION: ("set_ptes",),
+    Kind.WRONG_COUNT: ("swap_free", "rmap", "set_ptes"),
+}
+# Messages that point at a particular hook rather than the kind's default.
+_EVENT_FOR_TEXT = {
+    "icache": "flush_icache",
+    "arch metadata": "arch_do_swap_page",
+}
+
+
+@dataclass
+class Execution:
+    spec: Spec
+    outcome: Outcome
+    kind: str = ""
+    message: str = ""  # the fault alone, no case description
+    file: str = ""
+    line: int = 0
+    function: str = ""
+    trace: tuple[tuple[str, str, int, str], ...] = ()
+    covered: set[tuple[str, str, int, str]] = field(default_factory=set)
+    steps: int = 0
+    ret: int | None = None
+    more: list[Execution] = field(default_factory=list)  # further invariants broken
+
+    @property
+    def description(self) -> str:
+        return describe(self.spec)
+
+    def trace_lines(self) -> tuple[str, ...]:
+        return tuple(f"{fn}:{line}: {text}" for _, fn, line, text in self.trace)
+
+    def summary(self) -> str:
+        where = f" at line {self.line}" if self.line else ""
+        return f"{self.description}: {self.message}{where}"
+
+
+def execute(
+    program: Program, spec: Spec, entry: str = "do_swap_page", max_steps: int = 100_000
+) -> Execution:
+    built = build(spec)
+    return run_fault(program, built.world, built.vmf, spec, entry, max_steps)
+
+
+def run_fault(  # noqa: PLR0917
+    program: Program,
+    world: World,
+    vmf: VmFault,
+    spec: Spec,
+    entry: str = "do_swap_page",
+    max_steps: int = 100_000,
+) -> Execution:
+    """One fault on an existing world (a sequence of faults shares one)."""
+    world.events.clear()
+    world.map_lock_calls = 0
+    before = [invariants.snapshot(world)]
+    raced = [False]
+
+    def on_race() -> None:
+        before[0] = invariants.snapshot(world)
+        raced[0] = True
+
+    world.on_race = on_race
+    m = Machine(program, world, max_steps=max_steps)
+    ret: Any = None
+    try:
+        ret = m.run(entry, [vmf])
+    except NotModelled as exc:
+        return _ended(spec, m, Outcome.NOT_MODELLED, exc)
+    except SimFault as exc:
+        return _ended(spec, m, Outcome.FAIL, exc)
+    except RecursionError:
+        budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
+        return _ended(spec, m, Outcome.FAIL, budget)
+    except Exception as exc:  # a primitive given something it cannot model
+        return _ended(
+            spec,
+            m,
+            Outcome.NOT_MODELLED,
+            NotModelled(f"simulator could not model this call ({exc!r})"),
+        )
+    if type(ret) is not int:
+        return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{entry} returned {ret!r}"))
+    # Any injected race may leave the fault to be retried with nothing mapped.
+    raced[0] = raced[0] or bool(spec.race) or any(e[0] == "table-freed" for e in world.events)
+    violations = invariants.check(
+        world, before[0], invariants.Fault(vmf.address, ret, spec.write, raced[0])
+    )
+    if not violations:
+        return Execution(
+            spec, Outcome.PASS, trace=tuple(m.trace), covered=m.covered, steps=m.steps, ret=ret
+        )
+    results = [_violated(spec, m, v) for v in violations]
+    first = results[0]
+    first.ret = ret
+    first.more = results[1:]
+    return first
+
+
+def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execution:
+    exc = SimFault(violation.kind, violation.message)
+    world = m.world
+    where: tuple[str, str, int, str] | None = None
+    names = [e for text, e in _EVENT_FOR_TEXT.items() if text in violation.message]
+    for name in names or _EVENT_FOR_KIND.get(violation.kind, ()):
+        events = [e for e in world.events if e[0] == name and e[2] is not None]
+        if events:
+            where = events[-1][2]  # type: ignore[assignment]
+            break
+    if where is None and m.trace:
+        where = m.trace[-1]
+    if where is not None:
+        file, fn, line, _ = where
+        exc.locate(file, line, fn)
+    return _ended(spec, m, Outcome.FAIL, exc)
+
+
+def _ended(spec: Spec, m: Machine, outcome: Outcome, exc: SimFault) -> Execution:
+    return Execution(
+        spec,
+        outcome,
+        kind=exc.kind.value,
+        message=exc.message,
+        file=exc.file,
+        line=exc.line,
+        function=exc.function,
+        trace=tuple(m.trace),
+        covered=m.covered,
+        steps=m.steps,
+    )

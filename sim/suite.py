@@ -1,0 +1,168 @@
+"""The scenario x revision table: base first, then each revision.
+
+A case the base fails is the model's fault, never the patch's: that run is
+``model-error`` and the revisions' runs of the same case are not judged.
+Coverage is the share of the entry function's statement lines that the
+base's runs executed, with what was not modelled or not reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from reviewbot.models import SimRun, SimulationResult
+from sim.faults import Outcome
+from sim.interp.machine import Program, SourceTree
+from sim.runner import Execution, execute
+from sim.scenarios import all_scenarios
+from sim.scenarios.spec import Spec
+
+
+@dataclass(frozen=True)
+class Case:
+    scenario: str
+    spec: Spec
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario} order={self.spec.order} index={self.spec.index}"
+
+
+def parse_case_id(case_id: str) -> tuple[str, int | None, int | None]:
+    """``"table-freed order=4 index=3"`` -> ("table-freed", 4, 3)."""
+    name, *rest = case_id.split()
+    params = dict(p.split("=", 1) for p in rest if "=" in p)
+    order = int(params["order"]) if "order" in params else None
+    index = int(params["index"]) if "index" in params else None
+    return name, order, index
+
+
+def default_cases(scenarios: Sequence[str] | None = None, hits_only: bool = False) -> list[Case]:
+    table = all_scenarios()
+    names = list(scenarios) if scenarios else list(table)
+    cases: list[Case] = []
+    for name in names:
+        if name not in table:
+            raise KeyError(f"unknown scenario {name!r}; known: {', '.join(table)}")
+        sc = table[name]
+        if hits_only and not sc.hit:
+            continue
+        cases.extend(Case(name, spec) for spec in sc.cases())
+    return cases
+
+
+def one_case(name: str, order: int | None, index: int | None) -> Case:
+    table = all_scenarios()
+    if name not in table:
+        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(table)}")
+    sc = table[name]
+    if order is None and index is None:
+        return Case(name, sc.cases()[0])
+    order = order if order is not None else 0
+    return Case(name, sc.spec(order, index if index is not None else 0))
+
+
+def _run(execution: Execution, case: Case, revision: str) -> SimRun:
+    outcome = execution.outcome.value
+    message = execution.summary() if execution.outcome is not Outcome.PASS else ""
+    return SimRun(
+        scenario=case.id,
+        revision=revision,
+        outcome=outcome,
+        kind=execution.kind,
+        message=message,
+        trace=execution.trace_lines(),
+        file=execution.file,
+        line=execution.line,
+        function=execution.function,
+    )
+
+
+def run_table(
+    states: Sequence[tuple[str, SourceTree]],
+    cases: Iterable[Case],
+    entry: str = "do_swap_page",
+    reference: bool = True,
+) -> SimulationResult:
+    """Run every case on every state.  With ``reference`` the first state is
+    the base the others are judged against; without, it is judged itself
+    (``reviewbot simulate --tree`` with no series)."""
+    if not states:
+        raise ValueError("no tree to simulate")
+    programs = [(name, Program(tree)) for name, tree in states]
+    base_name, base_program = programs[0]
+    runs: list[SimRun] = []
+    covered: set[int] = set()
+    not_modelled: list[str] = []
+    for case in cases:
+        base = execute(base_program, case.spec, entry)
+        covered |= {c[2] for c in base.covered if c[1] == entry}
+        if base.outcome is Outcome.FAIL and not reference:
+            runs.append(_run(base, case, base_name))
+            runs.extend(_run(more, case, base_name) for more in base.more)
+        elif base.outcome is Outcome.FAIL:
+            runs.append(
+                SimRun(
+                    scenario=case.id,
+                    revision=base_name,
+                    outcome=Outcome.MODEL_ERROR.value,
+                    kind=base.kind,
+                    trace=base.trace_lines(),
+                    file=base.file,
+                    line=base.line,
+                    function=base.function,
+                    message="the model, not the patch, is wrong: the base fails this case: "
+                    + base.summary(),
+                )
+            )
+        else:
+            runs.append(_run(base, case, base_name))
+        if base.outcome is Outcome.NOT_MODELLED and base.message not in not_modelled:
+            not_modelled.append(base.message)
+        for name, program in programs[1:]:
+            if base.outcome is Outcome.FAIL:
+                runs.append(
+                    SimRun(
+                        scenario=case.id,
+                        revision=name,
+                        outcome=Outcome.MODEL_ERROR.value,
+                        message="not judged: the base fails this case",
+                    )
+                )
+                continue
+            execution = execute(program, case.spec, entry)
+            runs.append(_run(execution, case, name))
+            runs.extend(_run(more, case, name) for more in execution.more)
+    return SimulationResult(
+        runs=tuple(runs), coverage=_coverage(base_program, entry, covered, not_modelled)
+    )
+
+
+def _coverage(
+    program: Program, entry: str, covered: set[int], not_modelled: list[str]
+) -> dict[str, object]:
+    fn = program.function(entry)
+    if fn is None:
+        return {entry: 0.0, "not_modelled": [f"entry function {entry} not found"]}
+    lines = fn.statement_lines
+    hit = lines & covered
+    missing = sorted(lines - hit)
+    source = fn.unit.file.source.decode("utf-8", "replace").splitlines()
+    paths: list[str] = list(not_modelled)
+    for start, end in _ranges(missing):
+        text = " ".join(source[start - 1].split())[:60] if start <= len(source) else ""
+        span = f"line {start}" if start == end else f"lines {start}-{end}"
+        paths.append(f"not reached: {span}: {text}")
+    return {entry: round(len(hit) / len(lines), 3) if lines else 0.0, "not_modelled": paths}
+
+
+def _ranges(lines: list[int]) -> list[tuple[int, int]]:
+    """Group statement lines that follow each other with a gap of at most 3."""
+    out: list[tuple[int, int]] = []
+    for ln in lines:
+        if out and ln - out[-1][1] <= 3:
+            out[-1] = (out[-1][0], ln)
+        else:
+            out.append((ln, ln))
+    return out
