@@ -239,3 +239,35 @@ def test_first_poll_starts_at_the_newest_mail_without_backfill(
     stats = watcher.poll_once()
     assert stats.read == 3 and len(stats.revisions) == 1
     assert [m["In-Reply-To"] for m in smtp.received()] == ["<new-v1-2@example.org>"]
+
+
+def test_watch_daemon_stops_cleanly_on_sigterm(
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    cfg = _cfg(tmp_path, public_inbox, smtp)
+    path = write_config(cfg, tmp_path / "reviewbot.toml")
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    env.pop("REVIEWBOT_BROKER_URL", None)
+    log = tmp_path / "watch.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reviewbot", "watch", "--config", str(path)],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        public_inbox.import_mbox(mbox(series_mails("d", n=2, flagged=(1,))))
+        assert wait_for(lambda: len(smtp.received()) == 1, 30), log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "1 revisions queued" in log.read_text()
