@@ -86,6 +86,7 @@ class WatchConfig:
     link_window_days: float = 120.0  # subject+author linking looks back this far
     backoff_max: float = 900.0  # longest wait after inbox errors
     requeue_after: float = 1800.0  # re-enqueue a review not finished by then
+    backfill: bool = False  # first poll reads the whole archive instead of starting now
 
 
 @dataclass(frozen=True)

@@ -328,6 +328,8 @@ def send_due(
         result = deliver_fn(cfg.smtp, raw, recipients)
         _settle(sessions, row_id, result, attempts, now)
         setattr(stats, result.outcome.value, getattr(stats, result.outcome.value) + 1)
+        if result.outcome is Outcome.RETRY and result.detail.startswith("connect"):
+            break  # the server is down: the other rows would each wait for the same timeout
     return stats
 
 

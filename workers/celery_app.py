@@ -32,6 +32,10 @@ def celery_settings(cfg: Config) -> dict[str, Any]:
         "task_default_queue": "reviewbot",
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,  # a worker outlives Redis restarts
+        # A review running when Redis goes away finishes and commits; its ack is
+        # lost, and a redelivery is harmless (the database decides), so cancelling
+        # it would only waste the work done.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_transport_options": {
             "visibility_timeout": w.visibility_timeout,
             # kombu scans for unacked tasks of dead workers every interval*throttle s.

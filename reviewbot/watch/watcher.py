@@ -94,17 +94,38 @@ class Watcher:
             stats.sent = send_due(self.sessions, self.cfg)
         return stats
 
+    def _cursors(self, inbox_url: str) -> dict[int, str]:
+        with self.sessions() as session:
+            rows = session.scalars(select(CursorRow).where(CursorRow.inbox_url == inbox_url))
+            return {row.epoch: row.commit for row in rows}
+
+    def _start_at_head(self, lst: ListConfig, epochs: list[int]) -> None:
+        """First poll of an inbox without backfill: today's mail on, not the archive."""
+        newest = EpochMirror(self.cfg.state_dir, lst.inbox_url, epochs[-1])
+        newest.update()
+        head = newest.head()
+        if head is not None:
+            with self.sessions.begin() as session:
+                session.add(CursorRow(inbox_url=lst.inbox_url, epoch=epochs[-1], commit=head))
+        log.info("%s: starting at epoch %d, %s", lst.name, epochs[-1], head or "empty")
+
     def _read_list(self, lst: ListConfig, stats: PollStats) -> None:
-        for epoch in discover_epochs(lst.inbox_url):
+        epochs = discover_epochs(lst.inbox_url)
+        if not epochs:
+            return
+        cursors = self._cursors(lst.inbox_url)
+        if not cursors and not self.cfg.watch.backfill:
+            self._start_at_head(lst, epochs)
+            cursors = self._cursors(lst.inbox_url)
+            if cursors:
+                return
+        # Epochs before the newest one read are frozen (public-inbox only appends
+        # to the last): fetching them again every poll would cost a round trip each.
+        start = max(cursors, default=epochs[0])
+        for epoch in (e for e in epochs if e >= start):
             mirror = EpochMirror(self.cfg.state_dir, lst.inbox_url, epoch)
             mirror.update()
-            with self.sessions() as session:
-                cursor_row = session.scalar(
-                    select(CursorRow).where(
-                        CursorRow.inbox_url == lst.inbox_url, CursorRow.epoch == epoch
-                    )
-                )
-                cursor = cursor_row.commit if cursor_row else None
+            cursor = cursors.get(epoch)
             batch: list[tuple[str, bytes]] = []
             for msg in mirror.messages_after(cursor):
                 batch.append((msg.commit, msg.raw))

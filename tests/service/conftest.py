@@ -103,7 +103,7 @@ def make_config(
         smtp=SmtpConfig(
             host="127.0.0.1", port=9, sender="reviewbot <bot@reviewbot.test>", timeout=5
         ),
-        watch=WatchConfig(interval=0.3, grace=3600, backoff_max=3, requeue_after=4),
+        watch=WatchConfig(interval=0.3, grace=3600, backoff_max=3, requeue_after=4, backfill=True),
         worker=WorkerConfig(
             soft_time_limit=5,
             time_limit=6,
@@ -136,6 +136,7 @@ port = {cfg.smtp.port}
 sender = "{cfg.smtp.sender}"
 
 [watch]
+backfill = {str(cfg.watch.backfill).lower()}
 interval = {cfg.watch.interval}
 requeue_after = {cfg.watch.requeue_after}
 

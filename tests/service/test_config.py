@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,23 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("REVIEWBOT_CONFIG", raising=False)
     cfg = load_config(None)
     assert (cfg.database, cfg.broker) == ("sqlite:///x.db", "redis://127.0.0.1:1/0")
+
+
+def test_example_config_documents_every_key() -> None:
+    import dataclasses
+
+    from reviewbot.config import (
+        Config,
+        ListConfig,
+        ListPolicy,
+        SmtpConfig,
+        WatchConfig,
+        WorkerConfig,
+    )
+
+    text = (ROOT / "deploy" / "reviewbot.example.toml").read_text()
+    keys = set(re.findall(r"^([a-z_]+)\s*=", text, re.MULTILINE))
+    for cls in (Config, ListConfig, ListPolicy, SmtpConfig, WatchConfig, WorkerConfig):
+        for f in dataclasses.fields(cls):
+            if f.name not in ("smtp", "watch", "worker", "lists", "policy"):
+                assert f.name in keys, f"{cls.__name__}.{f.name} is not in the example config"

@@ -8,6 +8,7 @@ threading of replies, reviewer commands and v1 -> v2 linking.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -38,10 +39,10 @@ from workers.dispatch import Dispatcher
 pytestmark = pytest.mark.services
 
 
-def _cfg(tmp_path: Path, pi: PublicInbox, smtp: SmtpSink) -> Config:
+def _cfg(tmp_path: Path, pi: PublicInbox, smtp: SmtpSink, db: str | None = None) -> Config:
     return make_config(
         tmp_path,
-        f"sqlite:///{tmp_path / 'rb.db'}",
+        db or f"sqlite:///{tmp_path / 'rb.db'}",
         inbox_url=pi.url,
         smtp=SmtpConfig(
             host="127.0.0.1", port=smtp.port, sender="reviewbot <bot@reviewbot.test>", timeout=5
@@ -119,9 +120,9 @@ def test_new_series_gets_one_threaded_reply_per_flagged_patch(
 
 
 def test_same_message_twice_gives_one_review(
-    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
-    cfg = _cfg(tmp_path, public_inbox, smtp)
+    cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
     mails = series_mails("dup", n=2, flagged=(2,))
     public_inbox.import_mbox(mbox(mails))
     # The same Message-Id again with other bytes: public-inbox keeps both copies.
@@ -166,9 +167,9 @@ def test_inbox_down_backs_off_and_resumes_from_cursor(
 
 
 def test_v2_is_linked_reviewed_and_names_what_was_fixed(
-    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
-    cfg = _cfg(tmp_path, public_inbox, smtp)
+    cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
     watcher = _watcher(cfg)
     public_inbox.import_mbox(mbox(series_mails("s", version=1, n=3, flagged=(1, 2, 3))))
     watcher.poll_once()
@@ -224,3 +225,49 @@ def test_watch_command_once(
     public_inbox.stop()
     assert main(["watch", "--config", str(path), "--once"]) == 2
     assert "error: linux-mm:" in capsys.readouterr().out
+
+
+def test_first_poll_starts_at_the_newest_mail_without_backfill(
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    cfg = _cfg(tmp_path, public_inbox, smtp)
+    cfg = dataclasses.replace(cfg, watch=dataclasses.replace(cfg.watch, backfill=False))
+    public_inbox.import_mbox(mbox(series_mails("old", n=2, flagged=(1, 2))))
+    watcher = _watcher(cfg)
+    assert watcher.poll_once().read == 0  # the archive is not reviewed (nor replied to)
+    public_inbox.import_mbox(mbox(series_mails("new", n=2, flagged=(2,), change_id=None)))
+    stats = watcher.poll_once()
+    assert stats.read == 3 and len(stats.revisions) == 1
+    assert [m["In-Reply-To"] for m in smtp.received()] == ["<new-v1-2@example.org>"]
+
+
+def test_watch_daemon_stops_cleanly_on_sigterm(
+    public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    cfg = _cfg(tmp_path, public_inbox, smtp)
+    path = write_config(cfg, tmp_path / "reviewbot.toml")
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    env.pop("REVIEWBOT_BROKER_URL", None)
+    log = tmp_path / "watch.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reviewbot", "watch", "--config", str(path)],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        public_inbox.import_mbox(mbox(series_mails("d", n=2, flagged=(1,))))
+        assert wait_for(lambda: len(smtp.received()) == 1, 30), log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "1 revisions queued" in log.read_text()
