@@ -144,7 +144,7 @@ def _write(path: str, text: str):  # type: ignore[no-untyped-def]
 
 def test_a_file_the_front_end_refuses_is_said_not_skipped(mini_tree: Path) -> None:
     deep = "int f(void)\n{\n\treturn " + "(" * 10_000 + "1" + ")" * 10_000 + ";\n}\n"
-    revision, review = _review(
+    _revision, review = _review(
         mini_tree, [Commit("mm: add a deep file", _write("mm/deep.c", deep))]
     )
     assert any(n.startswith("could not analyse mm/deep.c: ") for n in review.notes), review.notes
