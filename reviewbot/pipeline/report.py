@@ -14,12 +14,12 @@ import email.policy
 import email.utils
 import hashlib
 import os
-import re
 import textwrap
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from reviewbot import __version__
+from reviewbot.identity import pair_findings
 from reviewbot.models import ApplyStatus, Finding, HunkLine, Patch, Review, Severity
 
 WIDTH = 78
@@ -113,19 +113,6 @@ def locate(patch: Patch, finding: Finding) -> Anchor | None:
     return best[1] if best else None
 
 
-def same_key(finding: Finding) -> str:
-    """Checker, function and message with its numbers blanked out.
-
-    Only for findings in a function: a message about a mail (patch-format)
-    repeats word for word for different lines, and the id must decide.
-    """
-    if not finding.function:
-        return finding.id
-    return "\0".join(
-        [finding.checker, finding.file, finding.function, re.sub(r"\d+", "#", finding.message)]
-    )
-
-
 def _quote(line: HunkLine) -> str:
     return f"> {line.kind}{line.text}".rstrip()
 
@@ -134,9 +121,7 @@ def comment(
     finding: Finding, previous_ids: set[str] | None = None, previous_version: int | None = None
 ) -> str:
     text = f"{finding.severity.prefix} {finding.message}"
-    if previous_ids is not None and (
-        finding.id in previous_ids or same_key(finding) in previous_ids
-    ):
+    if previous_ids is not None and finding.id in previous_ids:
         text += f" (still present since v{previous_version})"
     # A no-break space keeps "[id" and its value on one line; textwrap only
     # breaks on ASCII whitespace.
@@ -212,15 +197,17 @@ def render_replies(
     sender = _sender()
     domain = _domain(sender)
     rev = review.revision
-    # Ids and line-free keys: a finding whose evidence text changed a little
-    # (a renamed variable, lines moved) is still the same problem.
-    prev_ids = (
-        {f.id for f in previous.findings} | {same_key(f) for f in previous.findings}
-        if previous
-        else None
-    )
+    # Which of this revision's findings were already in the previous one, and
+    # which of the previous ones are gone (reviewbot/identity.py decides,
+    # as it does for the dashboard).
+    still_ids: set[str] | None = None
+    fixed: list[Finding] = []
+    if previous is not None:
+        pairs = pair_findings(previous.findings, review.findings)
+        still_ids = {review.findings[i].id for i in pairs}
+        kept = {id(f) for f in pairs.values()}
+        fixed = [f for f in previous.findings if id(f) not in kept]
     prev_version = previous.revision.version if previous else None
-    current_ids = {f.id for f in review.findings} | {same_key(f) for f in review.findings}
     replies = []
     for patch in rev.patches:
         findings = sorted(
@@ -230,14 +217,10 @@ def render_replies(
         if not findings:
             continue
         lines = [f"On {patch.date}, {patch.author} wrote:"]
-        lines += _quoted_body(patch, findings, prev_ids, prev_version)
+        lines += _quoted_body(patch, findings, still_ids, prev_version)
         if previous is not None:
-            for old in previous.findings:
-                if (
-                    old.patch_index == patch.index
-                    and old.id not in current_ids
-                    and same_key(old) not in current_ids
-                ):
+            for old in fixed:
+                if old.patch_index == patch.index:
                     total = previous.revision.total or len(previous.revision.patches)
                     lines.append(
                         textwrap.fill(

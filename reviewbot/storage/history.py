@@ -21,11 +21,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reviewbot import identity
 from reviewbot.storage.models import FindingRow, ReviewRow, RevisionRow, SeriesRow
 
 
@@ -44,55 +44,13 @@ class FindingDelta:
     fixed: tuple[FindingRow, ...]  # rows of the older review
 
 
-SIMILAR = 0.8  # lowest difflib ratio between two evidence lines of one finding
-
-
-def _shape(f: FindingRow) -> tuple[object, ...]:
-    roles = tuple(str(e.get("role", "")) for e in f.evidence)
-    # A bug that became a note ("that is safe: ...") was fixed, not kept.
-    blocking = f.severity in ("bug", "possible-bug")
-    return (f.checker, f.file, f.function, roles, blocking)
-
-
-def _texts(f: FindingRow) -> list[str]:
-    # the checker's key often names the variable too ("start_pte=vmf->pte")
-    return [f.key, *(" ".join(str(e.get("text", "")).split()) for e in f.evidence)]
-
-
-def _likeness(a: FindingRow, b: FindingRow) -> float:
-    if _shape(a) != _shape(b) or not a.evidence:
-        return 0.0
-    return min(
-        SequenceMatcher(None, x, y).ratio() for x, y in zip(_texts(a), _texts(b), strict=True)
-    )
+# The pairing rule is shared with the replies: reviewbot/identity.py.
+SIMILAR = identity.SIMILAR
 
 
 def match(older: Sequence[FindingRow], newer: Sequence[FindingRow]) -> dict[int, FindingRow]:
     """For each finding of ``newer`` (by position) its counterpart in ``older``."""
-    out: dict[int, FindingRow] = {}
-    by_id = {f.finding_id: f for f in older}
-    for i, f in enumerate(newer):
-        if f.finding_id in by_id:
-            out[i] = by_id[f.finding_id]
-    taken = {id(f) for f in out.values()}
-    new_ids = {f.finding_id for f in newer}
-    left_old = [f for f in older if id(f) not in taken and f.finding_id not in new_ids]
-    candidates = sorted(
-        (
-            (score, i, j)
-            for i, f in enumerate(newer)
-            if i not in out
-            for j, o in enumerate(left_old)
-            if (score := _likeness(f, o)) >= SIMILAR
-        ),
-        key=lambda t: (-t[0], t[1], t[2]),
-    )
-    used: set[int] = set()
-    for _score, i, j in candidates:  # best pairs first, each finding once
-        if i not in out and j not in used:
-            out[i] = left_old[j]
-            used.add(j)
-    return out
+    return identity.match(older, newer)
 
 
 def compare(older: Sequence[FindingRow], newer: Sequence[FindingRow]) -> FindingDelta:

@@ -219,3 +219,23 @@ def test_a_moved_finding_is_not_reported_fixed(review: Review) -> None:
     )
     flat = " ".join(reply.body.split())
     assert "(still present since v1)" in flat and "Fixed since" not in flat
+
+
+def test_sample_v2_reply_keeps_the_renamed_stale_pointer(tmp_path: Path) -> None:
+    """v2 renames start_pte -> start_ptep: the stale pointer is still there,
+    not "fixed since v1" (the same pairing as the dashboard's)."""
+    from reviewbot.pipeline import fetch, review_revision
+    from reviewbot.sample import build_sample_tree, series_mbox
+
+    tree = tmp_path / "tree"
+    build_sample_tree(tree)
+    reviews = []
+    for version in (1, 2):
+        got = fetch.run(fetch.FetchRequest(mbox=Path(series_mbox(version))))
+        reviews.append(review_revision(got.series, got.revision, tree, simulate=False))
+    replies = report.render_replies(reviews[1], previous=reviews[0])
+    flat = " ".join(" ".join(r.body.split()) for r in replies)
+    assert "start_ptep is a copy of vmf->pte" in flat
+    assert "Fixed since v1: start_pte is a copy" not in flat
+    assert "Fixed since v1: start_pte is a pte_t *" in flat  # the nit is fixed
+    assert flat.count("(still present since v1)") == 4

@@ -104,7 +104,8 @@ class PublicInbox:
         self.port = sock.getsockname()[1]
         fd = sock.fileno()
         # $$ is the shell's pid, kept by exec: what LISTEN_PID must name.
-        cmd = f"LISTEN_PID=$$ LISTEN_FDS=1 exec public-inbox-httpd -W0 3<&{fd} {fd}<&-"
+        move = "" if fd == 3 else f" 3<&{fd} {fd}<&-"  # it may already be fd 3
+        cmd = f"LISTEN_PID=$$ LISTEN_FDS=1 exec public-inbox-httpd -W0{move}"
         with open(self.root / "httpd.log", "ab") as log:
             self.proc = subprocess.Popen(
                 ["bash", "-c", cmd],
