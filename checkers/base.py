@@ -50,6 +50,13 @@ class FunctionChecker(ABC):
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         """Findings for one function (file, line, function and evidence set)."""
 
+    def triggers(self) -> frozenset[str]:
+        """Words without which a function cannot give this checker a finding
+        (``pte_offset_map_lock``, ``set_ptes``...).  The engine skips functions,
+        and ``reviewbot lint`` whole files, that mention none of them.  Empty
+        (the default) means: always run."""
+        return frozenset()
+
 
 class PatchChecker(ABC):
     info: ClassVar[CheckerInfo]

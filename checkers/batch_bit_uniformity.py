@@ -43,11 +43,13 @@ from checkers.analyses import summaries as sm
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import Bit, knowledge
 from checkers.analyses.syntax import (
+    assignments,
     call_args,
     call_name,
     calls_in,
     key,
     line,
+    mentions,
     text,
     unwrap,
     walk,
@@ -75,12 +77,15 @@ class BatchBitUniformity(FunctionChecker):
         requires=("summaries",),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return frozenset({"set_ptes"})
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         raw = unit.node.text or b""
         if b"set_ptes" not in raw:
             return []
         k = knowledge()
-        if not any(h.encode() in raw for h in k.batch_helpers):
+        if not mentions(raw, k.batch_helpers):
             return []
         out = []
         calls = list(calls_in(unit.node))
@@ -119,7 +124,7 @@ class BatchBitUniformity(FunctionChecker):
         helper_call: Node,
     ) -> Finding | None:
         helper_name = call_name(helper_call) or ""
-        helper = tree.find_function(helper_name)
+        helper = sm.lookup(unit, helper_name, tree)
         bits = [b for b, _, _ in propagated]
         if helper is None:
             verdicts = {
@@ -129,7 +134,7 @@ class BatchBitUniformity(FunctionChecker):
                 for b in bits
             }
         else:
-            verdicts = sm.summarise(helper, bits, tree)
+            verdicts = sm.summarise(helper, bits, tree, _passed_flags(unit.node, helper_call))
             verdicts = _compensations(unit, helper, helper_call, bits, verdicts)
         worst = min(verdicts.values(), key=lambda v: _ORDER.index(v.verdict))
         severity = _SEVERITY[worst.verdict]
@@ -167,9 +172,15 @@ def _explain(helper: str, verdicts: dict[str, sm.Verdict], worst: str) -> str:
         bad = by[sm.NOT_GUARANTEED]
         names = _join([v.bit for v in bad])
         many = len(bad) > 1
+        reason = bad[0].reason
+        clears = [v.reason.split(" clears ", 1) for v in bad]
+        if many and all(len(c) == 2 and c[0] == clears[0][0] for c in clears):
+            # "f() clears soft-dirty (...) and uffd-wp (...) before comparing"
+            details = [c[1].removesuffix(" before comparing") for c in clears]
+            reason = f"{clears[0][0]} clears {_join(details)} before comparing"
         return (
             f"{helper}() does not guarantee the {names} {'bits are' if many else 'bit is'} "
-            f"the same in every entry: {bad[0].reason}, so entries without "
+            f"the same in every entry: {reason}, so entries without "
             f"{'them' if many else 'it'} would gain {'them' if many else 'it'}."
         )
     if worst == sm.UNKNOWN:
@@ -242,6 +253,21 @@ def _propagated_bits(fn: Node, template: str, bits: tuple[Bit, ...]) -> list[tup
             args = call_args(found)
             out.append((bit, found, key(args[0]) if args else "the faulting entry"))
     return out
+
+
+def _passed_flags(fn: Node, call: Node) -> frozenset[str]:
+    """Flag tokens of the data file passed to the helper, directly or through a
+    variable the caller sets (``flags = FPB_IGNORE_DIRTY; ... flags |= ...``)."""
+    tokens = knowledge().batch_flags
+    texts = []
+    for arg in call_args(call):
+        texts.append(arg.text or b"")
+        if unwrap(arg).type == "identifier":
+            name = key(unwrap(arg))
+            texts.extend(
+                whole.text or b"" for target, _, whole in assignments(fn) if key(target) == name
+            )
+    return frozenset(t for t in tokens if any(t.encode() in x for x in texts))
 
 
 def _compensations(

@@ -42,6 +42,7 @@ from checkers.analyses.syntax import (
     calls_in,
     key,
     line,
+    mentions,
     text,
     unwrap,
     walk,
@@ -65,13 +66,16 @@ class BatchBounds(FunctionChecker):
         ),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return frozenset(knowledge().batched_nr_arg)
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         k = knowledge()
         raw = unit.node.text or b""
-        if not any(t.encode() in raw for t in k.page_size_tokens):
+        if not mentions(raw, k.page_size_tokens):
             return []
         batched = k.batched_nr_arg
-        if not any(b.encode() in raw for b in batched):
+        if not mentions(raw, batched):
             return []
         starts: list[tuple[str, Node]] = []
         derived: dict[str, str] = {}  # var -> the start var it comes from
@@ -189,7 +193,9 @@ def _condition_texts(fn: Node) -> list[str]:
 
 
 def _batched_use(fn: Node, group: set[str], batched: dict[str, int]) -> Node | None:
-    for call in calls_in(fn):
+    """The batched call installing the batch (set_ptes() first: it writes the PTEs)."""
+    calls = sorted(calls_in(fn), key=lambda c: call_name(c) != "set_ptes")
+    for call in calls:
         name = call_name(call)
         if name not in batched:
             continue

@@ -96,6 +96,25 @@ def render_index(checkers: tuple[FunctionChecker | PatchChecker, ...]) -> str:
         "Kernel knowledge (which functions may return NULL, re-obtain a pte pointer, "
         "which bits a batch must keep uniform, the single-entry/batched pairs) is data: "
         "see [knowledge.md](knowledge.md).",
+        "",
+        "To write a new checker, see [adding-a-checker.md](adding-a-checker.md).",
+        "",
+        "## Running them on a tree",
+        "",
+        "`reviewbot check` runs them on the functions a series touches, in the base and in",
+        "every applied state, and keeps what the series introduces. To audit code with no",
+        "patch involved:",
+        "",
+        "```sh",
+        "reviewbot lint mm/                       # FILE:LINE: SEVERITY: [checker] message",
+        "reviewbot lint --format json mm/swapfile.c mm/memory.c",
+        "```",
+        "",
+        'The JSON is `{"findings": [...], "notes": [...], "stats": {...}}` with the same',
+        "finding objects as `reviewbot check --format json`. Exit status: 0 when nothing of",
+        "severity bug or possible-bug was found, 1 when something was, 2 when nothing could",
+        "be read. Files that cannot be analysed in bounded time and memory (over 4 MB,",
+        "binary, absurdly nested) give a `could not analyse` note instead.",
     ]
     return "\n".join(out) + "\n"
 

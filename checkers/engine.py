@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from checkers.analyses.cfg import CfgError
 from checkers.analyses.dataflow import DataflowLimit
+from checkers.analyses.syntax import mentions
 from checkers.base import TreeView
 from checkers.frontend import FunctionUnit
 from checkers.registry import function_checkers, patch_checkers
@@ -23,12 +24,28 @@ class CheckOutput:
     notes: tuple[str, ...] = ()
 
 
+def may_matter(source: bytes) -> bool:
+    """Whether any function checker could report something in this text: a
+    file that mentions none of their triggers need not even be parsed."""
+    words: set[str] = set()
+    for checker in function_checkers():
+        t = checker.triggers()
+        if not t:
+            return True
+        words |= t
+    return mentions(source, words)
+
+
 def check_functions(units: Iterable[FunctionUnit], tree: TreeView) -> CheckOutput:
     findings: list[Finding] = []
     notes: list[str] = []
+    checkers = [(c, c.triggers()) for c in function_checkers()]
     for unit in units:
         where = f"{unit.file.path}:{unit.start_line} {unit.name}()"
-        for checker in function_checkers():
+        raw = unit.node.text or b""
+        for checker, triggers in checkers:
+            if triggers and not mentions(raw, triggers):
+                continue
             try:
                 findings.extend(checker.check_function(unit, tree))
             except RecursionError:

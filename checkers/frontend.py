@@ -33,6 +33,9 @@ class ParsedFile:
     source: bytes  # the original text
     normalised: bytes  # what tree-sitter parsed (same length)
     tree: Tree
+    # Why the file was not parsed (too large, binary, absurdly nested): then the
+    # tree is empty and the file has no functions.  Callers turn it into a note.
+    refused: str | None = None
 
     @property
     def root(self) -> Node:
@@ -43,7 +46,7 @@ class ParsedFile:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     def functions(self) -> dict[str, Node]:
-        """Function definitions of the file by name (last one wins)."""
+        """Function definitions of the file by name (the longest of duplicates)."""
         return self._index
 
     @cached_property
@@ -98,7 +101,7 @@ def unanalysable(data: bytes) -> str | None:
     head = data[:65536]
     if b"\0" in head or len(head) - len(head.translate(None, _CONTROL)) > len(head) // 100:
         return "binary data, not C source"
-    if _DEEP.search(data) is not None:
+    if b"(" * 16 in data and _DEEP.search(data) is not None:
         return f"expressions nested deeper than {MAX_PAREN_NESTING} parentheses"
     return None
 
@@ -107,15 +110,21 @@ def _parser() -> Parser:
     return Parser(C_LANGUAGE)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _parse_cached(digest: str, path: str, source: bytes) -> ParsedFile:
+    refused = unanalysable(source)
+    if refused is not None:
+        return ParsedFile(path, source, b"", _parser().parse(b""), refused)
     normalised = normalise(source)
     tree = _parser().parse(normalised)
     return ParsedFile(path=path, source=source, normalised=normalised, tree=tree)
 
 
 def parse(source: bytes | str, path: str = "<memory>") -> ParsedFile:
-    """Parse one file; results are cached per content (per git blob)."""
+    """Parse one file; results are cached per content (per git blob).
+
+    Never raises on bad input: a file that cannot be analysed in bounded time
+    and memory comes back with ``refused`` set and no functions."""
     data = source.encode() if isinstance(source, str) else source
     digest = hashlib.sha1(data).hexdigest()
     return _parse_cached(digest, path, data)
@@ -167,7 +176,14 @@ _LEAF_TOPLEVEL = frozenset(
 
 
 def _function_index(pf: ParsedFile) -> dict[str, Node]:
-    return dict(pf._definitions)
+    """By name; of two definitions (``#ifdef`` real one, ``#else`` stub) the
+    longer body wins: the stub is rarely what a patch or a checker means."""
+    out: dict[str, Node] = {}
+    for name, node in pf._definitions:
+        prev = out.get(name)
+        if prev is None or node.end_byte - node.start_byte > prev.end_byte - prev.start_byte:
+            out[name] = node
+    return out
 
 
 def find_function(pf: ParsedFile, name: str) -> FunctionUnit | None:

@@ -6,6 +6,9 @@ What it finds:
     single-entry counterpart of another batched API (``swap_free()`` instead of
     ``swap_free_nr()``, ``flush_icache_page()`` instead of
     ``flush_icache_pages()``).  The pairs are in checkers/data/kernel.toml.
+    Single-entry calls on an ``nr == 1`` (or small folio) branch, and those
+    whose batched partner is also called on the same objects (two deliberate
+    paths), are left alone.
 
 Why it matters:
     The single-entry call handles one entry of the ``nr`` the function mapped:
@@ -28,7 +31,16 @@ from tree_sitter import Node
 
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.syntax import call_args, call_name, calls_in, key, line, text, unwrap
+from checkers.analyses.syntax import (
+    call_args,
+    call_name,
+    calls_in,
+    key,
+    line,
+    mentions,
+    text,
+    unwrap,
+)
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import FunctionUnit
 from reviewbot.models import Finding, Severity
@@ -46,11 +58,14 @@ class IncompleteBatchConversion(FunctionChecker):
         ),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return frozenset(knowledge().batched_nr_arg)
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         k = knowledge()
         nr_arg = k.batched_nr_arg
         raw = unit.node.text or b""
-        if not any(b.encode() in raw for b in nr_arg):
+        if not mentions(raw, nr_arg):
             return []
         batched: list[tuple[Node, str]] = []  # (call, nr key)
         singles: list[Node] = []
@@ -72,8 +87,11 @@ class IncompleteBatchConversion(FunctionChecker):
         # Name the install (set_ptes) when there is one: it is what maps the batch.
         first, nr_name = next((b for b in batched if call_name(b[0]) == "set_ptes"), batched[0])
         out = []
+        all_calls = list(calls_in(unit.node))
         for call in singles:
             if _guarded_single(call, {n for _, n in batched}):
+                continue
+            if _partner_on_same_objects(call, partner[call_name(call) or ""], all_calls):
                 continue
             name = call_name(call) or ""
             ln, bl = line(call), line(first)
@@ -98,6 +116,17 @@ class IncompleteBatchConversion(FunctionChecker):
                 )
             )
         return out
+
+
+def _partner_on_same_objects(call: Node, partner: str, calls: list[Node]) -> bool:
+    """The batched partner is also called on the same objects (``set_ptes(mm,
+    addr, ptep, pte, nr)`` next to ``set_pte_at(mm, addr, ptep, pte)``): the
+    function has both paths on purpose, this is not a forgotten conversion."""
+    mine = {key(unwrap(a)) for a in call_args(call)}
+    for other in calls:
+        if call_name(other) == partner and mine <= {key(unwrap(a)) for a in call_args(other)}:
+            return True
+    return False
 
 
 def _guarded_single(call: Node, nrs: set[str]) -> bool:

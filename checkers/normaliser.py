@@ -8,9 +8,11 @@ replaces bytes with bytes of the same length (spaces, or an identifier of the
 same width), so every byte offset and line number of the parse is the
 original one and findings point at the real source.
 
-The rules pick one configuration: the first branch of each ``#if`` is kept
-(the ``#else`` branches are blanked), except ``#if 0`` whose body is blanked.
-That is what a reader of the code does too: one coherent function per parse.
+Inside a function the rules pick one configuration: the first branch of each
+``#if`` is kept (the ``#else`` branches are blanked), except ``#if 0`` whose
+body is blanked.  That is what a reader of the code does too: one coherent
+function per parse.  At file scope every branch is kept, so that a function
+defined in an ``#else`` branch is still found.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ _TYPE_ARG = re.compile(
     rb"(?:(?:unsigned|signed|long|short|int|char|bool|void)\b\s*)+)(?:\s*\*+)?)(\s*)(?=[,)])"
 )
 
-_DIRECTIVE = re.compile(rb"(?m)^[ \t]*#[ \t]*(\w+)(.*(?:\\\n.*)*)")
+# Only the conditionals: "#include" and "#define" lines are left to tree-sitter.
+_DIRECTIVE = re.compile(rb"(?m)^[ \t]*#[ \t]*(if|ifdef|ifndef|else|elif|endif)\b(.*(?:\\\n.*)*)")
 
 
 def _annotation(m: re.Match[bytes]) -> bytes:
@@ -99,37 +102,45 @@ def _fuse_type(match: re.Match[bytes]) -> bytes:
 
 
 def _preprocessor(source: bytes) -> bytes:
-    """Keep the first branch of each conditional, blank directives and the rest."""
+    """Blank the directives of ``#if``/``#else``/``#endif`` and the branches
+    that would split a statement.
+
+    Inside a function body only the first branch is kept (the other ones
+    would give one statement two heads).  At file scope every branch is kept:
+    both are whole definitions, and the ``#else`` one may be the real
+    function (``#ifndef CONFIG_X`` stub first, definition second).  ``#if 0``
+    bodies are always blanked."""
     out = bytearray(source)
-    # per open conditional: (blanking outside it, a branch was already kept)
-    stack: list[tuple[bool, bool]] = []
+    # per open conditional: (blanking outside it, a branch was already kept, keep all)
+    stack: list[tuple[bool, bool, bool]] = []
     blanking = False
     pos = 0
+    depth = 0  # brace depth of the kept text, to tell file scope from a body
+    counted = 0
     for m in _DIRECTIVE.finditer(source):
         word = m.group(1)
+        if word not in (b"if", b"ifdef", b"ifndef", b"else", b"elif", b"endif"):
+            continue
+        if blanking:
+            out[pos : m.start()] = _blank(source[pos : m.start()])
+        segment = out[counted : m.start()]
+        depth += segment.count(b"{") - segment.count(b"}")
+        counted = m.end()
         if word in (b"if", b"ifdef", b"ifndef"):
-            if blanking:
-                out[pos : m.start()] = _blank(source[pos : m.start()])
-            stack.append((blanking, True))
-            cond = m.group(2).strip()
-            blanking = blanking or (word == b"if" and cond in (b"0", b"(0)"))
-            out[m.start() : m.end()] = _blank(m.group(0))
-            pos = m.end()
-            if word == b"if" and cond in (b"0", b"(0)"):
-                stack[-1] = (stack[-1][0], False)
-        elif word in (b"else", b"elif", b"endif") and stack:
-            if blanking:
-                out[pos : m.start()] = _blank(source[pos : m.start()])
-            parent, kept_first = stack[-1]
-            if word == b"endif":
-                stack.pop()
-                blanking = parent
-            else:
-                # "#if 0 ... #else": the else branch is the live one.
-                blanking = parent or kept_first
-                stack[-1] = (parent, True)
-            out[m.start() : m.end()] = _blank(m.group(0))
-            pos = m.end()
+            zero = word == b"if" and m.group(2).strip() in (b"0", b"(0)")
+            stack.append((blanking, not zero, depth <= 0))
+            blanking = blanking or zero
+        elif not stack:
+            pass  # a stray #else/#endif: blank the directive only
+        elif word == b"endif":
+            blanking = stack.pop()[0]
+        else:
+            parent, kept_first, keep_all = stack[-1]
+            # "#if 0 ... #else": the else branch is the live one.
+            blanking = parent or (kept_first and not keep_all)
+            stack[-1] = (parent, True, keep_all)
+        out[m.start() : m.end()] = _blank(m.group(0))
+        pos = m.end()
     return bytes(out)
 
 

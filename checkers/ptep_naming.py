@@ -39,6 +39,9 @@ class PtepNaming(FunctionChecker):
         message="{name} is a pte_t *; {better} would say so.",
     )
 
+    def triggers(self) -> frozenset[str]:
+        return frozenset({"pte_t"})
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         body = unit.node.child_by_field_name("body")
         if body is None or b"pte_t" not in (body.text or b""):

@@ -38,7 +38,15 @@ from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import State, solve
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.syntax import assignment_chain, assignments, call_name, is_lvalue, key, line
+from checkers.analyses.syntax import (
+    assignment_chain,
+    assignments,
+    call_name,
+    is_lvalue,
+    key,
+    line,
+    mentions,
+)
 from checkers.analyses.uses import uses_in
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import FunctionUnit
@@ -56,15 +64,18 @@ class StalePointer(FunctionChecker):
         message=(
             "{copy} is a copy of {src} taken at line {copied}, but {src} is re-obtained by "
             "{callee}() at line {reobtained} and {copy} is still used by {use} at line {used} "
-            "on a path that does not re-assign it. Take the copy after the re-map instead."
+            "{path}. Take the copy after the re-map instead."
         ),
         requires=("cfg", "dataflow"),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return knowledge().reobtain
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         reobtain = knowledge().reobtain
         raw = unit.node.text or b""
-        if not any(r.encode() in raw for r in reobtain):
+        if not mentions(raw, reobtain):
             return []
         sources = _reobtained_lvalues(unit.node, reobtain)
         if not sources:
@@ -108,6 +119,7 @@ class StalePointer(FunctionChecker):
             reobtained=reobtained,
             use=how,
             used=used,
+            path=_path_phrase(unit.node, copy, use),
         )
         return Finding(
             checker=self.info.id,
@@ -123,6 +135,24 @@ class StalePointer(FunctionChecker):
             ),
             key=f"{copy}={src}",
         )
+
+
+def _path_phrase(fn: Node, copy: str, use: Node) -> str:
+    """Where the stale value flows from: past the block that re-assigns the
+    copy ("on the path that skips the block at line 145"), or nowhere."""
+    blocks = []
+    for target, value, whole in assignments(fn):
+        if value is None or key(target) != copy or whole.start_byte > use.start_byte:
+            continue
+        node = whole.parent
+        while node is not None and node.type != "function_definition":
+            if node.type == "if_statement" and node.end_byte < use.start_byte:
+                blocks.append(node)
+                break
+            node = node.parent
+    if blocks:
+        return f"on the path that skips the block at line {line(blocks[-1])}"
+    return "on a path that does not re-assign it"
 
 
 def _reobtained_lvalues(fn: Node, reobtain: frozenset[str]) -> set[str]:

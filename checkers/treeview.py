@@ -10,6 +10,7 @@ contain the definition.  Results are cached per name.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,13 +27,17 @@ SEARCH_GLOBS = (
     "mm/*/*.h",
 )
 MAX_FILE_BYTES = 4 * 1024 * 1024
+# Parsed files and found functions kept alive (each holds a whole tree): bounded,
+# so that linting a large directory does not hold every tree of it in memory.
+MAX_PARSED = 64
+MAX_FOUND = 1024
 
 
 class DirectoryTreeView:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._parsed: dict[str, ParsedFile] = {}
-        self._found: dict[str, FunctionUnit | None] = {}
+        self._parsed: OrderedDict[str, ParsedFile] = OrderedDict()
+        self._found: OrderedDict[str, FunctionUnit | None] = OrderedDict()
         self._candidates: list[Path] | None = None
         self._contents: dict[Path, bytes] = {}  # candidate files, read once
         self._globbed = 0
@@ -51,6 +56,9 @@ class DirectoryTreeView:
     def add(self, pf: ParsedFile) -> None:
         """Make an already parsed file the first place to look."""
         self._parsed[pf.path] = pf
+        self._parsed.move_to_end(pf.path)
+        while len(self._parsed) > MAX_PARSED:
+            self._parsed.popitem(last=False)
 
     def parsed(self, path: str) -> ParsedFile | None:
         pf = self._parsed.get(path)
@@ -60,20 +68,23 @@ class DirectoryTreeView:
         if data is None or unanalysable(data) is not None:
             return None
         pf = parse(data, path)
-        self._parsed[path] = pf
+        self.add(pf)
         return pf
 
     def find_function(self, name: str) -> FunctionUnit | None:
         if name in self._found:
+            self._found.move_to_end(name)
             return self._found[name]
         unit = None
-        for pf in list(self._parsed.values()):
+        for pf in reversed(list(self._parsed.values())):  # the most recent first
             unit = find_function(pf, name)
             if unit is not None:
                 break
         if unit is None:
             unit = self._search(name)
         self._found[name] = unit
+        while len(self._found) > MAX_FOUND:
+            self._found.popitem(last=False)
         return unit
 
     def _search(self, name: str) -> FunctionUnit | None:

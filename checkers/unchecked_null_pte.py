@@ -5,7 +5,15 @@ What it finds:
     (``pte_offset_map_lock()`` and friends, listed in checkers/data/kernel.toml)
     used on some path before any NULL check: dereferenced, used in pointer
     arithmetic (``vmf->pte - idx``), indexed, or passed as the pte argument of a
-    function that dereferences it (``ptep_get()``, ``set_ptes()``).
+    function that dereferences it (``ptep_get()``, ``set_ptes()``, or a helper
+    of the tree whose body reads that argument unchecked).
+
+    Checks through a copy (``start_pte = pte = pte_offset_map_lock(...);
+    if (!start_pte)``), assertions (``VM_BUG_ON(!pte)``, ``VM_WARN_ON(!pte);``,
+    ``if (WARN_ON(!ptep)) return``), ``IS_ERR_OR_NULL()``, a helper that tests
+    its argument for NULL, and a status variable set on the NULL path
+    (``result = SCAN_PMD_NULL; ... if (result != SCAN_SUCCEED) goto out;``)
+    all count as checks.
 
 Why it matters:
     Since the page table can be freed or replaced by a huge PMD under us
@@ -25,10 +33,6 @@ Fix:
     vmf->pte = pte_offset_map_lock(...);
     if (unlikely(!vmf->pte))
             goto out;
-
-Checks through a copy (``start_pte = pte = pte_offset_map_lock(...);
-if (!start_pte)``), assertions (``VM_BUG_ON(!pte)``, ``if (WARN_ON(!ptep))
-return``) and ``IS_ERR_OR_NULL()`` count as checks.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import State, solve
 from checkers.analyses.knowledge import knowledge
+from checkers.analyses.summaries import helper_params
 from checkers.analyses.syntax import (
     assignment_chain,
     assignments,
@@ -52,6 +57,7 @@ from checkers.analyses.syntax import (
     key,
     line,
     lvalue_root,
+    mentions,
     text,
     unwrap,
     walk,
@@ -75,34 +81,52 @@ class UncheckedNullPte(FunctionChecker):
         requires=("cfg", "dataflow"),
     )
 
+    def triggers(self) -> frozenset[str]:
+        return knowledge().may_return_null
+
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         producers = knowledge().may_return_null
         raw = unit.node.text or b""
-        if not any(p.encode() in raw for p in producers):
+        if not mentions(raw, producers):
             return []
         cfg = cfg_of(unit)
-        sol = solve(cfg, _transfer, _refine)
+
+        def transfer(node: CfgNode, state: State) -> State:
+            out = _transfer(node, state)
+            if out and node.ast is not None:
+                out = _checked_by_callees(node.ast, out, unit, tree)
+            return out
+
+        sol = solve(cfg, transfer, _refine)
         first: dict[int, tuple[Node, str, tuple[object, ...]]] = {}
         for node in cfg.stmt_nodes():
             state = sol.before[node.id]
             if not state or node.ast is None:
                 continue
             tracked = {str(f[1]) for f in state}
-            for use in uses_in(node.ast, tracked):
+            for use in uses_in(node.ast, tracked, any_call=True):
+                if not use.known and not _summary(unit, tree, use.callee, use.index)[0]:
+                    continue
                 for fact in state:
                     if fact[1] != use.var:
                         continue
                     origin = int(str(fact[2]))
                     prev = first.get(origin)
                     if prev is None or use.node.start_byte < prev[0].start_byte:
-                        first[origin] = (use.node, use.describe, fact)
+                        via = "" if use.known else use.callee
+                        first[origin] = (use.node, via, fact)
         findings = []
-        for use_node, _how, fact in first.values():
-            findings.append(self._finding(unit, cfg.stmt_nodes(), use_node, fact))
+        for use_node, via, fact in first.values():
+            findings.append(self._finding(unit, cfg.stmt_nodes(), use_node, fact, via))
         return sorted(findings, key=lambda f: f.line)
 
     def _finding(
-        self, unit: FunctionUnit, nodes: list[CfgNode], use: Node, fact: tuple[object, ...]
+        self,
+        unit: FunctionUnit,
+        nodes: list[CfgNode],
+        use: Node,
+        fact: tuple[object, ...],
+        via: str,
     ) -> Finding:
         var, origin_line, callee = str(fact[1]), int(str(fact[3])), str(fact[4])
         use_line = line(use)
@@ -115,6 +139,8 @@ class UncheckedNullPte(FunctionChecker):
         else:
             check = "it is never checked before this use"
         msg = self.info.message.format(var=var, callee=callee, origin=origin_line, check=check)
+        if via:
+            msg += f" {via}() reads it without checking."
         ev = [evidence(unit, origin_line, "may-be-null"), evidence(unit, use_line, "used")]
         if later is not None:
             ev.append(evidence(unit, later, "checked"))
@@ -134,6 +160,66 @@ def _status(fact: tuple[object, ...]) -> st.Status:
     status = fact[5]
     assert isinstance(status, tuple)
     return status
+
+
+# (file, content hash, helper, argument index) -> (reads it unchecked, tests it for NULL)
+_summaries: dict[tuple[str, int, str, int], tuple[bool, bool]] = {}
+
+
+def _summary(unit: FunctionUnit, tree: TreeView, name: str, index: int) -> tuple[bool, bool]:
+    """One level of summary of the helper ``name`` (same file first, then the
+    tree) for its argument ``index``: whether it uses it as a pte pointer
+    before checking it, and whether it tests it for NULL at all.  The body is
+    analysed with that parameter seeded as "may be NULL"."""
+    if not name or name in knowledge().may_return_null or name in knowledge().deref:
+        return False, False
+    key_ = (unit.file.path, hash(unit.file.source), name, index)
+    hit = _summaries.get(key_)
+    if hit is not None:
+        return hit
+    _summaries[key_] = (False, False)  # recursion guard, and the answer when not found
+    node = unit.file.functions().get(name)
+    helper = FunctionUnit(unit.file, name, node) if node is not None else tree.find_function(name)
+    result = (False, False)
+    if helper is not None:
+        params = helper_params(helper)
+        if 0 <= index < len(params) and params[index]:
+            result = _param_summary(helper, params[index])
+    if len(_summaries) > 4096:
+        _summaries.clear()
+    _summaries[key_] = result
+    return result
+
+
+def _param_summary(helper: FunctionUnit, param: str) -> tuple[bool, bool]:
+    cfg = cfg_of(helper)
+    seed: State = frozenset({("null", param, -1, helper.start_line, "<param>", ())})
+    sol = solve(cfg, _transfer, _refine, initial=seed)
+    derefs = tests = False
+    for node in cfg.stmt_nodes():
+        if node.ast is None:
+            continue
+        if node.kind == "cond":
+            t = _tested(node.ast)
+            tests = tests or (t is not None and t[0] == param)
+        state = sol.before[node.id]
+        if not derefs and any(f[1] == param for f in state) and uses_in(node.ast, {param}):
+            derefs = True  # known dereferences only: one level
+    return derefs, tests
+
+
+def _checked_by_callees(ast: Node, state: State, unit: FunctionUnit, tree: TreeView) -> State:
+    """``if (!slot_is_free(ptep))`` where the helper tests ptep for NULL: the
+    caller relies on that check, so the pointer counts as checked after it."""
+    tracked = {str(f[1]) for f in state}
+    for call in calls_in(ast):
+        name = call_name(call) or ""
+        for i, arg in enumerate(call_args(call)):
+            k = key(unwrap(arg))
+            if k in tracked and _summary(unit, tree, name, i)[1]:
+                origins = {f[2] for f in state if f[1] == k}
+                state = frozenset(f for f in state if f[2] not in origins)
+    return state
 
 
 def _kill(state: State, var: str) -> State:

@@ -19,24 +19,37 @@ from reviewbot.models import ExitStatus
 
 def _add_series_source(p: argparse.ArgumentParser, required: bool = True) -> None:
     src = p.add_mutually_exclusive_group(required=required)
-    src.add_argument("target", nargs="?", metavar="MSGID|URL",
-                     help="message-id or lore URL of any mail of the series")
+    src.add_argument(
+        "target",
+        nargs="?",
+        metavar="MSGID|URL",
+        help="message-id or lore URL of any mail of the series",
+    )
     src.add_argument("--mbox", metavar="FILE", help="read the series from a local mbox")
-    src.add_argument("--range", metavar="A..B", dest="git_range",
-                     help="review commits A..B of the tree (before sending)")
+    src.add_argument(
+        "--range",
+        metavar="A..B",
+        dest="git_range",
+        help="review commits A..B of the tree (before sending)",
+    )
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tree", metavar="PATH", default=".",
-                   help="the kernel git tree to apply on (default: .)")
-    p.add_argument("--base", metavar="REV",
-                   help="base when the tree lacks the base-commit: trailer")
-    p.add_argument("-v", dest="version", type=int, metavar="N",
-                   help="review revision N instead of the newest")
-    p.add_argument("--lore", metavar="URL",
-                   help="lore base URL (default: https://lore.kernel.org/all)")
-    p.add_argument("--database", metavar="URL",
-                   help="record results (default: $REVIEWBOT_DATABASE_URL)")
+    p.add_argument(
+        "--tree", metavar="PATH", default=".", help="the kernel git tree to apply on (default: .)"
+    )
+    p.add_argument(
+        "--base", metavar="REV", help="base when the tree lacks the base-commit: trailer"
+    )
+    p.add_argument(
+        "-v", dest="version", type=int, metavar="N", help="review revision N instead of the newest"
+    )
+    p.add_argument(
+        "--lore", metavar="URL", help="lore base URL (default: https://lore.kernel.org/all)"
+    )
+    p.add_argument(
+        "--database", metavar="URL", help="record results (default: $REVIEWBOT_DATABASE_URL)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_series_source(p)
 
     p = sub.add_parser("b4-check", help="b4 check command: one patch mail on stdin")
-    p.add_argument("--terse", action="store_true",
-                   help="checkpatch-style FILE:LINE: SEVERITY: message lines")
+    p.add_argument(
+        "--terse", action="store_true", help="checkpatch-style FILE:LINE: SEVERITY: message lines"
+    )
     p.add_argument("--tree", metavar="PATH", default=".")
 
     p = sub.add_parser("lint", help="run every checker over files or directories")
@@ -94,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="URL")
     p.add_argument("action", choices=("list", "approve", "send", "resolve"))
     p.add_argument("ids", nargs="*")
-    p.add_argument("--resend", action="store_true",
-                   help="resolve: the reply did not go out, send it again")
+    p.add_argument(
+        "--resend", action="store_true", help="resolve: the reply did not go out, send it again"
+    )
 
     p = sub.add_parser("serve", help="the web dashboard")
     p.add_argument("--host", default="127.0.0.1")

@@ -91,10 +91,7 @@ class Hunk:
     @property
     def header(self) -> str:
         tail = f" {self.section}" if self.section else ""
-        return (
-            f"@@ -{self.old_start},{self.old_len} "
-            f"+{self.new_start},{self.new_len} @@{tail}"
-        )
+        return f"@@ -{self.old_start},{self.old_len} +{self.new_start},{self.new_len} @@{tail}"
 
 
 @dataclass(frozen=True)
@@ -168,9 +165,7 @@ class Finding:
             "message": self.message,
             "patch_index": self.patch_index,
             "patch_message_id": self.patch_message_id,
-            "evidence": [
-                {"line": e.line, "role": e.role, "text": e.text} for e in self.evidence
-            ],
+            "evidence": [{"line": e.line, "role": e.role, "text": e.text} for e in self.evidence],
             "simulated": list(self.simulated),
         }
 

@@ -9,8 +9,21 @@ from reviewbot.cli import build_parser
 
 def test_check_accepts_the_documented_flags() -> None:
     args = build_parser().parse_args(
-        ["check", "--tree", "/t", "--base", "HEAD~1", "-v", "2", "--format", "json",
-         "--outbox", "/o", "--send", "some@msg.id"]
+        [
+            "check",
+            "--tree",
+            "/t",
+            "--base",
+            "HEAD~1",
+            "-v",
+            "2",
+            "--format",
+            "json",
+            "--outbox",
+            "/o",
+            "--send",
+            "some@msg.id",
+        ]
     )
     assert (args.tree, args.base, args.version, args.format) == ("/t", "HEAD~1", 2, "json")
     assert args.send and args.outbox == "/o" and args.target == "some@msg.id"

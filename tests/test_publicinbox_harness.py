@@ -30,8 +30,10 @@ def test_import_then_fetch_raw_and_clone(public_inbox: PublicInbox, tmp_path: Pa
     with urllib.request.urlopen(f"{public_inbox.url}/harness-1@example.org/raw") as resp:
         assert b"Subject: [PATCH] mm: test message" in resp.read()
     dest = tmp_path / "mirror.git"
-    subprocess.run(["git", "clone", "-q", "--mirror", f"{public_inbox.url}/git/0.git", str(dest)],
-                   check=True)
-    out = subprocess.run(["git", "-C", str(dest), "log", "--format=%s"], check=True,
-                         capture_output=True, text=True).stdout
+    subprocess.run(
+        ["git", "clone", "-q", "--mirror", f"{public_inbox.url}/git/0.git", str(dest)], check=True
+    )
+    out = subprocess.run(
+        ["git", "-C", str(dest), "log", "--format=%s"], check=True, capture_output=True, text=True
+    ).stdout
     assert "mm: test message" in out

@@ -6,8 +6,9 @@ condition *atoms*: ``if (!pte || !pte_same(a, b))`` becomes two atoms, ``pte``
 ``!`` swaps the edges; ``likely``, ``unlikely``, ``WARN_ON`` and
 ``READ_ONCE`` are transparent.  ``BUG_ON(c)``/``VM_BUG_ON(c)`` are atoms whose
 true edge goes to an abort node with no successor, so an assertion acts like
-a NULL check.  Loops, ``switch`` with fall-through, ``break``/``continue``,
-``return`` and ``goto`` to labels at any depth are followed.
+a NULL check; ``WARN_ON(c);`` used as a statement is taken as the same claim.
+Loops, ``switch`` with fall-through, ``break``/``continue``, ``return`` and
+``goto`` to labels at any depth are followed.
 
 The graph is built backwards (each statement is given its successor), which
 keeps the builder a simple recursion over statement nesting, never over
@@ -20,7 +21,14 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from checkers.analyses.syntax import ASSERT_CALLS, call_args, call_name, text, unwrap
+from checkers.analyses.syntax import (
+    ASSERT_CALLS,
+    WARN_STATEMENTS,
+    call_args,
+    call_name,
+    text,
+    unwrap,
+)
 
 Edge = tuple[int, bool | None]  # (target, True/False on a condition's edges, else None)
 
@@ -175,7 +183,7 @@ class _Builder:
             if expr is not None and expr.type == "call_expression":
                 name = call_name(expr)
                 args = call_args(expr)
-                if name in ASSERT_CALLS and args:
+                if (name in ASSERT_CALLS or name in WARN_STATEMENTS) and args:
                     return self.cond(args[0], self.abort, nxt)
         return self.new("stmt", node, [(nxt, None)])
 

@@ -13,7 +13,7 @@ from checkers.analyses.cfg import Cfg, build_cfg
 from checkers.frontend import FunctionUnit
 from reviewbot.models import Evidence
 
-_CACHE_SIZE = 256
+_CACHE_SIZE = 64
 _cfgs: OrderedDict[tuple[int, bytes, int], Cfg] = OrderedDict()
 
 

@@ -15,6 +15,7 @@ every fact of that origin.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ Transfer = Callable[[CfgNode, State], State]
 Refine = Callable[[CfgNode, bool, State], State]
 
 MAX_VISITS = 200_000
+MAX_SECONDS = 2.0  # per function and analysis: a review must not hang on one function
 
 
 class DataflowLimit(Exception):
@@ -51,12 +53,15 @@ def solve(
     queued = [False] * n
     queued[cfg.entry] = True
     visits = 0
+    deadline = time.monotonic() + MAX_SECONDS
     while work:
         i = work.pop()
         queued[i] = False
         visits += 1
         if visits > MAX_VISITS:
             raise DataflowLimit("dataflow did not converge")
+        if visits % 1024 == 0 and time.monotonic() > deadline:
+            raise DataflowLimit(f"dataflow took longer than {MAX_SECONDS:.0f} s")
         node = cfg.nodes[i]
         out = transfer(node, before[i]) if node.ast is not None else before[i]
         after[i] = out

@@ -74,13 +74,25 @@ def helper_params(unit: FunctionUnit) -> list[str]:
     return names
 
 
-def summarise(helper: FunctionUnit, bits: list[Bit], tree: TreeView) -> dict[str, Verdict]:
+def summarise(
+    helper: FunctionUnit, bits: list[Bit], tree: TreeView, flags: frozenset[str] = frozenset()
+) -> dict[str, Verdict]:
+    """Per-bit verdicts for ``helper``, called with the ``flags`` tokens
+    (``FPB_IGNORE_SOFT_DIRTY``...) that the data file says make it ignore bits."""
     k = knowledge()
     calls = list(calls_in(helper.node))
     full = [c for c in calls if call_name(c) in k.full_compare]
     where = f"{helper.name}() ({helper.file.path}:{helper.start_line})"
     out: dict[str, Verdict] = {}
     for bit in bits:
+        ignoring = sorted(f for f in flags if bit.name in k.batch_flags.get(f, ()))
+        if ignoring:
+            out[bit.name] = Verdict(
+                bit.name,
+                NOT_GUARANTEED,
+                f"{where} is called with {ignoring[0]}, which makes it ignore {bit.name}",
+            )
+            continue
         cleared = _clears(helper, bit, tree, 0, set())
         if cleared is not None:
             out[bit.name] = Verdict(
@@ -106,7 +118,8 @@ def summarise(helper: FunctionUnit, bits: list[Bit], tree: TreeView) -> dict[str
             out[bit.name] = Verdict(
                 bit.name,
                 GUARANTEED,
-                f"{where} compares each entry with pte_same() (line {line(full[0])}) against "
+                f"{where} compares each entry with pte_same() ({helper.file.path}:{line(full[0])}) "
+                f"against "
                 f"an expected entry that carries the bit",
             )
         else:
@@ -122,22 +135,38 @@ def _clears(unit: FunctionUnit, bit: Bit, tree: TreeView, depth: int, seen: set[
     for call in calls_in(unit.node):
         name = call_name(call) or ""
         if name in bit.clear:
-            return f"{name}() at line {line(call)}"
+            if _flag_guarded(call):
+                continue  # "if (flags & FPB_IGNORE_DIRTY) pte = pte_mkclean(pte)": by flags
+            return f"{name}() at {unit.file.path}:{line(call)}"
         if (
             depth < MAX_DEPTH
             and name not in seen
             and name not in _carriers()
             and (_may_be_pte_helper(name) or name in unit.file.functions())
         ):
-            callee = _lookup(unit, name, tree)
+            callee = lookup(unit, name, tree)
             if callee is not None and _returns_pte(callee):
                 inner = _clears(callee, bit, tree, depth + 1, seen)
                 if inner is not None:
-                    return f"{name}() at line {line(call)}, through {inner}"
+                    return f"{name}() at {unit.file.path}:{line(call)}, through {inner}"
     return None
 
 
-def _lookup(near: FunctionUnit, name: str, tree: TreeView) -> FunctionUnit | None:
+def _flag_guarded(call: Node) -> bool:
+    """Inside an ``if`` testing one of the helper flags of the data file."""
+    flags = knowledge().batch_flags
+    node = call.parent
+    while node is not None and node.type != "function_definition":
+        if node.type == "if_statement":
+            cond = node.child_by_field_name("condition")
+            raw = cond.text if cond is not None and cond.text is not None else b""
+            if any(f.encode() in raw for f in flags):
+                return True
+        node = node.parent
+    return False
+
+
+def lookup(near: FunctionUnit, name: str, tree: TreeView) -> FunctionUnit | None:
     """A callee: in the caller's own file first (static helpers), then the tree."""
     node = near.file.functions().get(name)
     if node is not None:
@@ -177,6 +206,9 @@ def _expected_carries(helper: FunctionUnit, compare: Node, bit: Bit, tree: TreeV
                 if n:
                     builders.add(n)
     skip = {"ptep_get", "ptep_get_lockless", *knowledge().full_compare}
+    callees = {call_name(c) or "" for c in calls_in(helper.node)}
+    if builders & bit.set and callees & bit.tests:
+        return True  # "if (exclusive) expected = pte_swp_mkexclusive(expected)": copied
     for b in sorted(builders - skip):
         verdict = _builder_carries(b, bit, tree, 0, helper)
         if verdict is not True:
@@ -198,11 +230,16 @@ def _builder_carries(
         return False
     if depth >= MAX_DEPTH:
         return None
-    unit = _lookup(near, name, tree)
+    unit = lookup(near, name, tree)
     if unit is None:
         # Not in the tree: fall back on what the data file says of it.
         return True if name in _carriers() else None
-    callees = {call_name(c) or "" for c in calls_in(unit.node)}
+    # Clears under "if (flags & FPB_...)" are the flags' business (see summarise()).
+    callees = {
+        call_name(c) or ""
+        for c in calls_in(unit.node)
+        if not (call_name(c) in bit.clear and _flag_guarded(c))
+    }
     if callees & bit.clear:
         return False
     if callees & CONSTRUCTORS:

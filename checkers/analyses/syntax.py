@@ -8,7 +8,9 @@ removed (``vmf -> pte`` and ``vmf->pte`` are the same lvalue).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from tree_sitter import Node
 
@@ -28,6 +30,21 @@ TRANSPARENT_CALLS = frozenset(
 # Assertions: the function does not go on when the condition is true.
 ASSERT_CALLS = frozenset(
     {"BUG_ON", "VM_BUG_ON", "VM_BUG_ON_PAGE", "VM_BUG_ON_FOLIO", "VM_BUG_ON_VMA", "VM_BUG_ON_MM"}
+)
+# Warnings used as a statement ("VM_WARN_ON(!pte);") state what the author
+# knows to be impossible: the analyses take them at their word, like BUG_ON.
+WARN_STATEMENTS = frozenset(
+    {
+        "WARN_ON",
+        "WARN_ON_ONCE",
+        "VM_WARN_ON",
+        "VM_WARN_ON_ONCE",
+        "VM_WARN_ON_FOLIO",
+        "VM_WARN_ON_ONCE_FOLIO",
+        "VM_WARN_ON_ONCE_PAGE",
+        "WARN",
+        "WARN_ONCE",
+    }
 )
 
 
@@ -173,3 +190,15 @@ def enclosing_statement(node: Node) -> Node:
     ):
         node = node.parent
     return node
+
+
+@lru_cache(maxsize=64)
+def _alternation(names: frozenset[str]) -> re.Pattern[bytes]:
+    return re.compile(
+        b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    )
+
+
+def mentions(raw: bytes, names: Iterable[str]) -> bool:
+    """Cheap text prefilter: does ``raw`` contain any of ``names``?"""
+    return _alternation(frozenset(names)).search(raw) is not None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.syntax import call_args, call_name, key, text, walk
+from checkers.analyses.syntax import TRANSPARENT_CALLS, call_args, call_name, key, text, walk
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Use:
     node: Node
     how: str  # "deref", "arith", "call"
     callee: str = ""
+    index: int = -1  # argument position, for "call"
+    known: bool = True  # the callee is in the deref table (not a guess from any_call)
 
     @property
     def describe(self) -> str:
@@ -70,8 +72,13 @@ def uses_in(ast: Node, names: set[str], any_call: bool = False) -> list[Use]:
             name = call_name(call) or ""
             args = call_args(call)
             idx = next((i for i, a in enumerate(args) if a == n), -1)
-            if (name in deref and deref[name] == idx) or (any_call and name and idx >= 0):
-                how, callee = "call", name
+            if name in TRANSPARENT_CALLS or n == ast:
+                continue  # likely(pte): a test, not a use
+            if name in deref and deref[name] == idx:
+                out.append(Use(k, n, "call", name, idx))
+            elif any_call and name and idx >= 0:
+                out.append(Use(k, n, "call", name, idx, known=False))
+            continue
         if how:
             out.append(Use(k, n, how, callee))
     out.sort(key=lambda u: u.node.start_byte)

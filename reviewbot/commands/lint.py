@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checkers.engine import check_functions
+from checkers.engine import check_functions, may_matter
 from checkers.frontend import all_functions, parse, unanalysable
 from checkers.treeview import DirectoryTreeView
 from reviewbot.errors import UsageError
@@ -28,6 +28,7 @@ class LintResult:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files: int = 0
+    files_skipped: int = 0  # mention no checker's trigger words: not parsed
     functions: int = 0
     functions_with_parse_errors: int = 0
     seconds: float = 0.0
@@ -35,6 +36,7 @@ class LintResult:
     def stats(self) -> dict[str, object]:
         return {
             "files": self.files,
+            "files_skipped": self.files_skipped,
             "functions": self.functions,
             "functions_with_parse_errors": self.functions_with_parse_errors,
             "seconds": round(self.seconds, 3),
@@ -63,13 +65,15 @@ def tree_root(path: Path) -> Path:
     return start
 
 
-def lint(paths: list[Path]) -> LintResult:
+def lint(paths: list[Path], prefilter: bool = True) -> LintResult:
+    """Every function checker over ``paths``.  With ``prefilter``, files that
+    mention none of the checkers' trigger words are not parsed at all (they
+    count in ``files_skipped``, not in ``functions``)."""
     t0 = time.perf_counter()
     files = collect(paths)
     result = LintResult()
     root = tree_root(paths[0]) if paths else Path(".")
     view = DirectoryTreeView(root)
-    parsed = []
     for f in files:
         try:
             rel = f.resolve().relative_to(root).as_posix()
@@ -80,14 +84,17 @@ def lint(paths: list[Path]) -> LintResult:
         except OSError as exc:
             result.notes.append(f"could not analyse {rel}: {exc.strerror}")
             continue
-        why = unanalysable(data)
-        if why is not None:
-            result.notes.append(f"could not analyse {rel}: {why}")
+        refused = unanalysable(data)
+        if refused is not None:
+            result.notes.append(f"could not analyse {rel}: {refused}")
+            continue
+        if prefilter and not may_matter(data):
+            result.files_skipped += 1
             continue
         pf = parse(data, rel)
+        # One file at a time: the view keeps a bounded set of recent files, so
+        # memory stays flat over a whole tree.
         view.add(pf)
-        parsed.append(pf)
-    for pf in parsed:
         units = all_functions(pf)
         result.files += 1
         result.functions += len(units)

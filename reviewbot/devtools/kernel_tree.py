@@ -24,8 +24,10 @@ def find_tarball(src_dir: str = "/usr/src") -> Path | None:
 def build(dest: Path) -> int:
     tarball = find_tarball()
     if tarball is None:
-        print("kernel_tree: no /usr/src/linux-source-6.12*.tar.* (apt-get install "
-              "linux-source-6.12)", file=sys.stderr)
+        print(
+            "kernel_tree: no /usr/src/linux-source-6.12*.tar.* (apt-get install linux-source-6.12)",
+            file=sys.stderr,
+        )
         return 2
     if dest.exists():
         shutil.rmtree(dest)
@@ -39,12 +41,21 @@ def build(dest: Path) -> int:
     (top,) = [p for p in tmp.iterdir() if p.is_dir()]
     top.rename(dest)
     shutil.rmtree(tmp)
-    env = dict(os.environ, GIT_AUTHOR_NAME="reviewbot", GIT_AUTHOR_EMAIL="reviewbot@localhost",
-               GIT_COMMITTER_NAME="reviewbot", GIT_COMMITTER_EMAIL="reviewbot@localhost",
-               GIT_AUTHOR_DATE="2024-11-17T00:00:00Z", GIT_COMMITTER_DATE="2024-11-17T00:00:00Z")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="reviewbot",
+        GIT_AUTHOR_EMAIL="reviewbot@localhost",
+        GIT_COMMITTER_NAME="reviewbot",
+        GIT_COMMITTER_EMAIL="reviewbot@localhost",
+        GIT_AUTHOR_DATE="2024-11-17T00:00:00Z",
+        GIT_COMMITTER_DATE="2024-11-17T00:00:00Z",
+    )
+
     def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(dest), *args], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["git", "-C", str(dest), *args], check=True, env=env, stdout=subprocess.DEVNULL
+        )
+
     git("init", "-q", "-b", "master")
     git("add", "-A", "-f", ".")  # Debian's .gitignore ignores the top level
     git("commit", "-q", "-m", f"Linux 6.12 from {tarball.name}")

@@ -82,7 +82,12 @@ def corroborate(static: list[Finding], simulated: list[Finding]) -> list[Finding
         kind = sim.key.split(":", 1)[0]
         checkers = SIM_KIND_CHECKERS.get(kind)
 
-        def fits(f: Finding, exact: bool, sim: Finding = sim) -> bool:
+        def fits(
+            f: Finding,
+            exact: bool,
+            sim: Finding = sim,
+            checkers: frozenset[str] | None = checkers,
+        ) -> bool:
             if f.file != sim.file or f.function != sim.function or not f.severity.blocking:
                 return False
             if checkers is not None and f.checker not in checkers:
@@ -97,9 +102,7 @@ def corroborate(static: list[Finding], simulated: list[Finding]) -> list[Finding
         if match is None and checkers == frozenset({"batch-bounds"}):
             # A batch that leaves its bounds fails wherever it is first
             # touched (the batch helper, say): the missing check is the cause.
-            match = next(
-                (i for i, f in enumerate(out) if f.checker == "batch-bounds"), None
-            )
+            match = next((i for i, f in enumerate(out) if f.checker == "batch-bounds"), None)
         if match is None:
             alone.append(sim)
         elif sim.message not in out[match].simulated:

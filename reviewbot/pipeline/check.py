@@ -97,10 +97,34 @@ def _findings_in(
     return found, list(out.notes)
 
 
+def _unanalysable(applied: AppliedSeries, revision: Revision) -> list[str]:
+    """A changed C file the front end refuses (binary junk, 20 MB, 10,000
+    nested parentheses) is said, not silently skipped."""
+    final = applied.states[-1] if applied.states else None
+    if final is None:
+        return []
+    out = []
+    paths = {
+        fd.new_path
+        for p in revision.patches
+        for fd in p.files
+        if fd.new_path and fd.new_path.endswith(C_SUFFIXES) and not fd.is_binary
+    }
+    for path in sorted(paths):
+        data = final.view.read(path)
+        if data is None:
+            continue
+        pf = parse(data, path)
+        if pf.refused:
+            out.append(f"could not analyse {path}: {pf.refused}")
+    return out
+
+
 def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
     targets = touched_functions(applied, revision)
+    notes.extend(_unanalysable(applied, revision))
     renames = {
         fd.new_path: fd.old_path
         for p in revision.patches

@@ -16,8 +16,11 @@ Where the database is, first match wins:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,17 +106,37 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
-def _head() -> str | None:
+def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@contextmanager
+def _sqlite_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes.
+
+    SQLite takes its write lock only at the first write, after Alembic has
+    read the version table, so two processes starting on a fresh file would
+    both create the tables.  A lock file next to the database settles it.
+    """
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def upgrade(engine: Engine) -> None:
     """Create or upgrade the schema to the newest migration."""
-    head = _head()
+    head = head_revision()
     with engine.connect() as conn:
         if MigrationContext.configure(conn).get_current_revision() == head:
             return
-    with engine.begin() as conn:
+    with _sqlite_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Two processes starting at once (web and worker) must not both migrate.
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})

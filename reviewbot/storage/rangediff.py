@@ -20,6 +20,7 @@ from typing import Protocol
 # patch itself (a rebase); range-diff hides them, so do we.
 _HUNK_NUMBERS = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
 _INDEX = re.compile(r"^index [0-9a-f]+\.\.[0-9a-f]+")
+MAX_LINES = 20_000
 
 
 class PatchLike(Protocol):
@@ -107,6 +108,13 @@ def range_diff(
         same = (po.patch_id and po.patch_id == pn.patch_id) or a == b
         if same and po.subject == pn.subject:
             out.append(RangeDiffPair(PairKind.SAME, po.index, pn.index, pn.subject))
+            continue
+        if len(a) + len(b) > MAX_LINES:
+            # difflib is quadratic on unlike input: a tree-wide rename would stall a page
+            lines = [f"(not shown: {len(a)} and {len(b)} lines of diff)"]
+            out.append(
+                RangeDiffPair(PairKind.CHANGED, po.index, pn.index, pn.subject, tuple(lines))
+            )
             continue
         lines = list(
             difflib.unified_diff(

@@ -109,6 +109,11 @@ def _find_revision(
 def _store_patches(session: Session, review: Review, revision: RevisionRow) -> None:
     status = {p.index: p.status.value for p in review.apply.patches} if review.apply else {}
     existing = {p.index: p for p in revision.patches}
+    wanted = {p.index for p in review.revision.patches}
+    for index, stale in existing.items():
+        if index not in wanted:  # a resend without that patch: it is not part of it now
+            revision.patches.remove(stale)
+            session.delete(stale)
     for p in review.revision.patches:
         row = existing.get(p.index)
         if row is None:

@@ -105,14 +105,20 @@ def mark_invalid(finding_id: str) -> dict[str, Any]:
     row = session.scalars(
         select(SuppressionRow).where(SuppressionRow.finding_id == finding_id[:16])
     ).first()
+    touched = {series_id}
     if row is None:
         row = SuppressionRow(
             finding_id=finding_id[:16], series_id=series_id, by="dashboard", reason=reason
         )
         session.add(row)
-        session.flush()
-    if series_id is not None:
-        series = session.get(SeriesRow, series_id)
+    elif series_id is not None and row.series_id not in (None, series_id):
+        # One row per finding id (the table's key): invalid in two series
+        # means invalid everywhere.
+        touched.add(row.series_id)
+        row.series_id = None
+    session.flush()
+    for sid in touched - {None}:
+        series = session.get(SeriesRow, sid)
         if series is not None:
             summary.refresh(session, series)
     session.commit()

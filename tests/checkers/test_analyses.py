@@ -94,3 +94,35 @@ def test_if_zero_blocks_are_dropped_and_else_kept() -> None:
     src = b"void f(void)\n{\n#if 0\n\tgone(;\n#else\n\tkept();\n#endif\n}\n"
     out = normalise(src)
     assert b"gone" not in out and b"kept();" in out
+
+
+def test_dataflow_budget_gives_a_limit_not_a_hang() -> None:
+    import pytest
+
+    from checkers.analyses import dataflow
+
+    body = "".join(f"\tif (c{i})\n\t\tp{i} = q;\n" for i in range(400))
+    cfg = _cfg("void f(void)\n{\n" + body + "}\n")
+
+    def transfer(node: object, state: dataflow.State) -> dataflow.State:
+        return state | {(getattr(node, "id", 0),)}  # a fact per node: grows forever
+
+    old = dataflow.MAX_VISITS
+    dataflow.MAX_VISITS = 500
+    try:
+        with pytest.raises(dataflow.DataflowLimit):
+            dataflow.solve(cfg, transfer)  # type: ignore[arg-type]
+    finally:
+        dataflow.MAX_VISITS = old
+
+
+def test_file_scope_else_branches_are_kept_and_the_real_definition_wins() -> None:
+    src = (
+        b"#ifndef CONFIG_SWAP\nstatic inline int swap_count(int e)\n{\n\treturn 0;\n}\n"
+        b"#else\nint swap_count(int e)\n{\n\tint n = lookup(e);\n\n\treturn n ? n : 1;\n}\n"
+        b"#endif\n"
+    )
+    pf = parse(src, "s.c")
+    assert [u.name for u in all_functions(pf)] == ["swap_count", "swap_count"]
+    real = pf.functions()["swap_count"]
+    assert b"lookup" in (real.text or b"")

@@ -54,11 +54,14 @@ def test_fixture(checker: FunctionChecker, path: Path) -> None:
     assert text == snap.read_text()
 
 
-def test_finding_ids_survive_line_shifts(tmp_path: Path) -> None:
-    src = FIXTURES / "stale-pointer" / "bad_decl_copy.c"
-    shifted = tmp_path / src.name
-    shifted.write_text("/* three\n * new\n * lines */\n" + src.read_text())
-    checker = next(c for c in function_checkers() if c.info.id == "stale-pointer")
-    before, after = run_checker(checker, src), run_checker(checker, shifted)
+@pytest.mark.parametrize(
+    ("checker", "path"), CASES, ids=[f"{c.info.id}/{p.stem}" for c, p in CASES]
+)
+def test_finding_ids_survive_line_shifts(
+    checker: FunctionChecker, path: Path, tmp_path: Path
+) -> None:
+    shifted = tmp_path / path.name
+    shifted.write_text("/* three\n * new\n * lines */\n" + path.read_text())
+    before, after = run_checker(checker, path), run_checker(checker, shifted)
     assert [f.line + 3 for f in before] == [f.line for f in after]
     assert [f.id for f in before] == [f.id for f in after]

@@ -50,6 +50,7 @@ def test_lint_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert [e["role"] for e in stale["evidence"]] == ["copied", "re-obtained", "used"]
     assert all(not any(ch.isdigit() for ch in e["role"]) for e in stale["evidence"])
     assert doc["stats"]["files"] == 2 and doc["stats"]["functions"] == 2
+    assert doc["stats"]["files_skipped"] == 0
 
 
 def test_lint_clean_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,3 +133,50 @@ def test_deeply_nested_statements_give_a_note_not_a_crash(tmp_path: Path) -> Non
     doc = json.loads(proc.stdout)
     assert doc["notes"]
     assert all(n.startswith("could not analyse deep.c:1 f() (") for n in doc["notes"])
+
+
+def test_parse_refuses_hostile_input_without_raising() -> None:
+    from checkers.frontend import find_function, functions_in_lines, parse
+
+    for kind, make in HOSTILE.items():
+        pf = parse(make(), f"{kind}.c")
+        assert pf.refused, kind
+        assert pf.functions() == {} and functions_in_lines(pf, {1, 2, 3}) == []
+        assert find_function(pf, "f") is None
+    assert parse(b"int f(void) { return 0; }\n").refused is None
+
+
+def test_deep_expressions_split_over_lines_are_analysed_iteratively(tmp_path: Path) -> None:
+    # Not caught by the "((((" guard: every walk over it must be iterative.
+    src = (
+        b"int f(pmd_t *pmd)\n{\n\tif ("
+        + b"(\n" * 10000
+        + b"pte_offset_map(pmd, 0)"
+        + b")" * 10000
+        + b")\n\t\treturn 1;\n\treturn "
+        + b"-(\n" * 10000
+        + b"1"
+        + b")" * 10000
+        + b";\n}\n"
+    )
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "spaced.c").write_bytes(src)
+    proc, seconds, _ = _lint_subprocess(d)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["stats"]["functions"] == 1 and doc["findings"] == []
+    assert all(n.startswith("could not analyse") for n in doc["notes"])
+    assert seconds < 20
+
+
+def test_files_without_trigger_words_are_not_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "plain.c").write_text("int add(int a, int b)\n{\n\treturn a + b;\n}\n")
+    shutil.copy(FIXTURES / "unchecked-null-pte/bad_read_unchecked.c", d / "pte.c")
+    assert main(["lint", "--format", "json", str(d)]) == 1
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    assert (stats["files"], stats["files_skipped"], stats["functions"]) == (1, 1, 1)

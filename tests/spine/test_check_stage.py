@@ -133,3 +133,19 @@ def test_patch_checker_findings_carry_their_patch(mini_tree: Path) -> None:
     pf = [f for f in review.findings if f.checker == "patch-format"]
     assert {f.patch_index for f in pf} == {2}
     assert {f.patch_message_id for f in pf} == {revision.patches[1].message_id}
+
+
+def _write(path: str, text: str):  # type: ignore[no-untyped-def]
+    def edit(root: Path) -> None:
+        (root / path).write_text(text)
+
+    return edit
+
+
+def test_a_file_the_front_end_refuses_is_said_not_skipped(mini_tree: Path) -> None:
+    deep = "int f(void)\n{\n\treturn " + "(" * 10_000 + "1" + ")" * 10_000 + ";\n}\n"
+    _revision, review = _review(
+        mini_tree, [Commit("mm: add a deep file", _write("mm/deep.c", deep))]
+    )
+    assert any(n.startswith("could not analyse mm/deep.c: ") for n in review.notes), review.notes
+    assert review.apply is not None and review.apply.applied

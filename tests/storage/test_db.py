@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from reviewbot.errors import UsageError
 from reviewbot.storage.db import (
@@ -17,9 +21,11 @@ from reviewbot.storage.db import (
     default_sqlite_path,
     dispose_engine,
     get_engine,
+    head_revision,
     open_db,
 )
 from reviewbot.storage.models import Base
+from tests.storage.dbfixtures import _pg_admin_url
 
 
 def test_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -114,5 +120,49 @@ def test_upgrade_keeps_existing_rows(tmp_path: Path) -> None:
     with get_engine(url).connect() as conn:
         row = conn.execute(text("SELECT scenario, file, line, function FROM sim_runs")).one()
         assert tuple(row) == ("table-freed", "", 0, "")
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert (
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == head_revision()
+        )
     dispose_engine(url)
+
+
+def _start_together(url: str) -> None:
+    """The web, the watcher and a worker may all start on a fresh database."""
+    code = "import sys; from reviewbot.storage.db import open_db; open_db(sys.argv[1])"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], results
+    with get_engine(url).connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    assert versions == [head_revision()]
+    dispose_engine(url)
+
+
+def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
+    _start_together(f"sqlite:///{tmp_path / 'fresh.db'}")
+
+
+@pytest.mark.services
+def test_processes_starting_together_on_postgresql() -> None:
+    admin_url = _pg_admin_url()
+    if admin_url is None:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    name = f"reviewbot_race_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _start_together(make_url(admin_url).set(database=name).render_as_string(False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -47,3 +47,11 @@ def test_added_dropped_and_moved() -> None:
     assert (PairKind.CHANGED, 1, 1) in kinds or (PairKind.DROPPED, 1, None) in kinds
     assert range_diff([], []) == []
     assert [p.kind for p in range_diff([], old)] == [PairKind.ADDED, PairKind.ADDED]
+
+
+def test_huge_patches_are_not_diffed() -> None:
+    big_a = "diff --git a/x b/x\n" + "".join(f"+line {i}\n" for i in range(15_000))
+    big_b = "diff --git a/x b/x\n" + "".join(f"+other {i}\n" for i in range(15_000))
+    pairs = range_diff([P(1, "s", big_a, None)], [P(1, "s", big_b, None)])
+    assert pairs[0].kind is PairKind.CHANGED
+    assert pairs[0].lines == ("(not shown: 15001 and 15001 lines of diff)",)

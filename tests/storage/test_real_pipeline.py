@@ -51,21 +51,26 @@ def test_v1_v2_v3_history(session: Session, reviews: dict[int, Review]) -> None:
     session.commit()
     assert len(session.scalars(select(SeriesRow)).all()) == 1
     d12 = compare(rows[1].findings, rows[2].findings)
-    assert _names(d12.fixed) == [
+    # The simulator's own findings vary with its scenarios (another part's
+    # business); the static checkers' are the fixed points of this test.
+    assert _names(f for f in d12.fixed if f.checker != "simulator") == [
         "batch-bounds",
         "incomplete-batch-conversion:swap_free",
         "ptep-naming",
     ]
-    assert _names(d12.new) == ["incomplete-batch-conversion:arch_do_swap_page"]
-    assert _names(d12.still) == [
+    assert _names(f for f in d12.new if f.checker != "simulator") == [
+        "incomplete-batch-conversion:arch_do_swap_page"
+    ]
+    assert _names(f for f in d12.still if f.checker != "simulator") == [
         "batch-bit-uniformity",
         "incomplete-batch-conversion:flush_icache_page",
         "stale-pointer",
         "unchecked-null-pte",
     ]
-    assert sorted(f.status for f in rows[2].findings) == ["new"] + ["still-present"] * 4
+    static2 = [f for f in rows[2].findings if f.checker != "simulator"]
+    assert sorted(f.status for f in static2) == ["new"] + ["still-present"] * 4
     d23 = compare(rows[2].findings, rows[3].findings)
-    assert len(d23.fixed) == len(rows[2].findings)
+    assert len(d23.fixed) == len(rows[2].findings)  # v3 fixes everything
     assert [(f.severity, f.status) for f in rows[3].findings] == [("note", "new")]
     series = session.scalars(select(SeriesRow)).one()
     assert series.health == "clean" and series.latest_version == 3

@@ -207,3 +207,12 @@ def test_health_follows_the_revision_state(session: Session) -> None:
     assert series.health == "failed"
     record_review(session, sample_review(1))  # a later successful review
     assert rev.state == "reviewed" and series.health == "findings"
+
+
+def test_a_patch_gone_from_the_revision_is_dropped(session: Session) -> None:
+    review = sample_review(1)
+    record_review(session, review)
+    rev = replace(review.revision, patches=review.revision.patches[:1])
+    record_review(session, replace(review, revision=rev, findings=()))
+    session.commit()
+    assert [p.index for p in session.scalars(select(PatchRow))] == [1]

@@ -50,16 +50,27 @@ class PublicInbox:
         )
         (root / "home").mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["public-inbox-init", "-V2", "-L", "full", name, str(self.inbox_dir),
-             f"http://127.0.0.1/{name}", address],
-            env=self.env, check=True, capture_output=True,
+            [
+                "public-inbox-init",
+                "-V2",
+                "-L",
+                "full",
+                name,
+                str(self.inbox_dir),
+                f"http://127.0.0.1/{name}",
+                address,
+            ],
+            env=self.env,
+            check=True,
+            capture_output=True,
         )
         self._git_config(f"publicinbox.{name}.listid", address.replace("@", "."))
         self._git_config("publicinboxmda.spamcheck", "none")
 
     def _git_config(self, key: str, value: str) -> None:
-        subprocess.run(["git", "config", "-f", str(self.config), key, value],
-                       check=True, env=self.env)
+        subprocess.run(
+            ["git", "config", "-f", str(self.config), key, value], check=True, env=self.env
+        )
 
     # -- content ----------------------------------------------------------
     def import_mbox(self, mbox: Path | bytes) -> None:
@@ -69,8 +80,12 @@ class PublicInbox:
             path.write_bytes(mbox)
         else:
             path = mbox
-        subprocess.run(["perl", "-e", _IMPORT_PL, self.name, str(path)],
-                       env=self.env, check=True, capture_output=True)
+        subprocess.run(
+            ["perl", "-e", _IMPORT_PL, self.name, str(path)],
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
         if self.proc is not None:  # let the server see new epochs
             self.proc.send_signal(signal.SIGHUP)
 
@@ -92,8 +107,11 @@ class PublicInbox:
         cmd = f"LISTEN_PID=$$ LISTEN_FDS=1 exec public-inbox-httpd -W0 3<&{fd} {fd}<&-"
         with open(self.root / "httpd.log", "ab") as log:
             self.proc = subprocess.Popen(
-                ["bash", "-c", cmd], env=self.env, pass_fds=(fd,),
-                stdout=subprocess.DEVNULL, stderr=log,
+                ["bash", "-c", cmd],
+                env=self.env,
+                pass_fds=(fd,),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
             )
         sock.close()
         deadline = time.monotonic() + timeout

@@ -32,10 +32,14 @@ class Loaded:
     queued: list[int] = field(default_factory=list)
 
 
-def load(session: Session) -> Loaded:
+def load(session: Session, *, hostile_series: bool = True) -> Loaded:
     reviews = {v: record_review(session, sample_review(v), list_id=LIST_ID) for v in (1, 2, 3)}
     sample = reviews[3].revision.series
-    hostile = record_review(session, hostile_review(), list_id="evil.example.org")
+    hostile = (
+        record_review(session, hostile_review(), list_id="evil.example.org")
+        if hostile_series
+        else reviews[1]
+    )
     others = [
         record_review(
             session,

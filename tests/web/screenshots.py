@@ -12,9 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot.storage.db import dispose_engine, open_db
+from reviewbot.storage.record import record_review
 from reviewbot.web import create_app
+from tests.storage.factory import LIST_ID, retitled, sample_review
 from tests.web.browser import chromium, served
 from tests.web.conftest import Loaded, load
+
+
+def _more(session: Any) -> None:
+    """A few more series so that the index looks like a working day."""
+    more = [
+        (2, "mm: swap: skip the swap cache for synchronous devices", "Eve Pager <eve@example.org>"),
+        (1, "mm: zswap: batch the writeback of large folios", "Finn Cgroup <finn@example.org>"),
+        (3, "mm: shmem: swap in large folios", "Gus Tmpfs <gus@example.org>"),
+    ]
+    for version, title, author in more:
+        for v in range(1, version + 1):
+            record_review(session, retitled(sample_review(v), title, author), list_id=LIST_ID)
+    session.commit()
 
 
 def take(page: Any, base: str, loaded: Loaded, out: Path) -> tuple[Path, Path]:
@@ -36,7 +51,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/shots.db"
         with open_db(url)() as s:
-            loaded = load(s)
+            loaded = load(s, hostile_series=False)
+            _more(s)
         app = create_app({"DATABASE_URL": url, "REVIEWBOT_WEB_TOKEN": "x"})
         with served(app) as base, chromium() as browser:
             page = browser.new_page()

@@ -131,3 +131,35 @@ def test_celery_enqueue_sends_the_named_task(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr("celery.Celery", FakeCelery)
     celery_enqueue("redis://broker/0")(7)
     assert sent == [("reviewbot.review_revision", [7])]
+
+
+def test_invalid_in_two_series_is_invalid_everywhere(
+    client: FlaskClient, loaded: Loaded, db: sessionmaker[Session]
+) -> None:
+    # the vmscan series is a copy of sample v1: it holds the same stale-pointer finding
+    fid = next(f.id for f in sample_review(1).findings if f.checker == "unchecked-null-pte")
+    vmscan = loaded.other_ids[0]
+    before = series_row(db, vmscan).n_bug
+    for sid in (loaded.sample_id, vmscan):
+        response = client.post(
+            f"/actions/findings/{fid}/invalid", data={"series": sid, "token": TOKEN}
+        )
+        assert response.status_code == 303
+    with db() as s:
+        row = s.scalars(select(SuppressionRow)).one()
+        assert row.finding_id == fid and row.series_id is None
+    assert series_row(db, vmscan).n_bug == before - 1
+
+
+def test_token_and_database_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, loaded: Loaded
+) -> None:
+    monkeypatch.setenv("REVIEWBOT_WEB_TOKEN", "from-env")
+    monkeypatch.setenv("REVIEWBOT_DATABASE_URL", db_url)
+    client = create_app({"ENQUEUE": loaded.queued.append}).test_client()
+    url = f"/api/revisions/{loaded.revision_ids[1]}/rerun"
+    refused = client.post(url, headers=BEARER)
+    assert refused.status_code == 403 and refused.is_json
+    assert refused.get_json()["error"] == "Forbidden"
+    ok = client.post(url, headers={"Authorization": "Bearer from-env"})
+    assert ok.status_code == 202 and loaded.queued == [loaded.revision_ids[1]]
