@@ -237,6 +237,28 @@ def _watcher_cost(tmp: Path) -> None:
         dispose_all()
 
 
+def _spin(n: int) -> float:
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x ^= i * i
+    return time.perf_counter() - t0
+
+
+def _cpu_control() -> float:
+    """How much a pure CPU loop gains from 2 processes right now (other load eats cores)."""
+    import multiprocessing
+
+    n = 5_000_000
+    ctx = multiprocessing.get_context("spawn")
+    ones, twos = [], []
+    with ctx.Pool(2) as pool:
+        for _ in range(3):
+            ones.append(pool.apply(_spin, (n,)))
+            twos.append(max(pool.map(_spin, [n, n], chunksize=1)))
+    return 2 * sorted(ones)[1] / sorted(twos)[1]
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-service-") as d:
         tmp = Path(d)
@@ -246,6 +268,11 @@ def main() -> None:
         sample = _split((ROOT / "sample" / "series" / "v1.mbox").read_bytes())
         redis = RedisServer(tmp / "redis")
         redis.start()
+        print(
+            f"   control: a pure CPU loop runs {_cpu_control():.2f}x faster on 2 processes "
+            f"(load average {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
         kinds = [k for k in os.environ.get("REVIEWBOT_BENCH_DB", "sqlite").split(",") if k]
         if "postgresql" in kinds and not _pg_available():
             print("   PostgreSQL not reachable: SQLite only")
