@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CACHE := .cache
 KERNEL_TREE := $(CACHE)/linux-6.12
 SAMPLE_TREE := $(CACHE)/sample-tree
-SYSTEM_PACKAGES := git public-inbox redis-server linux-source-6.12 chromium coccinelle gcc
+SYSTEM_PACKAGES := git gcc python3-venv public-inbox redis-server linux-source-6.12 chromium coccinelle
 
 .PHONY: all venv system-deps kernel-tree sample-tree demo test test-fast lint bench docs screenshots clean
 
@@ -31,6 +31,11 @@ system-deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
+# A PostgreSQL on 127.0.0.1:5432 (trust, database "test") for the storage and
+# service tests: a no-op where one runs already.
+postgres:
+	bash scripts/ensure-postgres
+
 # The Linux 6.12 source from Debian, unpacked and committed to a scratch repo.
 kernel-tree: $(KERNEL_TREE)/.git/reviewbot-ready
 
@@ -45,7 +50,7 @@ demo: venv sample-tree
 	  rc=$$?; [ $$rc -le 1 ] || exit $$rc
 	$(PY) -m reviewbot check --tree $(SAMPLE_TREE) --mbox sample/series/v3.mbox --format text --outbox $(CACHE)/demo-outbox
 
-test: system-deps venv kernel-tree
+test: system-deps postgres venv kernel-tree
 	$(VENV)/bin/playwright --version >/dev/null
 	$(PY) -m pytest -q
 
