@@ -30,7 +30,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reviewbot.errors import UsageError
@@ -153,7 +153,10 @@ def upgrade(engine: Engine) -> None:
 
 def open_db(url: str) -> sessionmaker[Session]:
     """A session factory on ``url`` whose schema is at the newest migration."""
-    engine = get_engine(url)
+    try:
+        engine = get_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise UsageError(f"cannot open database {url!r}: {exc}") from None
     try:
         upgrade(engine)
     except OperationalError as exc:

@@ -70,6 +70,8 @@ def test_bad_urls_are_usage_errors(tmp_path: Path) -> None:
         open_db("not a url")
     with pytest.raises(UsageError, match="cannot open database"):
         open_db("postgresql+psycopg2://nobody@127.0.0.1:1/none")
+    with pytest.raises(UsageError, match="cannot open database 'bogus://x'"):
+        open_db("bogus://x")  # a dialect SQLAlchemy does not know
 
 
 def test_tables_without_history_are_refused(tmp_path: Path) -> None:
