@@ -15,7 +15,7 @@ import email.utils
 import hashlib
 import os
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 
 from reviewbot import __version__
@@ -131,7 +131,10 @@ def comment(
     paragraphs += finding.simulated
     return "\n\n".join(
         "\n".join(
-            textwrap.fill(line, WIDTH, break_long_words=False, break_on_hyphens=False)
+            # a command line is pasted, not read: never wrap it
+            line
+            if line.startswith("Reproduce: ")
+            else textwrap.fill(line, WIDTH, break_long_words=False, break_on_hyphens=False)
             for line in p.split("\n")
         )
         for p in paragraphs
@@ -216,6 +219,8 @@ def render_replies(
         )
         if not findings:
             continue
+        source = _series_source(tool_cmd or f"reviewbot check {patch.message_id}")
+        findings = [_concrete_reproducer(f, source) for f in findings]
         lines = [f"On {patch.date}, {patch.author} wrote:"]
         lines += _quoted_body(patch, findings, still_ids, prev_version)
         if previous is not None:
@@ -261,6 +266,37 @@ def render_replies(
             )
         )
     return replies
+
+
+SIM_REPRODUCE = "Reproduce: reviewbot simulate "
+
+
+def _series_source(check_cmd: str) -> str:
+    """The series arguments of a ``reviewbot check ...`` command line."""
+    prefix = "reviewbot check "
+    return check_cmd[len(prefix) :] if check_cmd.startswith(prefix) else ""
+
+
+def _concrete_reproducer(finding: Finding, source: str) -> Finding:
+    """Fill the simulator's "Reproduce: reviewbot simulate ... ..." with the
+    series this review came from, so the line can be pasted as it is."""
+
+    def fill(text: str) -> str:
+        out = []
+        for line in text.split("\n"):
+            if line.startswith(SIM_REPRODUCE) and line.endswith(" ...") and source:
+                out.append(line[: -len("...")] + source)
+            else:
+                out.append(line)
+        return "\n".join(out)
+
+    if not source or SIM_REPRODUCE not in finding.message + "".join(finding.simulated):
+        return finding
+    return replace(
+        finding,
+        message=fill(finding.message),
+        simulated=tuple(fill(s) for s in finding.simulated),
+    )
 
 
 def _first_sentence(text: str) -> str:

@@ -239,3 +239,20 @@ def test_sample_v2_reply_keeps_the_renamed_stale_pointer(tmp_path: Path) -> None
     assert "Fixed since v1: start_pte is a copy" not in flat
     assert "Fixed since v1: start_pte is a pte_t *" in flat  # the nit is fixed
     assert flat.count("(still present since v1)") == 4
+
+
+def test_simulated_reproducer_names_the_series_and_is_not_wrapped(review: Review) -> None:
+    shown = (
+        "simulated: a 4-page folio in the swap cache, fault on page 1, page table freed "
+        "concurrently: pointer arithmetic on NULL vmf->pte at line 151.\n"
+        "Reproduce: reviewbot simulate --scenario table-freed --order 2 --index 1 ..."
+    )
+    bug = replace(review.findings[0], simulated=(shown,))
+    (reply,) = report.render_replies(
+        replace(review, findings=(bug,)), tool_cmd="reviewbot check --mbox series/v2.mbox"
+    )
+    assert (
+        "Reproduce: reviewbot simulate --scenario table-freed --order 2 --index 1 "
+        "--mbox series/v2.mbox\n" in reply.body
+    )
+    assert "simulated: a 4-page folio" in reply.body
