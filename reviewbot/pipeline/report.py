@@ -159,10 +159,13 @@ def _quoted_body(
         quoted = [e.text for e in f.evidence if e.role == "quoted" and e.text]
         out += [f"> {t}".rstrip() for t in quoted]
         if not quoted and f.file and f.line:
-            # The line is outside the patch's hunks: say where, do not
-            # pretend to quote the patch.
+            # The line is outside the patch's hunks: say where, and show it
+            # indented, not quoted, so as not to pretend it is the patch's.
             fn = f" in {f.function}()" if f.function else ""
             out.append(f"At {f.file}:{f.line}{fn}, a line this patch leaves as it is:")
+            code = next((e.text for e in f.evidence if e.line == f.line and e.text), "")
+            if code:
+                out += ["", f"\t{code}"]
         if out and out[-1] != "":
             out.append("")
         out += [comment(f, prev_ids, prev_version), ""]
