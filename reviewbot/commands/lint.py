@@ -50,8 +50,13 @@ def collect(paths: list[Path]) -> list[Path]:
             files.extend(sorted(f for f in p.rglob("*") if f.suffix in SUFFIXES and f.is_file()))
         elif p.is_file():
             files.append(p)
+        elif p.exists():
+            raise UsageError(f"not a regular file or directory: {p}")
         else:
             raise UsageError(f"no such file or directory: {p}")
+    if paths and not files:
+        # `lint Documentation/` (or a typo'd empty directory) must not read as "clean".
+        raise UsageError(f"no .c or .h file in {', '.join(map(str, paths))}")
     return files
 
 

@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         result = _simulate_series(args, root, cases)
     else:
         result = run_table([("base", DirectoryTree(root))], cases, args.entry, reference=False)
+    if _entry_missing(result, args.entry):
+        raise UsageError(f"--entry {args.entry}: no such function in {', '.join(SOURCE_FILES)}")
     if args.format == "json":
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -86,6 +88,15 @@ def _simulate_series(args: argparse.Namespace, root: Path, cases: list[Case]) ->
         if not states:
             raise TreeError("no revision of the series applies to the tree")
         return run_table(states, cases, args.entry)
+
+
+def _entry_missing(result: SimulationResult, entry: str) -> bool:
+    """True when no state of the tree defines ``entry``: a typo in --entry,
+    which is the user's to fix, not a table of "not modelled" cells."""
+    marker = f"entry function {entry} (not found in the tree)"
+    return bool(result.runs) and all(
+        r.outcome == "not-modelled" and r.message.endswith(marker) for r in result.runs
+    )
 
 
 def exit_status(result: SimulationResult) -> ExitStatus:

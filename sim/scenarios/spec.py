@@ -116,7 +116,13 @@ def geometry(spec: Spec) -> tuple[int, int, int]:
     return folio_vaddr, vma_start, vma_end
 
 
+MAX_ORDER = 9  # a folio mapped by PTEs fits in one PTE table (512 entries)
+
+
 def build(spec: Spec) -> Built:
+    if not 0 <= spec.order <= MAX_ORDER:
+        # Checked first: ``1 << 99`` pages would be built one by one.
+        raise ValueError(f"--order {spec.order}: a folio of order 0 to {MAX_ORDER}")
     if not 0 <= spec.index < spec.nr:
         raise ValueError(f"--index {spec.index} outside a folio of {spec.nr} pages")
     folio_vaddr, vma_start, vma_end = geometry(spec)

@@ -71,6 +71,30 @@ def test_lint_missing_path_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert err.startswith("reviewbot: no such file") and "Traceback" not in err
 
 
+def _with_readme(d: Path) -> Path:
+    (d / "README").write_text("no C here\n")
+    return d
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        # an empty directory used to exit 0 with no output: read as "clean"
+        (lambda d: d, "reviewbot: no .c or .h file in "),
+        (_with_readme, "reviewbot: no .c or .h file in "),
+        # /dev/null exists: "no such file" was wrong
+        (lambda d: Path(os.devnull), f"reviewbot: not a regular file or directory: {os.devnull}"),
+    ],
+)
+def test_lint_nothing_to_analyse_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: object, message: str
+) -> None:
+    target = make(tmp_path)  # type: ignore[operator]
+    assert main(["lint", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
 def _lint_subprocess(path: Path) -> tuple[subprocess.CompletedProcess[str], float, int]:
     """Run lint in a child so that its peak memory can be measured alone."""
     code = (
