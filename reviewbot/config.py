@@ -212,9 +212,17 @@ def load_config(path: str | Path | None = None) -> Config:
             raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"config {path}: {exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"config {path}: not UTF-8 text (a TOML file?)") from None
     cfg = parse_config(data)
     if url := os.environ.get("REVIEWBOT_DATABASE_URL"):
         cfg = replace(cfg, database=url)
+    elif "database" not in data:
+        # The same default as `check --database` and `serve` (the XDG file), so
+        # that `link` or `outbox` without a config see what the dashboard shows.
+        from reviewbot.storage.db import default_sqlite_path
+
+        cfg = replace(cfg, database=f"sqlite:///{default_sqlite_path()}")
     if broker := os.environ.get("REVIEWBOT_BROKER_URL"):
         cfg = replace(cfg, broker=broker)
     return cfg

@@ -17,6 +17,9 @@ from reviewbot.storage.db import database_url
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        # getaddrinfo() wraps 99999 to 34463 without a word.
+        raise UsageError(f"--port {args.port}: not a TCP port (0 to 65535)")
     from werkzeug.serving import make_server
 
     from reviewbot.web import create_app

@@ -59,6 +59,28 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert (cfg.database, cfg.broker) == ("sqlite:///x.db", "redis://127.0.0.1:1/0")
 
 
+def test_binary_config_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xff\xfe\x00junk")  # used to be a UnicodeDecodeError traceback
+    with pytest.raises(UsageError, match="not UTF-8 text"):
+        load_config(path)
+
+
+def test_default_database_is_the_dashboards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `reviewbot link`/`outbox` used ./reviewbot.db while `serve` used the XDG file.
+    from reviewbot.storage.db import database_url
+
+    monkeypatch.delenv("REVIEWBOT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("REVIEWBOT_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert load_config(None).database == database_url(None)
+    path = tmp_path / "c.toml"
+    path.write_text("database = 'sqlite:///elsewhere.db'\n")
+    assert load_config(path).database == "sqlite:///elsewhere.db"
+
+
 def test_example_config_documents_every_key() -> None:
     import dataclasses
 

@@ -104,3 +104,18 @@ def test_serve_with_a_bad_database_is_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "bad database URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_on_a_port_out_of_range_is_one_line(tmp_path: Path) -> None:
+    # 99999 used to be wrapped to 34463 by getaddrinfo() and served there.
+    done = subprocess.run(
+        [sys.executable, "-m", "reviewbot", "serve", "--port", "99999"],
+        env=_env(tmp_path),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr == "reviewbot: --port 99999: not a TCP port (0 to 65535)\n"
