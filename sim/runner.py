@@ -12,7 +12,7 @@ from typing import Any
 
 from sim import invariants
 from sim.faults import Kind, NotModelled, Outcome, SimFault
-from sim.interp.machine import Machine, Program
+from sim.interp.machine import SOURCE_FILES, Machine, Program
 from sim.model.mm import VmFault, World
 from sim.scenarios.spec import Spec, build, describe
 
@@ -55,6 +55,10 @@ class Execution:
 
     def summary(self) -> str:
         where = f" at line {self.line}" if self.line else ""
+        if self.line and self.file and self.file != SOURCE_FILES[0]:
+            # A reply about mm/memory.c must not cite a helper's line as its own.
+            fn = f" in {self.function}()" if self.function else ""
+            where = f" at {self.file}:{self.line}{fn}"
         return f"{self.description}: {self.message}{where}"
 
 

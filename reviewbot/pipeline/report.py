@@ -14,6 +14,7 @@ import email.policy
 import email.utils
 import hashlib
 import os
+import re
 import textwrap
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
@@ -141,55 +142,89 @@ def comment(
     ).replace("\xa0", " ")
 
 
+def _general_block(f: Finding, prev_ids: set[str] | None, prev_version: int | None) -> list[str]:
+    """A finding on no line of the patch's hunks (the mail, or a line the
+    patch leaves alone)."""
+    out: list[str] = []
+    quoted = [e.text for e in f.evidence if e.role == "quoted" and e.text]
+    out += [f"> {t}".rstrip() for t in quoted]
+    if not quoted and f.file and f.line:
+        # The line is outside the patch's hunks: say where, and show it
+        # indented, not quoted, so as not to pretend it is the patch's.
+        fn = f" in {f.function}()" if f.function else ""
+        out.append(f"At {f.file}:{f.line}{fn}, a line this patch leaves as it is:")
+        code = next((e.text for e in f.evidence if e.line == f.line and e.text), "")
+        if code:
+            out += ["", f"\t{code}"]
+    if out:
+        out.append("")
+    return [*out, comment(f, prev_ids, prev_version), ""]
+
+
+def _hunk_block(
+    patch: Patch,
+    fi: int,
+    hi: int,
+    at: dict[int, list[Finding]],
+    *,
+    prev_ids: set[str] | None,
+    prev_version: int | None,
+) -> list[str]:
+    fd = patch.files[fi]
+    hunk = fd.hunks[hi]
+    out: list[str] = []
+    if len(patch.files) > 1:  # say which file the hunk is of
+        path = fd.new_path or fd.old_path or ""
+        out.append(f"> diff --git a/{fd.old_path or path} b/{path}")
+    out.append(f"> {hunk.header}")
+    done = -1
+    for li in sorted(at):
+        start = max(li - CONTEXT, done + 1)
+        if start > done + 1 and done >= 0:
+            out.append("[...]")
+        out += [_quote(ln) for ln in hunk.lines[start : li + 1]]
+        out.append("")
+        for f in at[li]:
+            out += [comment(f, prev_ids, prev_version), ""]
+        done = li
+    return out
+
+
 def _quoted_body(
     patch: Patch, findings: list[Finding], prev_ids: set[str] | None, prev_version: int | None
 ) -> list[str]:
-    general: list[Finding] = []
+    """The reply's comments in the order of the file, the way a reviewer reads
+    the patch: a finding on a line the patch leaves alone comes between the
+    hunks around it, not before all of them."""
+    files = {fd.new_path or fd.old_path: i for i, fd in enumerate(patch.files)}
+    # (position, is a hunk, lines): mail-level findings first, then by file and line
+    blocks: list[tuple[tuple[int, int, int], bool, list[str]]] = []
     anchored: dict[tuple[int, int], dict[int, list[Finding]]] = {}
     for f in findings:
         a = locate(patch, f)
         if a is None:
-            general.append(f)
+            where = (files.get(f.file, len(files)), f.line, 0) if f.file and f.line else (-1, 0, 0)
+            blocks.append((where, False, _general_block(f, prev_ids, prev_version)))
         else:
             anchored.setdefault((a.file_index, a.hunk_index), {}).setdefault(
                 a.line_index, []
             ).append(f)
+    for (fi, hi), at in anchored.items():
+        first = patch.files[fi].hunks[hi].lines[min(at)].new_lineno or 0
+        blocks.append(
+            (
+                (fi, first, 1),
+                True,
+                _hunk_block(patch, fi, hi, at, prev_ids=prev_ids, prev_version=prev_version),
+            )
+        )
     out: list[str] = []
-    for f in general:
-        quoted = [e.text for e in f.evidence if e.role == "quoted" and e.text]
-        out += [f"> {t}".rstrip() for t in quoted]
-        if not quoted and f.file and f.line:
-            # The line is outside the patch's hunks: say where, and show it
-            # indented, not quoted, so as not to pretend it is the patch's.
-            fn = f" in {f.function}()" if f.function else ""
-            out.append(f"At {f.file}:{f.line}{fn}, a line this patch leaves as it is:")
-            code = next((e.text for e in f.evidence if e.line == f.line and e.text), "")
-            if code:
-                out += ["", f"\t{code}"]
-        if out and out[-1] != "":
-            out.append("")
-        out += [comment(f, prev_ids, prev_version), ""]
-    first_block = True
-    for fi, hi in sorted(anchored):
-        fd = patch.files[fi]
-        hunk = fd.hunks[hi]
-        if not first_block:
-            out += ["[...]"]
-        first_block = False
-        if len(patch.files) > 1:  # say which file the hunk is of
-            path = fd.new_path or fd.old_path or ""
-            out.append(f"> diff --git a/{fd.old_path or path} b/{path}")
-        out.append(f"> {hunk.header}")
-        done = -1
-        for li in sorted(anchored[(fi, hi)]):
-            start = max(li - CONTEXT, done + 1)
-            if start > done + 1 and done >= 0:
-                out.append("[...]")
-            out += [_quote(ln) for ln in hunk.lines[start : li + 1]]
-            out.append("")
-            for f in anchored[(fi, hi)][li]:
-                out += [comment(f, prev_ids, prev_version), ""]
-            done = li
+    previous_was_hunk = False
+    for _, is_hunk, text in sorted(blocks, key=lambda b: b[0]):
+        if is_hunk and previous_was_hunk:
+            out.append("[...]")
+        out += text
+        previous_was_hunk = is_hunk
     return out
 
 
@@ -302,9 +337,15 @@ def _concrete_reproducer(finding: Finding, source: str) -> Finding:
     )
 
 
+_LINE_REFS = re.compile(r" at (?:line \d+|[\w./-]+:\d+)| \([\w./-]+:\d+\)")
+
+
 def _first_sentence(text: str) -> str:
+    """The gist of a finding of the older revision.  Its line numbers are the
+    older revision's: quoted under a reply to the newer one they point at the
+    wrong lines, so they go ("set_ptes() at line 217" -> "set_ptes()")."""
     head = text.split("\n", maxsplit=1)[0]
-    return head.split(". ")[0].rstrip(".")
+    return _LINE_REFS.sub("", head.split(". ")[0].rstrip("."))
 
 
 def _footer(review: Review, patch: Patch, tool_cmd: str | None) -> list[str]:

@@ -73,12 +73,14 @@ class PtePtr:
     def _check(self, what: str) -> PageTable:
         handle = self.handle
         if not handle.live or handle.table.freed:
+            # Worded so that the " at line N" the runner appends reads as the
+            # place of the access, not of the unmapping.
             why = (
-                "its page table was freed"
+                "its page table freed since"
                 if handle.table.freed
-                else f"its mapping ({handle.label}) was unmapped"
+                else f"mapped by {handle.label}, unmapped since"
             )
-            raise SimFault(Kind.STALE_POINTER, f"{what} through a stale pte pointer: {why}")
+            raise SimFault(Kind.STALE_POINTER, f"{what} through a stale pte pointer ({why})")
         if not 0 <= self.index < PTRS_PER_PTE:
             raise SimFault(
                 Kind.OUT_OF_BOUNDS,

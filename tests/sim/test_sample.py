@@ -81,3 +81,20 @@ def test_findings_read_like_the_reply(sample_result: Any) -> None:
         "set_ptes(start_ptep): store through a stale pte pointer" in f.message for f in stale
     )
     assert not findings_from_simulation(result, trees, revisions={"v3"})
+
+
+def test_failures_in_a_helper_name_its_file_and_stale_reads_right(sample_result: Any) -> None:
+    """A v1 reply about mm/memory.c used to say "load outside the page table
+    at line 99", line 99 being swap_pte_batch()'s in mm/internal.h; and "its
+    mapping (...) was unmapped at line 217" put the unmapping at the store."""
+    result, trees = sample_result
+    found = findings_from_simulation(result, trees, revisions={"v1"})
+    helper = [f for f in found if "in swap_pte_batch()" in f.message]
+    assert helper and all(" at mm/internal.h:" in f.message for f in helper)
+    assert not any(" at line 99." in f.message for f in found)
+    stale = [f for f in found if "stale pte pointer" in f.message]
+    assert stale and all(
+        "(mapped by handle_pte_fault's pte_offset_map_nolock, unmapped since) at line 217."
+        in f.message
+        for f in stale
+    )

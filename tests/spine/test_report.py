@@ -256,3 +256,32 @@ def test_simulated_reproducer_names_the_series_and_is_not_wrapped(review: Review
         "--mbox series/v2.mbox\n" in reply.body
     )
     assert "simulated: a 4-page folio" in reply.body
+
+
+def test_sample_v2_reply_reads_in_file_order_and_fixed_cites_no_v1_lines(
+    tmp_path: Path,
+) -> None:
+    """A maintainer reads a reply top-down: flush_icache_page() at line 218
+    (a line v2 leaves alone) used to come before the hunk at line 160; and
+    "Fixed since v1: ... at line 147" cited v1's lines under a v2 reply."""
+    from reviewbot.pipeline import fetch, review_revision
+    from reviewbot.sample import build_sample_tree, series_mbox
+
+    tree = tmp_path / "tree"
+    build_sample_tree(tree)
+    reviews = []
+    for version in (1, 2):
+        got = fetch.run(fetch.FetchRequest(mbox=Path(series_mbox(version))))
+        reviews.append(review_revision(got.series, got.revision, tree, simulate=False))
+    (reply,) = report.render_replies(reviews[1], previous=reviews[0])
+    body = reply.body
+    order = [
+        body.index("> +\t\tfolio_ptep = vmf->pte - idx;"),  # line 160
+        body.index("At mm/memory.c:218 in do_swap_page(), a line this patch leaves"),
+        body.index("> +\tset_ptes(vma->vm_mm, start_address, start_ptep, pte, nr_pages);"),
+    ]
+    assert order == sorted(order)
+    fixed = " ".join(body[body.index("Fixed since v1:") :].split())
+    fixed = fixed[: fixed.index(" -- ")]
+    assert "folio_start is computed from the folio's index and installed by set_ptes()," in fixed
+    assert "line" not in fixed and "swap_free() still handles one" in fixed
