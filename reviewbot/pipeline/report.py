@@ -161,6 +161,24 @@ def _general_block(f: Finding, prev_ids: set[str] | None, prev_version: int | No
     return [*out, comment(f, prev_ids, prev_version), ""]
 
 
+def _ends_statement(text: str) -> bool:
+    t = text.strip()
+    return not t or t.startswith("#") or t.endswith((";", "{", "}", ":", "*/"))
+
+
+def _context_start(lines: tuple[HunkLine, ...], li: int, lowest: int) -> int:
+    """Where the quote before line ``li`` starts: at most CONTEXT lines, but
+    after a blank line when there is one, and never on the tail of a
+    statement split over lines (a lone ``vma->vm_end)))`` misleads)."""
+    start = max(li - CONTEXT, lowest)
+    for i in range(li - 1, start - 1, -1):
+        if not lines[i].text.strip():
+            return i + 1
+    while 0 < start < li and not _ends_statement(lines[start - 1].text):
+        start += 1
+    return start
+
+
 def _hunk_block(
     patch: Patch,
     fi: int,
@@ -179,7 +197,7 @@ def _hunk_block(
     out.append(f"> {hunk.header}")
     done = -1
     for li in sorted(at):
-        start = max(li - CONTEXT, done + 1)
+        start = _context_start(hunk.lines, li, done + 1)
         if start > done + 1 and done >= 0:
             out.append("[...]")
         out += [_quote(ln) for ln in hunk.lines[start : li + 1]]

@@ -285,3 +285,36 @@ def test_sample_v2_reply_reads_in_file_order_and_fixed_cites_no_v1_lines(
     fixed = fixed[: fixed.index(" -- ")]
     assert "folio_start is computed from the folio's index and installed by set_ptes()," in fixed
     assert "line" not in fixed and "swap_free() still handles one" in fixed
+
+
+def test_quote_never_opens_on_the_tail_of_a_split_statement(tmp_path: Path) -> None:
+    """v2's NULL finding used to be quoted from "vma->vm_end)))", the last
+    line of an `if` split over two lines: the quote starts after the blank
+    line instead, and never on a continuation line."""
+    from reviewbot.pipeline import fetch, review_revision
+    from reviewbot.sample import build_sample_tree, series_mbox
+
+    tree = tmp_path / "tree"
+    build_sample_tree(tree)
+    got = fetch.run(fetch.FetchRequest(mbox=Path(series_mbox(2))))
+    (reply,) = report.render_replies(
+        review_revision(got.series, got.revision, tree, simulate=False)
+    )
+    quoted = [ln for ln in reply.body.splitlines() if ln.startswith("> ")]
+    assert "> +\t\t\t\t\t\t      vma->vm_end)))" not in quoted
+    at = quoted.index("> +\t\tfolio_ptep = vmf->pte - idx;")
+    assert quoted[at - 1].startswith("> @@ ")
+
+
+def test_context_start_skips_continuation_lines() -> None:
+    from reviewbot.models import HunkLine
+
+    lines = tuple(
+        HunkLine("+", text, None, n)
+        for n, text in enumerate(
+            ["\tx = f(a,", "\t      b);", "\tif (g(c,", "\t      d))", "\t\ty = *p;"], 1
+        )
+    )
+    # CONTEXT lines back is line 2, the tail of "x = f(a, b);": start at the `if`.
+    assert report._context_start(lines, 4, 0) == 2
+    assert report._context_start(lines, 1, 0) == 0
