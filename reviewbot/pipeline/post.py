@@ -34,6 +34,7 @@ class SmtpConfig:
     user: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    configured: bool = True  # False: no host given anywhere, localhost:25 assumed
 
     @classmethod
     def from_env(
@@ -56,6 +57,7 @@ class SmtpConfig:
             raise UsageError(f"SMTP port {port!r} is not a number") from None
         tls = (get("starttls") or "").lower() in ("1", "yes", "true", "on")
         return cls(
+            configured=bool(get("host")),
             host=get("host") or "localhost",
             port=port_n,
             starttls=tls,
@@ -80,9 +82,12 @@ def to_maildir(replies: Iterable[ReplyMail], directory: Path | str) -> list[Path
     for reply in replies:
         name = _filename(reply)
         tmp = root / "tmp" / f"{name}.{os.getpid()}"
-        tmp.write_bytes(reply.as_bytes())
         final = root / "new" / name
-        tmp.replace(final)
+        try:  # a read-only or full outbox is the user's to fix, not a traceback
+            tmp.write_bytes(reply.as_bytes())
+            tmp.replace(final)
+        except OSError as exc:
+            raise UsageError(f"outbox {root}: {exc.strerror or exc}") from None
         written.append(final)
     return written
 
@@ -103,5 +108,6 @@ def send_smtp(replies: Iterable[ReplyMail], config: SmtpConfig) -> int:
                 recipients = [a for _, a in getaddresses([*reply.to, *reply.cc]) if a]
                 smtp.send_message(msg, to_addrs=recipients or None)
     except (TimeoutError, OSError, smtplib.SMTPException) as exc:
-        raise SendError(f"SMTP {config.host}:{config.port}: {exc}") from None
+        hint = "" if config.configured else " (REVIEWBOT_SMTP_HOST is not set)"
+        raise SendError(f"SMTP {config.host}:{config.port}{hint}: {exc}") from None
     return len(replies)

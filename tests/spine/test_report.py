@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -318,3 +319,21 @@ def test_context_start_skips_continuation_lines() -> None:
     # CONTEXT lines back is line 2, the tail of "x = f(a, b);": start at the `if`.
     assert report._context_start(lines, 4, 0) == 2
     assert report._context_start(lines, 1, 0) == 0
+
+
+def test_send_without_smtp_config_says_so(review: Review) -> None:
+    assert post.SmtpConfig.from_env({}).configured is False
+    assert post.SmtpConfig.from_env({"REVIEWBOT_SMTP_HOST": "mx"}).configured is True
+    cfg = post.SmtpConfig(host="127.0.0.1", port=_free_port(), timeout=5, configured=False)
+    with pytest.raises(post.SendError, match=r"\(REVIEWBOT_SMTP_HOST is not set\): "):
+        post.send_smtp(report.render_replies(review), cfg)
+
+
+def test_unwritable_outbox_is_a_usage_error(review: Review, tmp_path: Path) -> None:
+    # Stands for a read-only outbox (tests run as root, where chmod does not
+    # stop a write): the write of the reply itself fails.
+    (reply,) = report.render_replies(review)
+    tmp_name = f"{post._filename(reply)}.{os.getpid()}"
+    (tmp_path / "o" / "tmp" / tmp_name).mkdir(parents=True)
+    with pytest.raises(UsageError, match=r"^outbox .*/o: Is a directory$"):
+        post.to_maildir([reply], tmp_path / "o")
