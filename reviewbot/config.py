@@ -182,6 +182,9 @@ def parse_config(data: dict[str, Any]) -> Config:
         name, url = entry.pop("name"), entry.pop("inbox_url")
         if not isinstance(name, str) or not isinstance(url, str):
             raise UsageError(f"config: [[lists]] #{i + 1}: name and inbox_url are strings")
+        if not url.startswith(("http://", "https://", "file://")):
+            # the watcher would die on it with a urllib traceback at its first poll
+            raise UsageError(f"config: lists.{name}.inbox_url {url!r} is not an http(s) URL")
         base = ListConfig(name=name, inbox_url=url.rstrip("/"), policy=policy)
         for key, value in entry.items():
             if key not in ("address", "paths"):

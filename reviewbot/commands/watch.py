@@ -27,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     if not cfg.lists:
         raise UsageError("no [[lists]] in the config: nothing to watch")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # Alembic's "Context impl SQLiteImpl." on every start is noise, not news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     sessions = sessions_for(cfg.database)
     dispatcher = Dispatcher(cfg, sessions)
     watcher = Watcher(cfg, sessions, dispatcher.enqueue, stale=dispatcher.stale)

@@ -17,6 +17,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError('no broker configured (broker = "redis://..." or REVIEWBOT_BROKER_URL)')
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    from kombu.transport import resolve_transport
+
+    # "sqla+postgresql://..." is transport "sqla", as kombu reads it
+    scheme = cfg.broker.partition("://")[0].partition("+")[0]
+    try:  # else Celery dies with two chained KeyError tracebacks
+        resolve_transport(scheme)
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"broker {cfg.broker!r}: {exc.args[0] if exc.args else exc}") from None
     from workers.celery_app import app
 
     app.worker_main(

@@ -99,3 +99,27 @@ def test_example_config_documents_every_key() -> None:
         for f in dataclasses.fields(cls):
             if f.name not in ("smtp", "watch", "worker", "lists", "policy"):
                 assert f.name in keys, f"{cls.__name__}.{f.name} is not in the example config"
+
+
+def test_inbox_url_that_is_no_url_is_a_usage_error(tmp_path: Path) -> None:
+    # used to pass, then kill the watcher's first poll with a urllib traceback
+    path = tmp_path / "c.toml"
+    path.write_text("[[lists]]\nname = 'mm'\ninbox_url = 'lore/linux-mm'\n")
+    with pytest.raises(UsageError, match=r"lists\.mm\.inbox_url 'lore/linux-mm' is not an http"):
+        load_config(path)
+
+
+def test_worker_with_an_unknown_broker_transport_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Celery used to die with two chained KeyError tracebacks.
+    from reviewbot.cli import main
+
+    monkeypatch.delenv("REVIEWBOT_BROKER_URL", raising=False)
+    monkeypatch.delenv("REVIEWBOT_CONFIG", raising=False)
+    path = tmp_path / "c.toml"
+    path.write_text(f"broker = 'nonsense://x'\ndatabase = 'sqlite:///{tmp_path}/db'\n")
+    assert main(["worker", "--config", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        "reviewbot: broker 'nonsense://x': No such transport: nonsense\n"
+    )
