@@ -287,6 +287,8 @@ def link_revisions(session: Session, older_msgid: str, newer_msgid: str) -> Revi
         return rev
 
     older, newer = find(older_msgid), find(newer_msgid)
+    if older.id == newer.id:
+        raise UsageError(f"{older_msgid} and {newer_msgid} are the same revision")
     if older.series_id == newer.series_id:
         return newer
     if any(r.version == newer.version for r in older.series.revisions):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -114,3 +115,14 @@ def test_link_command_links_the_rest(db_url: str, tmp_path: Path) -> None:
         assert a is not None and b is not None and a.series_id == b.series_id
         assert len(s.scalars(select(SeriesRow)).all()) == 1
         assert len(s.scalars(select(PatchRow)).all()) == 6
+
+
+def test_link_a_revision_to_itself_is_refused(db_url: str, tmp_path: Path) -> None:
+    # used to print "linked: ..." and exit 0, having done nothing
+    from reviewbot.errors import UsageError
+
+    cfg = make_config(tmp_path, db_url)
+    sessions = sessions_for(db_url)
+    _feed(sessions, cfg, series_mails("h", version=1, change_id=None))
+    with sessions.begin() as s, pytest.raises(UsageError, match="are the same revision"):
+        link_revisions(s, "<h-v1-0@example.org>", "h-v1-1@example.org")
