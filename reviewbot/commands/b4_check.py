@@ -21,6 +21,7 @@ from reviewbot.errors import FetchError
 from reviewbot.git import Repo
 from reviewbot.models import ApplyStatus, Finding, Review, Revision, Severity
 from reviewbot.pipeline import review_revision
+from reviewbot.pipeline.fetch import MAX_MBOX_BYTES
 
 TOOL = "reviewbot"
 _STATUS = {Severity.BUG: "fail", Severity.NOTE: "pass"}
@@ -106,7 +107,9 @@ def as_terse(review: Review) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = sys.stdin.buffer.read()
+    data = sys.stdin.buffer.read(MAX_MBOX_BYTES + 1)  # `< /dev/zero` must end
+    if len(data) > MAX_MBOX_BYTES:
+        raise FetchError(f"stdin: larger than {MAX_MBOX_BYTES >> 20} MB, not one patch mail")
     if not data.strip():
         raise FetchError("stdin: empty (b4 passes one patch mail)")
     review = review_stdin(data, Path(args.tree))

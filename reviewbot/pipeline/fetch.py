@@ -37,15 +37,29 @@ class FetchResult:
     base: str | None = None  # a base implied by the source (the A of A..B)
 
 
+MAX_MBOX_BYTES = 256 << 20  # a whole busy month of linux-mm is far less
+
+
+def read_bounded(path: Path, limit: int = MAX_MBOX_BYTES) -> bytes:
+    """The file's bytes, refusing one larger than ``limit``: ``--mbox /dev/zero``
+    (or a wrong 50 GB file) must be an error, not the machine's memory.  A
+    pipe (``--mbox <(b4 mbox ...)``) still works."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise FetchError(f"{path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise FetchError(f"{path}: larger than {limit >> 20} MB, not a patch series")
+    return data
+
+
 def run(req: FetchRequest) -> FetchResult:
     sources = [x for x in (req.target, req.mbox, req.git_range) if x]
     if len(sources) != 1:
         raise UsageError("give exactly one of MSGID/URL, --mbox FILE, --range A..B")
     if req.mbox is not None:
-        try:
-            data = Path(req.mbox).read_bytes()
-        except OSError as exc:
-            raise FetchError(f"{req.mbox}: {exc.strerror or exc}") from None
+        data = read_bounded(Path(req.mbox))
         return from_mbox_bytes(data, req.version, what=str(req.mbox))
     if req.git_range is not None:
         from reviewbot.git import Repo

@@ -113,3 +113,32 @@ def test_versions_are_grouped_and_chosen() -> None:
 def test_diff_paths_sees_every_header_path() -> None:
     diff = (MAIL / "dotdot.eml").read_text().split("---\n", 1)[1]
     assert mail.diff_paths(diff) == {"../outside.c"}
+
+
+def test_an_endless_mbox_is_refused_not_read_forever() -> None:
+    # `--mbox /dev/zero` used to end in a MemoryError traceback (or swap)
+    from reviewbot.pipeline.fetch import read_bounded
+
+    with pytest.raises(FetchError, match=r"^/dev/zero: larger than 0 MB, not a patch series$"):
+        read_bounded(Path("/dev/zero"), limit=1024)
+    with pytest.raises(FetchError, match="Is a directory"):
+        read_bounded(Path("/"))
+
+
+def test_b4_check_refuses_an_endless_stdin(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run(
+            [sys.executable, "-m", "reviewbot", "b4-check", "--tree", str(tmp_path)],
+            stdin=zero,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=root,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert done.stderr == "reviewbot: stdin: larger than 256 MB, not one patch mail\n"
