@@ -418,7 +418,8 @@ def render_text(review: Review, *, colour: bool = False) -> str:
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items()) or "none"
     out.append(f"findings: {summary}")
     for f in review.findings:
-        where = f"{f.file}:{f.line}" if f.file else "(mail)"
+        # line 0: about the whole file (a hunk that does not apply), no line to name
+        where = (f"{f.file}:{f.line}" if f.line else f.file) if f.file else "(mail)"
         fn = f" {f.function}()" if f.function else ""
         out.append(
             f"  {paint(f.severity, f.severity.prefix)} [{f.patch_index}/{rev.total}] "

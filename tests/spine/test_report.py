@@ -153,6 +153,14 @@ def test_terminal_summary(review: Review) -> None:
     assert "\033[1;31mbug:\033[0m" in coloured
 
 
+def test_terminal_summary_names_no_line_0(review: Review) -> None:
+    # a patch that does not apply is a finding on the file, line 0: it used
+    # to read "include/linux/swap.h:0:"
+    whole_file = replace(review.findings[0], line=0, file="include/linux/swap.h")
+    text = report.render_text(replace(review, findings=(whole_file,)))
+    assert "] include/linux/swap.h demo_swap_fault(): " in text and ":0" not in text
+
+
 def test_outbox_is_a_maildir_and_idempotent(review: Review, tmp_path: Path) -> None:
     replies = report.render_replies(review)
     first = post.to_maildir(replies, tmp_path / "outbox")
