@@ -291,6 +291,18 @@ def render_replies(
                         )
                     )
                     lines.append("")
+        if rev.missing:
+            # Else the author reads the reply as a review of the whole series.
+            gone = ", ".join(f"{m}/{rev.total}" for m in rev.missing)
+            lines.append(
+                textwrap.fill(
+                    f"Not reviewed: patch{'es' if len(rev.missing) > 1 else ''} {gone} "
+                    "never reached reviewbot; the rest "
+                    "was applied and reviewed without it.",
+                    WIDTH,
+                )
+            )
+            lines.append("")
         lines += _footer(review, patch, tool_cmd)
         body = "\n".join(lines) + "\n"
         digest = hashlib.sha1(
@@ -409,7 +421,7 @@ def render_text(review: Review, *, colour: bool = False) -> str:
             if pa.status is not ApplyStatus.APPLIED:
                 status = status.upper()
             line = f"  [{pa.index}/{rev.total}] {status:<8} {subject}"
-            if pa.detail and pa.status is not ApplyStatus.APPLIED:
+            if pa.detail and pa.status not in (ApplyStatus.APPLIED, ApplyStatus.MISSING):
                 line += f"\n               {pa.detail}"
             out.append(line)
     counts: dict[Severity, int] = {}

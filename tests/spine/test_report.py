@@ -345,3 +345,13 @@ def test_unwritable_outbox_is_a_usage_error(review: Review, tmp_path: Path) -> N
     (tmp_path / "o" / "tmp" / tmp_name).mkdir(parents=True)
     with pytest.raises(UsageError, match=r"^outbox .*/o: Is a directory$"):
         post.to_maildir([reply], tmp_path / "o")
+
+
+def test_a_reply_says_which_patches_never_arrived(review: Review) -> None:
+    # 3 of 5 arrived: the reply to one of them used to read as a review of all
+    rev = replace(review.revision, total=5, missing=(3, 5))
+    (reply,) = report.render_replies(replace(review, revision=rev))
+    flat = " ".join(reply.body.split())
+    assert "Not reviewed: patches 3/5, 5/5 never reached reviewbot; the rest was" in flat
+    (complete,) = report.render_replies(review)
+    assert "Not reviewed" not in complete.body
