@@ -86,6 +86,9 @@ def fetch_thread(
     import b4.mbox
 
     base = lore_base or DEFAULT_LORE
+    if not base.startswith(("http://", "https://")):
+        # b4 would mangle it into "No connection adapters were found for '://...'"
+        raise FetchError(f"--lore {base}: not an http(s) URL")
     _setup(base)
     try:
         msgs = b4.get_pi_thread_by_msgid(msgid, nocache=True, quiet=True)

@@ -312,6 +312,21 @@ def test_unreachable_lore_exits_2(mini_tree: Path, tmp_path: Path) -> None:
     )
 
 
+def test_lore_that_is_no_url_exits_2(mini_tree: Path, tmp_path: Path) -> None:
+    # b4 used to turn "lore.kernel.org/all" into "No connection adapters ... '://...'"
+    out = reviewbot(
+        "check",
+        "someone@example.org",
+        "--lore",
+        "lore.kernel.org/all",
+        "--tree",
+        str(mini_tree),
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert out.returncode == 2
+    assert out.stderr == "reviewbot: --lore lore.kernel.org/all: not an http(s) URL\n"
+
+
 def test_database_records_the_review(mini_tree: Path, series: Path, tmp_path: Path) -> None:
     import sqlite3
 
