@@ -3,8 +3,10 @@
 For more than a handful of users put it behind a WSGI server
 (``gunicorn 'reviewbot.web:create_app()'``); this command is for one
 maintainer's machine.  The database is ``--database``, else
-``$REVIEWBOT_DATABASE_URL``, else the XDG SQLite file (storage/db.py); the
-token for actions is ``$REVIEWBOT_WEB_TOKEN``.
+``$REVIEWBOT_DATABASE_URL``, else the ``database`` of the config file in
+``$REVIEWBOT_CONFIG`` (what the systemd unit sets, as for the watcher), else
+the XDG SQLite file (storage/db.py); the token for actions is
+``$REVIEWBOT_WEB_TOKEN``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: not a TCP port (0 to 65535)")
     from werkzeug.serving import make_server
 
+    from reviewbot.config import load_config
     from reviewbot.web import create_app
 
-    app = create_app({"DATABASE_URL": database_url(args.database)})
+    # load_config() applies $REVIEWBOT_DATABASE_URL and the XDG default itself.
+    url = args.database or load_config().database
+    app = create_app({"DATABASE_URL": database_url(url)})
     # Bind here: werkzeug's own bind failure prints and calls sys.exit(1).
     try:
         infos = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)

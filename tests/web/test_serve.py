@@ -119,3 +119,23 @@ def test_serve_on_a_port_out_of_range_is_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr == "reviewbot: --port 99999: not a TCP port (0 to 65535)\n"
+
+
+def test_serve_reads_the_database_of_reviewbot_config(tmp_path: Path) -> None:
+    # The systemd unit gives the web app only REVIEWBOT_CONFIG: serve used to
+    # ignore it and show the (empty) XDG SQLite file instead of the watcher's.
+    config = tmp_path / "reviewbot.toml"
+    config.write_text('database = "nonsense"\n')
+    env = _env(tmp_path)
+    env["REVIEWBOT_CONFIG"] = str(config)
+    done = subprocess.run(
+        [sys.executable, "-m", "reviewbot", "serve", "--port", "1"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "'nonsense'" in done.stderr
+    assert "Traceback" not in done.stderr
