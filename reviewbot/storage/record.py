@@ -14,13 +14,14 @@ import datetime as dt
 import email.utils
 import hashlib
 import json
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reviewbot.models import Evidence, Finding, Patch, Review, Severity
 from reviewbot.report_json import review_to_json
-from reviewbot.storage import diffs, history, summary
+from reviewbot.storage import diffs, history, summary, unchanged
 from reviewbot.storage.models import (
     FindingRow,
     PatchRow,
@@ -143,8 +144,13 @@ def _context(review: Review, f: Finding) -> list[dict[str, object]]:
     ]
 
 
-def _store_review(session: Session, review: Review, revision: RevisionRow) -> ReviewRow:
-    result = review_to_json(review)
+def _store_review(
+    session: Session,
+    review: Review,
+    revision: RevisionRow,
+    extra: Mapping[str, object] | None = None,
+) -> ReviewRow:
+    result = {**review_to_json(review), **(extra or {})}
     digest = _digest(result)
     same = session.scalars(
         select(ReviewRow).where(ReviewRow.revision_id == revision.id, ReviewRow.digest == digest)
@@ -163,6 +169,9 @@ def _store_review(session: Session, review: Review, revision: RevisionRow) -> Re
     )
     session.add(row)
     session.flush()
+    # Not part of the digest: it changes when an older revision arrives late.
+    since = unchanged.series_unchanged_since(session, revision)
+    row.result = {**result, "unchanged_since": {str(k): v for k, v in since.items()}}
     seen: set[str] = set()
     for f in review.findings:
         if f.id in seen:  # two identical findings say one thing
@@ -208,11 +217,15 @@ def record_review(
     *,
     mbox: str | None = None,
     list_id: str | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> ReviewRow:
-    """Store ``review`` (idempotent) and refresh its series' history and health."""
+    """Store ``review`` (idempotent) and refresh its series' history and health.
+
+    ``extra`` adds keys to the stored result (``{"reused_from": 1}``).
+    """
     revision = _find_revision(session, review, list_id, mbox)
     _store_patches(session, review, revision)
-    row = _store_review(session, review, revision)
+    row = _store_review(session, review, revision, extra)
     session.flush()
     series = revision.series
     session.expire(series, ["revisions"])
