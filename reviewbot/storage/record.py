@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reviewbot.models import Evidence, Finding, Patch, Review, Severity
+from reviewbot.models import Evidence, Finding, Patch, Review, Series, Severity
 from reviewbot.report_json import review_to_json
 from reviewbot.storage import diffs, history, summary, unchanged
 from reviewbot.storage.models import (
@@ -55,8 +55,8 @@ def _head_patch(review: Review) -> Patch | None:
     return min(rev.patches, key=lambda p: p.index) if rev.patches else None
 
 
-def _find_series(session: Session, review: Review, list_id: str | None) -> SeriesRow:
-    s = review.series
+def lookup_series(session: Session, s: Series) -> SeriesRow | None:
+    """The stored series ``s`` belongs to: by change-id, else title and author."""
     row = None
     if s.change_id:
         row = session.scalars(select(SeriesRow).where(SeriesRow.change_id == s.change_id)).first()
@@ -66,6 +66,12 @@ def _find_series(session: Session, review: Review, list_id: str | None) -> Serie
             # A series known by another change-id is another series.
             query = query.where(SeriesRow.change_id.is_(None))
         row = session.scalars(query.order_by(SeriesRow.id)).first()
+    return row
+
+
+def _find_series(session: Session, review: Review, list_id: str | None) -> SeriesRow:
+    s = review.series
+    row = lookup_series(session, s)
     if row is None:
         row = SeriesRow(title=s.title, author=s.author, change_id=s.change_id, list_id=list_id)
         session.add(row)

@@ -114,14 +114,14 @@ def _reusable_row(review: ReviewRow, simulate: bool) -> bool:
 
 def find_identical(
     session: Session,
-    revision_row: RevisionRow,
+    series_id: int,
     new: Revision,
     base: Base,
     parse: Parse,
     *,
     simulate: bool,
 ) -> Identical | None:
-    """The newest earlier reviewed revision of the same series equal to ``new``."""
+    """The newest earlier reviewed revision of the series equal to ``new``."""
     if new.missing or not new.patches:
         return None
     wanted = _patch_ids(new)
@@ -129,10 +129,7 @@ def find_identical(
         return None  # a patch without a diff: nothing identifies it
     older = session.scalars(
         select(RevisionRow)
-        .where(
-            RevisionRow.series_id == revision_row.series_id,
-            RevisionRow.version < revision_row.version,
-        )
+        .where(RevisionRow.series_id == series_id, RevisionRow.version < new.version)
         .order_by(RevisionRow.version.desc())
     ).all()
     for rev in older:
@@ -216,7 +213,7 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
         apply=apply,
         findings=tuple(findings),
         simulation=simulation,
-        notes=(*notes, note),
+        notes=(note, *notes),
     )
 
 
