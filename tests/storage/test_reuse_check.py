@@ -73,17 +73,10 @@ def _latest(db: sessionmaker[Session], version: int) -> ReviewRow:
         return row
 
 
-def test_check_reuses_an_identical_recorded_revision(
-    sample_tree: Path,
-    db_url: str,
-    db: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    import reviewbot.commands.check as check
-
-    from reviewbot.sample import series_mbox
+@pytest.fixture
+def pipeline_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The versions ``reviewbot check`` really reviewed (its pipeline seam, counted)."""
+    from reviewbot.commands import check
 
     calls: list[int] = []
     real = check.review_revision
@@ -93,6 +86,21 @@ def test_check_reuses_an_identical_recorded_revision(
         return real(*args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(check, "review_revision", counting)
+    return calls
+
+
+def test_check_reuses_an_identical_recorded_revision(
+    sample_tree: Path,
+    db_url: str,
+    tmp_path: Path,
+    pipeline_calls: list[int],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from reviewbot.sample import series_mbox
+    from reviewbot.storage.db import open_db
+
+    db = open_db(db_url)
+    calls = pipeline_calls
     status1 = _check(sample_tree, series_mbox(1), db_url, tmp_path)
     first_out = capsys.readouterr().out
     assert calls == [1]
