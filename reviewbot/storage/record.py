@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reviewbot import __version__
 from reviewbot.models import Evidence, Finding, Patch, Review, Series, Severity
 from reviewbot.report_json import review_to_json
 from reviewbot.storage import diffs, history, summary, unchanged
@@ -177,7 +178,12 @@ def _store_review(
     session.flush()
     # Not part of the digest: it changes when an older revision arrives late.
     since = unchanged.series_unchanged_since(session, revision)
-    row.result = {**result, "unchanged_since": {str(k): v for k, v in since.items()}}
+    row.result = {
+        **result,
+        "unchanged_since": {str(k): v for k, v in since.items()},
+        # which checkers made it: a resend is reused only by the same reviewbot
+        "reviewbot_version": __version__,
+    }
     seen: set[str] = set()
     for f in review.findings:
         if f.id in seen:  # two identical findings say one thing

@@ -11,8 +11,9 @@ whitespace and the commit message: the patch-format checker reads the
 subject, the message, the author and trailing whitespace.  So a revision is
 reused whole only when, patch by patch, the patch-id, the diff text, the
 subject, the author and the message are equal, the base commit (trailer and
-resolved commit) is equal, no patch is missing and the earlier one applied
-cleanly (a failure's detail is not stored).
+resolved commit) is equal, no patch is missing, the earlier one applied
+cleanly (a failure's detail is not stored) and was made by the same
+reviewbot version.
 
 When only the first k patches are unchanged the tree after patch k is the
 same, but what later patches do to it is not, so the pipeline runs again;
@@ -28,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reviewbot import __version__
 from reviewbot.errors import TreeError
 from reviewbot.models import (
     ApplyResult,
@@ -101,6 +103,8 @@ def _by_index(p: Patch) -> int:
 
 def _reusable_row(review: ReviewRow, simulate: bool) -> bool:
     result = review.result or {}
+    if result.get("reviewbot_version") != __version__:
+        return False  # other checkers may find other things
     revision = result.get("revision")
     missing = revision.get("missing") if isinstance(revision, dict) else None
     if missing:
