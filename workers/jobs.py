@@ -118,18 +118,14 @@ def _reuse(
     series: Series,
     new: Revision,
 ) -> tuple[Review, int] | None:
-    """The review of an identical earlier revision, re-attributed; None to run the pipeline.
-
-    A forced re-run (the dashboard's button) never reuses: it is asked for
-    because the earlier results are doubted.
-    """
+    """The review of an identical earlier revision, re-attributed; None to run the pipeline."""
     base = reuse.choose_base(new, cfg.tree)
     with sessions() as session:
         revision = session.get(RevisionRow, revision_id)
         if revision is None:
             return None
         found = reuse.find_identical(
-            session, revision, new, base, pipeline.parse, simulate=cfg.simulate
+            session, revision.series_id, new, base, pipeline.parse, simulate=cfg.simulate
         )
         if found is None:
             return None
@@ -154,6 +150,8 @@ def review_revision(
             if revision.state in DONE_STATES and not force:
                 return JobResult.ALREADY_DONE
             observed_state, version = revision.state, revision.version
+            # a re-run asked on the dashboard doubts the results: never reuse them
+            may_reuse = not force and revision.rerun_requested is None
             mbox = (revision.mbox or "").encode("utf-8")
         attempt = _attempt(sessions, revision_id, "started")
     except TRANSIENT as exc:
@@ -163,11 +161,9 @@ def review_revision(
         return JobResult.FAILED
     try:
         series, revision_obj = pipeline.parse(mbox, version)
-        reused = (
-            None
-            if force
-            else _reuse(cfg, sessions, pipeline, revision_id, series=series, new=revision_obj)
-        )
+        reused = None
+        if may_reuse:
+            reused = _reuse(cfg, sessions, pipeline, revision_id, series=series, new=revision_obj)
         extra: dict[str, object] = {}
         if reused is not None:
             review, extra["reused_from"] = reused

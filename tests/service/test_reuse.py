@@ -92,9 +92,16 @@ def test_identical_resend_is_not_analysed_again(db_url: str, tmp_path: Path) -> 
         assert all("still present since v1" in r.raw for r in replies)
         assert s.get(RevisionRow, v2).state == "reviewed"  # type: ignore[union-attr]
 
-    # a forced re-run is asked for because the results are doubted: analysed
+    # a re-run is asked for because the results are doubted: analysed
     assert jobs.review_revision(cfg, sessions, pipe, v2, force=True) is jobs.JobResult.REVIEWED
     assert pipe.reviewed == [1, 2]
+    client = create_app(
+        {"DATABASE_URL": db_url, "TESTING": True, "REVIEWBOT_WEB_TOKEN": "t0ken"}
+    ).test_client()
+    asked = client.post(f"/api/revisions/{v2}/rerun", headers={"Authorization": "Bearer t0ken"})
+    assert asked.status_code == 202
+    assert jobs.review_revision(cfg, sessions, pipe, v2) is jobs.JobResult.REVIEWED
+    assert pipe.reviewed == [1, 2, 2]
 
 
 def test_changed_patch_is_analysed_and_the_prefix_shows_unchanged(
