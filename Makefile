@@ -8,7 +8,7 @@ KERNEL_TREE := $(CACHE)/linux-6.12
 SAMPLE_TREE := $(CACHE)/sample-tree
 SYSTEM_PACKAGES := git gcc python3-venv public-inbox redis-server linux-source-6.12 chromium coccinelle
 
-.PHONY: all venv system-deps kernel-tree sample-tree demo test test-fast lint bench docs screenshots clean
+.PHONY: all venv system-deps postgres kernel-tree sample-tree demo test test-fast lint bench docs screenshots clean
 
 all: test
 

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reviewbot.config import Config
 from reviewbot.errors import FetchError, TreeError, UsageError
-from reviewbot.models import Review
+from reviewbot.models import Review, Revision, Series
 from reviewbot.outbox import write_replies
 from reviewbot.reviewer_commands import suppressed_ids
+from reviewbot.storage import reuse
 from reviewbot.storage.models import (
     ReviewRow,
     RevisionRow,
@@ -108,6 +109,30 @@ def previous_review(session: Session, pipeline: Pipeline, revision: RevisionRow)
     return None
 
 
+def _reuse(
+    cfg: Config,
+    sessions: sessionmaker[Session],
+    pipeline: Pipeline,
+    revision_id: int,
+    *,
+    series: Series,
+    new: Revision,
+) -> tuple[Review, int] | None:
+    """The review of an identical earlier revision, re-attributed; None to run the pipeline."""
+    base = reuse.choose_base(new, cfg.tree)
+    with sessions() as session:
+        revision = session.get(RevisionRow, revision_id)
+        if revision is None:
+            return None
+        found = reuse.find_identical(
+            session, revision.series_id, new, base, pipeline.parse, simulate=cfg.simulate
+        )
+        if found is None:
+            return None
+        log.info("revision %d: identical to v%d, results reused", revision_id, found.version)
+        return reuse.reused_review(found, series, new, base), found.version
+
+
 def review_revision(
     cfg: Config,
     sessions: sessionmaker[Session],
@@ -125,6 +150,8 @@ def review_revision(
             if revision.state in DONE_STATES and not force:
                 return JobResult.ALREADY_DONE
             observed_state, version = revision.state, revision.version
+            # a re-run asked on the dashboard doubts the results: never reuse them
+            may_reuse = not force and revision.rerun_requested is None
             mbox = (revision.mbox or "").encode("utf-8")
         attempt = _attempt(sessions, revision_id, "started")
     except TRANSIENT as exc:
@@ -134,7 +161,14 @@ def review_revision(
         return JobResult.FAILED
     try:
         series, revision_obj = pipeline.parse(mbox, version)
-        review = pipeline.review(series, revision_obj, cfg.tree, simulate=cfg.simulate)
+        reused = None
+        if may_reuse:
+            reused = _reuse(cfg, sessions, pipeline, revision_id, series=series, new=revision_obj)
+        extra: dict[str, object] = {}
+        if reused is not None:
+            review, extra["reused_from"] = reused
+        else:
+            review = pipeline.review(series, revision_obj, cfg.tree, simulate=cfg.simulate)
         with sessions() as session:
             revision = session.get(RevisionRow, revision_id)
             assert revision is not None
@@ -154,6 +188,7 @@ def review_revision(
             review=review,
             replies=replies,
             force=force,
+            extra=extra,
         )
     except TRANSIENT as exc:
         _record_failure(sessions, revision_id, "retry", exc)
@@ -173,6 +208,7 @@ def _commit(
     review: Review,
     replies: Any,
     force: bool,
+    extra: dict[str, object],
 ) -> JobResult:
     with sessions() as session:
         claim = update(RevisionRow).where(RevisionRow.id == revision_id)
@@ -185,7 +221,11 @@ def _commit(
         assert revision is not None
         series = session.get(SeriesRow, revision.series_id)
         record_review(
-            session, review, mbox=revision.mbox, list_id=series.list_id if series else None
+            session,
+            review,
+            mbox=revision.mbox,
+            list_id=series.list_id if series else None,
+            extra=extra,
         )
         write_replies(session, cfg, revision, review, replies)
         session.add(TaskAttemptRow(task=REVIEW_TASK, revision_id=revision_id, state="done"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.git import Repo
-from reviewbot.models import Review
+from reviewbot.models import Review, Revision, Series
 from reviewbot.pipeline import fetch, post, report, review_revision
 from reviewbot.report_json import review_to_json
 
@@ -67,7 +67,7 @@ def _previous_review(
         return None
 
 
-def _record(review: Review, args: argparse.Namespace) -> None:
+def _record(review: Review, args: argparse.Namespace, extra: dict[str, object]) -> None:
     """Store the review when a database is named (--database or the environment)."""
     url = args.database or os.environ.get("REVIEWBOT_DATABASE_URL")
     if not url:
@@ -77,7 +77,41 @@ def _record(review: Review, args: argparse.Namespace) -> None:
 
     mbox = Path(args.mbox).read_bytes().decode("utf-8", "replace") if args.mbox else None
     with open_db(url)() as session, session.begin():
-        record_review(session, review, mbox=mbox)
+        record_review(session, review, mbox=mbox, extra=extra)
+
+
+def _parse(data: bytes, version: int | None) -> tuple[Series, Revision]:
+    result = fetch.from_mbox_bytes(data, version)
+    return result.series, result.revision
+
+
+def _recorded_identical(
+    fetched: fetch.FetchResult, repo: Repo, args: argparse.Namespace, *, simulate: bool
+) -> tuple[Review, int] | None:
+    """The recorded review of an earlier, identical revision (storage/reuse.py), if any.
+
+    Only with a database, and only against revisions recorded with their
+    mails (``--mbox``): the commit messages are compared too.
+    """
+    url = args.database or os.environ.get("REVIEWBOT_DATABASE_URL")
+    if not url:
+        return None
+    from reviewbot.storage import reuse
+    from reviewbot.storage.db import open_db
+    from reviewbot.storage.record import lookup_series
+
+    base = reuse.choose_base(fetched.revision, repo.path, args.base or fetched.base)
+    with open_db(url)() as session:
+        series = lookup_series(session, fetched.series)
+        if series is None:
+            return None
+        found = reuse.find_identical(
+            session, series.id, fetched.revision, base, _parse, simulate=simulate
+        )
+        if found is None:
+            return None
+        review = reuse.reused_review(found, fetched.series, fetched.revision, base)
+        return review, found.version
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,17 +140,25 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
     )
-    review = review_revision(
-        fetched.series,
-        revision,
-        repo.path,
-        base=args.base or fetched.base,
-        simulate=not getattr(args, "no_simulate", False),
-        progress=say,
-    )
+    simulate = not getattr(args, "no_simulate", False)
+    extra: dict[str, object] = {}
+    reused = _recorded_identical(fetched, repo, args, simulate=simulate)
+    if reused is not None:
+        review, extra["reused_from"] = reused
+        say(review.notes[0])
+    else:
+        review = review_revision(
+            fetched.series,
+            revision,
+            repo.path,
+            base=args.base or fetched.base,
+            simulate=simulate,
+            progress=say,
+        )
     if fetched.notes:
-        review = replace(review, notes=(*review.notes, *fetched.notes))
-    _record(review, args)
+        more = tuple(n for n in fetched.notes if n not in review.notes)
+        review = replace(review, notes=(*review.notes, *more))
+    _record(review, args, extra)
     previous = _previous_review(fetched, repo, args.base or fetched.base, say)
     first = revision.patches[0].message_id if revision.patches else None
     replies = report.render_replies(

@@ -14,13 +14,15 @@ import datetime as dt
 import email.utils
 import hashlib
 import json
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reviewbot.models import Evidence, Finding, Patch, Review, Severity
+from reviewbot import __version__
+from reviewbot.models import Evidence, Finding, Patch, Review, Series, Severity
 from reviewbot.report_json import review_to_json
-from reviewbot.storage import diffs, history, summary
+from reviewbot.storage import diffs, history, summary, unchanged
 from reviewbot.storage.models import (
     FindingRow,
     PatchRow,
@@ -54,8 +56,8 @@ def _head_patch(review: Review) -> Patch | None:
     return min(rev.patches, key=lambda p: p.index) if rev.patches else None
 
 
-def _find_series(session: Session, review: Review, list_id: str | None) -> SeriesRow:
-    s = review.series
+def lookup_series(session: Session, s: Series) -> SeriesRow | None:
+    """The stored series ``s`` belongs to: by change-id, else title and author."""
     row = None
     if s.change_id:
         row = session.scalars(select(SeriesRow).where(SeriesRow.change_id == s.change_id)).first()
@@ -65,6 +67,12 @@ def _find_series(session: Session, review: Review, list_id: str | None) -> Serie
             # A series known by another change-id is another series.
             query = query.where(SeriesRow.change_id.is_(None))
         row = session.scalars(query.order_by(SeriesRow.id)).first()
+    return row
+
+
+def _find_series(session: Session, review: Review, list_id: str | None) -> SeriesRow:
+    s = review.series
+    row = lookup_series(session, s)
     if row is None:
         row = SeriesRow(title=s.title, author=s.author, change_id=s.change_id, list_id=list_id)
         session.add(row)
@@ -143,8 +151,13 @@ def _context(review: Review, f: Finding) -> list[dict[str, object]]:
     ]
 
 
-def _store_review(session: Session, review: Review, revision: RevisionRow) -> ReviewRow:
-    result = review_to_json(review)
+def _store_review(
+    session: Session,
+    review: Review,
+    revision: RevisionRow,
+    extra: Mapping[str, object] | None = None,
+) -> ReviewRow:
+    result = {**review_to_json(review), **(extra or {})}
     digest = _digest(result)
     same = session.scalars(
         select(ReviewRow).where(ReviewRow.revision_id == revision.id, ReviewRow.digest == digest)
@@ -163,6 +176,14 @@ def _store_review(session: Session, review: Review, revision: RevisionRow) -> Re
     )
     session.add(row)
     session.flush()
+    # Not part of the digest: it changes when an older revision arrives late.
+    since = unchanged.series_unchanged_since(session, revision)
+    row.result = {
+        **result,
+        "unchanged_since": {str(k): v for k, v in since.items()},
+        # which checkers made it: a resend is reused only by the same reviewbot
+        "reviewbot_version": __version__,
+    }
     seen: set[str] = set()
     for f in review.findings:
         if f.id in seen:  # two identical findings say one thing
@@ -208,11 +229,15 @@ def record_review(
     *,
     mbox: str | None = None,
     list_id: str | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> ReviewRow:
-    """Store ``review`` (idempotent) and refresh its series' history and health."""
+    """Store ``review`` (idempotent) and refresh its series' history and health.
+
+    ``extra`` adds keys to the stored result (``{"reused_from": 1}``).
+    """
     revision = _find_revision(session, review, list_id, mbox)
     _store_patches(session, review, revision)
-    row = _store_review(session, review, revision)
+    row = _store_review(session, review, revision, extra)
     session.flush()
     series = revision.series
     session.expire(series, ["revisions"])

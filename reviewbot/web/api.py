@@ -68,6 +68,7 @@ def review_json(r: ReviewRow, suppressed: set[str]) -> dict[str, Any]:
         "base": r.base,
         "applied": r.applied,
         "exit_status": r.exit_status,
+        "reused_from": (r.result or {}).get("reused_from"),
         "notes": r.notes,
         "findings": [finding_json(f, f.finding_id in suppressed) for f in r.findings],
         "simulation": [
@@ -84,7 +85,9 @@ def review_json(r: ReviewRow, suppressed: set[str]) -> dict[str, Any]:
     }
 
 
-def revision_json(rev: RevisionRow) -> dict[str, Any]:
+def revision_json(rev: RevisionRow, unchanged: dict[int, int] | None = None) -> dict[str, Any]:
+    """A revision; ``unchanged`` maps patch index -> "unchanged since" version."""
+    since = unchanged or {}
     return {
         "id": rev.id,
         "version": rev.version,
@@ -103,6 +106,7 @@ def revision_json(rev: RevisionRow) -> dict[str, Any]:
                 "author": p.author,
                 "patch_id": p.patch_id,
                 "applied": p.applied,
+                "unchanged_since": since.get(p.index),
             }
             for p in rev.patches
         ],
@@ -155,7 +159,7 @@ def series_detail(series_id: int) -> Any:
             "series": series_json(view.series),
             "revisions": [
                 {
-                    **revision_json(rv.revision),
+                    **revision_json(rv.revision, rv.unchanged),
                     "review": review_json(rv.review, view.suppressed) if rv.review else None,
                 }
                 for rv in view.revisions

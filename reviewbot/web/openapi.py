@@ -149,6 +149,10 @@ def document() -> dict[str, Any]:
             "/api/series/{series_id}": {
                 "get": {
                     "summary": "A series: revisions, reviews, findings, comparison, range-diff",
+                    "description": "Each patch of a revision has `unchanged_since`: the version"
+                    " since which it and every patch before it kept their git patch-id on the"
+                    " same base (null if changed); a review has `reused_from`: the version"
+                    " whose results an identical resend took without being analysed again.",
                     "parameters": [
                         {"name": "series_id", **_ID},
                         {

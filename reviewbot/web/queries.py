@@ -28,6 +28,7 @@ from reviewbot.storage.models import (
 from reviewbot.storage.rangediff import RangeDiffPair, range_diff
 from reviewbot.storage.summary import Health
 from reviewbot.storage.summary import sim_status as summary_sim_status
+from reviewbot.storage.unchanged import step, unchanged_since
 
 _T = TypeVar("_T")
 
@@ -139,6 +140,14 @@ class RevisionView:
     revision: RevisionRow
     review: ReviewRow | None
     findings: list[FindingRow] = field(default_factory=list)
+    # patch index -> the version since which it stood (storage/unchanged.py)
+    unchanged: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def reused_from(self) -> int | None:
+        """The version whose results an identical resend took (storage/reuse.py)."""
+        value = (self.review.result or {}).get("reused_from") if self.review else None
+        return value if isinstance(value, int) else None
 
     @property
     def label(self) -> str:
@@ -202,6 +211,9 @@ def series_view(
     for rev in revisions:
         review = _latest(rev.reviews)
         views.append(RevisionView(rev, review, _sorted_findings(review.findings) if review else []))
+    steps = [step(v.revision, v.review) for v in views if v.review is not None]
+    for v in views:
+        v.unchanged = unchanged_since(steps, v.revision.version)
     reviewed = [v for v in views if v.review is not None]
     by_version = {v.revision.version: v for v in views}
     newer = by_version.get(newer_v or -1) or (reviewed[-1] if reviewed else None)
