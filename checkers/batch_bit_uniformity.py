@@ -178,8 +178,14 @@ def _explain(helper: str, verdicts: dict[str, sm.Verdict], worst: str) -> str:
             # "f() clears soft-dirty (...) and uffd-wp (...) before comparing"
             details = [c[1].removesuffix(" before comparing") for c in clears]
             reason = f"{clears[0][0]} clears {_join(details)} before comparing"
+        subject = f"{helper}()"
+        if reason.startswith(f"{helper}() ("):
+            # Name the helper once: "f() (mm/internal.h:82) does not guarantee
+            # ...: it clears ...", not "f() does not ...: f() (...) clears".
+            where, _, rest = reason[len(helper) + 4 :].partition(") ")
+            subject, reason = f"{helper}() ({where})", f"it {rest}"
         return (
-            f"{helper}() does not guarantee the {names} {'bits are' if many else 'bit is'} "
+            f"{subject} does not guarantee the {names} {'bits are' if many else 'bit is'} "
             f"the same in every entry: {reason}, so entries without "
             f"{'them' if many else 'it'} would gain {'them' if many else 'it'}."
         )
