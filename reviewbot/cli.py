@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args))
     except UsageError as exc:
-        print(f"reviewbot: {exc}", file=sys.stderr)
+        # One line, whatever the cause says (psycopg2's errors span three).
+        text = " ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
+        print(f"reviewbot: {text}", file=sys.stderr)
         return int(ExitStatus.ERROR)
     except KeyboardInterrupt:
         return 130

@@ -37,3 +37,14 @@ def test_sources_are_mutually_exclusive() -> None:
 def test_simulate_defaults_to_do_swap_page() -> None:
     args = build_parser().parse_args(["simulate", "--tree", "/t"])
     assert args.entry == "do_swap_page" and args.target is None
+
+
+def test_a_usage_error_is_one_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    # psycopg2's "connection refused" spans three lines; the contract is one.
+    from reviewbot.cli import main
+
+    url = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
+    assert main(["link", "--database", url, "a@b", "c@d"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"reviewbot: cannot open database {url}: ")
+    assert err.count("\n") == 1 and "Connection refused" in err
