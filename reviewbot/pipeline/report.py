@@ -283,11 +283,16 @@ def render_replies(
             for old in fixed:
                 if old.patch_index == patch.index:
                     total = previous.revision.total or len(previous.revision.patches)
+                    gist = _first_sentence(old.message)
+                    # Its line numbers are the older revision's: say so, or
+                    # they point at the wrong lines of the patch quoted above.
+                    lines_of = f", lines of v{prev_version}" if _LINE_REFS.search(gist) else ""
                     lines.append(
                         textwrap.fill(
-                            f"Fixed since v{prev_version}: {_first_sentence(old.message)} "
-                            f"(v{prev_version} {old.patch_index}/{total}, id {old.id}).",
+                            f"Fixed since v{prev_version}: {gist} "
+                            f"(v{prev_version} {old.patch_index}/{total}{lines_of}, id {old.id}).",
                             WIDTH,
+                            break_on_hyphens=False,
                         )
                     )
                     lines.append("")
@@ -371,11 +376,8 @@ _LINE_REFS = re.compile(r" at (?:line \d+|[\w./-]+:\d+)| \([\w./-]+:\d+\)")
 
 
 def _first_sentence(text: str) -> str:
-    """The gist of a finding of the older revision.  Its line numbers are the
-    older revision's: quoted under a reply to the newer one they point at the
-    wrong lines, so they go ("set_ptes() at line 217" -> "set_ptes()")."""
     head = text.split("\n", maxsplit=1)[0]
-    return _LINE_REFS.sub("", head.split(". ")[0].rstrip("."))
+    return head.split(". ")[0].rstrip(".")
 
 
 def _footer(review: Review, patch: Patch, tool_cmd: str | None) -> list[str]:

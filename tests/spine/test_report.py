@@ -272,7 +272,7 @@ def test_sample_v2_reply_reads_in_file_order_and_fixed_cites_no_v1_lines(
 ) -> None:
     """A maintainer reads a reply top-down: flush_icache_page() at line 218
     (a line v2 leaves alone) used to come before the hunk at line 160; and
-    "Fixed since v1: ... at line 147" cited v1's lines under a v2 reply."""
+    "Fixed since v1: ... at line 147" cited v1's lines as if they were v2's."""
     from reviewbot.pipeline import fetch, review_revision
     from reviewbot.sample import build_sample_tree, series_mbox
 
@@ -292,8 +292,12 @@ def test_sample_v2_reply_reads_in_file_order_and_fixed_cites_no_v1_lines(
     assert order == sorted(order)
     fixed = " ".join(body[body.index("Fixed since v1:") :].split())
     fixed = fixed[: fixed.index(" -- ")]
-    assert "folio_start is computed from the folio's index and installed by set_ptes()," in fixed
-    assert "line" not in fixed and "swap_free() still handles one" in fixed
+    assert (
+        "Fixed since v1: folio_start is computed from the folio's index at line 147 and "
+        "installed by set_ptes() at line 217, but nothing keeps the batch inside the VMA or "
+        "the PMD (v1 3/3, lines of v1, id 6be504e9)."
+    ) in fixed
+    assert "start_ptep would say so (v1 3/3, id dc88f112)." in fixed  # no line: no remark
 
 
 def test_quote_never_opens_on_the_tail_of_a_split_statement(tmp_path: Path) -> None:
