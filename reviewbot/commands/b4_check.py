@@ -98,11 +98,14 @@ def as_b4_json(review: Review) -> list[dict[str, str]]:
 
 
 def as_terse(review: Review) -> list[str]:
+    # A note ("that is safe: ...") asks nothing of the author: as a CHECK line
+    # `b4 prep --check` would count it against a correct patch.
     return [
         f"{f.file or 'commit-message'}:{f.line}: {_LEVEL.get(f.severity, 'CHECK')}: "
         f"{_one_line(f)} "
         f"[id {f.id}]"
         for f in review.findings
+        if f.severity is not Severity.NOTE
     ]
 
 

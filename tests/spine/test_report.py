@@ -359,3 +359,13 @@ def test_a_reply_says_which_patches_never_arrived(review: Review) -> None:
     assert "Not reviewed: patches 3/5, 5/5 never reached reviewbot; the rest was" in flat
     (complete,) = report.render_replies(review)
     assert "Not reviewed" not in complete.body
+
+
+def test_b4_terse_lines_leave_notes_out(review: Review) -> None:
+    # v3's "that is safe" note came out as a CHECK line in `b4 prep --check`
+    from reviewbot.commands.b4_check import as_b4_json, as_terse
+
+    note = replace(review.findings[1], severity=Severity.NOTE)
+    lines = as_terse(replace(review, findings=(review.findings[0], note)))
+    assert len(lines) == 1 and ": ERROR: bug: " in lines[0]
+    assert [e["status"] for e in as_b4_json(replace(review, findings=(note,)))] == ["pass"]
