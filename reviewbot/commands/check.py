@@ -67,7 +67,7 @@ def _previous_review(
         return None
 
 
-def _record(review: Review, args: argparse.Namespace, extra: dict[str, object]) -> None:
+def _record(review: Review, args: argparse.Namespace, extra: dict[str, object], raw: bytes) -> None:
     """Store the review when a database is named (--database or the environment)."""
     url = args.database or os.environ.get("REVIEWBOT_DATABASE_URL")
     if not url:
@@ -75,7 +75,8 @@ def _record(review: Review, args: argparse.Namespace, extra: dict[str, object]) 
     from reviewbot.storage.db import open_db
     from reviewbot.storage.record import record_review
 
-    mbox = Path(args.mbox).read_bytes().decode("utf-8", "replace") if args.mbox else None
+    # The bytes read once by fetch: a --mbox pipe cannot be read twice.
+    mbox = raw.decode("utf-8", "replace") if raw else None
     with open_db(url)() as session, session.begin():
         record_review(session, review, mbox=mbox, extra=extra)
 
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if fetched.notes:
         more = tuple(n for n in fetched.notes if n not in review.notes)
         review = replace(review, notes=(*review.notes, *more))
-    _record(review, args, extra)
+    _record(review, args, extra, fetched.raw)
     previous = _previous_review(fetched, repo, args.base or fetched.base, say)
     first = revision.patches[0].message_id if revision.patches else None
     replies = report.render_replies(

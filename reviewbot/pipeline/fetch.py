@@ -7,7 +7,8 @@ newest revision is chosen unless a version is asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reviewbot import lore, mail
@@ -35,6 +36,7 @@ class FetchResult:
     revisions: dict[int, Revision] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     base: str | None = None  # a base implied by the source (the A of A..B)
+    raw: bytes = b""  # the mails as read (an mbox), kept so that nothing is lost
 
 
 MAX_MBOX_BYTES = 256 << 20  # a whole busy month of linux-mm is far less
@@ -60,7 +62,7 @@ def run(req: FetchRequest) -> FetchResult:
         raise UsageError("give exactly one of MSGID/URL, --mbox FILE, --range A..B")
     if req.mbox is not None:
         data = read_bounded(Path(req.mbox))
-        return from_mbox_bytes(data, req.version, what=str(req.mbox))
+        return replace(from_mbox_bytes(data, req.version, what=str(req.mbox)), raw=data)
     if req.git_range is not None:
         from reviewbot.git import Repo
 
@@ -77,12 +79,28 @@ def run(req: FetchRequest) -> FetchResult:
             result.revisions,
             result.notes,
             base=repo.resolve(start),
+            raw=data,
         )
     assert req.target is not None
     msgid, url_base = lore.parse_target(req.target)
     raw = lore.fetch_thread(msgid, req.lore or url_base, req.version)
     messages = [m for m in (mail.parse_message(r) for r in raw) if m is not None]
-    return _choose(mail.parse_mails(messages, msgid), req.version, msgid)
+    return replace(
+        _choose(mail.parse_mails(messages, msgid), req.version, msgid), raw=as_mboxrd(raw)
+    )
+
+
+_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
+
+
+def as_mboxrd(mails: list[bytes]) -> bytes:
+    """Raw mails as one mboxrd file ("From " body lines quoted with '>')."""
+    return b"".join(
+        b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
+        + _FROM_LINE.sub(rb">\1", m.rstrip(b"\n"))
+        + b"\n\n"
+        for m in mails
+    )
 
 
 def from_mbox_bytes(

@@ -129,3 +129,26 @@ def test_check_reuses_an_identical_recorded_revision(
     third = _latest(db, 3)
     assert "reused_from" not in third.result
     assert third.result["unchanged_since"] == {"1": 1, "2": 1}
+
+
+def test_an_mbox_read_from_a_pipe_is_stored_whole(
+    sample_tree: Path, db_url: str, tmp_path: Path
+) -> None:
+    """``--mbox <(b4 mbox ...)``: fetch reads the pipe once; storage keeps those bytes."""
+    import subprocess
+    import sys
+
+    from reviewbot.sample import series_mbox
+    from reviewbot.storage.db import open_db
+
+    data = Path(series_mbox(1)).read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "reviewbot", "check", "--tree", str(sample_tree),
+         "--mbox", "/dev/stdin", "--database", db_url, "--no-simulate",
+         "--outbox", str(tmp_path / "outbox")],
+        input=data, capture_output=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    with open_db(db_url)() as s:
+        rev = s.scalars(select(RevisionRow).where(RevisionRow.version == 1)).one()
+        assert rev.mbox and "mm: swap: introduce swap_free_nr()" in rev.mbox
