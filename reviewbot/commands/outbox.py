@@ -32,9 +32,12 @@ def run(args: argparse.Namespace) -> int:
             q = select(OutboxRow).order_by(OutboxRow.id)
             if ids:
                 q = q.where(OutboxRow.id.in_(ids))
-            for row in session.scalars(q):
+            rows = list(session.scalars(q))
+            for row in rows:
                 note = f"  ({row.last_error})" if row.last_error else ""
                 print(f"{row.id:5d} {row.state:8s} {row.to_addrs[:40]:40s} {row.subject}{note}")
+            if not rows:
+                print("outbox: no replies" + (" with those ids" if ids else ""))
         return 0
     if args.action == "send":
         stats = send_due(sessions, cfg)

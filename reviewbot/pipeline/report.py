@@ -129,7 +129,15 @@ def comment(
     text += f"  [id\xa0{finding.id}]"
     paragraphs = text.split("\n\n")
     # A simulated run keeps its "Reproduce:" command on a line of its own.
-    paragraphs += finding.simulated
+    # One reproducer is enough to make the point; more make a long mail.
+    if finding.simulated:
+        paragraphs.append(finding.simulated[0])
+        if len(finding.simulated) > 1:
+            more = len(finding.simulated) - 1
+            paragraphs.append(
+                f"({more} other simulated case{'s' if more > 1 else ''} fail"
+                f"{'' if more > 1 else 's'} the same way: reviewbot simulate lists them.)"
+            )
     return "\n\n".join(
         "\n".join(
             # a command line is pasted, not read: never wrap it

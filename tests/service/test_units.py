@@ -122,6 +122,8 @@ def test_cli_errors_are_one_line(
     assert main(["link", "--database", db, "<a@b>", "<c@d>"]) == 2
     assert capsys.readouterr().err.strip() == "reviewbot: no revision with message-id a@b"
     assert main(["outbox", "--config", str(empty), "--database", db, "approve", "x"]) == 2
+    capsys.readouterr()
     assert main(["outbox", "--config", str(empty), "--database", db, "list"]) == 0
+    assert capsys.readouterr().out == "outbox: no replies\n"  # an empty list says so
     assert main(["worker", "--config", str(empty)]) == 2
     assert "no broker" in capsys.readouterr().err
