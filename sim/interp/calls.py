@@ -46,6 +46,16 @@ def _name_the_pointer(exc: SimFault, fn: str, args: list[Any], texts: tuple[str,
             return
 
 
+def _bad_arity(callee: str) -> Any:
+    """A call that does not match the definition: arguments first, as C would."""
+
+    def run(m: Machine, f: Frame, texts: tuple[str, ...], argfns: tuple[Expr, ...]) -> Any:
+        args = [a(m, f) for a in argfns]
+        raise NotModelled(f"call of {callee} with {len(args)} arguments")
+
+    return run
+
+
 def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     fn_node = node.child_by_field_name("function")
     args_node = node.child_by_field_name("arguments")
@@ -56,19 +66,31 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     arg_nodes = [c for c in args_node.named_children if c.type != "comment"]
     arg_texts = tuple(ec.text_of(a) for a in arg_nodes)
     argfns = tuple(ec.expr(a) for a in arg_nodes)
-    cache: list[Any] = [None, None]  # program, target
+    nargs = len(argfns)
+    # Resolved on the first execution, then fixed: a call site belongs to one
+    # CompiledFunction, which belongs to one Program.  Modes: 0 unresolved,
+    # 1 the tree's source, 2 a primitive, 3 a lazy primitive.
+    mode = 0
+    program: Any = None
+    target: Any = None
+    fn: Any = None
 
-    def target_of(m: Machine) -> Any:
-        if cache[0] is not m.program:
-            cache[1] = m.program.resolve(name)
-            cache[0] = m.program
-        return cache[1]
+    def resolve(m: Machine) -> None:
+        nonlocal mode, program, target, fn
+        t = m.program.resolve(name)
+        program, target = m.program, t
+        if t.lazy:
+            mode, fn = 3, t.fn
+        elif t.is_source and nargs != len(t.params):
+            mode, fn = 3, _bad_arity(t.name)
+        elif t.is_source:
+            mode, fn = 1, None
+        else:
+            mode, fn = 2, t.fn
 
-    def finish(target: Any, m: Machine, args: list[Any]) -> Any:
-        if target.is_source:
-            return m.invoke(target, args)
+    def primitive(m: Machine, args: list[Any]) -> Any:
         try:
-            result = target.fn(m, *args)
+            result = fn(m, *args)
         except SimFault as exc:
             _name_the_pointer(exc, name, args, arg_texts)
             raise
@@ -79,31 +101,50 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
         return result
 
     # Arity-specialised closures: calls are the interpreter's hottest node.
-    if len(argfns) == 1:
+    if nargs == 1:
         (a0,) = argfns
 
         def call1(m: Machine, f: Frame) -> Any:
-            target = cache[1] if cache[0] is m.program else target_of(m)
-            if target.lazy:
-                return target.fn(m, f, arg_texts, argfns)
-            return finish(target, m, [a0(m, f)])
+            if program is not m.program:
+                resolve(m)
+            if mode == 1:
+                return m.enter(target, a0(m, f))
+            if mode == 2:
+                v = a0(m, f)
+                try:
+                    result = fn(m, v)
+                except SimFault as exc:
+                    _name_the_pointer(exc, name, [v], arg_texts)
+                    raise
+                if result is True:
+                    return 1
+                if result is False:
+                    return 0
+                return result
+            return fn(m, f, arg_texts, argfns)
 
         return call1
-    if len(argfns) == 2:
+    if nargs == 2:
         a0, a1 = argfns
 
         def call2(m: Machine, f: Frame) -> Any:
-            target = cache[1] if cache[0] is m.program else target_of(m)
-            if target.lazy:
-                return target.fn(m, f, arg_texts, argfns)
-            return finish(target, m, [a0(m, f), a1(m, f)])
+            if program is not m.program:
+                resolve(m)
+            if mode == 1:
+                return m.enter(target, a0(m, f), a1(m, f))
+            if mode == 2:
+                return primitive(m, [a0(m, f), a1(m, f)])
+            return fn(m, f, arg_texts, argfns)
 
         return call2
 
     def call(m: Machine, f: Frame) -> Any:
-        target = cache[1] if cache[0] is m.program else target_of(m)
-        if target.lazy:
-            return target.fn(m, f, arg_texts, argfns)
-        return finish(target, m, [a(m, f) for a in argfns])
+        if program is not m.program:
+            resolve(m)
+        if mode == 1:
+            return m.enter(target, *[a(m, f) for a in argfns])
+        if mode == 2:
+            return primitive(m, [a(m, f) for a in argfns])
+        return fn(m, f, arg_texts, argfns)
 
     return call

@@ -175,6 +175,9 @@ class Machine:
         self.max_steps = max_steps
         self.max_depth = max_depth
         self.ticks = 0  # loop iterations
+        # Statements still allowed before the budget is exceeded, less the
+        # ticks: a statement checks ``len(log) > room``, one comparison.
+        self.room = max_steps
         self.depth = 0
         self.trace_len = trace_len
         # Every statement executed, in order: the trace is its tail and the
@@ -200,10 +203,10 @@ class Machine:
     def step(self, info: tuple[str, str, int, str]) -> None:
         log = self.log
         log.append(info)
-        if len(log) + self.ticks > self.max_steps:
-            self._exhausted()
+        if len(log) > self.room:
+            self.exhausted()
 
-    def _exhausted(self) -> None:
+    def exhausted(self) -> None:
         raise SimFault(
             Kind.BUDGET,
             f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
@@ -217,12 +220,17 @@ class Machine:
     def tick(self) -> None:
         """One loop iteration: counts against the budget even with an empty body."""
         self.ticks += 1
-        if len(self.log) + self.ticks > self.max_steps:
-            self._exhausted()
+        self.room -= 1
+        if len(self.log) > self.room:
+            self.exhausted()
 
     def invoke(self, fn: CompiledFunction, args: Sequence[Any]) -> Any:
         if len(args) != len(fn.params):
             raise NotModelled(f"call of {fn.name} with {len(args)} arguments")
+        return self.enter(fn, *args)
+
+    def enter(self, fn: CompiledFunction, *args: Any) -> Any:
+        """Call ``fn`` with arguments already counted against its parameters."""
         self.depth += 1
         if self.depth > self.max_depth:
             self.depth = 0
@@ -230,8 +238,9 @@ class Machine:
                 Kind.BUDGET, f"call depth budget of {self.max_depth} exceeded in {fn.name}"
             )
         frame = Frame()
+        vars_ = frame.vars
         for (name, conv), value in zip(fn.params, args, strict=True):
-            frame.vars[name] = conv(value) if conv is not None else value
+            vars_[name] = conv(value) if conv is not None else value
         sig = fn.body(self, frame)
         self.depth -= 1
         if type(sig) is Return:

@@ -146,16 +146,22 @@ class CompiledFunction:
 
         return fail
 
-    def _located(self, node: Node, inner: Stmt, step: bool = True) -> Stmt:
+    def _where(self, node: Node) -> tuple[tuple[str, str, int, str], str, int, str]:
         line = node.start_point[0] + 1
         text = " ".join(self.unit.text(node).splitlines()[0].split())
-        info = (self.file, self.name, line, text)
-        file, name = self.file, self.name
-        if step:
-            self.statement_lines.add(line)
+        self.statement_lines.add(line)
+        return (self.file, self.name, line, text), self.file, line, self.name
 
+    def _located(self, node: Node, inner: Stmt, step: bool = True) -> Stmt:
+        info, file, line, name = self._where(node)
+
+        # The step is recorded inline (not through Machine.step): this runs
+        # once per statement executed, the interpreter's innermost path.
         def run(m: Machine, f: Frame) -> Any:
-            m.step(info)
+            log = m.log
+            log.append(info)
+            if len(log) > m.room:
+                m.exhausted()
             try:
                 return inner(m, f)
             except SimFault as exc:
@@ -216,12 +222,21 @@ class CompiledFunction:
         if not children:
             return lambda m, f: None
         e = self.ec.expr(children[0])
+        info, file, line, name = self._where(node)
 
         def run(m: Machine, f: Frame) -> Any:
-            e(m, f)
+            log = m.log
+            log.append(info)
+            if len(log) > m.room:
+                m.exhausted()
+            try:
+                e(m, f)
+            except SimFault as exc:
+                exc.locate(file, line, name)
+                raise
             return None
 
-        return self._located(node, run)
+        return run
 
     def _s_declaration(self, node: Node) -> Stmt:
         tnode = node.child_by_field_name("type")
@@ -251,6 +266,26 @@ class CompiledFunction:
 
             return undefined
 
+        if len(inits) == 1:
+            info, file, line, where = self._where(node)
+            only, e0, conv0 = inits[0]
+            assert e0 is not None
+
+            def declare1(m: Machine, f: Frame) -> Any:
+                log = m.log
+                log.append(info)
+                if len(log) > m.room:
+                    m.exhausted()
+                try:
+                    v = e0(m, f)
+                except SimFault as exc:
+                    exc.locate(file, line, where)
+                    raise
+                f.vars[only] = conv0(v) if conv0 is not None else v
+                return None
+
+            return declare1
+
         def declare(m: Machine, f: Frame) -> Any:
             for name, e, conv in inits:
                 if e is None:
@@ -271,14 +306,25 @@ class CompiledFunction:
             inner = [c for c in alt_node.named_children if c.type != "comment"]
             alt = self.stmt(inner[0]) if inner else None
 
-        def run(m: Machine, f: Frame) -> Any:
-            if truth(cond(m, f)):
-                return cons(m, f)
-            if alt is not None:
-                return alt(m, f)
-            return None
+        info, file, line, name = self._where(node)
 
-        return self._located(node, run)
+        def run(m: Machine, f: Frame) -> Any:
+            log = m.log
+            log.append(info)
+            if len(log) > m.room:
+                m.exhausted()
+            try:
+                c = cond(m, f)
+                if c if type(c) is int else truth(c):
+                    return cons(m, f)
+                if alt is not None:
+                    return alt(m, f)
+                return None
+            except SimFault as exc:
+                exc.locate(file, line, name)
+                raise
+
+        return run
 
     def _s_goto_statement(self, node: Node) -> Stmt:
         label = self.unit.text(node.child_by_field_name("label"))
@@ -293,11 +339,21 @@ class CompiledFunction:
         e = self.ec.expr(children[0])
         conv = self.ret_conv
 
+        info, file, line, name = self._where(node)
+
         def ret(m: Machine, f: Frame) -> Any:
-            v = e(m, f)
+            log = m.log
+            log.append(info)
+            if len(log) > m.room:
+                m.exhausted()
+            try:
+                v = e(m, f)
+            except SimFault as exc:
+                exc.locate(file, line, name)
+                raise
             return Return(conv(v) if conv is not None else v)
 
-        return self._located(node, ret)
+        return ret
 
     def _s_break_statement(self, node: Node) -> Stmt:
         return self._located(node, lambda m, f: BREAK)
@@ -312,7 +368,10 @@ class CompiledFunction:
                 if check and cond is not None and not truth(cond(m, f)):
                     return None
                 check = True
-                m.tick()
+                m.ticks += 1
+                m.room -= 1
+                if len(m.log) > m.room:
+                    m.exhausted()
                 sig = body(m, f)
                 if sig is BREAK:
                     return None
