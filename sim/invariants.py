@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sim.faults import Kind
 from sim.kernel.constants import VM_FAULT_ERROR, VM_FAULT_RETRY, VM_WRITE
 from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, Folio, World
-from sim.model.pte import Pte
+from sim.model.pte import PTE_NONE, Pte
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
     vma = world.vma
     mapped = 0
     for addr in sorted(set(before.ptes) | set(after)):
-        old, new = before.ptes.get(addr, Pte()), after.get(addr, Pte())
+        old, new = before.ptes.get(addr, PTE_NONE), after.get(addr, PTE_NONE)
         if old == new:
             continue
         where = f"the PTE at {addr:#x}"
@@ -179,7 +179,10 @@ def _hook(  # noqa: PLR0917
         if pte.kind != "present" or before.ptes.get(addr) == pte:
             continue
         k = pte.pfn if by_pfn else addr
-        if not any(lo <= k < hi for lo, hi in covered):
+        for lo, hi in covered:
+            if lo <= k < hi:
+                break
+        else:
             return Violation(
                 Kind.WRONG_COUNT,
                 f"the page mapped at {addr:#x} was not {what}: a single-page call in a batch",

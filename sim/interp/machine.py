@@ -106,6 +106,10 @@ class Frame:
         self.vars: dict[str, Any] = {}
 
 
+# A call builds its frame's dict in one comprehension, so it skips __init__.
+_new_frame = object.__new__
+
+
 class Program:
     """The functions of one tree state, compiled on demand."""
 
@@ -237,10 +241,11 @@ class Machine:
             raise SimFault(
                 Kind.BUDGET, f"call depth budget of {self.max_depth} exceeded in {fn.name}"
             )
-        frame = Frame()
-        vars_ = frame.vars
-        for (name, conv), value in zip(fn.params, args, strict=True):
-            vars_[name] = conv(value) if conv is not None else value
+        frame = _new_frame(Frame)
+        frame.vars = {
+            name: value if conv is None else conv(value)
+            for (name, conv), value in zip(fn.params, args, strict=True)
+        }
         sig = fn.body(self, frame)
         self.depth -= 1
         if type(sig) is Return:

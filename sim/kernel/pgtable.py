@@ -20,9 +20,11 @@ from sim.model.mm import (
 )
 from sim.model.pte import MAX_SWAPFILES, SWP_HWPOISON, SWP_MIGRATION, SWP_PTE_MARKER, Pte, SwapEntry
 
+_make = tuple.__new__
+
 
 def _pte(v: Any, fn: str) -> Pte:
-    if not isinstance(v, Pte):
+    if type(v) is not Pte and not isinstance(v, Pte):
         raise NotModelled(f"{fn} on {type(v).__name__}")
     return v
 
@@ -127,16 +129,21 @@ noop(
 
 
 def _bit_reader(name: str, attr: str, cites: str, kind: str | None) -> None:
+    index = Pte._fields.index(attr)
+
     def read(m: Any, pte: Any) -> bool:
-        p = _pte(pte, name)
-        return bool(getattr(p, attr))
+        p = pte if type(pte) is Pte else _pte(pte, name)
+        return bool(p[index])
 
     primitive(name, cites)(read)
 
 
 def _bit_writer(name: str, attr: str, value: bool, cites: str) -> None:
+    index = Pte._fields.index(attr)
+
     def write(m: Any, pte: Any, *rest: Any) -> Pte:
-        return _pte(pte, name).set(**{attr: value})
+        p = pte if type(pte) is Pte else _pte(pte, name)
+        return _make(Pte, (*p[:index], value, *p[index + 1 :]))
 
     primitive(name, cites)(write)
 
@@ -324,8 +331,14 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
             f"set_ptes() at {addr:#x} through a pointer to the entry of "
             f"{table.address(p.index):#x}",
         )
-    for i in range(nr):
-        p.moved(i).store(value.set(pfn=value.pfn + i) if value.kind == "present" else value)
+    if value.kind == "present":
+        # value.set(pfn=...) per page, spelt out: 512 of them for a PMD-sized folio.
+        head, pfn, tail = value[:1], value.pfn, value[2:]
+        for i in range(nr):
+            p.moved(i).store(_make(Pte, (*head, pfn + i, *tail)))
+    else:
+        for i in range(nr):
+            p.moved(i).store(value)
     m.note("set_ptes", (addr, nr))
 
 

@@ -70,13 +70,22 @@ class Pte(NamedTuple):
         uffd_wp: bool = False,
         exclusive: bool = False,
     ) -> Pte:
-        return Pte(
-            kind="swap",
-            swp_type=entry.type,
-            swp_offset=entry.offset,
-            soft_dirty=soft_dirty,
-            uffd_wp=uffd_wp,
-            exclusive=exclusive,
+        # Positional and past NamedTuple's keyword __new__: built per step of
+        # swap_pte_batch().
+        return _make(
+            Pte,
+            (
+                "swap",
+                0,
+                entry.type,
+                entry.offset,
+                False,
+                False,
+                False,
+                soft_dirty,
+                uffd_wp,
+                exclusive,
+            ),
         )
 
     @staticmethod
@@ -88,6 +97,13 @@ class Pte(NamedTuple):
         return SwapEntry(self.swp_type, self.swp_offset)
 
     def set(self, **changes: Any) -> Pte:
+        if len(changes) == 1:
+            # One field, the common case (pte_swp_mkexclusive() and the like):
+            # NamedTuple._replace() is several times slower.
+            ((name, value),) = changes.items()
+            i = _FIELD_INDEX.get(name)
+            if i is not None:
+                return _make(Pte, (*self[:i], value, *self[i + 1 :]))
         return self._replace(**changes)
 
     def describe(self) -> str:
@@ -104,4 +120,6 @@ class Pte(NamedTuple):
         return f"swap {self.swp_type}:{self.swp_offset:#x}{tail}"
 
 
+_make = tuple.__new__
+_FIELD_INDEX = {name: i for i, name in enumerate(Pte._fields)}
 PTE_NONE = Pte()

@@ -58,6 +58,9 @@ class Bits:
     exclusive: bool = True
 
 
+_NO_BITS = Bits()  # frozen: one shared default for every page of every case
+
+
 @dataclass(frozen=True)
 class Spec:
     """Everything that varies between cases; defaults are the plain hit."""
@@ -88,7 +91,7 @@ class Spec:
         return 1 << self.order
 
     def page_bits(self, i: int) -> Bits:
-        return self.bits[i] if self.bits else Bits()
+        return self.bits[i] if self.bits else _NO_BITS
 
 
 @dataclass
