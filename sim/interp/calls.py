@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 from tree_sitter import Node
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.expressions import Expr, _raise
-from sim.interp.values import NullPtr
+from sim.interp.expressions import Expr, _raise, local_name
+from sim.interp.machine import Frame, _new_frame
+from sim.interp.statements import Return
+from sim.interp.values import UNINIT, NullPtr
 from sim.model.mm import PtePtr
 
 if TYPE_CHECKING:
     from sim.interp.expressions import ExpressionCompiler
-    from sim.interp.machine import Frame, Machine
+    from sim.interp.machine import Machine
 
 
 _POINTER_KINDS = (Kind.STALE_POINTER, Kind.NULL, Kind.OUT_OF_BOUNDS)
@@ -74,9 +76,14 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     program: Any = None
     target: Any = None
     fn: Any = None
+    body: Any = None
+    p0: Any = None
+    c0: Any = None
+    p1: Any = None
+    c1: Any = None
 
     def resolve(m: Machine) -> None:
-        nonlocal mode, program, target, fn
+        nonlocal mode, program, target, fn, body, p0, c0, p1, c1
         t = m.program.resolve(name)
         program, target = m.program, t
         if t.lazy:
@@ -84,7 +91,11 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
         elif t.is_source and nargs != len(t.params):
             mode, fn = 3, _bad_arity(t.name)
         elif t.is_source:
-            mode, fn = 1, None
+            mode, fn, body = 1, None, t.body
+            if nargs >= 1:
+                p0, c0 = t.params[0]
+            if nargs >= 2:
+                p1, c1 = t.params[1]
         else:
             mode, fn = 2, t.fn
 
@@ -100,17 +111,36 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
             return 0
         return result
 
-    # Arity-specialised closures: calls are the interpreter's hottest node.
+    def source(m: Machine, frame: Frame) -> Any:
+        # Machine.enter() for a call whose frame is already built.
+        m.depth += 1
+        if m.depth > m.max_depth:
+            m.too_deep(target)
+        sig = body(m, frame)
+        m.depth -= 1
+        if type(sig) is Return:
+            return sig.value
+        return m.fell_off(target, sig)
+
+    # Arity-specialised closures: calls are the interpreter's hottest node,
+    # and most arguments are plain locals, read here without a closure call.
     if nargs == 1:
         (a0,) = argfns
+        n0 = local_name(a0)
+        uninit0 = f"use of uninitialised local {n0}"
 
         def call1(m: Machine, f: Frame) -> Any:
             if program is not m.program:
                 resolve(m)
-            if mode == 1:
-                return m.enter(target, a0(m, f))
-            if mode == 2:
+            if mode == 3:
+                return fn(m, f, arg_texts, argfns)
+            if n0 is None:
                 v = a0(m, f)
+            else:
+                v = f.vars.get(n0, UNINIT)
+                if v is UNINIT:
+                    raise SimFault(Kind.UNINITIALISED, uninit0)
+            if mode == 2:
                 try:
                     result = fn(m, v)
                 except SimFault as exc:
@@ -121,20 +151,39 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
                 if result is False:
                     return 0
                 return result
-            return fn(m, f, arg_texts, argfns)
+            frame = _new_frame(Frame)
+            frame.vars = {p0: v if c0 is None else c0(v)}
+            return source(m, frame)
 
         return call1
     if nargs == 2:
         a0, a1 = argfns
+        n0, n1 = local_name(a0), local_name(a1)
+        uninit0 = f"use of uninitialised local {n0}"
+        uninit1 = f"use of uninitialised local {n1}"
 
         def call2(m: Machine, f: Frame) -> Any:
             if program is not m.program:
                 resolve(m)
-            if mode == 1:
-                return m.enter(target, a0(m, f), a1(m, f))
+            if mode == 3:
+                return fn(m, f, arg_texts, argfns)
+            if n0 is None:
+                v0 = a0(m, f)
+            else:
+                v0 = f.vars.get(n0, UNINIT)
+                if v0 is UNINIT:
+                    raise SimFault(Kind.UNINITIALISED, uninit0)
+            if n1 is None:
+                v1 = a1(m, f)
+            else:
+                v1 = f.vars.get(n1, UNINIT)
+                if v1 is UNINIT:
+                    raise SimFault(Kind.UNINITIALISED, uninit1)
             if mode == 2:
-                return primitive(m, [a0(m, f), a1(m, f)])
-            return fn(m, f, arg_texts, argfns)
+                return primitive(m, [v0, v1])
+            frame = _new_frame(Frame)
+            frame.vars = {p0: v0 if c0 is None else c0(v0), p1: v1 if c1 is None else c1(v1)}
+            return source(m, frame)
 
         return call2
 

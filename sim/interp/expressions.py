@@ -33,6 +33,12 @@ def _raise(exc: SimFault) -> Expr:
     return fn
 
 
+def local_name(e: Expr) -> str | None:
+    """The local an expression only reads (its consumer may read it inline)."""
+    name: str | None = getattr(e, "local_name", None)
+    return name
+
+
 def truth(v: Any) -> bool:
     if type(v) is int:
         return v != 0
@@ -197,6 +203,7 @@ class ExpressionCompiler:
                     raise SimFault(Kind.UNINITIALISED, f"use of uninitialised local {name}")
                 return v
 
+            local.__dict__["local_name"] = name
             return local
         return lambda m, f: f.vars[name] if name in f.vars else m.global_value(name)
 

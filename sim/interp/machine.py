@@ -237,10 +237,7 @@ class Machine:
         """Call ``fn`` with arguments already counted against its parameters."""
         self.depth += 1
         if self.depth > self.max_depth:
-            self.depth = 0
-            raise SimFault(
-                Kind.BUDGET, f"call depth budget of {self.max_depth} exceeded in {fn.name}"
-            )
+            self.too_deep(fn)
         frame = _new_frame(Frame)
         frame.vars = {
             name: value if conv is None else conv(value)
@@ -250,9 +247,17 @@ class Machine:
         self.depth -= 1
         if type(sig) is Return:
             return sig.value
+        return self.fell_off(fn, sig)
+
+    def too_deep(self, fn: CompiledFunction) -> None:
+        self.depth = 0
+        raise SimFault(Kind.BUDGET, f"call depth budget of {self.max_depth} exceeded in {fn.name}")
+
+    @staticmethod
+    def fell_off(fn: CompiledFunction, sig: Any) -> None:
+        """The value of a body that ended without ``return``."""
         if sig is not None:
             raise NotModelled(f"goto or break out of {fn.name}")
-        return None
 
     def run(self, name: str, args: Sequence[Any]) -> Any:
         fn = self.program.function(name)
