@@ -228,6 +228,14 @@ class ExpressionCompiler:
                         return 1 if a == b else 0
                     if op == "!=":
                         return 1 if a != b else 0
+                elif (
+                    type(a) is PtePtr
+                    and type(b) is PtePtr
+                    and a.handle.table is b.handle.table
+                    and op == "<"
+                ):
+                    # The loop bound of every batch walk: ``ptep < end_ptep``.
+                    return 1 if a.index < b.index else 0
                 return _compare(op, a, b, text)
 
             return cmp
@@ -494,6 +502,50 @@ class ExpressionCompiler:
             return new if prefix else old
 
         return update
+
+    # --- shapes an expression statement runs without its own closure ------
+    def local_assignment(self, node: Node) -> tuple[str, Converter | None, Expr] | None:
+        """``local = value``: (name, store conversion, value), or None."""
+        if node.type != "assignment_expression":
+            return None
+        op = node.child_by_field_name("operator")
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if op is None or left is None or right is None or self.text_of(op) != "=":
+            return None
+        if left.type != "identifier" or self.text_of(left) not in self.locals:
+            return None
+        name = self.text_of(left)
+        return name, self.local_conv.get(name), self.expr(right)
+
+    def negated(self, node: Node) -> Expr | None:
+        """The operand of ``!operand`` (parentheses around it dropped), or None."""
+        while node.type == "parenthesized_expression":
+            inner = [c for c in node.named_children if c.type != "comment"]
+            if len(inner) != 1:
+                return None
+            node = inner[0]
+        if node.type != "unary_expression":
+            return None
+        op = node.child_by_field_name("operator")
+        arg = node.child_by_field_name("argument")
+        if op is None or arg is None or self.text_of(op) != "!":
+            return None
+        return self.expr(arg)
+
+    def local_increment(self, node: Node) -> tuple[str, Converter | None, Any] | None:
+        """``local++`` or ``local--`` (and the prefix forms), value unused."""
+        if node.type != "update_expression":
+            return None
+        op = node.child_by_field_name("operator")
+        arg = node.child_by_field_name("argument")
+        if op is None or arg is None or arg.type != "identifier":
+            return None
+        name = self.text_of(arg)
+        if name not in self.locals:
+            return None
+        comb = _BinaryCombiner("+" if self.text_of(op) == "++" else "-", self.text_of(node), name)
+        return name, self.local_conv.get(name), comb
 
     def _x_call_expression(self, node: Node) -> Expr:
         from sim.interp.calls import compile_call
