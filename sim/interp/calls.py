@@ -180,7 +180,16 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
                 if v1 is UNINIT:
                     raise SimFault(Kind.UNINITIALISED, uninit1)
             if mode == 2:
-                return primitive(m, [v0, v1])
+                try:
+                    result = fn(m, v0, v1)
+                except SimFault as exc:
+                    _name_the_pointer(exc, name, [v0, v1], arg_texts)
+                    raise
+                if result is True:
+                    return 1
+                if result is False:
+                    return 0
+                return result
             frame = _new_frame(Frame)
             frame.vars = {p0: v0 if c0 is None else c0(v0), p1: v1 if c1 is None else c1(v1)}
             return source(m, frame)

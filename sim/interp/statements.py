@@ -18,6 +18,7 @@ from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, converter_for
 from sim.interp.expressions import ExpressionCompiler, truth
 from sim.interp.values import UNINIT
+from sim.model.mm import PtePtr
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine
@@ -267,6 +268,7 @@ class CompiledFunction:
         incremented = self.ec.local_increment(expr)
         if incremented is not None:
             target, conv, comb = incremented
+            step = 1 if comb.op == "+" else -1
             info, file, line, name = self._where(node)
             uninit = f"use of uninitialised local {target}"
 
@@ -279,7 +281,10 @@ class CompiledFunction:
                     old = f.vars.get(target, UNINIT)
                     if old is UNINIT:
                         raise SimFault(Kind.UNINITIALISED, uninit)
-                    new = comb(old, 1)
+                    if type(old) is PtePtr:
+                        new = PtePtr(old.handle, old.index + step)  # PtePtr.moved()
+                    else:
+                        new = comb(old, 1)
                 except SimFault as exc:
                     exc.locate(file, line, name)
                     raise

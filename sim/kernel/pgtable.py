@@ -39,11 +39,20 @@ def _ptr(v: Any, fn: str) -> PtePtr:
 
 @primitive("ptep_get", "include/linux/pgtable.h: ptep_get()")
 def ptep_get(m: Any, ptep: Any) -> Pte:
+    # Every entry of a batch walk is read here: a live, in-bounds pointer is
+    # loaded directly; anything else takes PtePtr.load() and its checks.
+    if type(ptep) is PtePtr:
+        handle, index = ptep.handle, ptep.index
+        table = handle.table
+        if handle.live and not table.freed and 0 <= index < PTRS_PER_PTE:
+            return table.entries[index]
     return _ptr(ptep, "ptep_get").load()
 
 
 @primitive("pte_same", "include/linux/pgtable.h: pte_same()")
 def pte_same(m: Any, a: Any, b: Any) -> bool:
+    if type(a) is Pte and type(b) is Pte:
+        return a == b
     return _pte(a, "pte_same") == _pte(b, "pte_same")
 
 
@@ -64,10 +73,10 @@ def is_swap_pte(m: Any, pte: Any) -> bool:
 
 @primitive("pte_to_swp_entry", "include/linux/swapops.h: pte_to_swp_entry()")
 def pte_to_swp_entry(m: Any, pte: Any) -> SwapEntry:
-    p = _pte(pte, "pte_to_swp_entry")
-    if p.kind != "swap":
+    p = pte if type(pte) is Pte else _pte(pte, "pte_to_swp_entry")
+    if p[0] != "swap":
         raise NotModelled("pte_to_swp_entry() of a pte that is not a swap pte")
-    return p.entry
+    return SwapEntry(p[2], p[3])  # Pte.entry, without the property call
 
 
 @primitive("__swp_entry", "arch/x86/include/asm/pgtable_64.h: __swp_entry()")
