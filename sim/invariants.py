@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sim.faults import Kind
 from sim.kernel.constants import VM_FAULT_ERROR, VM_FAULT_RETRY, VM_WRITE
-from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, Folio, World
+from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, World
 from sim.model.pte import PTE_NONE, Pte
 
 
@@ -37,13 +37,6 @@ def snapshot(world: World) -> Snapshot:
             if pte[0] != "none"
         )
     return Snapshot(ptes, dict(world.mm.counters))
-
-
-def _page_for_entry(world: World, offset: int) -> tuple[Folio, int] | None:
-    for folio in world.folios:
-        if folio.swap.type == world.swap.type and 0 <= offset - folio.swap.offset < folio.nr:
-            return folio, offset - folio.swap.offset
-    return None
 
 
 @dataclass(frozen=True)
@@ -89,15 +82,34 @@ def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) 
     return None
 
 
+class _At:
+    """ "the PTE at ADDR", formatted only if a message needs it."""
+
+    __slots__ = ("addr",)
+
+    def __init__(self, addr: int) -> None:
+        self.addr = addr
+
+    def __format__(self, spec: str) -> str:
+        return f"the PTE at {self.addr:#x}"
+
+
 def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
     address = fault.address
     vma = world.vma
     mapped = 0
-    for addr in sorted(set(before.ptes) | set(after)):
-        old, new = before.ptes.get(addr, PTE_NONE), after.get(addr, PTE_NONE)
+    # _page_for_entry()'s candidates, found once: a 512-page fault maps 512 PTEs.
+    candidates = [
+        (folio, folio.swap.offset, folio.nr)
+        for folio in world.folios
+        if folio.swap.type == world.swap.type
+    ]
+    before_ptes = before.ptes
+    for addr in sorted(set(before_ptes) | set(after)):
+        old, new = before_ptes.get(addr, PTE_NONE), after.get(addr, PTE_NONE)
         if old == new:
             continue
-        where = f"the PTE at {addr:#x}"
+        where = _At(addr)
         if not vma.vm_start <= addr < vma.vm_end:
             return Violation(Kind.OUTSIDE, f"{where}, outside the VMA, was changed")
         if addr >> PMD_SHIFT != address >> PMD_SHIFT:
@@ -106,7 +118,11 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
             return Violation(
                 Kind.WRONG_PAGE, f"{where} went from {old.describe()} to {new.describe()}"
             )
-        owner = _page_for_entry(world, old.swp_offset)
+        owner = None
+        for folio, first, nr in candidates:
+            if 0 <= old.swp_offset - first < nr:
+                owner = folio, old.swp_offset - first
+                break
         if owner is None or owner[0].pfn + owner[1] != new.pfn:
             return Violation(
                 Kind.WRONG_PAGE,

@@ -18,7 +18,15 @@ from sim.model.mm import (
     Pmd,
     PtePtr,
 )
-from sim.model.pte import MAX_SWAPFILES, SWP_HWPOISON, SWP_MIGRATION, SWP_PTE_MARKER, Pte, SwapEntry
+from sim.model.pte import (
+    MAX_SWAPFILES,
+    SWP_HWPOISON,
+    SWP_MIGRATION,
+    SWP_PTE_MARKER,
+    Pte,
+    SwapEntry,
+    swap_entry,
+)
 
 _make = tuple.__new__
 
@@ -76,12 +84,12 @@ def pte_to_swp_entry(m: Any, pte: Any) -> SwapEntry:
     p = pte if type(pte) is Pte else _pte(pte, "pte_to_swp_entry")
     if p[0] != "swap":
         raise NotModelled("pte_to_swp_entry() of a pte that is not a swap pte")
-    return SwapEntry(p[2], p[3])  # Pte.entry, without the property call
+    return swap_entry(p[2], p[3])  # Pte.entry, without the property call
 
 
 @primitive("__swp_entry", "arch/x86/include/asm/pgtable_64.h: __swp_entry()")
 def swp_entry_raw(m: Any, type_: int, offset: int) -> SwapEntry:
-    return SwapEntry(type_, offset)
+    return swap_entry(type_, offset)
 
 
 @primitive("swp_entry", "include/linux/swapops.h: swp_entry()")

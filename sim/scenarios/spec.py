@@ -42,7 +42,7 @@ from sim.model.mm import (
     VmFault,
     World,
 )
-from sim.model.pte import SWP_HWPOISON, SWP_MIGRATION, Pte, SwapEntry
+from sim.model.pte import SWP_HWPOISON, SWP_MIGRATION, Pte, SwapEntry, swap_entry
 
 BASE = 0x7F0000000000
 SWAP_TYPE = 1
@@ -152,11 +152,14 @@ def build(spec: Spec) -> Built:
 
     # A neighbour that must never change: a present page just below the folio.
     world.set_pte(folio_vaddr - PAGE_SIZE, Pte.present(OTHER_PFN, young=True))
+    # Up to 512 pages per case, built for every execution: the spec's fields
+    # are read once, outside the loop.
+    mapped, shared, cgroups, bits = set(spec.mapped), spec.shared, spec.cgroups, spec.bits
     for i in range(spec.nr):
         addr = folio_vaddr + i * PAGE_SIZE
-        entry = SwapEntry(SWAP_TYPE, SWAP_BASE + i)
-        b = spec.page_bits(i)
-        if i in spec.mapped:
+        offset = SWAP_BASE + i
+        b = bits[i] if bits else _NO_BITS
+        if i in mapped:
             world.set_pte(
                 addr,
                 Pte.present(folio.pfn + i, young=True, soft_dirty=b.soft_dirty, uffd_wp=b.uffd_wp),
@@ -164,18 +167,23 @@ def build(spec: Spec) -> Built:
             folio.pages[i].mapcount = 1
             folio.refcount += 1
             mm.counters[MM_ANONPAGES] += 1
-            si.swap_map[entry.offset] = spec.shared[i] if spec.shared else 0
+            si.swap_map[offset] = shared[i] if shared else 0
         else:
             world.set_pte(
                 addr,
-                Pte.swap(entry, soft_dirty=b.soft_dirty, uffd_wp=b.uffd_wp, exclusive=b.exclusive),
+                Pte.swap(
+                    swap_entry(SWAP_TYPE, offset),
+                    soft_dirty=b.soft_dirty,
+                    uffd_wp=b.uffd_wp,
+                    exclusive=b.exclusive,
+                ),
             )
             mm.counters[MM_SWAPENTS] += 1
-            si.swap_map[entry.offset] = 1 + (spec.shared[i] if spec.shared else 0)
-        if spec.shared and spec.shared[i]:
-            world.external_swap_refs[entry.offset] = spec.shared[i]
-        if spec.cgroups:
-            world.swap_cgroup[entry.offset] = spec.cgroups[i]
+            si.swap_map[offset] = 1 + (shared[i] if shared else 0)
+        if shared and shared[i]:
+            world.external_swap_refs[offset] = shared[i]
+        if cgroups:
+            world.swap_cgroup[offset] = cgroups[i]
     if spec.extra_refs:
         world.external_folio_refs[id(folio)] = spec.extra_refs
     if spec.folio_locked:
