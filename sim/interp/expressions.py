@@ -219,6 +219,44 @@ class ExpressionCompiler:
         if op == "||":
             return lambda m, f: 1 if truth(left(m, f)) or truth(right(m, f)) else 0
         if op in ("==", "!=", "<", ">", "<=", ">="):
+            ln, rn = local_name(left), local_name(right)
+            if rn is not None:
+                # ``ptep < end_ptep``, ``id != cgroup_id``: locals read inline.
+                lmsg = f"use of uninitialised local {ln}"
+                rmsg = f"use of uninitialised local {rn}"
+
+                def cmp_local(m: Machine, f: Frame) -> Any:
+                    if ln is None:
+                        a = left(m, f)
+                    else:
+                        a = f.vars.get(ln, UNINIT)
+                        if a is UNINIT:
+                            raise SimFault(Kind.UNINITIALISED, lmsg)
+                    b = f.vars.get(rn, UNINIT)
+                    if b is UNINIT:
+                        raise SimFault(Kind.UNINITIALISED, rmsg)
+                    if type(a) is int and type(b) is int:
+                        if op == "==":
+                            return 1 if a == b else 0
+                        if op == "!=":
+                            return 1 if a != b else 0
+                        if op == "<":
+                            return 1 if a < b else 0
+                        if op == ">":
+                            return 1 if a > b else 0
+                        if op == "<=":
+                            return 1 if a <= b else 0
+                        return 1 if a >= b else 0
+                    if (
+                        type(a) is PtePtr
+                        and type(b) is PtePtr
+                        and a.handle.table is b.handle.table
+                        and op == "<"
+                    ):
+                        return 1 if a.index < b.index else 0
+                    return _compare(op, a, b, text)
+
+                return cmp_local
 
             def cmp(m: Machine, f: Frame) -> Any:
                 a = left(m, f)
@@ -228,7 +266,14 @@ class ExpressionCompiler:
                         return 1 if a == b else 0
                     if op == "!=":
                         return 1 if a != b else 0
-                elif (
+                    if op == "<":
+                        return 1 if a < b else 0
+                    if op == ">":
+                        return 1 if a > b else 0
+                    if op == "<=":
+                        return 1 if a <= b else 0
+                    return 1 if a >= b else 0
+                if (
                     type(a) is PtePtr
                     and type(b) is PtePtr
                     and a.handle.table is b.handle.table

@@ -16,7 +16,7 @@ from tree_sitter import Node
 from checkers.frontend import FunctionUnit, declarator_name
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, converter_for
-from sim.interp.expressions import ExpressionCompiler, truth
+from sim.interp.expressions import ExpressionCompiler, local_name, truth
 from sim.interp.values import UNINIT
 from sim.model.mm import PtePtr
 
@@ -202,6 +202,7 @@ class CompiledFunction:
                         return sig
                 return None
 
+            block.__dict__["stmts"] = stmts  # a loop runs them without this closure
             return block
 
         def labelled_block(m: Machine, f: Frame) -> Any:
@@ -421,6 +422,23 @@ class CompiledFunction:
         conv = self.ret_conv
 
         info, file, line, name = self._where(node)
+        local = local_name(e)
+        if local is not None:
+            uninit = f"use of uninitialised local {local}"
+
+            def ret_local(m: Machine, f: Frame) -> Any:
+                log = m.log
+                log.append(info)
+                if len(log) > m.room:
+                    m.exhausted()
+                v = f.vars.get(local, UNINIT)
+                if v is UNINIT:
+                    exc = SimFault(Kind.UNINITIALISED, uninit)
+                    exc.locate(file, line, name)
+                    raise exc
+                return Return(conv(v) if conv is not None else v)
+
+            return ret_local
 
         def ret(m: Machine, f: Frame) -> Any:
             log = m.log
@@ -443,6 +461,8 @@ class CompiledFunction:
         return self._located(node, lambda m, f: CONTINUE)
 
     def _loop(self, node: Node, cond: Any, body: Stmt, update: Any, first: bool) -> Stmt:
+        stmts: list[Stmt] | None = getattr(body, "stmts", None)
+
         def loop(m: Machine, f: Frame) -> Any:
             check = first
             while True:
@@ -453,7 +473,14 @@ class CompiledFunction:
                 m.room -= 1
                 if len(m.log) > m.room:
                     m.exhausted()
-                sig = body(m, f)
+                if stmts is None:
+                    sig = body(m, f)
+                else:
+                    sig = None
+                    for s in stmts:
+                        sig = s(m, f)
+                        if sig is not None:
+                            break
                 if sig is BREAK:
                     return None
                 if sig is not None and sig is not CONTINUE:
