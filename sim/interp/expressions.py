@@ -222,17 +222,18 @@ class ExpressionCompiler:
             ln, rn = local_name(left), local_name(right)
             if rn is not None:
                 # ``ptep < end_ptep``, ``id != cgroup_id``: locals read inline.
+                inline_left, lkey, rkey = ln is not None, ln or "", rn
                 lmsg = f"use of uninitialised local {ln}"
                 rmsg = f"use of uninitialised local {rn}"
 
                 def cmp_local(m: Machine, f: Frame) -> Any:
-                    if ln is None:
-                        a = left(m, f)
-                    else:
-                        a = f.vars.get(ln, UNINIT)
+                    if inline_left:
+                        a = f.vars.get(lkey, UNINIT)
                         if a is UNINIT:
                             raise SimFault(Kind.UNINITIALISED, lmsg)
-                    b = f.vars.get(rn, UNINIT)
+                    else:
+                        a = left(m, f)
+                    b = f.vars.get(rkey, UNINIT)
                     if b is UNINIT:
                         raise SimFault(Kind.UNINITIALISED, rmsg)
                     if type(a) is int and type(b) is int:
@@ -286,6 +287,23 @@ class ExpressionCompiler:
             return cmp
         if op in ("+", "-"):
             plus = op == "+"
+
+            right_local = local_name(right)
+            if right_local is not None:
+                # ``swp_offset(entry) + delta``: the local read inline.
+                rlocal: str = right_local
+                rmsg = f"use of uninitialised local {rlocal}"
+
+                def addsub_local(m: Machine, f: Frame) -> Any:
+                    a = left(m, f)
+                    b = f.vars.get(rlocal, UNINIT)
+                    if b is UNINIT:
+                        raise SimFault(Kind.UNINITIALISED, rmsg)
+                    if type(a) is int and type(b) is int:
+                        return a + b if plus else a - b
+                    return _ptr_arith(op, a, b, text, left_text)
+
+                return addsub_local
 
             def addsub(m: Machine, f: Frame) -> Any:
                 a = left(m, f)

@@ -99,7 +99,9 @@ def swp_entry(m: Any, type_: int, offset: int) -> SwapEntry:
 
 @primitive("__swp_entry_to_pte", "arch/x86/include/asm/pgtable_64.h: __swp_entry_to_pte()")
 def swp_entry_to_pte_raw(m: Any, entry: Any) -> Pte:
-    return Pte.swap(entry)
+    # Pte.swap(entry), inlined: once per entry swap_pte_batch() walks.
+    t, off = entry.type, entry.offset
+    return _make(Pte, ("swap", 0, t, off, False, False, False, False, False, False))
 
 
 @primitive("swp_entry_to_pte", "include/linux/swapops.h: swp_entry_to_pte()")
@@ -348,14 +350,19 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
             f"set_ptes() at {addr:#x} through a pointer to the entry of "
             f"{table.address(p.index):#x}",
         )
-    if value.kind == "present":
-        # value.set(pfn=...) per page, spelt out: 512 of them for a PMD-sized folio.
-        head, pfn, tail = value[:1], value.pfn, value[2:]
-        for i in range(nr):
-            p.moved(i).store(_make(Pte, (*head, pfn + i, *tail)))
-    else:
-        for i in range(nr):
-            p.moved(i).store(value)
+    present = value.kind == "present"
+    head, pfn, tail = value[:1], value.pfn, value[2:]
+    done = 0
+    if p.handle.live and not table.freed:
+        # Up to 512 entries: stored straight into the table while in bounds
+        # (what PtePtr.store() checks); the first entry out of bounds goes
+        # through store() below, which raises as it always did.
+        entries, start = table.entries, p.index
+        while done < nr and 0 <= start + done < PTRS_PER_PTE:
+            entries[start + done] = _make(Pte, (*head, pfn + done, *tail)) if present else value
+            done += 1
+    for i in range(done, nr):
+        p.moved(i).store(_make(Pte, (*head, pfn + i, *tail)) if present else value)
     m.note("set_ptes", (addr, nr))
 
 
