@@ -58,6 +58,46 @@ def _bad_arity(callee: str) -> Any:
     return run
 
 
+def _primitive1(name: str, fn: Any, a0: Expr, arg_texts: tuple[str, ...]) -> Expr:
+    """A one-argument primitive known when compiled (Program.bound_primitive):
+    the general call site's work without its resolution and mode checks."""
+    n0 = local_name(a0)
+    if n0 is None:
+
+        def prim1(m: Machine, f: Frame) -> Any:
+            v = a0(m, f)
+            try:
+                result = fn(m, v)
+            except SimFault as exc:
+                _name_the_pointer(exc, name, [v], arg_texts)
+                raise
+            if result is True:
+                return 1
+            if result is False:
+                return 0
+            return result
+
+        return prim1
+    uninit0 = f"use of uninitialised local {n0}"
+
+    def prim1_local(m: Machine, f: Frame) -> Any:
+        v = f.vars.get(n0, UNINIT)
+        if v is UNINIT:
+            raise SimFault(Kind.UNINITIALISED, uninit0)
+        try:
+            result = fn(m, v)
+        except SimFault as exc:
+            _name_the_pointer(exc, name, [v], arg_texts)
+            raise
+        if result is True:
+            return 1
+        if result is False:
+            return 0
+        return result
+
+    return prim1_local
+
+
 def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     fn_node = node.child_by_field_name("function")
     args_node = node.child_by_field_name("arguments")
@@ -69,6 +109,9 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     arg_texts = tuple(ec.text_of(a) for a in arg_nodes)
     argfns = tuple(ec.expr(a) for a in arg_nodes)
     nargs = len(argfns)
+    bound = ec.program.bound_primitive(name) if ec.program is not None else None
+    if bound is not None and not bound.lazy and nargs == 1:
+        return _primitive1(name, bound.fn, argfns[0], arg_texts)
     # Resolved on the first execution, then fixed: a call site belongs to one
     # CompiledFunction, which belongs to one Program.  Modes: 0 unresolved,
     # 1 the tree's source, 2 a primitive, 3 a lazy primitive.

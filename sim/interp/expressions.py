@@ -148,6 +148,7 @@ class ExpressionCompiler:
         self.text_of = text_of
         self.locals = locals_
         self.local_conv: dict[str, Converter | None] = {}
+        self.program: Any = None  # the Program compiling this function, if any
 
     def expr(self, node: Node) -> Expr:
         method = getattr(self, "_x_" + node.type, None)

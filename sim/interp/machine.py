@@ -148,8 +148,18 @@ class Program:
     def function(self, name: str) -> CompiledFunction | None:
         if name not in self._compiled:
             unit = self.unit(name)
-            self._compiled[name] = CompiledFunction(unit, self.config) if unit is not None else None
+            self._compiled[name] = (
+                CompiledFunction(unit, self.config, self) if unit is not None else None
+            )
         return self._compiled[name]
+
+    def bound_primitive(self, name: str) -> Any:
+        """The primitive ``resolve(name)`` will return, or None if it will not
+        return one (the tree's source, or nothing: decided when executed)."""
+        prim = self.primitives.get(name)
+        if prim is None or prim.prefer:
+            return prim
+        return None if self.unit(name) is not None else prim
 
     def resolve(self, name: str) -> Any:
         prim = self.primitives.get(name)

@@ -65,11 +65,12 @@ class CompiledFunction:
     is_source = True
     lazy = False
 
-    def __init__(self, unit: FunctionUnit, config: dict[str, int]) -> None:
+    def __init__(self, unit: FunctionUnit, config: dict[str, int], program: Any = None) -> None:
         self.unit = unit
         self.name = unit.name
         self.file = unit.file.path
         self.config = config
+        self.program = program  # lets a call site bind its primitive when compiled
         self.statement_lines: set[int] = set()
         self.params: list[tuple[str, Converter | None]] = []
         self.ret_conv: Converter | None = None
@@ -108,6 +109,7 @@ class CompiledFunction:
         assert body is not None
         self._collect_locals(body, locals_, convs)
         self.ec = ExpressionCompiler(self.unit.text, locals_)
+        self.ec.program = self.program
         self.ec.local_conv = convs
         return self.stmt(body)
 
