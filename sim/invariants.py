@@ -82,41 +82,31 @@ def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) 
     return None
 
 
-class _At:
-    """ "the PTE at ADDR", formatted only if a message needs it."""
-
-    __slots__ = ("addr",)
-
-    def __init__(self, addr: int) -> None:
-        self.addr = addr
-
-    def __format__(self, spec: str) -> str:
-        return f"the PTE at {self.addr:#x}"
-
-
 def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
     address = fault.address
     vma = world.vma
     mapped = 0
-    # _page_for_entry()'s candidates, found once: a 512-page fault maps 512 PTEs.
+    # The folios of this swap device, found once: a 512-page fault maps 512 PTEs.
     candidates = [
         (folio, folio.swap.offset, folio.nr)
         for folio in world.folios
         if folio.swap.type == world.swap.type
     ]
     before_ptes = before.ptes
+    vm_start, vm_end, fault_pmd = vma.vm_start, vma.vm_end, address >> PMD_SHIFT
+    swap_refs, folio_refs = world.external_swap_refs, world.external_folio_refs
     for addr in sorted(set(before_ptes) | set(after)):
         old, new = before_ptes.get(addr, PTE_NONE), after.get(addr, PTE_NONE)
         if old == new:
             continue
-        where = _At(addr)
-        if not vma.vm_start <= addr < vma.vm_end:
-            return Violation(Kind.OUTSIDE, f"{where}, outside the VMA, was changed")
-        if addr >> PMD_SHIFT != address >> PMD_SHIFT:
-            return Violation(Kind.OUTSIDE, f"{where}, under another PMD, was changed")
+        if not vm_start <= addr < vm_end:
+            return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, outside the VMA, was changed")
+        if addr >> PMD_SHIFT != fault_pmd:
+            return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, under another PMD, was changed")
         if old.kind != "swap" or new.kind != "present":
             return Violation(
-                Kind.WRONG_PAGE, f"{where} went from {old.describe()} to {new.describe()}"
+                Kind.WRONG_PAGE,
+                f"the PTE at {addr:#x} went from {old.describe()} to {new.describe()}",
             )
         owner = None
         for folio, first, nr in candidates:
@@ -126,7 +116,7 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
         if owner is None or owner[0].pfn + owner[1] != new.pfn:
             return Violation(
                 Kind.WRONG_PAGE,
-                f"{where} maps pfn {new.pfn:#x}, not the page of "
+                f"the PTE at {addr:#x} maps pfn {new.pfn:#x}, not the page of "
                 f"its swap entry {old.swp_offset:#x}",
             )
         folio, idx = owner
@@ -134,22 +124,23 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
         if (new.soft_dirty, new.uffd_wp) != (old.soft_dirty, old.uffd_wp):
             return Violation(
                 Kind.SMEARED_BIT,
-                f"{where}: soft-dirty/uffd-wp "
+                f"the PTE at {addr:#x}: soft-dirty/uffd-wp "
                 f"{int(old.soft_dirty)}/{int(old.uffd_wp)} in the swap entry became "
                 f"{int(new.soft_dirty)}/{int(new.uffd_wp)} (smeared from another PTE)",
             )
-        shared = world.external_swap_refs.get(old.swp_offset, 0) or world.external_folio_refs.get(
-            id(folio), 0
-        )
-        if (new.write or page.anon_exclusive) and not old.exclusive and shared:
+        if (
+            (new.write or page.anon_exclusive)
+            and not old.exclusive
+            and (swap_refs.get(old.swp_offset, 0) or folio_refs.get(id(folio), 0))
+        ):
             return Violation(
                 Kind.PERMISSION,
-                f"{where} mapped "
+                f"the PTE at {addr:#x} mapped "
                 f"{'writable' if new.write else 'exclusive'} although its swap "
                 "entry was shared",
             )
         if new.write and not vma.vm_flags & VM_WRITE:
-            return Violation(Kind.PERMISSION, f"{where} writable in a read-only VMA")
+            return Violation(Kind.PERMISSION, f"the PTE at {addr:#x} writable in a read-only VMA")
         mapped += 1
     d_anon = world.mm.counters[MM_ANONPAGES] - before.counters[MM_ANONPAGES]
     d_swap = world.mm.counters[MM_SWAPENTS] - before.counters[MM_SWAPENTS]

@@ -42,7 +42,7 @@ from sim.model.mm import (
     VmFault,
     World,
 )
-from sim.model.pte import SWP_HWPOISON, SWP_MIGRATION, Pte, SwapEntry, swap_entry
+from sim.model.pte import SWP_HWPOISON, SWP_MIGRATION, Pte, SwapEntry
 
 BASE = 0x7F0000000000
 SWAP_TYPE = 1
@@ -59,6 +59,7 @@ class Bits:
 
 
 _NO_BITS = Bits()  # frozen: one shared default for every page of every case
+_make = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -169,15 +170,10 @@ def build(spec: Spec) -> Built:
             mm.counters[MM_ANONPAGES] += 1
             si.swap_map[offset] = shared[i] if shared else 0
         else:
-            world.set_pte(
-                addr,
-                Pte.swap(
-                    swap_entry(SWAP_TYPE, offset),
-                    soft_dirty=b.soft_dirty,
-                    uffd_wp=b.uffd_wp,
-                    exclusive=b.exclusive,
-                ),
-            )
+            # Pte.swap(SwapEntry(SWAP_TYPE, offset), ...) without the entry object.
+            fields = ("swap", 0, SWAP_TYPE, offset, False, False, False)
+            pte = _make(Pte, (*fields, b.soft_dirty, b.uffd_wp, b.exclusive))
+            world.set_pte(addr, pte)
             mm.counters[MM_SWAPENTS] += 1
             si.swap_map[offset] = 1 + (shared[i] if shared else 0)
         if shared and shared[i]:
