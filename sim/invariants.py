@@ -218,16 +218,18 @@ def _counts(
                     Kind.WRONG_COUNT,
                     f"swap_map of entry {off:#x} is {have} but {want} references to it remain",
                 )
+        base, mapcounts = folio.pfn, 0
         for page in folio.pages:
-            if page.mapcount != pfn_maps.get(page.pfn, 0):
+            if page.mapcount != pfn_maps.get(base + page.idx, 0):  # page.pfn, inlined
                 return Violation(
                     Kind.WRONG_COUNT,
                     f"mapcount of page {page.idx} is "
                     f"{page.mapcount} but {pfn_maps.get(page.pfn, 0)} PTEs map it",
                 )
+            mapcounts += page.mapcount
         want_ref = (
             (folio.nr if folio.f.swapcache else 0)
-            + sum(p.mapcount for p in folio.pages)
+            + mapcounts
             + world.external_folio_refs.get(id(folio), 0)
         )
         if folio.refcount != want_ref:

@@ -124,6 +124,8 @@ class Pmd:
 class Page:
     """``struct page``: one page of a folio."""
 
+    # Slots: up to 512 pages are built for every simulated fault.
+    __slots__ = ("anon_exclusive", "folio", "hwpoison", "idx", "index", "mapcount", "private")
     C_FIELDS = frozenset({"index", "private"})
 
     def __init__(self, folio: Folio, idx: int) -> None:
