@@ -32,9 +32,11 @@ def snapshot(world: World) -> Snapshot:
     for table in world.tables.values():
         base = table.address(0)
         ptes.update(
-            (base + (i << PAGE_SHIFT), pte)
-            for i, pte in enumerate(table.entries)
-            if pte[0] != "none"
+            {
+                base + (i << PAGE_SHIFT): pte
+                for i, pte in enumerate(table.entries)
+                if pte[0] != "none"
+            }
         )
     return Snapshot(ptes, dict(world.mm.counters))
 

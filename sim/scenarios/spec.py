@@ -29,9 +29,11 @@ from sim.kernel.constants import (
 from sim.model.mm import (
     MM_ANONPAGES,
     MM_SWAPENTS,
+    PAGE_SHIFT,
     PAGE_SIZE,
     PMD_SHIFT,
     PMD_SIZE,
+    PTRS_PER_PTE,
     Folio,
     Mm,
     Pmd,
@@ -156,15 +158,13 @@ def build(spec: Spec) -> Built:
     # Up to 512 pages per case, built for every execution: the spec's fields
     # are read once, outside the loop.
     mapped, shared, cgroups, bits = set(spec.mapped), spec.shared, spec.cgroups, spec.bits
+    table, table_pmd = None, -1
     for i in range(spec.nr):
         addr = folio_vaddr + i * PAGE_SIZE
         offset = SWAP_BASE + i
         b = bits[i] if bits else _NO_BITS
         if i in mapped:
-            world.set_pte(
-                addr,
-                Pte.present(folio.pfn + i, young=True, soft_dirty=b.soft_dirty, uffd_wp=b.uffd_wp),
-            )
+            pte = Pte.present(folio.pfn + i, young=True, soft_dirty=b.soft_dirty, uffd_wp=b.uffd_wp)
             folio.pages[i].mapcount = 1
             folio.refcount += 1
             mm.counters[MM_ANONPAGES] += 1
@@ -173,9 +173,14 @@ def build(spec: Spec) -> Built:
             # Pte.swap(SwapEntry(SWAP_TYPE, offset), ...) without the entry object.
             fields = ("swap", 0, SWAP_TYPE, offset, False, False, False)
             pte = _make(Pte, (*fields, b.soft_dirty, b.uffd_wp, b.exclusive))
-            world.set_pte(addr, pte)
             mm.counters[MM_SWAPENTS] += 1
             si.swap_map[offset] = 1 + (shared[i] if shared else 0)
+        # world.set_pte(addr, pte), the table looked up once per PMD.
+        if addr >> PMD_SHIFT != table_pmd:
+            table_pmd = addr >> PMD_SHIFT
+            table = world.table(table_pmd)
+        assert table is not None
+        table.entries[(addr >> PAGE_SHIFT) % PTRS_PER_PTE] = pte
         if shared and shared[i]:
             world.external_swap_refs[offset] = shared[i]
         if cgroups:
