@@ -19,13 +19,8 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-# "[PATCH v3 2/5]", "[RFC PATCH mm-unstable v2 0/3]", "[PATCH 1/1]", "[PATCH]"
-_PREFIX_RE = re.compile(
-    r"^\s*(?:(?:re|fwd?|aw)\s*:\s*)*\[([^\]]*\bPATCH\b[^\]]*)\]\s*(.*)$", re.IGNORECASE | re.DOTALL
-)
-_REPLY_RE = re.compile(r"^\s*(?:re|aw)\s*:", re.IGNORECASE)
-_VERSION_RE = re.compile(r"\bv(\d+)\b", re.IGNORECASE)
-_COUNT_RE = re.compile(r"\b(\d+)/(\d+)\b")
+from reviewbot.mail import parse_subject
+
 _CHANGE_ID_RE = re.compile(r"^change-id:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 # "diff --git a/mm/memory.c b/mm/memory.c" and "+++ b/mm/memory.c"
 _DIFF_PATH_RE = re.compile(
@@ -118,15 +113,12 @@ def parse_mail(raw: bytes) -> MailInfo | None:
     in_reply_to = next(iter(_ids(str(msg.get("In-Reply-To", "")))), None)
     if in_reply_to and in_reply_to not in refs:
         refs = (*refs, in_reply_to)
-    is_reply = bool(_REPLY_RE.match(subject))
-    m = _PREFIX_RE.match(subject)
-    version, index, total, title = 1, 1, 1, subject
-    if m:
-        tags, title = m.group(1), m.group(2).strip()
-        if v := _VERSION_RE.search(tags):
-            version = int(v.group(1))
-        if c := _COUNT_RE.search(tags):
-            index, total = int(c.group(1)), max(int(c.group(2)), 1)
+    # The pipeline's own reading of "[PATCH v3 2/5]": the watcher must group
+    # a mail under the version and index the review will later see.
+    info = parse_subject(subject)
+    is_reply, m = info.is_reply, info.is_patch
+    version, index, total = info.version, info.index, max(info.total, 1)
+    title = info.subject if m else subject
     paths = tuple(dict.fromkeys(p for groups in _DIFF_PATH_RE.findall(body) for p in groups if p))
     change = _CHANGE_ID_RE.search(body)
     _, addr = email.utils.parseaddr(author)
@@ -139,7 +131,7 @@ def parse_mail(raw: bytes) -> MailInfo | None:
         date=date,
         in_reply_to=in_reply_to,
         references=refs,
-        is_patch=bool(m) and not is_reply and index <= total and (index == 0 or bool(paths)),
+        is_patch=m and not is_reply and index <= total and (index == 0 or bool(paths)),
         is_reply=is_reply,
         version=version,
         index=index,
