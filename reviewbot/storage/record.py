@@ -271,33 +271,6 @@ def finding_from_row(row: FindingRow) -> Finding:
     )
 
 
-def cached_patch_findings(session: Session, patch_id_: str) -> list[Finding] | None:
-    """Findings of an already reviewed patch with this git patch-id.
-
-    None when no reviewed revision holds such a patch: the pipeline must
-    analyse it.  A list (maybe empty) when one does: the patch did not change,
-    so its results stand.  The findings keep the old patch's index and
-    message-id; the caller re-attributes them to the new patch.
-    """
-    patches = session.scalars(
-        select(PatchRow).where(PatchRow.patch_id == patch_id_).order_by(PatchRow.id.desc())
-    ).all()
-    for patch in patches:
-        review = history.latest_review(session, patch.revision_id)
-        if review is None:
-            continue
-        return [
-            finding_from_row(f)
-            for f in review.findings
-            if (
-                f.patch_message_id == patch.message_id
-                if f.patch_message_id
-                else f.patch_index == patch.index
-            )
-        ]
-    return None
-
-
 def record_if_configured(
     review: Review,
     database: str | None,

@@ -21,7 +21,7 @@ from reviewbot.storage.models import (
     SuppressionRow,
 )
 from reviewbot.storage.patchid import patch_id
-from reviewbot.storage.record import cached_patch_findings, record_if_configured, record_review
+from reviewbot.storage.record import record_if_configured, record_review
 from reviewbot.storage.summary import refresh
 from tests.storage.factory import CHANGE_ID, LIST_ID, TITLE, retitled, sample_review
 
@@ -135,19 +135,12 @@ def test_same_title_different_author_is_another_series(session: Session) -> None
     assert a.latest_version == 2
 
 
-def test_unchanged_patch_keeps_its_results(session: Session) -> None:
-    record_review(session, sample_review(2))
-    session.commit()
+def test_patch_id_tells_unchanged_patches(session: Session) -> None:
     v2, v3 = sample_review(2).revision, sample_review(3).revision
-    # patch 1 (the batch helper) is the same in v2 and v3, patch 2 is not
+    # patch 1 (the batch helper) is the same in v2 and v3, patch 2 is not;
+    # reusing results on that basis is tested in tests/storage/test_reuse*.py
     assert patch_id(v2.patches[0].diff_text) == patch_id(v3.patches[0].diff_text)
     assert patch_id(v2.patches[1].diff_text) != patch_id(v3.patches[1].diff_text)
-    cached = cached_patch_findings(session, patch_id(v2.patches[0].diff_text) or "")
-    assert cached == []  # reviewed, nothing found in it
-    cached2 = cached_patch_findings(session, patch_id(v2.patches[1].diff_text) or "")
-    assert cached2 is not None
-    assert sorted(f.id for f in cached2) == sorted(f.id for f in sample_review(2).findings)
-    assert cached_patch_findings(session, patch_id(v3.patches[1].diff_text) or "") is None
 
 
 def test_suppression_lowers_the_counts(session: Session) -> None:
