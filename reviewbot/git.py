@@ -1,4 +1,4 @@
-"""Everything reviewbot asks of git, in one place.
+"""Everything reviewbot asks of git, in one place: no other module runs git.
 
 The user's kernel tree is read, never changed: no checkout, no branch, no
 write to their index or object store.  Series are applied in an *overlay*:
@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,3 +324,100 @@ class Overlay:
 
 def is_sha(text: str) -> bool:
     return bool(_SHA_RE.match(text))
+
+
+# -- repositories reviewbot makes itself (sample tree, kernel tree, series) ------
+
+
+def isolated_env() -> dict[str, str]:
+    """An environment in which git ignores the user's and the system's config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_TERMINAL_PROMPT="0",
+        LC_ALL="C",
+        TZ="UTC",
+    )
+    return env
+
+
+def run_text(
+    cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None
+) -> str:
+    """``git args`` in ``cwd`` (a repository reviewbot builds), its stdout as text.
+
+    Raises GitError when git fails, TreeError when git is not installed.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, input=input, capture_output=True, env=env, check=False
+        )
+    except FileNotFoundError as exc:
+        raise TreeError("git is not installed") from exc
+    if proc.returncode != 0:
+        raise GitError(args, proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc.stdout.decode(errors="replace")
+
+
+# -- mirrors (the watcher's public-inbox epochs) -------------------------------
+
+
+class Mirror:
+    """A local ``--mirror`` clone of a remote repository, read commit by commit."""
+
+    def __init__(self, path: Path, url: str):
+        self.path = path
+        self.url = url
+
+    def update(self) -> None:
+        """Clone or fetch; GitError when that fails."""
+        fetching = (self.path / "HEAD").exists()
+        try:
+            if fetching:
+                gitpython.Repo(self.path).git.fetch("--quiet", "--prune", "origin")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                gitpython.Repo.clone_from(self.url, self.path, mirror=True, quiet=True)
+        except gitpython.GitCommandError as exc:
+            status = exc.status if isinstance(exc.status, int) else 1
+            args = ["fetch", "origin"] if fetching else ["clone", "--mirror", self.url]
+            raise GitError(args, status, str(exc.stderr or exc)) from None
+
+    def head(self) -> str | None:
+        """HEAD's commit; None before the first clone or in an empty repository."""
+        if not (self.path / "HEAD").exists():
+            return None
+        try:
+            repo = gitpython.Repo(self.path)
+            sha: str = repo.git.rev_parse("--verify", "--quiet", "HEAD^{commit}")
+        except gitpython.GitCommandError:
+            return None
+        return sha or None
+
+    def commits_after(self, cursor: str | None, head: str) -> list[str]:
+        """Commits after ``cursor`` up to ``head``, oldest first; all of them when
+        ``cursor`` is not an ancestor of ``head`` (the remote rewrote its history)."""
+        repo = gitpython.Repo(self.path)
+        spec = head
+        if cursor:
+            try:
+                repo.git.merge_base("--is-ancestor", cursor, head)
+                spec = f"{cursor}..{head}"
+            except gitpython.GitCommandError:
+                spec = head
+        out: str = repo.git.rev_list("--reverse", spec)
+        return out.split()
+
+    def blobs(self, commits: Sequence[str], name: str) -> Iterator[tuple[str, bytes]]:
+        """(commit, content of file ``name`` at its top level); commits without it are skipped.
+
+        GitPython keeps one ``cat-file --batch`` process per repo: no fork per commit.
+        """
+        repo = gitpython.Repo(self.path)
+        for sha in commits:
+            try:
+                blob = repo.commit(sha).tree / name
+            except KeyError:
+                continue
+            yield sha, blob.data_stream.read()

@@ -60,18 +60,27 @@ class Base:
 
 
 def choose_base(revision: Revision, tree: Path, base: str | None = None) -> Base:
-    """Trailer, then ``base``, then HEAD: the rule of pipeline/apply.py, without applying."""
+    """The base pipeline/apply.py would choose (its ``choose_base``), without applying.
+
+    A ``base`` the tree lacks raises TreeError, as applying does: it never
+    quietly becomes HEAD.  A tree that cannot be read gives ``Base(None)``.
+    """
     from reviewbot.git import GitError, Repo
+    from reviewbot.pipeline.apply import choose_base as apply_base
 
     try:
         repo = Repo(tree)
-        if revision.base_commit and (sha := repo.resolve(revision.base_commit)):
-            return Base(sha, "trailer")
-        if base and (sha := repo.resolve(base)):
-            return Base(sha, "--base")
-        return Base(repo.head(), "HEAD")
     except (TreeError, GitError, OSError):
         return Base(None, "HEAD")
+    try:
+        commit, source, _notes = apply_base(repo, revision, base)
+    except TreeError:
+        if base:
+            raise
+        return Base(None, "HEAD")  # an empty repository
+    except (GitError, OSError):
+        return Base(None, "HEAD")
+    return Base(commit, source)
 
 
 @dataclass(frozen=True)
