@@ -37,9 +37,11 @@ postgres:
 	bash scripts/ensure-postgres
 
 # The Linux 6.12 source from Debian, unpacked and committed to a scratch repo.
+# Built with the venv's python: order-only, so `make -j test` cannot start it
+# before the venv exists, and a venv update does not rebuild the tree.
 kernel-tree: $(KERNEL_TREE)/.git/reviewbot-ready
 
-$(KERNEL_TREE)/.git/reviewbot-ready:
+$(KERNEL_TREE)/.git/reviewbot-ready: | $(VENV)/.installed
 	$(PY) -m reviewbot.devtools.kernel_tree $(KERNEL_TREE)
 
 sample-tree: venv
