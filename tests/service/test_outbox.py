@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from reviewbot.config import Config, PolicyMode, ReplyTo, SmtpConfig
+from reviewbot.devtools.mails import series_mails
+from reviewbot.devtools.services import SmtpSink
 from reviewbot.outbox import Delivery, Outcome, approve, deliver, resolve, send_due
 from reviewbot.storage.models import OutboxRow, RevisionRow
 from reviewbot.watch.database import sessions_for
@@ -18,8 +20,6 @@ from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, store_message
 from tests.service.conftest import make_config
 from tests.service.fakepipe import FakePipeline
-from tests.service.mails import series_mails
-from tests.support.services import SmtpSink
 from workers import jobs
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)

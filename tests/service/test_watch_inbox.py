@@ -21,6 +21,9 @@ from sqlalchemy import func, select
 
 from reviewbot.cli import main
 from reviewbot.config import Config, SmtpConfig
+from reviewbot.devtools.mails import mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import SmtpSink, write_config
 from reviewbot.storage.models import (
     CursorRow,
     MessageRow,
@@ -30,10 +33,7 @@ from reviewbot.storage.models import (
 )
 from reviewbot.watch.database import sessions_for
 from reviewbot.watch.watcher import Watcher
-from tests.service.conftest import make_config, write_config
-from tests.service.mails import mbox, series_mails
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import SmtpSink
+from tests.service.conftest import make_config
 from workers.dispatch import Dispatcher
 
 pytestmark = pytest.mark.services
