@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from reviewbot.storage.diffs import paths
 from reviewbot.storage.history import reviewed_revisions
 from reviewbot.storage.models import ReviewRow, SeriesRow, SuppressionRow
+from reviewbot.storage.states import ReviewStatus, RevisionState
 
 
 class Health(enum.Enum):
@@ -107,11 +108,13 @@ def refresh(session: Session, series: SeriesRow) -> None:
         setattr(series, column, c[sev])
     series.sim_status = sim_status(review)
     series.applied = review.applied if review is not None else None
-    if latest.state == "failed" and latest.rerun_requested is None:
+    if latest.state == RevisionState.FAILED and latest.rerun_requested is None:
         health = Health.FAILED  # the workers gave up on this revision
-    elif review is None or latest.rerun_requested is not None or latest.state == "queued":
+    elif (
+        review is None or latest.rerun_requested is not None or latest.state == RevisionState.QUEUED
+    ):
         health = Health.PENDING
-    elif review.status == "failed":
+    elif review.status == ReviewStatus.FAILED:
         health = Health.FAILED
     elif not review.applied:
         health = Health.NOT_APPLIED

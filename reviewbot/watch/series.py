@@ -27,20 +27,10 @@ from reviewbot.storage.models import (
     RevisionRow,
     SeriesRow,
 )
+from reviewbot.storage.states import MessageState, RevisionState
 from reviewbot.watch.mail import MailInfo, parse_mail, touches
 
 log = logging.getLogger(__name__)
-
-# MessageRow.state values
-NEW = "new"  # a patch waiting for the rest of its series
-GROUPED = "grouped"  # part of a revision
-IGNORED = "ignored"  # not a patch, not ours, or a late straggler
-
-# RevisionRow.state values the service uses
-QUEUED = "queued"  # waiting for (or in) a worker
-REVIEWED = "reviewed"
-FAILED = "failed"
-DONE_STATES = frozenset({REVIEWED, FAILED})
 
 _MBOX_FROM = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
@@ -79,7 +69,7 @@ def store_message(session: Session, inbox_url: str, raw: bytes, info: MailInfo |
             message_id=info.message_id,
             inbox_url=inbox_url,
             raw=decode_raw(raw),
-            state=NEW if info.is_patch else IGNORED,
+            state=MessageState.NEW if info.is_patch else MessageState.IGNORED,
         )
     )
     session.flush()
@@ -103,7 +93,7 @@ def store_messages(
                 message_id=info.message_id,
                 inbox_url=inbox_url,
                 raw=decode_raw(raw),
-                state=NEW if info.is_patch else IGNORED,
+                state=MessageState.NEW if info.is_patch else MessageState.IGNORED,
             )
         )
         stored.append(info)
@@ -140,36 +130,40 @@ def group_pending(
 ) -> list[int]:
     """Create the revisions that are ready; returns their ids (state ``queued``)."""
     rows = session.scalars(
-        select(MessageRow).where(MessageRow.inbox_url == lst.inbox_url, MessageRow.state == NEW)
+        select(MessageRow).where(
+            MessageRow.inbox_url == lst.inbox_url, MessageRow.state == MessageState.NEW
+        )
     ).all()
     groups: dict[str, _Group] = {}
     for row in rows:
         info = parse_mail(row.raw.encode("utf-8"))
         if info is None or not info.is_patch:
-            row.state = IGNORED
+            row.state = MessageState.IGNORED
             continue
         received = _utc(row.received) or now
         group = groups.setdefault(info.thread_root, _Group(info.thread_root, {}, received))
         group.oldest = min(group.oldest, received)
         group.mails.setdefault(info.index, (row, info))
         if info.index in group.mails and group.mails[info.index][0] is not row:
-            row.state = IGNORED  # a second n/m in one thread (a resend): first one wins
+            row.state = (
+                MessageState.IGNORED
+            )  # a second n/m in one thread (a resend): first one wins
     created = []
     known = _known_roots(session, list(groups))
     for group in groups.values():
         if group.root in known:
             for row, _ in group.mails.values():
-                row.state = IGNORED  # a straggler after its revision was reviewed
+                row.state = MessageState.IGNORED  # a straggler after its revision was reviewed
             continue
         if not group.complete() and (now - group.oldest).total_seconds() < grace:
             continue
         if not any(touches(info.paths, lst.paths) for _, info in group.mails.values()):
             for row, _ in group.mails.values():
-                row.state = IGNORED
+                row.state = MessageState.IGNORED
             continue
         rid = _create_revision(session, lst, group, link_window_days)
         for row, _ in group.mails.values():
-            row.state = GROUPED if rid is not None else IGNORED
+            row.state = MessageState.GROUPED if rid is not None else MessageState.IGNORED
         if rid is not None:
             created.append(rid)
     session.flush()
@@ -250,7 +244,7 @@ def _create_revision(
         message_id=head.message_id,
         total=group.total,
         date=head.date,
-        state=QUEUED,
+        state=RevisionState.QUEUED,
         mbox=to_mboxrd(row.raw for row, _ in ordered).decode("utf-8"),
     )
     session.add(revision)

@@ -26,6 +26,7 @@ from reviewbot.storage.models import (
     SuppressionRow,
 )
 from reviewbot.storage.rangediff import RangeDiffPair, range_diff
+from reviewbot.storage.states import ReviewStatus
 from reviewbot.storage.summary import Health
 from reviewbot.storage.summary import sim_status as summary_sim_status
 from reviewbot.storage.unchanged import step, unchanged_since
@@ -187,7 +188,7 @@ def _sorted_findings(findings: Sequence[FindingRow]) -> list[FindingRow]:
 
 
 def _latest(reviews: Sequence[ReviewRow]) -> ReviewRow | None:
-    done = [r for r in reviews if r.status == "done"]
+    done = [r for r in reviews if r.status == ReviewStatus.DONE]
     return max(done, key=lambda r: (r.created, r.id)) if done else None
 
 

@@ -22,12 +22,12 @@ from reviewbot.devtools.mails import mbox, series_mails
 from reviewbot.devtools.publicinbox import PublicInbox
 from reviewbot.devtools.services import CeleryWorker, RedisServer, SmtpSink, write_config
 from reviewbot.storage.models import ReviewRow, RevisionRow, TaskAttemptRow
+from reviewbot.task_names import REVIEW_REVISION as REVIEW_TASK
 from reviewbot.watch.database import sessions_for
 from reviewbot.watch.watcher import Watcher
 from tests.service.conftest import make_config
 from tests.service.test_watch_inbox import running, wait_for
 from workers.dispatch import Dispatcher
-from workers.jobs import REVIEW_TASK
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from reviewbot import task_names
 from reviewbot.config import Config, PolicyMode, ReplyTo, SmtpConfig
 from reviewbot.devtools.mails import series_mails
 from reviewbot.devtools.services import SmtpSink
@@ -242,7 +243,8 @@ def test_transient_errors_are_retried_then_given_up(sqlite_url: str, tmp_path: P
             a.state
             for a in s.scalars(
                 select(TaskAttemptRow).where(
-                    TaskAttemptRow.revision_id == first, TaskAttemptRow.task == jobs.REVIEW_TASK
+                    TaskAttemptRow.revision_id == first,
+                    TaskAttemptRow.task == task_names.REVIEW_REVISION,
                 )
             )
         ]
