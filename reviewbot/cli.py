@@ -14,7 +14,7 @@ import sys
 
 from reviewbot import __version__
 from reviewbot.errors import UsageError
-from reviewbot.models import ExitStatus
+from reviewbot.models import SIM_ENTRY, ExitStatus
 
 
 def _add_series_source(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="run the swap-in simulator")
     _add_common(p)
-    p.add_argument("--entry", default="do_swap_page", metavar="FUNCTION")
+    p.add_argument("--entry", default=SIM_ENTRY, metavar="FUNCTION")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--scenario", metavar="NAME", help="run only this scenario")
     p.add_argument("--order", type=int, help="folio order for --scenario")

@@ -130,6 +130,58 @@ class Evidence:
     text: str = ""
 
 
+SIM_ENTRY = "do_swap_page"  # the simulator's default entry function
+
+
+@dataclass(frozen=True)
+class Reproducer:
+    """The simulator case that shows a failure, as data (scenario, folio order,
+    faulting index, entry function): rendered into a ``reviewbot simulate``
+    command line, never read back from one."""
+
+    scenario: str
+    order: int | None = None
+    index: int | None = None
+    entry: str = SIM_ENTRY
+
+    @classmethod
+    def from_case_id(cls, case_id: str, entry: str = SIM_ENTRY) -> Reproducer:
+        """From the simulator's case id, ``"table-freed order=4 index=3"``."""
+        name, *rest = case_id.split() or [""]
+        params = dict(p.split("=", 1) for p in rest if "=" in p)
+        order, index = params.get("order", ""), params.get("index", "")
+        return cls(
+            name,
+            int(order) if order.isdigit() else None,
+            int(index) if index.isdigit() else None,
+            entry,
+        )
+
+    def argv(self, *series: str) -> list[str]:
+        """``reviewbot simulate`` with this case's flags, then ``series``."""
+        out = ["reviewbot", "simulate", "--scenario", self.scenario]
+        if self.order is not None:
+            out += ["--order", str(self.order)]
+        if self.index is not None:
+            out += ["--index", str(self.index)]
+        if self.entry != SIM_ENTRY:
+            out += ["--entry", self.entry]
+        return [*out, *series]
+
+    def line(self, series: str = "...") -> str:
+        """``Reproduce: reviewbot simulate ... SERIES`` ("..." when the series
+        source is not known yet), the line a reply carries."""
+        return "Reproduce: " + " ".join(self.argv(series))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "scenario": self.scenario,
+            "order": self.order,
+            "index": self.index,
+            "entry": self.entry,
+        }
+
+
 @dataclass(frozen=True)
 class Finding:
     checker: str  # permanent checker id, e.g. "stale-pointer"
@@ -144,6 +196,9 @@ class Finding:
     key: str = ""  # line-independent identity material given by the checker
     # What the simulator showed of this same problem (not part of the id).
     simulated: tuple[str, ...] = ()
+    # The simulator cases behind ``message`` (a simulator finding) and
+    # ``simulated``, whose "Reproduce:" lines are rendered from them.
+    reproducers: tuple[Reproducer, ...] = ()
 
     @property
     def id(self) -> str:
@@ -167,6 +222,7 @@ class Finding:
             "patch_message_id": self.patch_message_id,
             "evidence": [{"line": e.line, "role": e.role, "text": e.text} for e in self.evidence],
             "simulated": list(self.simulated),
+            "reproducers": [r.to_json() for r in self.reproducers],
         }
 
 

@@ -26,16 +26,8 @@ class Case:
 
     @property
     def id(self) -> str:
+        """``"table-freed order=4 index=3"``; reviewbot.models.Reproducer reads it."""
         return f"{self.scenario} order={self.spec.order} index={self.spec.index}"
-
-
-def parse_case_id(case_id: str) -> tuple[str, int | None, int | None]:
-    """``"table-freed order=4 index=3"`` -> ("table-freed", 4, 3)."""
-    name, *rest = case_id.split()
-    params = dict(p.split("=", 1) for p in rest if "=" in p)
-    order = int(params["order"]) if "order" in params else None
-    index = int(params["index"]) if "index" in params else None
-    return name, order, index
 
 
 def default_cases(scenarios: Sequence[str] | None = None, hits_only: bool = False) -> list[Case]:

@@ -349,9 +349,6 @@ def render_replies(
     return replies
 
 
-SIM_REPRODUCE = "Reproduce: reviewbot simulate "
-
-
 def _series_source(check_cmd: str) -> str:
     """The series arguments of a ``reviewbot check ...`` command line."""
     prefix = "reviewbot check "
@@ -359,19 +356,17 @@ def _series_source(check_cmd: str) -> str:
 
 
 def _concrete_reproducer(finding: Finding, source: str) -> Finding:
-    """Fill the simulator's "Reproduce: reviewbot simulate ... ..." with the
-    series this review came from, so the line can be pasted as it is."""
+    """Render the simulator's "Reproduce: reviewbot simulate ... ..." lines again
+    from the finding's reproducers, with the series this review came from, so
+    the line can be pasted as it is."""
 
     def fill(text: str) -> str:
-        out = []
-        for line in text.split("\n"):
-            if line.startswith(SIM_REPRODUCE) and line.endswith(" ...") and source:
-                out.append(line[: -len("...")] + source)
-            else:
-                out.append(line)
-        return "\n".join(out)
+        lines = text.split("\n")
+        for case in finding.reproducers:
+            lines = [case.line(source) if line == case.line() else line for line in lines]
+        return "\n".join(lines)
 
-    if not source or SIM_REPRODUCE not in finding.message + "".join(finding.simulated):
+    if not source or not finding.reproducers:
         return finding
     return replace(
         finding,

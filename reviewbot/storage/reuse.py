@@ -32,11 +32,13 @@ from sqlalchemy.orm import Session
 from reviewbot import __version__
 from reviewbot.errors import TreeError
 from reviewbot.models import (
+    SIM_ENTRY,
     ApplyResult,
     ApplyStatus,
     Finding,
     Patch,
     PatchApply,
+    Reproducer,
     Review,
     Revision,
     Series,
@@ -172,6 +174,7 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
     result = row.result or {}
     by_index = {p.index: p for p in revision.patches}
     simulated: dict[str, list[str]] = {}
+    reproducers: dict[str, list[Reproducer]] = {}
     order: dict[str, int] = {}
     for i, stored in enumerate(_dicts(result.get("findings"))):
         fid = str(stored.get("id", ""))
@@ -179,6 +182,9 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
         sim = stored.get("simulated")
         if isinstance(sim, list) and sim:
             simulated.setdefault(fid, [str(s) for s in sim])
+        cases = _dicts(stored.get("reproducers"))
+        if cases:
+            reproducers.setdefault(fid, [_reproducer(c) for c in cases])
     findings: list[Finding] = []
     for f_row in sorted(row.findings, key=lambda f: (order.get(f.finding_id, len(order)), f.id)):
         f = finding_from_row(f_row)
@@ -188,6 +194,7 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
                 f,
                 patch_message_id=target.message_id if target else f.patch_message_id,
                 simulated=tuple(simulated.get(f_row.finding_id, ())),
+                reproducers=tuple(reproducers.get(f_row.finding_id, ())),
             )
         )
     apply = None
@@ -232,6 +239,22 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
 
 def identical_note(version: int, since: int) -> str:
     return f"v{version} is identical to v{since} (same base and patch-ids): results of v{since}"
+
+
+def _reproducer(stored: Mapping[str, object]) -> Reproducer:
+    """A Reproducer from its JSON (Reproducer.to_json)."""
+
+    def number(key: str) -> int | None:
+        value = stored.get(key)
+        return value if isinstance(value, int) else None
+
+    entry = stored.get("entry")
+    return Reproducer(
+        str(stored.get("scenario", "")),
+        number("order"),
+        number("index"),
+        entry if isinstance(entry, str) and entry else SIM_ENTRY,
+    )
 
 
 def _dicts(value: object) -> list[Mapping[str, object]]:

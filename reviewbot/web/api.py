@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from reviewbot.models import Reproducer
 from reviewbot.storage.models import FindingRow, ReviewRow, RevisionRow, SeriesRow
 from reviewbot.web import db
 from reviewbot.web.openapi import document
@@ -219,13 +220,7 @@ def reproduce_command(scenario: str, message_id: str) -> str:
 
     Case ids read ``"table-freed order=4 index=3"`` (sim/suite.py).
     """
-    name, *rest = scenario.split() or [""]
-    params = dict(p.split("=", 1) for p in rest if "=" in p)
-    parts = ["reviewbot", "simulate", "--scenario", name]
-    for flag in ("order", "index"):
-        if params.get(flag, "").isdigit():
-            parts += [f"--{flag}", params[flag]]
-    return shlex.join([*parts, message_id])
+    return shlex.join(Reproducer.from_case_id(scenario).argv(message_id))
 
 
 @bp.get("/openapi.json")
