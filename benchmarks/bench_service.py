@@ -33,7 +33,7 @@ from reviewbot.devtools.publicinbox import PublicInbox
 from reviewbot.devtools.services import CeleryWorker, RedisServer, write_config
 from reviewbot.sample import build_sample_tree
 from reviewbot.storage.models import RevisionRow
-from reviewbot.watch.database import dispose_all, sessions_for
+from reviewbot.storage.sessions import dispose_all, sessions_for
 from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, store_message
 from reviewbot.watch.watcher import Watcher

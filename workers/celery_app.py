@@ -17,7 +17,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from reviewbot.config import Config, load_config
-from reviewbot.watch.database import dispose_all
+from reviewbot.storage.sessions import dispose_all
 
 
 def celery_settings(cfg: Config) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from celery import Task
 
 from reviewbot import task_names
 from reviewbot.outbox import send_due
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from workers import jobs
 from workers.celery_app import app, config
 from workers.pipeline import Pipeline, load_pipeline

@@ -17,8 +17,8 @@ from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.expressions import Expr, _raise, local_name
 from sim.interp.machine import Frame, _new_frame
 from sim.interp.statements import Return
-from sim.interp.values import UNINIT, NullPtr
 from sim.model.mm import PtePtr
+from sim.values import UNINIT, NullPtr
 
 if TYPE_CHECKING:
     from sim.interp.expressions import ExpressionCompiler

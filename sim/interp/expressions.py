@@ -15,9 +15,9 @@ from tree_sitter import Node
 
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, c_div, c_mod, converter_for, sizeof
-from sim.interp.values import NULL, UNINIT, ErrPtr, FieldRef, NullPtr, Uninit, VarRef
 from sim.model.mm import PtePtr
 from sim.model.pte import SwapEntry
+from sim.values import NULL, UNINIT, ErrPtr, FieldRef, NullPtr, Uninit, VarRef, truth
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine
@@ -37,14 +37,6 @@ def local_name(e: Expr) -> str | None:
     """The local an expression only reads (its consumer may read it inline)."""
     name: str | None = getattr(e, "local_name", None)
     return name
-
-
-def truth(v: Any) -> bool:
-    if type(v) is int:
-        return v != 0
-    if isinstance(v, Uninit):
-        raise SimFault(Kind.UNINITIALISED, "use of an uninitialised value")
-    return bool(v)
 
 
 def _ptr_arith(op: str, a: Any, b: Any, text: str, left_text: str) -> Any:

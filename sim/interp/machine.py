@@ -16,7 +16,7 @@ from tree_sitter import Node
 from checkers.frontend import FunctionUnit, ParsedFile, declarator_name, parse
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.statements import CompiledFunction, Return, pp_eval
-from sim.interp.values import NULL, Opaque
+from sim.values import NULL, Opaque
 
 if TYPE_CHECKING:
     from sim.model.mm import World

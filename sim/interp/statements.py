@@ -16,9 +16,9 @@ from tree_sitter import Node
 from checkers.frontend import FunctionUnit, declarator_name
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, converter_for
-from sim.interp.expressions import ExpressionCompiler, local_name, truth
-from sim.interp.values import UNINIT
+from sim.interp.expressions import ExpressionCompiler, local_name
 from sim.model.mm import PtePtr
+from sim.values import UNINIT, truth
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine

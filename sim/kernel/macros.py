@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.expressions import truth
-from sim.interp.values import ErrPtr, Opaque
 from sim.kernel import primitive
+from sim.values import ErrPtr, Opaque, truth
 
 
 def _identity(name: str, cites: str) -> None:

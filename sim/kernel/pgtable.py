@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.values import NULL, FieldRef, NullPtr, VarRef
 from sim.kernel import OBSERVED, noop, primitive
 from sim.kernel.constants import VM_SOFTDIRTY, VM_UFFD_WP
 from sim.model.mm import (
@@ -27,6 +26,7 @@ from sim.model.pte import (
     SwapEntry,
     swap_entry,
 )
+from sim.values import NULL, FieldRef, NullPtr, VarRef
 
 _make = tuple.__new__
 

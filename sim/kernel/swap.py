@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.values import NULL
 from sim.kernel import OBSERVED, noop, primitive
 from sim.kernel.constants import EEXIST
 from sim.model.mm import Folio
 from sim.model.pte import SwapEntry
+from sim.values import NULL
 
 
 def _entry(v: Any, fn: str) -> SwapEntry:

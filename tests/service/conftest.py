@@ -22,7 +22,7 @@ from reviewbot.config import (
     WorkerConfig,
 )
 from reviewbot.devtools.services import CeleryWorker, RedisServer, SmtpSink
-from reviewbot.watch.database import dispose_all, sessions_for
+from reviewbot.storage.sessions import dispose_all, sessions_for
 from tests.support.fixtures import public_inbox  # noqa: F401 (a fixture)
 
 PG_ADMIN = os.environ.get("REVIEWBOT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")

@@ -22,8 +22,8 @@ from reviewbot.devtools.mails import mbox, series_mails
 from reviewbot.devtools.publicinbox import PublicInbox
 from reviewbot.devtools.services import CeleryWorker, RedisServer, SmtpSink, write_config
 from reviewbot.storage.models import ReviewRow, RevisionRow, TaskAttemptRow
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.task_names import REVIEW_REVISION as REVIEW_TASK
-from reviewbot.watch.database import sessions_for
 from reviewbot.watch.watcher import Watcher
 from tests.service.conftest import make_config
 from tests.service.test_watch_inbox import running, wait_for

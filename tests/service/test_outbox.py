@@ -16,7 +16,7 @@ from reviewbot.devtools.mails import series_mails
 from reviewbot.devtools.services import SmtpSink
 from reviewbot.outbox import Delivery, Outcome, approve, deliver, resolve, send_due
 from reviewbot.storage.models import OutboxRow, RevisionRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, store_message
 from tests.service.conftest import make_config

@@ -17,7 +17,7 @@ from reviewbot.config import Config
 from reviewbot.devtools.mails import series_mails
 from reviewbot.models import Review, Revision, Series
 from reviewbot.storage.models import OutboxRow, ReviewRow, RevisionRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, store_message
 from reviewbot.web import create_app

@@ -31,7 +31,7 @@ from reviewbot.storage.models import (
     RevisionRow,
     SuppressionRow,
 )
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.watcher import Watcher
 from tests.service.conftest import make_config
 from workers.dispatch import Dispatcher

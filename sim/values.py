@@ -1,8 +1,15 @@
-"""Run-time values the interpreter needs besides ints and model objects."""
+"""Run-time values the interpreter and the kernel primitives share besides
+ints and model objects, and C's truth of a value.
+
+Below both sim/interp (the engine) and sim/kernel (the primitives), so that
+neither imports the other for them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from sim.faults import Kind, SimFault
 
 
 class NullPtr:
@@ -101,3 +108,11 @@ class Opaque:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def truth(v: Any) -> bool:
+    if type(v) is int:
+        return v != 0
+    if isinstance(v, Uninit):
+        raise SimFault(Kind.UNINITIALISED, "use of an uninitialised value")
+    return bool(v)
