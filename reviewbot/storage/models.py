@@ -208,15 +208,20 @@ class MessageRow(Base):
     inbox_url: Mapped[str] = mapped_column(String(500))
     received: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     raw: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="new")  # new/grouped/ignored
+    state: Mapped[str] = mapped_column(String(16), default="new")  # new/grouped/ignored/quarantined
+    reason: Mapped[str | None] = mapped_column(Text)  # why a mail was quarantined
 
 
 class SuppressionRow(Base):
-    """``reviewbot: invalid <id>``: a finding marked false positive."""
+    """``reviewbot: invalid <id>``: a finding marked false positive (for one series,
+    or everywhere when ``series_id`` is None: only the dashboard's token does that)."""
 
     __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("finding_id", "series_id", name="uq_suppressions_finding_series"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[str] = mapped_column(String(16), unique=True)
+    finding_id: Mapped[str] = mapped_column(String(16), index=True)
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
     by: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -146,7 +146,7 @@ class Watcher:
             stats.duplicates += dups
             for info in stored:
                 if not info.is_patch:
-                    stats.commands += len(apply_commands(session, info, self.cfg.message_domain))
+                    stats.commands += len(apply_commands(session, info, lst))
             cursor = session.scalar(
                 select(CursorRow).where(
                     CursorRow.inbox_url == lst.inbox_url, CursorRow.epoch == epoch
