@@ -18,6 +18,7 @@ and whether "no findings" replies are sent at all.
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import email.utils
 import enum
 import hashlib
@@ -113,7 +114,8 @@ def _recipients(
 def build_message(
     reply: ReplyLike, message_id: str, sender: str, to: list[str], cc: list[str]
 ) -> EmailMessage:
-    msg = EmailMessage()
+    # Message-IDs are never folded (a folded id is RFC 2047-encoded: threading breaks)
+    msg = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     if cc:

@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from reviewbot.storage.clean import install
+
 
 class Base(DeclarativeBase):
     pass
@@ -239,3 +241,7 @@ class TaskAttemptRow(Base):
     state: Mapped[str] = mapped_column(String(16))  # started/done/failed/retry
     error: Mapped[str | None] = mapped_column(Text)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# Every row is cleaned before it is written: NULs, surrogates, lengths (storage/clean.py).
+install(Base)
