@@ -9,6 +9,7 @@ the bundled sample use the real pipeline instead.
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import time
@@ -32,6 +33,12 @@ class FakeReply:
     body: str
 
 
+def _header_values(raw: bytes, name: str) -> tuple[str, ...]:
+    """The header's values as written (the outbox parses the addresses itself)."""
+    msg = email.message_from_bytes(raw)
+    return tuple(" ".join(str(v).split()) for v in msg.get_all(name, []))
+
+
 def _split(mbox: bytes) -> list[bytes]:
     parts = re.split(rb"^From mboxrd@z .*\n", mbox, flags=re.MULTILINE)
     return [p for p in parts if p.strip()]
@@ -39,6 +46,7 @@ def _split(mbox: bytes) -> list[bytes]:
 
 class FakePipeline:
     def parse(self, mbox: bytes, version: int | None) -> tuple[Series, Revision]:
+        raws = {i.message_id: raw for raw in _split(mbox) if (i := parse_mail(raw)) is not None}
         infos = [i for raw in _split(mbox) if (i := parse_mail(raw)) is not None]
         if not infos:
             raise ValueError("empty mbox")
@@ -54,6 +62,8 @@ class FakePipeline:
                 diff_text=i.body,
                 raw_subject=i.subject,
                 references=i.references,
+                to=_header_values(raws[i.message_id], "To"),
+                cc=_header_values(raws[i.message_id], "Cc"),
             )
             for i in sorted(infos, key=lambda i: i.index)
             if i.index > 0
@@ -123,7 +133,7 @@ class FakePipeline:
                     references=refs,
                     subject=f"Re: {p.raw_subject}",
                     to=(p.author,),
-                    cc=(),
+                    cc=(*p.to, *p.cc),  # as the real report does: the list stays on Cc
                     body="\n".join(lines),
                 )
             )
