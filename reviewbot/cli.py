@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from reviewbot import __version__
 from reviewbot.errors import UsageError
@@ -132,9 +134,17 @@ def _one_line(text: str) -> str:
     return escape_controls(" ".join(ln.strip() for ln in text.splitlines() if ln.strip()), False)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = guard(sys.stdout), guard(sys.stderr)
     args = build_parser().parse_args(argv)
+    # SIGTERM runs the finally blocks (temporary overlays are removed) like ^C does;
+    # watch and worker install their own handlers.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     module = importlib.import_module(f"reviewbot.commands.{args.command.replace('-', '_')}")
     try:
         return int(module.run(args))

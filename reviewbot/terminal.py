@@ -21,7 +21,7 @@ def escape_controls(text: str, keep_colour: bool = True) -> str:
         s = m.group(0)
         if len(s) > 1 and keep_colour:
             return s
-        return "".join(f"\\x{ord(c):02x}" for c in s)
+        return "".join(f"\\x{ord(c):02x}" if c < " " or "\x7f" <= c <= "\x9f" else c for c in s)
 
     return _CONTROL.sub(sub, text)
 

@@ -3,8 +3,10 @@
 It parses the mbox for real (email package) and reports one finding per
 ``/* FIXME ... */`` line a patch adds; the reply names findings fixed since
 the previous revision.  ``REVIEWBOT_FAKE_DELAY`` (seconds) makes a review
-slow enough to kill a worker in the middle of it.  The end-to-end tests with
-the bundled sample use the real pipeline instead.
+slow enough to kill a worker in the middle of it; with
+``REVIEWBOT_FAKE_OVERLAY=TREE`` it holds an apply overlay over TREE
+meanwhile.  The end-to-end tests with the bundled sample use the real
+pipeline instead.
 """
 
 from __future__ import annotations
@@ -85,7 +87,13 @@ class FakePipeline:
 
     def review(self, series: Series, revision: Revision, tree: Path, *, simulate: bool) -> Review:
         delay = float(os.environ.get("REVIEWBOT_FAKE_DELAY", "0") or 0)
-        if delay:
+        if delay and os.environ.get("REVIEWBOT_FAKE_OVERLAY"):
+            # the real apply stage's temporary index, held while the review is slow
+            from reviewbot.git import Overlay, Repo
+
+            with Overlay(Repo(os.environ["REVIEWBOT_FAKE_OVERLAY"])):
+                time.sleep(delay)
+        elif delay:
             time.sleep(delay)
         findings = []
         for p in revision.patches:
