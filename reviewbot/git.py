@@ -10,11 +10,15 @@ we write vanish with the overlay).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,17 +155,84 @@ class Repo:
         return self._small
 
 
+OVERLAY_PREFIX = "reviewbot-apply-"
+_ORPHAN_AGE = 6 * 3600.0  # an overlay without an owner file (older reviewbot) is gone after this
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (/proc/PID/stat field 22): a pid may be reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _owner_alive(name: str) -> bool | None:
+    """Whether the process named in an overlay's name still runs (None: no owner in it)."""
+    owner = name[len(OVERLAY_PREFIX) :].split("-", 1)[0]
+    pid_s, _, start = owner.partition(".")
+    if not pid_s.isdigit() or not start.isdigit():
+        return None
+    return _start_time(int(pid_s)) == start
+
+
+def sweep_stale_overlays(root: Path | None = None) -> list[Path]:
+    """Remove the overlays of processes that died without cleaning up (SIGKILL,
+    a Celery hard time limit, a machine crash); returns what was removed."""
+    base = root or Path(tempfile.gettempdir())
+    removed = []
+    for d in base.glob(f"{OVERLAY_PREFIX}*"):
+        alive = _owner_alive(d.name)
+        if alive is None:  # made by an older reviewbot: gone once surely finished
+            try:
+                alive = time.time() - d.stat().st_mtime < _ORPHAN_AGE
+            except OSError:
+                continue
+        if not alive:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+@functools.cache
+def _sweep_once() -> None:
+    sweep_stale_overlays()
+    atexit.register(_remove_live)
+
+
+_LIVE: set[Path] = set()  # this process's overlays
+
+
+def _remove_live() -> None:
+    for d in list(_LIVE):
+        shutil.rmtree(d, ignore_errors=True)
+        _LIVE.discard(d)
+
+
 class Overlay:
     """A temporary index and object store layered over a Repo.
 
     Writes (blobs, trees, index) go to a temporary directory; reads fall
     through to the user's objects.  Use as a context manager: the directory
-    is removed on every exit path.
+    is removed on every exit path (SIGTERM included: the CLI turns it into
+    SystemExit).  The directory names its owner process, so that the first
+    overlay of a later process removes those a killed one left behind
+    (``reviewbot-apply-<pid>.<start time>-XXXX``).
     """
 
     def __init__(self, repo: Repo):
+        _sweep_once()
         self.repo = repo
-        self.dir = Path(tempfile.mkdtemp(prefix="reviewbot-apply-"))
+        # The owner is in the name (atomic: a SIGKILL cannot leave a nameless one),
+        # and SIGTERM waits until the directory is registered for removal at exit.
+        owner = f"{os.getpid()}.{_start_time(os.getpid())}"
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"{OVERLAY_PREFIX}{owner}-"))
+            _LIVE.add(self.dir)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         (self.dir / "objects").mkdir()
         self.env = dict(
             os.environ,
@@ -181,6 +252,7 @@ class Overlay:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        _LIVE.discard(self.dir)
 
     def _git(
         self,

@@ -60,6 +60,10 @@ def make_app(cfg: Config) -> Celery:
 def _fresh_connections(**_: Any) -> None:
     # Pooled database connections must not cross fork().
     dispose_all()
+    # A child killed at the hard time limit leaves its overlay: the next one removes it.
+    from reviewbot.git import sweep_stale_overlays
+
+    sweep_stale_overlays()
 
 
 config = load_config()

@@ -114,10 +114,13 @@ class _Sink:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[tuple[list[str], bytes]] = []
+        self.refuse_after: int | None = None  # answer 451 to DATA once this many were kept
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
         with self.lock:
+            if self.refuse_after is not None and len(self.messages) >= self.refuse_after:
+                return "451 try again later"
             self.messages.append((list(envelope.rcpt_tos), bytes(data)))
         return "250 OK"
 
@@ -146,6 +149,11 @@ class SmtpSink:
     def raw(self) -> list[bytes]:
         with self.sink.lock:
             return [raw for _, raw in self.sink.messages]
+
+    def envelopes(self) -> list[list[str]]:
+        """The RCPT TO addresses of each message kept."""
+        with self.sink.lock:
+            return [list(rcpts) for rcpts, _ in self.sink.messages]
 
 
 class CeleryWorker:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from reviewbot.storage.clean import install
 from reviewbot.storage.states import MessageState, RevisionState
 
 
@@ -211,14 +212,19 @@ class MessageRow(Base):
     received: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     raw: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default=MessageState.NEW)
+    reason: Mapped[str | None] = mapped_column(Text)  # why a mail was quarantined
 
 
 class SuppressionRow(Base):
-    """``reviewbot: invalid <id>``: a finding marked false positive."""
+    """``reviewbot: invalid <id>``: a finding marked false positive (for one series,
+    or everywhere when ``series_id`` is None: only the dashboard's token does that)."""
 
     __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("finding_id", "series_id", name="uq_suppressions_finding_series"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[str] = mapped_column(String(16), unique=True)
+    finding_id: Mapped[str] = mapped_column(String(16), index=True)
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
     by: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -236,3 +242,7 @@ class TaskAttemptRow(Base):
     state: Mapped[str] = mapped_column(String(16))  # AttemptState
     error: Mapped[str | None] = mapped_column(Text)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# Every row is cleaned before it is written: NULs, surrogates, lengths (storage/clean.py).
+install(Base)

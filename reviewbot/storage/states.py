@@ -29,6 +29,7 @@ class MessageState(enum.StrEnum):
     NEW = "new"  # a patch waiting for the rest of its series
     GROUPED = "grouped"  # part of a revision
     IGNORED = "ignored"  # not a patch, not ours, or a late straggler
+    QUARANTINED = "quarantined"  # could not be read or stored: kept aside with its reason
 
 
 class ReviewStatus(enum.StrEnum):

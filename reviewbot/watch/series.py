@@ -12,12 +12,14 @@ title and author within a time window; ``reviewbot link`` links the rest.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from reviewbot.config import ListConfig
@@ -74,6 +76,36 @@ def store_message(session: Session, inbox_url: str, raw: bytes, info: MailInfo |
     )
     session.flush()
     return True
+
+
+def quarantine(
+    session: Session, inbox_url: str, raw: bytes, info: MailInfo | None, reason: str
+) -> int:
+    """Keep a mail that could not be stored aside, with why; 1 if a row was written.
+
+    Its key is a hash of its bytes (its own Message-Id may be what failed).
+    """
+    key = f"quarantine.{hashlib.sha256(raw).hexdigest()[:40]}@reviewbot.invalid"
+    label = info.message_id[:200] if info is not None else "?"
+    log.warning("%s: mail %s quarantined: %s", inbox_url, label, reason)
+    try:
+        with session.begin_nested():
+            if session.scalar(select(MessageRow.id).where(MessageRow.message_id == key)):
+                return 0
+            session.add(
+                MessageRow(
+                    message_id=key,
+                    inbox_url=inbox_url,
+                    raw=decode_raw(raw),
+                    state=MessageState.QUARANTINED,
+                    reason=f"{reason} (Message-Id {label})"[:2000],
+                )
+            )
+            session.flush()
+    except (SQLAlchemyError, ValueError, UnicodeError) as exc:
+        log.error("%s: mail %s could not even be quarantined: %s", inbox_url, label, exc)
+        return 0
+    return 1
 
 
 def store_messages(
@@ -136,7 +168,14 @@ def group_pending(
     ).all()
     groups: dict[str, _Group] = {}
     for row in rows:
-        info = parse_mail(row.raw.encode("utf-8"))
+        try:
+            info = parse_mail(row.raw.encode("utf-8"))
+        except Exception as exc:  # stored before a reader bug: kept aside, not a wedge
+            row.state, row.reason = (
+                MessageState.QUARANTINED,
+                f"unreadable: {type(exc).__name__}: {exc}"[:500],
+            )
+            continue
         if info is None or not info.is_patch:
             row.state = MessageState.IGNORED
             continue
@@ -161,7 +200,18 @@ def group_pending(
             for row, _ in group.mails.values():
                 row.state = MessageState.IGNORED
             continue
-        rid = _create_revision(session, lst, group, link_window_days)
+        try:
+            with session.begin_nested():
+                rid = _create_revision(session, lst, group, link_window_days)
+        except (OperationalError, InterfaceError):
+            raise
+        except (SQLAlchemyError, ValueError, UnicodeError) as exc:
+            # one bad series must not keep every later one from being grouped
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:500]
+            log.warning("%s: series not stored, its mails quarantined: %s", group.root, reason)
+            for row, _ in group.mails.values():
+                row.state, row.reason = MessageState.QUARANTINED, f"grouping failed: {reason}"
+            continue
         for row, _ in group.mails.values():
             row.state = MessageState.GROUPED if rid is not None else MessageState.IGNORED
         if rid is not None:

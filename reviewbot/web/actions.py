@@ -101,6 +101,10 @@ def mark_invalid(finding_id: str) -> dict[str, Any]:
     if series_id is None and request.is_json:
         body = request.get_json(silent=True) or {}
         series_id = body.get("series") if isinstance(body.get("series"), int) else None
+    if series_id is not None and not (
+        0 < series_id < 2**63 and session.get(SeriesRow, series_id) is not None
+    ):
+        abort(404, description="no such series")
     reason = (request.form.get("reason") or "")[:2000]
     row = session.scalars(
         select(SuppressionRow).where(SuppressionRow.finding_id == finding_id[:16])

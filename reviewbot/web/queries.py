@@ -177,6 +177,8 @@ class SeriesView:
     rangediff: list[RangeDiffPair]
     outbox: list[OutboxRow]
     suppressed: set[str]
+    # who marked what invalid, for this series or everywhere
+    suppressions: list[SuppressionRow] = field(default_factory=list)
 
 
 def _sorted_findings(findings: Sequence[FindingRow]) -> list[FindingRow]:
@@ -236,14 +238,15 @@ def series_view(
             .order_by(OutboxRow.created, OutboxRow.id)
         )
     )
-    suppressed = set(
+    suppressions = list(
         session.scalars(
-            select(SuppressionRow.finding_id).where(
-                or_(SuppressionRow.series_id == series_id, SuppressionRow.series_id.is_(None))
-            )
+            select(SuppressionRow)
+            .where(or_(SuppressionRow.series_id == series_id, SuppressionRow.series_id.is_(None)))
+            .order_by(SuppressionRow.created, SuppressionRow.id)
         )
     )
-    return SeriesView(series, views, older, newer, delta, rdiff, outbox, suppressed)
+    suppressed = {s.finding_id for s in suppressions}
+    return SeriesView(series, views, older, newer, delta, rdiff, outbox, suppressed, suppressions)
 
 
 @dataclass

@@ -170,6 +170,8 @@ def test_v2_is_linked_reviewed_and_names_what_was_fixed(
     public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
     cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
+    lst = dataclasses.replace(cfg.lists[0], maintainers=("mai@example.org",))
+    cfg = dataclasses.replace(cfg, lists=(lst,))
     watcher = _watcher(cfg)
     public_inbox.import_mbox(mbox(series_mails("s", version=1, n=3, flagged=(1, 2, 3))))
     watcher.poll_once()
