@@ -120,7 +120,15 @@ def helper_facts(near: FunctionUnit, name: str, tree: TreeView) -> HelperFacts:
 
 def _fallback(name: str) -> HelperFacts:
     k = knowledge()
-    return HelperFacts(name, None, flag_bits=dict(k.batch_flags))
+    args = k.batch_args.get(name, {})
+    return HelperFacts(
+        name,
+        None,
+        flag_bits=dict(k.batch_flags),
+        ptep_param=args.get("ptep"),
+        max_nr_param=args.get("max_nr"),
+        flags_param=args.get("flags"),
+    )
 
 
 def _facts_of(unit: FunctionUnit, tree: TreeView) -> HelperFacts:

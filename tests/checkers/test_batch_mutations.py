@@ -164,3 +164,32 @@ def test_batch_formed_without_the_hwpoison_exclusion_is_found(
     ]
     lines = (root / "mm/rmap.c").read_text().splitlines()
     assert any("TTU_HWPOISON" in t for t in lines[found[0].line - 12 : found[0].line])
+
+
+def test_madvise_batch_from_folio_size_is_found(kernel_tree: Path, tmp_path: Path) -> None:
+    root = copy_tree(kernel_tree, tmp_path, "mm/madvise.c")
+    assert blocking(findings_in(root, "mm/madvise.c", "madvise_folio_pte_batch")) == []
+    path = root / "mm/madvise.c"
+    text = path.read_text()
+    old = "\tint max_nr = (end - addr) / PAGE_SIZE;\n"
+    if text.count(old) != 1:
+        pytest.skip("this kernel's madvise_folio_pte_batch() does not have the expected shape")
+    path.write_text(text.replace(old, "\tint max_nr = folio_nr_pages(folio);\n"))
+    found = blocking(findings_in(root, "mm/madvise.c", "madvise_folio_pte_batch"))
+    assert [c for c, _ in found] == ["batch-bounds"]
+    assert "folio_nr_pages() at line" in found[0][1] and "pmd_addr_end" in found[0][1]
+
+
+def test_unmap_wrapper_without_pmd_clamp_is_found(kernel_tree: Path, tmp_path: Path) -> None:
+    """The lazyfree wrapper scanning the whole folio from its first entry."""
+    root = copy_tree(kernel_tree, tmp_path, "mm/rmap.c")
+    wrapper = WRAPPER.replace(
+        "\tunsigned long end = pmd_addr_end(addr, vma->vm_end);\n"
+        "\tint max_nr = (end - addr) >> PAGE_SHIFT;\n",
+        "\tint max_nr = folio_nr_pages(folio);\n",
+    )
+    assert wrapper != WRAPPER
+    mutate_function(root, "mm/rmap.c", "try_to_unmap_one", LAZYFREE, wrapper)
+    assert blocking(findings_in(root, "mm/rmap.c", "try_to_unmap_one")) == []
+    found = blocking(findings_in(root, "mm/rmap.c", "lazyfree_unmap_batch"))
+    assert [c for c, _ in found] == ["batch-bounds"]
