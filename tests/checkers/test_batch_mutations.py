@@ -9,6 +9,7 @@ large folios in try_to_unmap_one()), not copies of them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,12 +85,10 @@ def mutate_function(
     there), and put ``before`` in front of the function."""
     path = root / rel
     text = path.read_text()
-    head = next(
-        (h for h in (f"static bool {function}(", f"static int {function}(") if h in text), None
-    )
-    if head is None:
+    m = re.search(rf"(?m)^static [^\n(;]*\b{function}\(", text)
+    if m is None:
         pytest.skip(f"this kernel's {rel} has no {function}()")
-    start = text.index(head)
+    start = m.start()
     end = text.index("\n}\n", start) + 3
     body = text[start:end]
     for old, new in edits:
@@ -193,3 +192,43 @@ def test_unmap_wrapper_without_pmd_clamp_is_found(kernel_tree: Path, tmp_path: P
     assert blocking(findings_in(root, "mm/rmap.c", "try_to_unmap_one")) == []
     found = blocking(findings_in(root, "mm/rmap.c", "lazyfree_unmap_batch"))
     assert [c for c, _ in found] == ["batch-bounds"]
+
+
+ZAP_RETRY: list[Edit] = [
+    (
+        "\ttlb_change_page_size(tlb, PAGE_SIZE);\n\tinit_rss_vec(rss);\n",
+        "retry:\n\ttlb_change_page_size(tlb, PAGE_SIZE);\n\tinit_rss_vec(rss);\n",
+    ),
+    (
+        "\tif (force_flush)\n\t\ttlb_flush_mmu(tlb);\n\n\treturn addr;\n",
+        "\tif (force_flush)\n\t\ttlb_flush_mmu(tlb);\n\n"
+        "\tif (addr != end) {\n\t\tcond_resched();\n\t\tgoto retry;\n\t}\n\treturn addr;\n",
+    ),
+]
+RESET_AFTER: Edit = (
+    "retry:\n\ttlb_change_page_size(tlb, PAGE_SIZE);\n",
+    "retry:\n\tforce_flush = false;\n\tforce_break = false;\n"
+    "\ttlb_change_page_size(tlb, PAGE_SIZE);\n",
+)
+
+
+def _zap_retry(kernel_tree: Path, tmp_path: Path, reset_after: bool) -> list[Finding]:
+    root = copy_tree(kernel_tree, tmp_path, "mm/memory.c")
+    mutate_function(root, "mm/memory.c", "zap_pte_range", ZAP_RETRY)
+    if reset_after:
+        path = root / "mm/memory.c"
+        path.write_text(path.read_text().replace(*RESET_AFTER))
+    return findings_in(root, "mm/memory.c", "zap_pte_range")
+
+
+def test_zap_flags_reset_before_retry_are_found(kernel_tree: Path, tmp_path: Path) -> None:
+    """A retry loop in zap_pte_range() (newer kernels have one) whose
+    force_flush/force_break are reset only once, before the label."""
+    found = blocking(_zap_retry(kernel_tree, tmp_path, reset_after=False))
+    assert [c for c, _ in found] == ["stale-pointer", "stale-pointer"]
+    assert {m.split(" ", 1)[0] for _, m in found} == {"force_flush", "force_break"}
+    assert all("before the retry: label" in m for _, m in found)
+
+
+def test_zap_flags_reset_after_retry_are_quiet(kernel_tree: Path, tmp_path: Path) -> None:
+    assert blocking(_zap_retry(kernel_tree, tmp_path, reset_after=True)) == []
