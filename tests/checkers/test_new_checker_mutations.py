@@ -30,6 +30,30 @@ MUTATIONS: list[Mutation] = [
         [("\t\t\tif (flags & CYDP_CLEAR_YOUNG)\n", "\t\t\tif (flags | CYDP_CLEAR_YOUNG)\n")],
         "always-true-flag-test",
     ),
+    (
+        "helper-already-locks",
+        "mm/memory.c",
+        "copy_pte_range",
+        [
+            (
+                "\tsrc_pte = pte_offset_map_nolock(src_mm, src_pmd, addr, &src_ptl);\n",
+                "\tsrc_pte = pte_offset_map_lock(src_mm, src_pmd, addr, &src_ptl);\n",
+            )
+        ],
+        "lock-pairing",
+    ),
+    (
+        "fault-path-locks-twice",
+        "mm/memory.c",
+        "handle_pte_fault",
+        [
+            (
+                "\t\tvmf->pte = pte_offset_map_nolock(vmf->vma->vm_mm, vmf->pmd,\n",
+                "\t\tvmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd,\n",
+            )
+        ],
+        "lock-pairing",
+    ),
 ]
 
 
