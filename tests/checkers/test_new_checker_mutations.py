@@ -54,6 +54,20 @@ MUTATIONS: list[Mutation] = [
         ],
         "lock-pairing",
     ),
+    (
+        "swap-api-on-inverted-kind-test",
+        "mm/madvise.c",
+        "madvise_free_pte_range",
+        [("\t\t\tif (!non_swap_entry(entry)) {\n", "\t\t\tif (non_swap_entry(entry)) {\n")],
+        "swap-entry-kind",
+    ),
+    (
+        "swap-api-without-kind-test",
+        "mm/madvise.c",
+        "swapin_walk_pmd_entry",
+        [("\t\tif (unlikely(non_swap_entry(entry)))\n\t\t\tcontinue;\n", "")],
+        "swap-entry-kind",
+    ),
 ]
 
 
