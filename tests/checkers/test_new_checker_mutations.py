@@ -68,6 +68,32 @@ MUTATIONS: list[Mutation] = [
         [("\t\tif (unlikely(non_swap_entry(entry)))\n\t\t\tcontinue;\n", "")],
         "swap-entry-kind",
     ),
+    (
+        "swapcache-clear-one-of-nr",
+        "mm/memory.c",
+        "do_swap_page",
+        [
+            (
+                "after PTL unlock */\n\tif (need_clear_cache) {\n"
+                "\t\tswapcache_clear(si, entry, nr_pages);\n",
+                "after PTL unlock */\n\tif (need_clear_cache) {\n"
+                "\t\tswapcache_clear(si, entry, 1);\n",
+            )
+        ],
+        "swap-device-pairing",
+    ),
+    (
+        "swap-device-leak-on-error-path",
+        "mm/memory.c",
+        "do_swap_page",
+        [
+            (
+                "\tif (si)\n\t\tput_swap_device(si);\n\treturn ret;\n}\n",
+                "\treturn ret;\n}\n",
+            )
+        ],
+        "swap-device-pairing",
+    ),
 ]
 
 
