@@ -94,6 +94,18 @@ MUTATIONS: list[Mutation] = [
         ],
         "swap-device-pairing",
     ),
+    (
+        "aligned-span-by-subtraction",
+        "mm/hugetlb.c",
+        "adjust_range_if_pmd_sharing_possible",
+        [
+            (
+                "!(v_end > v_start) ||",
+                "!((v_end - v_start) >> PUD_SHIFT) ||",
+            )
+        ],
+        "unsigned-range-underflow",
+    ),
 ]
 
 
