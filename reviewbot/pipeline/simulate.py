@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reviewbot.models import Evidence, Finding, Severity, SimRun, SimulationResult
 from sim.interp.machine import SourceTree
-from sim.suite import default_cases, parse_case_id, run_table
+from sim.suite import DEFAULT_ENTRY, case_entry, default_cases, parse_case_id, run_table
 from sim.tree import DirectoryTree
 
 CHECKER = "simulator"
@@ -42,7 +42,11 @@ def simulate_tree_dirs(
 
 def reproduce_command(run: SimRun) -> str:
     name, order, index = parse_case_id(run.scenario)
-    parts = [f"reviewbot simulate --scenario {name}"]
+    entry = case_entry(run.scenario)
+    parts = ["reviewbot simulate"]
+    if entry != DEFAULT_ENTRY:
+        parts.append(f"--entry {entry}")
+    parts.append(f"--scenario {name}")
     if order is not None:
         parts.append(f"--order {order}")
     if index is not None:
