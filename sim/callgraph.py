@@ -2,8 +2,9 @@
 
 Built from the same configured function definitions the interpreter
 executes (``sim.interp.machine.configured_functions``): a call by name to a
-function those files define is an edge; calls through pointers, and calls
-to functions defined elsewhere, are not followed.
+function those files define is an edge; calls through pointers, calls to
+functions defined elsewhere and calls to a function a ``prefer`` primitive
+stands for (do_wp_page(): the tree's definition never runs) are not followed.
 """
 
 from __future__ import annotations
@@ -45,12 +46,17 @@ def _callees(node: Node) -> set[str]:
 def reachable(tree: SourceTree, files: Sequence[str], start: str) -> set[str]:
     """Functions defined in ``files`` that ``start`` reaches (itself included
     when it is defined there)."""
+    from sim.kernel import PRIMITIVES
+
     graph = call_graph(tree, files)
+    # A primitive marked prefer runs instead of the tree's definition: the
+    # simulator never executes what that definition calls.
+    preferred = {name for name, p in PRIMITIVES.items() if p.prefer}
     seen: set[str] = set()
     todo = [start]
     while todo:
         name = todo.pop()
-        if name in seen or name not in graph:
+        if name in seen or name not in graph or (name in preferred and name != start):
             continue
         seen.add(name)
         todo.extend(graph[name] - seen)

@@ -89,7 +89,10 @@ def entries_for(touched: Collection[str], tree: SourceTree) -> list[Entry]:
     ``tree`` defines in the entry's FILES (the code the simulator executes
     from source).  A touched function the simulator only stands in for (a
     primitive, or a file the entry does not read) chooses nothing: running
-    the entry would not run the patched code.
+    the entry would not run the patched code.  The reachability is static,
+    so it over-approximates: do_swap_page reaches zap_pte_range() through
+    handle_pte_marker() -> do_fault() -> unmap_mapping_folio(), a path none
+    of its scenarios takes (an extra entry run, never a missed one).
     """
     wanted = set(touched)
     if not wanted:
