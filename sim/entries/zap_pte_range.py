@@ -25,14 +25,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.entries.common import Violation, run_call
 from sim.entries.zap_spec import ZapBuilt, ZapSpec, build
-from sim.faults import Kind, NotModelled, Outcome, SimFault
+from sim.faults import Kind, SimFault
 from sim.interp.machine import Machine, Program
 from sim.kernel.constants import VM_UFFD_WP
 from sim.kernel.zap import tlb_flush_mmu
 from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PAGE_SIZE, PTRS_PER_PTE
 from sim.model.pte import PTE_NONE, SWP_PTE_MARKER, Pte
-from sim.runner import Execution, _ended
+from sim.runner import Execution
 from sim.scenarios import Scenario
 
 NAME = "zap_pte_range"
@@ -67,38 +68,17 @@ def execute(
 ) -> Execution:
     assert isinstance(spec, ZapSpec)
     built = build(spec)
-    world = built.world
     before = Before.take(built)
-    m = Machine(program, world, max_steps=max_steps)
     args = [built.tlb, built.vma, built.pmd, built.addr, built.end, built.details]
-    try:
-        ret = m.run(function, args)
-    except NotModelled as exc:
-        return _ended(spec, m, Outcome.NOT_MODELLED, exc)
-    except SimFault as exc:
-        return _ended(spec, m, Outcome.FAIL, exc)
-    except RecursionError:
-        budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
-        return _ended(spec, m, Outcome.FAIL, budget)
-    except Exception as exc:  # a primitive given something it cannot model
-        return _ended(
-            spec,
-            m,
-            Outcome.NOT_MODELLED,
-            NotModelled(f"simulator could not model this call ({exc!r})"),
-        )
-    if type(ret) is not int:
-        return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{function} returned {ret!r}"))
-    violations = check_zap(built, before, ret, m)
-    if not violations:
-        return Execution(
-            spec, Outcome.PASS, trace=tuple(m.trace), covered=m.covered, steps=m.steps, ret=ret
-        )
-    results = [_located(spec, m, v) for v in violations]
-    first = results[0]
-    first.ret = ret
-    first.more = results[1:]
-    return first
+    return run_call(
+        program,
+        built.world,
+        spec,
+        function,
+        args,
+        max_steps,
+        lambda ret, m: check_zap(built, before, ret, m),
+    )
 
 
 # --- invariants ---------------------------------------------------------------
@@ -121,14 +101,6 @@ class Before:
             b.mapcounts[id(folio)] = [p.mapcount for p in folio.pages]
             b.refcounts[id(folio)] = folio.refcount
         return b
-
-
-class Violation:
-    def __init__(self, kind: Kind, message: str, address: int = -1, event: str = "") -> None:
-        self.kind = kind
-        self.message = message
-        self.address = address  # the page it is about, to find the statement
-        self.event = event
 
 
 def _uffd_wp_any(pte: Pte) -> bool:
@@ -346,26 +318,3 @@ def _pages(built: ZapBuilt, before: Before, ret: int, m: Machine) -> list[Violat
                 )
             ]
     return []
-
-
-def _located(spec: ZapSpec, m: Machine, v: Violation) -> Execution:
-    """The violation at the statement that last touched its page."""
-    exc = SimFault(v.kind, v.message)
-    where: tuple[str, str, int, str] | None = None
-    for name, data, at in reversed(m.world.events):
-        if at is None:
-            continue
-        if v.event and name == v.event:
-            where = at  # type: ignore[assignment]
-            break
-        if v.address >= 0 and name in ("clear", "set_ptes"):
-            start, nr = data if isinstance(data, tuple) else (0, 0)
-            if start <= v.address < start + nr * PAGE_SIZE:
-                where = at  # type: ignore[assignment]
-                break
-    if where is None and m.trace:
-        where = m.trace[-1]
-    if where is not None:
-        file, fn, line, _ = where
-        exc.locate(file, line, fn)
-    return _ended(spec, m, Outcome.FAIL, exc)

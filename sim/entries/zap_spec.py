@@ -117,7 +117,7 @@ def build(spec: ZapSpec) -> ZapBuilt:
     pages = spec.pages
     n = len(pages)
     if not 0 < n <= MAX_PAGES or set(pages) - set(CODES):
-        raise ValueError(f"layout {pages!r}: 1 to {MAX_PAGES} of {CODES}")
+        raise ValueError(f"a layout of {n} pages: 1 to {MAX_PAGES} of {CODES}")
     if not 0 <= spec.index < max(spec.nr, n):
         raise ValueError(f"--index {spec.index} outside the {n} pages laid out")
     if not 0 <= spec.start < spec.stop_page() <= n:

@@ -19,6 +19,7 @@ KERNEL_FILES = (
     "mm/memory.c",
     "mm/internal.h",
     "mm/swap.h",
+    "mm/madvise.c",
     "include/linux/mm_inline.h",
     "include/linux/userfaultfd_k.h",
 )
