@@ -143,7 +143,7 @@ def pfn_to_page(m: Any, pfn: int) -> Any:
 @primitive("pfn_swap_entry_folio", "include/linux/swapops.h: pfn_swap_entry_folio()")
 def pfn_swap_entry_folio(m: Any, entry: Any) -> Any:
     page = pfn_to_page(m, entry.offset)
-    if entry.type == SWP_MIGRATION and not page.folio.f.locked:
+    if SWP_MIGRATION <= entry.type <= SWP_MIGRATION + 2 and not page.folio.f.locked:
         # The kernel BUG_ON()s a migration entry of an unlocked folio.
         raise SimFault(Kind.BUG_ON, "pfn_swap_entry_folio(): migration entry, folio not locked")
     return page.folio

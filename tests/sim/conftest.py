@@ -20,6 +20,7 @@ KERNEL_FILES = (
     "mm/internal.h",
     "mm/swap.h",
     "mm/madvise.c",
+    "mm/mprotect.c",
     "include/linux/mm_inline.h",
     "include/linux/userfaultfd_k.h",
 )
