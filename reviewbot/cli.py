@@ -84,10 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="run the swap-in simulator")
     _add_common(p)
-    p.add_argument("--entry", default=SIM_ENTRY, metavar="FUNCTION")
+    p.add_argument(
+        "--entry",
+        default=SIM_ENTRY,
+        metavar="FUNCTION",
+        help="the C function to run, with its own scenarios (default: do_swap_page); "
+        "'--entry list' lists the entries",
+    )
+    p.add_argument("--list-entries", action="store_true", help="list the entries and exit")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--scenario", metavar="NAME", help="run only this scenario")
-    p.add_argument("--order", type=int, help="folio order for --scenario")
+    p.add_argument(
+        "--order",
+        type=int,
+        help="folio order (do_swap_page) or the entry's size for --scenario",
+    )
     p.add_argument("--index", type=int, help="faulting page index for --scenario")
     _add_series_source(p, required=False)
 

@@ -146,8 +146,12 @@ class Reproducer:
 
     @classmethod
     def from_case_id(cls, case_id: str, entry: str = SIM_ENTRY) -> Reproducer:
-        """From the simulator's case id, ``"table-freed order=4 index=3"``."""
+        """From the simulator's case id, ``"table-freed order=4 index=3"``; an
+        entry other than do_swap_page leads it: ``"zap_pte_range:swap-batch ..."``."""
         name, *rest = case_id.split() or [""]
+        lead, sep, tail = name.partition(":")
+        if sep and tail:
+            entry, name = lead, tail
         params = dict(p.split("=", 1) for p in rest if "=" in p)
         order, index = params.get("order", ""), params.get("index", "")
         return cls(

@@ -17,7 +17,7 @@ from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, c_div, c_mod, converter_for, sizeof
 from sim.model.mm import PtePtr
 from sim.model.pte import SwapEntry
-from sim.values import NULL, UNINIT, ErrPtr, FieldRef, NullPtr, Uninit, VarRef, truth
+from sim.values import NULL, UNINIT, ArrayPtr, ErrPtr, FieldRef, NullPtr, Uninit, VarRef, truth
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine
@@ -51,6 +51,8 @@ def _ptr_arith(op: str, a: Any, b: Any, text: str, left_text: str) -> Any:
             return a.index - b.index
     if isinstance(b, PtePtr) and type(a) is int and op == "+":
         return b.moved(a)
+    if isinstance(a, ArrayPtr) and type(b) is int:
+        return a.moved(b if op == "+" else -b)
     raise NotModelled(f"arithmetic '{op}' on {type(a).__name__} and {type(b).__name__} in {text}")
 
 
@@ -98,7 +100,7 @@ def _deref(p: Any, text: str) -> Any:
         return p.load()
     if isinstance(p, NullPtr):
         raise SimFault(Kind.NULL, f"NULL dereference of {text}")
-    if isinstance(p, VarRef | FieldRef):
+    if isinstance(p, VarRef | FieldRef | ArrayPtr):
         return p.load()
     if isinstance(p, Uninit):
         raise SimFault(Kind.UNINITIALISED, f"dereference of uninitialised {text}")
@@ -501,12 +503,24 @@ class ExpressionCompiler:
                 p = ptr(m, f)
                 if isinstance(p, NullPtr):
                     raise SimFault(Kind.NULL, f"NULL dereference of {ptext}")
-                if isinstance(p, PtePtr | VarRef | FieldRef):
+                if isinstance(p, PtePtr | VarRef | FieldRef | ArrayPtr):
                     p.store(v)
                     return
                 raise NotModelled(f"store through {type(p).__name__}")
 
             return self.expr(node), store
+        if node.type == "subscript_expression":
+            base = self.expr(node.child_by_field_name("argument"))  # type: ignore[arg-type]
+            idx = self.expr(node.child_by_field_name("index"))  # type: ignore[arg-type]
+
+            def store_element(m: Machine, f: Frame, v: Any) -> None:
+                p = _ptr_arith("+", base(m, f), idx(m, f), text, text)
+                if isinstance(p, PtePtr | ArrayPtr):
+                    p.store(v)
+                    return
+                raise NotModelled(f"store through {type(p).__name__}")
+
+            return self.expr(node), store_element
         return self.expr(node), self._no_store(f"store to {node.type}")
 
     @staticmethod

@@ -57,7 +57,7 @@ def noop(*names: str, cites: str, result: Any = None, prefer: bool = False) -> N
 
 
 def _load() -> None:
-    from sim.kernel import folio, macros, pgtable, swap  # noqa: F401
+    from sim.kernel import folio, macros, madvise, mprotect, pgtable, swap, zap  # noqa: F401
 
 
 _load()

@@ -147,3 +147,15 @@ def pfn_down(m: Any, x: int) -> int:
 @primitive("PFN_UP", "include/linux/pfn.h: PFN_UP()")
 def pfn_up(m: Any, x: int) -> int:
     return (x + 4095) >> 12
+
+
+@primitive("memset", "include/linux/string.h: memset()")
+def memset(m: Any, dest: Any, c: int, size: int) -> Any:
+    # Local arrays of int (init_rss_vec()): whole cells only.
+    from sim.values import ArrayPtr
+
+    if not isinstance(dest, ArrayPtr) or size % 4:
+        raise NotModelled(f"memset() of {type(dest).__name__}, {size} bytes")
+    for i in range(size // 4):
+        dest.moved(i).store(c)
+    return dest

@@ -126,7 +126,8 @@ def non_swap_entry(m: Any, entry: Any) -> bool:
 
 @primitive("is_migration_entry", "include/linux/swapops.h: is_migration_entry()")
 def is_migration_entry(m: Any, entry: Any) -> bool:
-    return bool(entry.type == SWP_MIGRATION)
+    # SWP_MIGRATION (read), then read-exclusive and write (sim/kernel/mprotect.py).
+    return bool(SWP_MIGRATION <= entry.type <= SWP_MIGRATION + 2)
 
 
 @primitive("is_hwpoison_entry", "include/linux/swapops.h: is_hwpoison_entry()")

@@ -61,7 +61,8 @@ def test_6_12_generated_cases_pass(kernel_tree: Path) -> None:
 def test_mutation_is_caught(kernel_tree: Path, tmp_path: Path, path: Path) -> None:
     mutation = load_mutation(path)
     mutated = apply_mutation(kernel_tree, mutation, tmp_path / "v1")
-    case = one_case(mutation["scenario"], mutation["order"], mutation["index"])
+    entry = mutation.get("entry", "do_swap_page")
+    case = one_case(mutation["scenario"], mutation["order"], mutation["index"], entry)
     result = run_table(
         [("base", DirectoryTree(kernel_tree)), ("v1", DirectoryTree(mutated))], [case]
     )
