@@ -10,6 +10,10 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reviewbot.sim_summary import SimSummary
 
 
 class Severity(enum.Enum):
@@ -189,11 +193,40 @@ class ApplyResult:
         return all(p.status is ApplyStatus.APPLIED for p in self.patches)
 
 
+class SimOutcome(enum.StrEnum):
+    """How one simulator run ended, from the interpreter to storage.
+
+    Only ``pass`` and ``fail`` say something about the patch; the others say
+    the case was not simulated (``budget``: over its step, time or memory
+    budget; ``not-modelled``: the C needs something the model lacks;
+    ``model-error``: the simulator itself is wrong).  A str enum: stored and
+    written to JSON as its value.
+    """
+
+    PASS = "pass"
+    FAIL = "fail"
+    BUDGET = "budget"
+    NOT_MODELLED = "not-modelled"
+    MODEL_ERROR = "model-error"
+
+    @classmethod
+    def parse(cls, value: str) -> SimOutcome:
+        """A stored value; one this version does not know is a model error."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.MODEL_ERROR
+
+    @property
+    def simulated(self) -> bool:
+        return self in (SimOutcome.PASS, SimOutcome.FAIL)
+
+
 @dataclass(frozen=True)
 class SimRun:
     scenario: str
     revision: str  # "base", "v1", ...
-    outcome: str  # "pass" | "fail" | "not-modelled" | "model-error"
+    outcome: SimOutcome
     kind: str = ""
     message: str = ""
     trace: tuple[str, ...] = ()
@@ -201,6 +234,9 @@ class SimRun:
     file: str = ""
     line: int = 0
     function: str = ""
+    # Why a run was not simulated, shared by the runs it stopped
+    # ("frobnicate() is unknown"); empty for pass and fail.
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,11 +254,18 @@ class SimulationResult:
                     "kind": r.kind,
                     "message": r.message,
                     "trace": list(r.trace),
+                    "reason": r.reason,
                 }
                 for r in self.runs
             ],
             "coverage": self.coverage,
+            "summary": self.summary().to_json(),
         }
+
+    def summary(self, revision: str | None = None) -> SimSummary:
+        from reviewbot.sim_summary import summarise
+
+        return summarise(self.runs, revision)
 
 
 @dataclass(frozen=True)

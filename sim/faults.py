@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import enum
 
+from reviewbot.models import SimOutcome
 
-class Outcome(enum.Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    NOT_MODELLED = "not-modelled"
-    MODEL_ERROR = "model-error"
+# One enum from the interpreter to storage (reviewbot.models.SimOutcome).
+Outcome = SimOutcome
 
 
 class Kind(enum.Enum):
@@ -35,6 +33,7 @@ class Kind(enum.Enum):
     LOST_FAULT = "lost-fault"
     BUDGET = "budget"
     NOT_MODELLED = "not-modelled"
+    MODEL_ERROR = "model-error"
 
 
 class SimFault(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from reviewbot.models import Evidence, Finding, Severity, SimRun, SimulationResult
+from reviewbot.models import Evidence, Finding, Severity, SimOutcome, SimRun, SimulationResult
 from sim.interp.machine import SourceTree
 from sim.suite import default_cases, parse_case_id, run_table
 from sim.tree import DirectoryTree
@@ -70,7 +70,7 @@ def findings_from_simulation(
     base = result.runs[0].revision if result.runs else "base"
     groups: dict[tuple[str, str, str, str, int], list[SimRun]] = {}
     for run in result.runs:
-        if run.outcome != "fail" or run.revision == base:
+        if run.outcome is not SimOutcome.FAIL or run.revision == base:
             continue
         if revisions is not None and run.revision not in revisions:
             continue

@@ -15,6 +15,7 @@ from tree_sitter import Node
 
 from checkers.frontend import FunctionUnit, ParsedFile, declarator_name, parse
 from sim.faults import Kind, NotModelled, SimFault
+from sim.interp.preprocess import configure
 from sim.interp.statements import CompiledFunction, Return, pp_eval
 from sim.interp.values import NULL, Opaque
 
@@ -136,7 +137,7 @@ class Program:
                 data = self.tree.read(path)
                 if data is None:
                     continue
-                pf = parse(data, path)
+                pf = parse(configure(data, self.config), path)
                 for name, node in configured_functions(pf, self.config).items():
                     units[name] = FunctionUnit(pf, name, node)
             self._units = units
@@ -170,7 +171,7 @@ class Program:
             return fn
         if prim is not None:
             return prim
-        raise NotModelled(name)
+        raise NotModelled(f"{name}() is unknown")
 
 
 class Machine:
