@@ -31,6 +31,7 @@ class Kind(enum.Enum):
     PERMISSION = "permission"
     OUTSIDE = "outside-range"
     LOST_FAULT = "lost-fault"
+    UNDEFINED = "undefined-behaviour"  # a shift past the width, ...
     BUDGET = "budget"
     NOT_MODELLED = "not-modelled"
     MODEL_ERROR = "model-error"

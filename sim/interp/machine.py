@@ -8,6 +8,8 @@ statements executed and the statement lines covered.
 
 from __future__ import annotations
 
+import resource
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -174,8 +176,25 @@ class Program:
         raise NotModelled(f"{name}() is unknown")
 
 
+# Every this many steps a run looks at its clock and its memory.
+CHECKPOINT_STEPS = 5_000
+MAX_SECONDS = 5.0  # wall clock per case
+MAX_MEMORY = 512 << 20  # bytes of peak memory a case may add
+
+
+def _peak_memory() -> int:
+    """The process's peak resident memory in bytes (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 class Machine:
-    """One execution: budgets, trace and coverage over one World."""
+    """One execution: budgets, trace and coverage over one World.
+
+    Budgets: statements executed, loop iterations and primitive calls share
+    the step budget (a primitive that walks ``nr`` entries charges ``nr``);
+    the call depth; and, looked at every CHECKPOINT_STEPS steps, a
+    wall-clock and a memory budget.  Each ends the run as ``budget``.
+    """
 
     def __init__(
         self,
@@ -184,15 +203,22 @@ class Machine:
         max_steps: int = 100_000,
         max_depth: int = 48,
         trace_len: int = 12,
+        *,
+        max_seconds: float = MAX_SECONDS,
+        max_memory: int = MAX_MEMORY,
     ) -> None:
         self.program = program
         self.world = world
         self.max_steps = max_steps
         self.max_depth = max_depth
-        self.ticks = 0  # loop iterations
-        # Statements still allowed before the budget is exceeded, less the
-        # ticks: a statement checks ``len(log) > room``, one comparison.
-        self.room = max_steps
+        self.max_seconds = max_seconds
+        self.max_memory = max_memory
+        self.charged = 0  # loop iterations and primitive work
+        # Statements still allowed before the next checkpoint, less what
+        # was charged: a statement checks ``len(log) > room``, one comparison.
+        self.room = min(max_steps, CHECKPOINT_STEPS)
+        self.started = time.monotonic()
+        self.memory_at_start = _peak_memory()
         self.depth = 0
         self.trace_len = trace_len
         # Every statement executed, in order: the trace is its tail and the
@@ -204,8 +230,13 @@ class Machine:
         }
 
     @property
+    def ticks(self) -> int:
+        """Loop iterations and primitive work charged so far."""
+        return self.charged
+
+    @property
     def steps(self) -> int:
-        return len(self.log) + self.ticks
+        return len(self.log) + self.charged
 
     @property
     def trace(self) -> list[tuple[str, str, int, str]]:
@@ -222,10 +253,35 @@ class Machine:
             self.exhausted()
 
     def exhausted(self) -> None:
-        raise SimFault(
-            Kind.BUDGET,
-            f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
-        )
+        """Past ``room``: the step budget is spent, or a checkpoint is due."""
+        if self.steps > self.max_steps:
+            raise SimFault(
+                Kind.BUDGET,
+                f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
+            )
+        elapsed = time.monotonic() - self.started
+        if elapsed > self.max_seconds:
+            raise SimFault(
+                Kind.BUDGET,
+                f"time budget of {self.max_seconds:g} s exhausted after {self.steps} steps",
+            )
+        grown = _peak_memory() - self.memory_at_start
+        if grown > self.max_memory:
+            raise SimFault(
+                Kind.BUDGET,
+                f"memory budget of {self.max_memory >> 20} MB exhausted "
+                f"({grown >> 20} MB) after {self.steps} steps",
+            )
+        # Next checkpoint: room is compared with len(log) and already less the charges.
+        self.room = len(self.log) + min(CHECKPOINT_STEPS, self.max_steps - self.steps)
+
+    def charge(self, work: int) -> None:
+        """Count ``work`` steps done inside a primitive (``nr`` entries walked)."""
+        if work > 0:
+            self.charged += work
+            self.room -= work
+            if len(self.log) > self.room:
+                self.exhausted()
 
     def note(self, event: str, data: object) -> None:
         """Record a model event with the C statement that caused it."""
@@ -234,7 +290,7 @@ class Machine:
 
     def tick(self) -> None:
         """One loop iteration: counts against the budget even with an empty body."""
-        self.ticks += 1
+        self.charged += 1
         self.room -= 1
         if len(self.log) > self.room:
             self.exhausted()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.values import NULL, FieldRef, NullPtr, VarRef
-from sim.kernel import OBSERVED, noop, primitive
+from sim.kernel import OBSERVED, noop, primitive, walked
 from sim.kernel.constants import VM_SOFTDIRTY, VM_UFFD_WP
 from sim.model.mm import (
     PAGE_SHIFT,
@@ -342,7 +342,7 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
     table = p.handle.table
     if p.handle.live and not table.freed and not table.ptl.held:
         raise SimFault(Kind.LOCK, "set_ptes() without the page table lock held")
-    if nr < 1:
+    if walked(m, nr, "set_ptes") < 1:
         raise SimFault(Kind.WRONG_COUNT, f"set_ptes() of {nr} entries")
     if p.handle.live and 0 <= p.index < PTRS_PER_PTE and table.address(p.index) != addr:
         raise SimFault(
@@ -379,7 +379,7 @@ def set_pte_at(m: Any, mm: Any, addr: int, ptep: Any, pte: Any) -> None:
 def update_mmu_cache_range(m: Any, vmf: Any, vma: Any, addr: int, ptep: Any, nr: int) -> None:
     # A no-op on x86, but other architectures read the PTEs: they must be live.
     p = _ptr(ptep, "update_mmu_cache_range")
-    for i in range(max(nr, 1)):
+    for i in range(max(walked(m, nr, "update_mmu_cache_range"), 1)):
         p.moved(i).load()
 
 

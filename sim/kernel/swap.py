@@ -6,7 +6,7 @@ from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.values import NULL
-from sim.kernel import OBSERVED, noop, primitive
+from sim.kernel import OBSERVED, noop, primitive, walked
 from sim.kernel.constants import EEXIST
 from sim.model.mm import Folio
 from sim.model.pte import SwapEntry
@@ -54,7 +54,7 @@ def swap_count(m: Any, entry: Any) -> int:
 def swap_free_nr(m: Any, entry: Any, nr: int) -> None:
     e = _entry(entry, "swap_free_nr")
     smap = m.world.swap.swap_map
-    for off in range(e.offset, e.offset + nr):
+    for off in range(e.offset, e.offset + walked(m, nr, "swap_free_nr")):
         count = smap.get(off, 0)
         if count <= 0:
             raise SimFault(
@@ -103,7 +103,7 @@ def page_swap_entry(m: Any, page: Any) -> SwapEntry:
 def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
     e = _entry(entry, "swapcache_prepare")
     si = m.world.swap
-    offsets = range(e.offset, e.offset + nr)
+    offsets = range(e.offset, e.offset + walked(m, nr, "swapcache_prepare"))
     if any(o in si.has_cache for o in offsets):
         return -EEXIST
     si.has_cache.update(offsets)
@@ -113,7 +113,7 @@ def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
 @primitive("swapcache_clear", "mm/swapfile.c: swapcache_clear()", prefer=True)
 def swapcache_clear(m: Any, si: Any, entry: Any, nr: int) -> None:
     e = _entry(entry, "swapcache_clear")
-    for o in range(e.offset, e.offset + nr):
+    for o in range(e.offset, e.offset + walked(m, nr, "swapcache_clear")):
         if o not in si.has_cache:
             raise SimFault(Kind.WRONG_COUNT, f"swapcache_clear() of {o:#x} without the cache flag")
         si.has_cache.discard(o)
