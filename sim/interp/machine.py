@@ -18,8 +18,10 @@ from tree_sitter import Node
 from checkers.frontend import FunctionUnit, ParsedFile, declarator_name, parse
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.preprocess import configure
+from sim.interp.prototypes import Prototype, prototypes
 from sim.interp.statements import CompiledFunction, Return, pp_eval
 from sim.interp.values import NULL, Opaque
+from sim.kernel import Primitive, candidates
 
 if TYPE_CHECKING:
     from sim.model.mm import World
@@ -102,6 +104,18 @@ def _pp_taken(node: Node, pf: ParsedFile, config: dict[str, int]) -> bool:
     return cond is not None and bool(pp_eval(cond, pf.text, config))
 
 
+def signature_differs(name: str, proto: Prototype, shapes: Sequence[Primitive]) -> Primitive:
+    """A stand-in for a primitive written for another release: calling it
+    ends the run as not modelled, naming both prototypes."""
+    models = " or ".join(p.c_prototype() for p in shapes)
+    what = f"signature differs: the tree has {proto}, the model has {models}"
+
+    def differs(m: Any, f: Any, texts: Any, args: Any) -> None:
+        raise NotModelled(what)
+
+    return Primitive(name, differs, shapes[0].cites, lazy=True)
+
+
 class Frame:
     __slots__ = ("vars",)
 
@@ -122,14 +136,13 @@ class Program:
         files: Sequence[str] = SOURCE_FILES,
         config: dict[str, int] | None = None,
     ) -> None:
-        from sim.kernel import PRIMITIVES
-
         self.tree = tree
         self.files = tuple(files)
         self.config = dict(DEFAULT_CONFIG if config is None else config)
-        self.primitives = PRIMITIVES
         self._compiled: dict[str, CompiledFunction | None] = {}
         self._units: dict[str, FunctionUnit] | None = None
+        self._chosen: dict[str, Primitive | None] = {}
+        self._prototypes: dict[str, dict[str, Prototype]] = {}
 
     def _index(self) -> dict[str, FunctionUnit]:
         if self._units is None:
@@ -156,16 +169,47 @@ class Program:
             )
         return self._compiled[name]
 
+    def prototype(self, name: str, cited: str = "") -> Prototype | None:
+        """The tree's prototype of ``name``: from the files the simulator
+        reads, else from the file a primitive cites; None if neither has it."""
+        for path in (*self.files, cited):
+            if not path:
+                continue
+            if path not in self._prototypes:
+                data = self.tree.read(path)
+                self._prototypes[path] = (
+                    prototypes(parse(configure(data, self.config), path)) if data else {}
+                )
+            found = self._prototypes[path].get(name)
+            if found is not None:
+                return found
+        return None
+
+    def primitive_for(self, name: str) -> Primitive | None:
+        """The primitive standing for ``name`` in this tree: the shape that
+        fits the tree's prototype, or one that says the signature differs."""
+        if name in self._chosen:
+            return self._chosen[name]
+        shapes = candidates(name)
+        chosen = shapes[0] if shapes else None
+        if shapes:
+            proto = self.prototype(name, shapes[0].cited_file)
+            if proto is not None:
+                fitting = [p for p in shapes if p.fits(proto)]
+                chosen = fitting[0] if fitting else signature_differs(name, proto, shapes)
+        self._chosen[name] = chosen
+        return chosen
+
     def bound_primitive(self, name: str) -> Any:
         """The primitive ``resolve(name)`` will return, or None if it will not
         return one (the tree's source, or nothing: decided when executed)."""
-        prim = self.primitives.get(name)
+        prim = self.primitive_for(name)
         if prim is None or prim.prefer:
             return prim
         return None if self.unit(name) is not None else prim
 
     def resolve(self, name: str) -> Any:
-        prim = self.primitives.get(name)
+        prim = self.primitive_for(name)
         if prim is not None and prim.prefer:
             return prim
         fn = self.function(name)

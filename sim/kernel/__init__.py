@@ -28,6 +28,35 @@ class Primitive:
     lazy: bool = False  # receives (machine, frame, arg texts, arg closures)
     is_source: bool = False
     nargs: int | None = None  # a lazy primitive's argument count (None: any)
+    # The C parameter types this primitive models (checked against the
+    # tree's prototype when given): ("swp_entry_t", "int").
+    params: tuple[str, ...] | None = None
+
+    @property
+    def cited_file(self) -> str:
+        """The file the primitive cites: "include/linux/swap.h"."""
+        return self.cites.split(":", 1)[0].strip()
+
+    def c_prototype(self) -> str:
+        """The prototype this primitive models, for messages."""
+        if self.params is not None:
+            return f"{self.name}({', '.join(self.params)})"
+        return self.signature()
+
+    def fits(self, proto: Any) -> bool:
+        """Whether the tree's prototype (sim.interp.prototypes.Prototype) is
+        the one this primitive models: as many parameters, the same types."""
+        if proto.variadic:
+            return True
+        if not self.accepts(len(proto.params)):
+            return False
+        if self.params is None or proto.macro:
+            return True
+        from sim.interp.prototypes import normalise_type
+
+        return len(self.params) == len(proto.params) and all(
+            normalise_type(a) == b for a, b in zip(self.params, proto.params, strict=True)
+        )
 
     def accepts(self, nargs: int) -> bool:
         """Whether a C call with ``nargs`` arguments fits the model's function."""
@@ -52,6 +81,15 @@ class Primitive:
 
 
 PRIMITIVES: dict[str, Primitive] = {}
+# Other releases' shapes of a primitive: the one that fits the tree's
+# prototype is used (Program.primitive_for).
+VARIANTS: dict[str, list[Primitive]] = {}
+
+
+def candidates(name: str) -> list[Primitive]:
+    """The primitive of that name and its variants, current release first."""
+    first = PRIMITIVES.get(name)
+    return ([first] if first is not None else []) + VARIANTS.get(name, [])
 
 
 @functools.cache
@@ -75,11 +113,21 @@ def primitive(
     prefer: bool = False,
     lazy: bool = False,
     nargs: int | None = None,
+    params: tuple[str, ...] | None = None,
+    variant: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as the model of C function ``name``; with ``variant``,
+    as the shape of another release (give its ``params`` so the tree's
+    prototype can choose it)."""
+
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        prim = Primitive(name, fn, cites, kind, prefer, lazy, nargs=nargs, params=params)
+        if variant:
+            VARIANTS.setdefault(name, []).append(prim)
+            return fn
         if name in PRIMITIVES:
             raise ValueError(f"primitive {name} registered twice")
-        PRIMITIVES[name] = Primitive(name, fn, cites, kind, prefer, lazy, nargs=nargs)
+        PRIMITIVES[name] = prim
         return fn
 
     return register

@@ -15,6 +15,7 @@ from sim.model.mm import (
     PMD_SHIFT,
     PMD_SIZE,
     PTRS_PER_PTE,
+    Folio,
     Pmd,
     PtePtr,
 )
@@ -204,6 +205,20 @@ for _name, _attr, _value in (
 @primitive("mk_pte", "include/linux/mm.h: mk_pte()")
 def mk_pte(m: Any, page: Any, prot: Any) -> Pte:
     return Pte.present(page.pfn, young=True)
+
+
+@primitive(
+    "folio_mk_pte",
+    "include/linux/mm.h: folio_mk_pte() (6.16)",
+    params=("struct folio *", "pgprot_t"),
+)
+def folio_mk_pte(m: Any, folio: Any, prot: Any) -> Pte:
+    """The PTE of a folio's first page (later releases' form of mk_pte())."""
+    if isinstance(folio, NullPtr):
+        raise SimFault(Kind.NULL, "folio_mk_pte() on a NULL folio")
+    if not isinstance(folio, Folio):
+        raise NotModelled(f"folio_mk_pte on {type(folio).__name__}")
+    return Pte.present(folio.pages[0].pfn, young=True)
 
 
 @primitive("pte_advance_pfn", "include/linux/pgtable.h: pte_advance_pfn()")

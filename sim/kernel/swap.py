@@ -99,7 +99,7 @@ def page_swap_entry(m: Any, page: Any) -> SwapEntry:
     return SwapEntry(folio.swap.type, folio.swap.offset + page.idx)
 
 
-@primitive("swapcache_prepare", "mm/swapfile.c: swapcache_prepare()")
+@primitive("swapcache_prepare", "mm/swapfile.c: swapcache_prepare()", params=("swp_entry_t", "int"))
 def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
     e = _entry(entry, "swapcache_prepare")
     si = m.world.swap
@@ -110,7 +110,12 @@ def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
     return 0
 
 
-@primitive("swapcache_clear", "mm/swapfile.c: swapcache_clear()", prefer=True)
+@primitive(
+    "swapcache_clear",
+    "mm/swapfile.c: swapcache_clear()",
+    prefer=True,
+    params=("struct swap_info_struct *", "swp_entry_t", "int"),
+)
 def swapcache_clear(m: Any, si: Any, entry: Any, nr: int) -> None:
     e = _entry(entry, "swapcache_clear")
     for o in range(e.offset, e.offset + walked(m, nr, "swapcache_clear")):
@@ -190,3 +195,27 @@ noop(
 )
 noop("waitqueue_active", cites="include/linux/wait.h: waitqueue_active()", result=False)
 noop("print_bad_pte", cites="mm/memory.c: print_bad_pte()", prefer=True)
+
+
+# Before 6.11 the swap cache pin of a synchronous swap-in covered one entry:
+# swapcache_prepare(entry) and swapcache_clear(si, entry).
+@primitive(
+    "swapcache_prepare",
+    "mm/swapfile.c: swapcache_prepare() of 6.10",
+    params=("swp_entry_t",),
+    variant=True,
+)
+def swapcache_prepare_one(m: Any, entry: Any) -> int:
+    result: int = swapcache_prepare(m, entry, 1)
+    return result
+
+
+@primitive(
+    "swapcache_clear",
+    "mm/swapfile.c: swapcache_clear() of 6.10",
+    prefer=True,
+    params=("struct swap_info_struct *", "swp_entry_t"),
+    variant=True,
+)
+def swapcache_clear_one(m: Any, si: Any, entry: Any) -> None:
+    swapcache_clear(m, si, entry, 1)
