@@ -94,13 +94,16 @@ def one_case(name: str, order: int | None, index: int | None, entry: str = DEFAU
     return Case(name, sc.spec(order, index if index is not None else 0), entry)
 
 
+BASE_FAILS = "the base fails this case, so the model is wrong"
+
+
 def _run(execution: Execution, case: Case, revision: str) -> SimRun:
-    outcome = execution.outcome.value
     message = execution.summary() if execution.outcome is not Outcome.PASS else ""
     return SimRun(
         scenario=case.id,
         revision=revision,
-        outcome=outcome,
+        outcome=execution.outcome,
+        reason=execution.reason,
         kind=execution.kind,
         message=message,
         trace=execution.trace_lines(),
@@ -158,7 +161,8 @@ def run_table(
                 SimRun(
                     scenario=case.id,
                     revision=base_name,
-                    outcome=Outcome.MODEL_ERROR.value,
+                    outcome=Outcome.MODEL_ERROR,
+                    reason=BASE_FAILS,
                     kind=base.kind,
                     trace=base.trace_lines(),
                     file=base.file,
@@ -178,7 +182,8 @@ def run_table(
                     SimRun(
                         scenario=case.id,
                         revision=name,
-                        outcome=Outcome.MODEL_ERROR.value,
+                        outcome=Outcome.MODEL_ERROR,
+                        reason=BASE_FAILS,
                         message="not judged: the base fails this case",
                     )
                 )

@@ -116,7 +116,7 @@ def exit_status(result: SimulationResult) -> ExitStatus:
     outcomes = {r.outcome for r in result.runs}
     if "fail" in outcomes:
         return ExitStatus.FINDINGS
-    if outcomes & {"model-error", "not-modelled"} or not outcomes:
+    if outcomes & {"model-error", "not-modelled", "budget"} or not outcomes:
         return ExitStatus.ERROR if "pass" not in outcomes else ExitStatus.CLEAN
     return ExitStatus.CLEAN
 
@@ -156,6 +156,10 @@ def render_text(result: SimulationResult, entry: str) -> str:
         out.append(f"{r.revision} {r.scenario}: {r.outcome} {r.kind}")
         out.append(f"  {r.message}")
         out.extend(f"    {t}" for t in r.trace[-6:])
+    for rev in revisions:
+        unsimulated = result.summary(rev).not_simulated_sentence()
+        if unsimulated:
+            out.extend(["", unsimulated])
     cov = result.coverage
     out.append("")
     share = cov.get(entry, 0.0)

@@ -97,10 +97,6 @@ def corroborate(static: list[Finding], simulated: list[Finding]) -> list[Finding
         match = next((i for i, f in enumerate(out) if fits(f, True)), None)
         if match is None:
             match = next((i for i, f in enumerate(out) if fits(f, False)), None)
-        if match is None and checkers == frozenset({"batch-bounds"}):
-            # A batch that leaves its bounds fails wherever it is first
-            # touched (the batch helper, say): the missing check is the cause.
-            match = next((i for i, f in enumerate(out) if f.checker == "batch-bounds"), None)
         if match is None:
             alone.append(sim)
         elif sim.message not in out[match].simulated:

@@ -388,9 +388,14 @@ def _footer(review: Review, patch: Patch, tool_cmd: str | None) -> list[str]:
     if review.apply is not None:
         words = BASE_SOURCE_WORDS.get(review.apply.base_source, review.apply.base_source)
         base = f"{review.apply.base[:8]} ({words})"
+    lines = ["--", f"reviewbot {__version__} on base {base}"]
+    if review.simulation is not None:
+        # Never more than was run: the cases the simulator could not run are said.
+        unsimulated = review.simulation.summary().not_simulated_sentence()
+        if unsimulated:
+            lines.extend(textwrap.wrap(f"Simulator: {unsimulated}.", WIDTH, break_on_hyphens=False))
     return [
-        "--",
-        f"reviewbot {__version__} on base {base}",
+        *lines,
         f"Reproduce: {tool_cmd or 'reviewbot check ' + patch.message_id}",
         'Wrong? Reply with "reviewbot: invalid <id>" and it will not be raised again.',
     ]
@@ -443,8 +448,10 @@ def render_text(review: Review, *, colour: bool = False) -> str:
             f"{where}{fn}: {f.message}  [id {f.id}]"
         )
     if review.simulation is not None:
-        fails = [r for r in review.simulation.runs if r.outcome == "fail"]
-        out.append(f"simulation: {len(review.simulation.runs)} run(s), {len(fails)} failed")
+        sim = review.simulation.summary()
+        out.append(f"simulation of {sim.headline()}" if sim.total else "simulation: no run")
+        if sim.not_simulated:
+            out.append(f"  {sim.not_simulated_sentence()}")
     for note in review.notes:
         out.append(f"note: {note}")
     return "\n".join(out) + "\n"

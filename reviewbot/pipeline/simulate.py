@@ -17,6 +17,7 @@ from reviewbot.models import (
     Finding,
     Reproducer,
     Severity,
+    SimOutcome,
     SimRun,
     SimulationResult,
 )
@@ -68,7 +69,7 @@ def findings_from_simulation(
     base = result.runs[0].revision if result.runs else "base"
     groups: dict[tuple[str, str, str, str, int], list[SimRun]] = {}
     for run in result.runs:
-        if run.outcome != "fail" or run.revision == base:
+        if run.outcome is not SimOutcome.FAIL or run.revision == base:
             continue
         if revisions is not None and run.revision not in revisions:
             continue

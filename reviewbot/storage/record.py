@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reviewbot import __version__
-from reviewbot.models import Evidence, Finding, Patch, Review, Series, Severity
+from reviewbot.models import Evidence, Finding, Patch, Review, Series, Severity, SimOutcome
 from reviewbot.report_json import review_to_json
 from reviewbot.storage import diffs, history, summary, unchanged
 from reviewbot.storage.models import (
@@ -211,7 +211,7 @@ def _store_review(
             SimRunRow(
                 scenario=run.scenario,
                 revision=run.revision,
-                outcome=run.outcome,
+                outcome=SimOutcome.parse(str(run.outcome)).value,
                 kind=run.kind,
                 message=run.message,
                 trace=list(run.trace),

@@ -42,6 +42,7 @@ from reviewbot.models import (
     Review,
     Revision,
     Series,
+    SimOutcome,
     SimRun,
     SimulationResult,
 )
@@ -208,20 +209,30 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
     sim_json = result.get("simulation")
     if isinstance(sim_json, dict):
         coverage = sim_json.get("coverage")
+        stored_runs = sim_json.get("runs")
+        rows = sorted(row.sim_runs, key=lambda r: r.id)
+        # the reasons runs were not simulated live in the stored JSON only
+        reasons = [
+            str(r.get("reason", "")) if isinstance(r, dict) else ""
+            for r in (stored_runs if isinstance(stored_runs, list) else [])
+        ]
+        if len(reasons) != len(rows):
+            reasons = [""] * len(rows)
         simulation = SimulationResult(
             runs=tuple(
                 SimRun(
                     scenario=r.scenario,
                     revision=r.revision,
-                    outcome=r.outcome,
+                    outcome=SimOutcome.parse(r.outcome),
                     kind=r.kind,
                     message=r.message,
                     trace=tuple(r.trace),
                     file=r.file,
                     line=r.line,
                     function=r.function,
+                    reason=reason,
                 )
-                for r in sorted(row.sim_runs, key=lambda r: r.id)
+                for r, reason in zip(rows, reasons, strict=True)
             ),
             coverage=dict(coverage) if isinstance(coverage, dict) else {},
         )

@@ -16,6 +16,7 @@ import enum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reviewbot.models import summarise
 from reviewbot.storage.diffs import paths
 from reviewbot.storage.history import reviewed_revisions
 from reviewbot.storage.models import ReviewRow, SeriesRow, SuppressionRow
@@ -52,14 +53,18 @@ def suppressed_ids(session: Session, series_id: int) -> set[str]:
 
 
 def sim_status(review: ReviewRow | None) -> str:
+    """The simulator's health for the reviewed revision of ``review``:
+    fail, pass, unknown (mostly not simulated) or none."""
     if review is None or not review.sim_runs:
         return "none"
-    outcomes = {r.outcome for r in review.sim_runs}
-    if "fail" in outcomes:
-        return "fail"
-    if "pass" in outcomes:
-        return "pass"
-    return "none"
+    return summarise(review.sim_runs).health
+
+
+def sim_sentence(review: ReviewRow | None) -> str:
+    """``68 of 68 runs of v2 could not be simulated: frobnicate() is unknown``, or ""."""
+    if review is None or not review.sim_runs:
+        return ""
+    return summarise(review.sim_runs).not_simulated_sentence()
 
 
 def counts(review: ReviewRow | None, hidden: set[str]) -> dict[str, int]:

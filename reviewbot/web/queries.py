@@ -28,6 +28,7 @@ from reviewbot.storage.models import (
 from reviewbot.storage.rangediff import RangeDiffPair, range_diff
 from reviewbot.storage.states import ReviewStatus
 from reviewbot.storage.summary import Health
+from reviewbot.storage.summary import sim_sentence as summary_sim_sentence
 from reviewbot.storage.summary import sim_status as summary_sim_status
 from reviewbot.storage.unchanged import step, unchanged_since
 
@@ -165,6 +166,10 @@ class RevisionView:
     @property
     def sim_status(self) -> str:
         return summary_sim_status(self.review)
+
+    @property
+    def sim_sentence(self) -> str:
+        return summary_sim_sentence(self.review)
 
 
 @dataclass

@@ -490,7 +490,7 @@ class CompiledFunction:
                 if check and cond is not None and not truth(cond(m, f)):
                     return None
                 check = True
-                m.ticks += 1
+                m.charged += 1
                 m.room -= 1
                 if len(m.log) > m.room:
                     m.exhausted()

@@ -27,13 +27,13 @@ def min_(m: Any, a: int, b: int) -> int:
     return a if a < b else b
 
 
-@primitive("max_t", "include/linux/minmax.h: max_t()", lazy=True)
+@primitive("max_t", "include/linux/minmax.h: max_t()", lazy=True, nargs=3)
 def max_t(m: Any, f: Any, texts: Any, args: Any) -> int:
     a, b = args[1](m, f), args[2](m, f)
     return int(a if a > b else b)
 
 
-@primitive("min_t", "include/linux/minmax.h: min_t()", lazy=True)
+@primitive("min_t", "include/linux/minmax.h: min_t()", lazy=True, nargs=3)
 def min_t(m: Any, f: Any, texts: Any, args: Any) -> int:
     a, b = args[1](m, f), args[2](m, f)
     return int(a if a < b else b)
@@ -54,7 +54,7 @@ def is_aligned(m: Any, x: int, a: int) -> bool:
     return x & (a - 1) == 0
 
 
-@primitive("IS_ENABLED", "include/linux/kconfig.h: IS_ENABLED()", lazy=True)
+@primitive("IS_ENABLED", "include/linux/kconfig.h: IS_ENABLED()", lazy=True, nargs=1)
 def is_enabled(m: Any, f: Any, texts: Any, args: Any) -> int:
     return 1 if m.program.config.get(texts[0].strip(), 0) else 0
 
@@ -74,7 +74,7 @@ def ptr_err(m: Any, p: Any) -> int:
     return p.err if isinstance(p, ErrPtr) else 0
 
 
-@primitive("DECLARE_WAITQUEUE", "include/linux/wait.h: DECLARE_WAITQUEUE()", lazy=True)
+@primitive("DECLARE_WAITQUEUE", "include/linux/wait.h: DECLARE_WAITQUEUE()", lazy=True, nargs=2)
 def declare_waitqueue(m: Any, f: Any, texts: Any, args: Any) -> None:
     f.vars[texts[0].strip()] = Opaque("wait_queue_entry " + texts[0].strip())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.kernel import OBSERVED, noop, primitive
+from sim.kernel import OBSERVED, noop, primitive, walked
 from sim.kernel.constants import VM_SOFTDIRTY, VM_UFFD_WP
 from sim.model.mm import (
     PAGE_SHIFT,
@@ -14,6 +14,7 @@ from sim.model.mm import (
     PMD_SHIFT,
     PMD_SIZE,
     PTRS_PER_PTE,
+    Folio,
     Pmd,
     PtePtr,
 )
@@ -207,6 +208,20 @@ def mk_pte(m: Any, page: Any, prot: Any) -> Pte:
     return Pte.present(page.pfn, young=True)
 
 
+@primitive(
+    "folio_mk_pte",
+    "include/linux/mm.h: folio_mk_pte() (6.16)",
+    params=("struct folio *", "pgprot_t"),
+)
+def folio_mk_pte(m: Any, folio: Any, prot: Any) -> Pte:
+    """The PTE of a folio's first page (later releases' form of mk_pte())."""
+    if isinstance(folio, NullPtr):
+        raise SimFault(Kind.NULL, "folio_mk_pte() on a NULL folio")
+    if not isinstance(folio, Folio):
+        raise NotModelled(f"folio_mk_pte on {type(folio).__name__}")
+    return Pte.present(folio.pages[0].pfn, young=True)
+
+
 @primitive("pte_advance_pfn", "include/linux/pgtable.h: pte_advance_pfn()")
 def pte_advance_pfn(m: Any, pte: Any, nr: int) -> Pte:
     p = _pte(pte, "pte_advance_pfn")
@@ -343,7 +358,7 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
     table = p.handle.table
     if p.handle.live and not table.freed and not table.ptl.held:
         raise SimFault(Kind.LOCK, "set_ptes() without the page table lock held")
-    if nr < 1:
+    if walked(m, nr, "set_ptes") < 1:
         raise SimFault(Kind.WRONG_COUNT, f"set_ptes() of {nr} entries")
     if p.handle.live and 0 <= p.index < PTRS_PER_PTE and table.address(p.index) != addr:
         raise SimFault(
@@ -380,7 +395,7 @@ def set_pte_at(m: Any, mm: Any, addr: int, ptep: Any, pte: Any) -> None:
 def update_mmu_cache_range(m: Any, vmf: Any, vma: Any, addr: int, ptep: Any, nr: int) -> None:
     # A no-op on x86, but other architectures read the PTEs: they must be live.
     p = _ptr(ptep, "update_mmu_cache_range")
-    for i in range(max(nr, 1)):
+    for i in range(max(walked(m, nr, "update_mmu_cache_range"), 1)):
         p.moved(i).load()
 
 

@@ -76,8 +76,8 @@ def test_case_ids_name_their_entry_unless_it_is_do_swap_page() -> None:
     assert case_entry(other.id) == "some_entry"
     assert parse_case_id(other.id) == parse_case_id(plain.id) == ("table-freed", 4, 3)
     assert Reproducer.from_case_id(other.id).line() == (
-        "Reproduce: reviewbot simulate --scenario table-freed --order 4 --index 3"
-        " --entry some_entry ..."
+        "Reproduce: reviewbot simulate --entry some_entry --scenario table-freed"
+        " --order 4 --index 3 ..."
     )
     assert Reproducer.from_case_id(plain.id).line() == (
         "Reproduce: reviewbot simulate --scenario table-freed --order 4 --index 3 ..."

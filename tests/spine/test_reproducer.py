@@ -24,7 +24,7 @@ def test_rendered_lines() -> None:
         "Reproduce: reviewbot simulate --scenario table-freed --order 4 --index 3 --mbox s.mbox"
     )
     assert Reproducer("x", entry="zap_pte_range").argv("m@x") == [
-        "reviewbot", "simulate", "--scenario", "x", "--entry", "zap_pte_range", "m@x",
+        "reviewbot", "simulate", "--entry", "zap_pte_range", "--scenario", "x", "m@x",
     ]  # fmt: skip
     assert Reproducer.from_case_id("x order=one") == Reproducer("x")
 
