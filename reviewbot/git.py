@@ -24,6 +24,18 @@ import git as gitpython
 from reviewbot.errors import TreeError
 
 _SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
+# "@@ -4416,0 +4417,2 @@" in a -U0 diff: counts are optional (1 when absent)
+_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass
+class LineChange:
+    """One file's changed lines between two trees (paths without a/ b/)."""
+
+    old_path: str | None
+    new_path: str | None
+    removed: set[int]  # lines of the old file
+    added: set[int]  # lines of the new file
 
 
 class GitError(Exception):
@@ -239,6 +251,38 @@ class Overlay:
 
     def write_tree(self) -> str:
         return self._git("write-tree").stdout.decode().strip()
+
+    def changed_lines(self, old_tree: str, new_tree: str) -> list[LineChange]:
+        """What changed between two trees of the overlay, line by line.
+
+        The overlay's trees hold only the files the series touches, so this
+        is one small ``git diff-tree``; its line numbers are where the
+        hunks really landed (offset or not), never the mail's ``@@``.
+        """
+        out = self._git(
+            "diff-tree", "-r", "-p", "-U0", "-M", "--no-color", "--no-ext-diff", old_tree, new_tree
+        ).stdout.decode("utf-8", "replace")
+        changes: list[LineChange] = []
+        for line in out.splitlines():
+            if line.startswith("diff --git "):
+                changes.append(LineChange(None, None, set(), set()))
+            elif not changes:
+                continue
+            elif line.startswith("--- "):
+                changes[-1].old_path = None if line == "--- /dev/null" else line[6:]
+            elif line.startswith("+++ "):
+                changes[-1].new_path = None if line == "+++ /dev/null" else line[6:]
+            elif m := _HUNK_RE.match(line):
+                old_start, old_len = int(m.group(1)), int(m.group(2) or 1)
+                new_start, new_len = int(m.group(3)), int(m.group(4) or 1)
+                changes[-1].removed.update(range(old_start, old_start + old_len))
+                changes[-1].added.update(range(new_start, new_start + new_len))
+        return changes
+
+    def read_index_file(self, path: str) -> bytes | None:
+        """A file as the temporary index holds it now (not cached: it moves)."""
+        proc = self._git("cat-file", "blob", f":{path}", check=False)
+        return proc.stdout if proc.returncode == 0 else None
 
     def entries_in_index(self) -> dict[str, tuple[str, str]]:
         """path -> (mode, sha) of the temporary index."""

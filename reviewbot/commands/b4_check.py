@@ -54,7 +54,7 @@ def review_stdin(data: bytes, tree: Path) -> Review:
     revision = Revision(version=revision.version, patches=revision.patches, total=revision.total)
     review = review_revision(series, revision, repo.path, simulate=True)
     failed = review.apply is not None and any(
-        p.status is ApplyStatus.FAILED for p in review.apply.patches
+        p.status in (ApplyStatus.FAILED, ApplyStatus.ALREADY_APPLIED) for p in review.apply.patches
     )
     if failed and _reverses(repo, revision):
         review = review_revision(series, revision, repo.path, simulate=True, already_applied=True)

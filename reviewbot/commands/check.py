@@ -1,7 +1,8 @@
 """``reviewbot check``: fetch a series, review it, print and file the replies.
 
 Exit status is the contract: 0 reviewed and nothing blocking, 1 at least
-one bug or possible-bug finding, 2 could not review (one line on stderr).
+one bug or possible-bug finding, 2 could not review (one line on stderr),
+including a series of which no hunk of a C file applies to the tree.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.git import Repo
-from reviewbot.models import Review, Revision, Series
-from reviewbot.pipeline import fetch, post, report, review_revision
+from reviewbot.models import ExitStatus, Review, Revision, Series
+from reviewbot.pipeline import coverage, fetch, post, report, review_revision
 from reviewbot.report_json import review_to_json
 
 
@@ -184,4 +185,8 @@ def run(args: argparse.Namespace) -> int:
     if args.send and replies:
         sent = post.send_smtp(replies, post.SmtpConfig.from_env())
         say(f"sent {sent} repl{'y' if sent == 1 else 'ies'}")
+    why = coverage.unreviewable(review)
+    if why is not None and review.exit_status is not ExitStatus.FINDINGS:
+        print(f"reviewbot: {why}", file=sys.stderr)
+        return int(ExitStatus.ERROR)
     return int(review.exit_status)

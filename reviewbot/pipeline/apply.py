@@ -7,18 +7,19 @@ temporary index holding only the files the series touches and a temporary
 object store, so a full kernel tree is never checked out and the user's
 branch, HEAD, index, status and worktree list never change.
 
-A patch that does not apply becomes a finding on it (which hunk, which
-base) and the patches after it are skipped; a diff whose path leaves the
+A patch that does not apply whole is applied hunk by hunk (partial.py):
+the hunks that land are reviewed, each one that does not is named with its
+cause, and the later patches go on on top of that state; one is skipped
+only when it needs a hunk that did not land.  A diff whose path leaves the
 tree (``../``, absolute, ``.git/``) or goes through a symlink is refused
 before git sees it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from checkers.frontend import FunctionUnit, find_function, parse
@@ -34,6 +35,8 @@ from reviewbot.models import (
     Revision,
     Severity,
 )
+from reviewbot.pipeline.landing import hunk_shifts
+from reviewbot.pipeline.partial import Lost, Outcome, apply_patch
 
 APPLY_CHECKER = "apply"
 SYMLINK_MODE = "120000"
@@ -144,32 +147,6 @@ def _symlinked(overlay: Overlay, commit: str, path: str, index_modes: dict[str, 
     return any(mode == SYMLINK_MODE for mode, _ in entries.values())
 
 
-def _failure_detail(patch: Patch, message: str, base: str, missing: tuple[int, ...]) -> str:
-    """Which hunk of which file failed, against which base, in words."""
-    short = base[:12]
-    after_missing = [m for m in missing if m < patch.index]
-    tail = f" (patch {after_missing[0]}/{patch.total} never arrived)" if after_missing else ""
-    if m := re.search(r"patch failed: (.+):(\d+)", message):
-        path, line = m.group(1), int(m.group(2))
-        for fd in patch.files:
-            if path in (fd.old_path, fd.new_path):
-                for n, hunk in enumerate(fd.hunks, 1):
-                    if hunk.old_start == line:
-                        return (
-                            f"hunk #{n} ({hunk.header}) of {path} does not apply to {short}{tail}"
-                        )
-        return f"{path} at line {line} does not apply to {short}{tail}"
-    if m := re.search(r"error: (.+?): does not exist in index", message):
-        return f"{m.group(1)} does not exist in {short}{tail}"
-    if m := re.search(r"error: (.+?): already exists in index", message):
-        return f"{m.group(1)} already exists in {short}{tail}"
-    first = next(
-        (ln for ln in message.splitlines() if ln.startswith(("error", "fatal"))),
-        message.strip().splitlines()[0] if message.strip() else "git apply failed",
-    )
-    return f"{first.removeprefix('error: ')} (base {short}){tail}"
-
-
 def _finding(patch: Patch, severity: Severity, path: str, message: str) -> Finding:
     return Finding(
         checker=APPLY_CHECKER,
@@ -223,18 +200,16 @@ def applied(
             m: PatchApply(m, ApplyStatus.MISSING, "never arrived") for m in revision.missing
         }
         findings: list[Finding] = []
-        failed = False
+        lost: list[Lost] = []
+        landed: dict[int, frozenset[tuple[str, int]]] = {}
         for patch in revision.patches:
-            if failed:
-                statuses[patch.index] = PatchApply(
-                    patch.index, ApplyStatus.SKIPPED, "an earlier patch did not apply"
-                )
-                continue
-            status, finding = _apply_one(overlay, base_sha, patch, revision)
-            statuses[patch.index] = status
+            status, finding, outcome = _apply_one(overlay, base_sha, patch, lost)
             if finding is not None:
                 findings.append(finding)
-            if status.status is ApplyStatus.APPLIED:
+            if outcome is not None:
+                lost.extend(outcome.lost)
+                landed[patch.index] = outcome.landed
+            if status.status.reviewed:
                 label = f"{patch.index}/{patch.total}"
                 states.append(
                     TreeState(
@@ -243,8 +218,8 @@ def applied(
                         GitTreeView(overlay, base_sha, overlay.write_tree(), safe_touched, label),
                     )
                 )
-            else:
-                failed = True
+            statuses[patch.index] = status
+        statuses = _with_shifts(statuses, revision, landed, states[-1].view)
         result = ApplyResult(
             base=base_sha,
             base_source=base_source,
@@ -253,17 +228,48 @@ def applied(
         yield AppliedSeries(result, states, findings, notes, safe_touched)
 
 
-def _apply_one(
-    overlay: Overlay,
-    base: str,
-    patch: Patch,
+def _with_shifts(
+    statuses: dict[int, PatchApply],
     revision: Revision,
-) -> tuple[PatchApply, Finding | None]:
+    landed: dict[int, frozenset[tuple[str, int]]],
+    final: GitTreeView,
+) -> dict[int, PatchApply]:
+    """Each reviewed patch's hunks, located in the end-of-series files."""
+    cache: dict[str, list[str] | None] = {}
+
+    def lines(path: str) -> list[str] | None:
+        if path not in cache:
+            data = final.read(path)
+            text = data.decode("utf-8", "replace") if data is not None else None
+            cache[path] = [ln.rstrip() for ln in text.splitlines()] if text is not None else None
+        return cache[path]
+
+    out = dict(statuses)
+    for patch in revision.patches:
+        pa = statuses.get(patch.index)
+        if pa is None or not pa.status.reviewed:
+            continue
+        done = landed.get(patch.index, frozenset())
+
+        def hit(
+            fi: int, hi: int, patch: Patch = patch, done: frozenset[tuple[str, int]] = done
+        ) -> bool:
+            fd = patch.files[fi]
+            return (fd.new_path or fd.old_path or "", hi) in done
+
+        out[patch.index] = replace(pa, shifts=hunk_shifts(patch, lines, hit))
+    return out
+
+
+def _apply_one(
+    overlay: Overlay, base: str, patch: Patch, lost: list[Lost]
+) -> tuple[PatchApply, Finding | None, Outcome | None]:
     if not patch.diff_text.strip():
         msg = "this mail carries no diff"
         return (
             PatchApply(patch.index, ApplyStatus.FAILED, msg),
             _finding(patch, Severity.QUESTION, "", f"{msg}: was the patch lost?"),
+            None,
         )
     index_modes = {p: m for p, (m, _) in overlay.entries_in_index().items()}
     for path in sorted(diff_paths(patch.diff_text)):
@@ -277,18 +283,7 @@ def _apply_one(
                 _finding(
                     patch, Severity.BUG, path, f"{why}; reviewbot refused to apply this patch"
                 ),
+                None,
             )
-    ok, message = overlay.apply(patch.diff_text)
-    if ok:
-        return PatchApply(patch.index, ApplyStatus.APPLIED), None
-    detail = _failure_detail(patch, message, base, revision.missing)
-    path = m.group(1) if (m := re.search(r"patch failed: (.+):\d+", message)) else ""
-    return (
-        PatchApply(patch.index, ApplyStatus.FAILED, detail),
-        _finding(
-            patch,
-            Severity.QUESTION,
-            path,
-            f"this patch does not apply: {detail}. Which tree is it based on?",
-        ),
-    )
+    outcome = apply_patch(overlay, base, patch, lost)
+    return PatchApply(patch.index, outcome.status, outcome.detail, outcome.failed), None, outcome

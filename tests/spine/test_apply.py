@@ -59,19 +59,23 @@ def test_states_hold_each_step_and_the_tree_is_untouched(mini_tree: Path) -> Non
     assert (mini_tree / "mm" / "memory.c").read_text().count("int nr = 1;") == 1
 
 
-def test_a_patch_that_does_not_apply_is_a_finding(mini_tree: Path) -> None:
+def test_a_hunk_that_does_not_apply_leaves_the_others_reviewed(mini_tree: Path) -> None:
     revision = from_mbox_bytes((MAIL / "noapply.mbox").read_bytes()).revision
     before = Repo(mini_tree).snapshot()
+    head = git(mini_tree, "rev-parse", "HEAD").strip()
     with applied(mini_tree, revision) as a:
         statuses = [p.status for p in a.result.patches]
-        assert statuses == [ApplyStatus.FAILED, ApplyStatus.SKIPPED]
-        detail = a.result.patches[0].detail
-        assert "hunk #2 (@@ -40,3 +40,3 @@" in detail and "mm/memory.c" in detail
-        head = git(mini_tree, "rev-parse", "HEAD").strip()
-        assert head[:12] in detail
-        (f,) = a.findings
-        assert f.patch_index == 1 and f.severity is Severity.QUESTION
-        assert len(a.states) == 1
+        # hunk #1 of patch 1 lands, hunk #2 does not; patch 2 needs nothing of it
+        assert statuses == [ApplyStatus.PARTIAL, ApplyStatus.APPLIED]
+        (fh,) = a.result.patches[0].failed_hunks
+        assert (fh.file, fh.hunk, fh.base) == ("mm/memory.c", 2, head)
+        assert fh.header.startswith("@@ -40,3 +40,3 @@")
+        # the tree has the hunk's post-image already ("return ret;")
+        assert fh.cause == "already in the tree (the change applies in reverse)"
+        assert a.findings == []  # said once, in the patch's status, not as a finding
+        assert [s.label for s in a.states] == ["base", "1/2", "2/2"]
+        end = a.states[-1].view.read("mm/memory.c") or b""
+        assert b"int nr = 2;" in end and b"count_vm_events(PSWPIN, nr);" in end
     assert Repo(mini_tree).snapshot() == before
 
 

@@ -169,8 +169,11 @@ def test_patch_that_does_not_apply_still_completes(mini_tree: Path, tmp_path: Pa
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert [p["apply_status"] for p in data["patches"]] == ["failed", "skipped"]
-    assert any("does not apply" in f["message"] for f in data["findings"])
+    assert [p["apply_status"] for p in data["patches"]] == ["partial", "applied"]
+    (hunk,) = data["patches"][0]["failed_hunks"]
+    assert hunk["file"] == "mm/memory.c" and hunk["header"].startswith("@@ -40,3 +40,3 @@")
+    assert "applies in reverse" in hunk["cause"]
+    assert data["patches"][1]["failed_hunks"] == []
 
 
 def test_missing_patches_are_named(mini_tree: Path, tmp_path: Path) -> None:
