@@ -39,7 +39,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--tree", metavar="PATH", default=".", help="the kernel git tree to apply on (default: .)"
     )
     p.add_argument(
-        "--base", metavar="REV", help="base when the tree lacks the base-commit: trailer"
+        "--base",
+        metavar="REV",
+        help="base when the tree lacks the base-commit: trailer and no commit has the diffs'"
+        " pre-image blobs (default: HEAD)",
     )
     p.add_argument(
         "-v", dest="version", type=int, metavar="N", help="review revision N instead of the newest"

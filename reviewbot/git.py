@@ -151,6 +151,61 @@ class Repo:
             index_mtime=index.stat().st_mtime if index.exists() else None,
         )
 
+    def find_base(self, pre_images: dict[str, str], limit: int = 500) -> str | None:
+        """The newest commit (HEAD, then first-parent history) whose files
+        have the given blobs, as b4's guess-base does from a diff's ``index``
+        lines.  ``pre_images``: path -> blob id or its prefix ("" for a file
+        the series creates, which must be absent).  Only the last ``limit``
+        commits that touch those files are looked at.
+        """
+        paths = sorted(pre_images)
+        if not paths:
+            return None
+        head = self.resolve("HEAD")
+        if head is None:
+            return None
+        state: dict[str, str] = {}
+        out = self.git("ls-tree", "-r", "-z", "--full-tree", head, "--", *paths)
+        for rec in out.split(b"\0"):
+            if rec:
+                meta, path = rec.split(b"\t", 1)
+                state[path.decode()] = meta.decode().split()[2]
+
+        def matches() -> bool:
+            return all(
+                state.get(p, "").startswith(blob) if blob else p not in state
+                for p, blob in pre_images.items()
+            )
+
+        if matches():
+            return head
+        log = self.git(
+            "log",
+            "--first-parent",
+            "--no-renames",
+            "--raw",
+            "--no-abbrev",
+            "--format=>%H",
+            f"-n{limit}",
+            head,
+            "--",
+            *paths,
+        ).decode("utf-8", "replace")
+        commit = ""
+        for line in [*log.splitlines(), ">"]:
+            if line.startswith(">"):
+                if commit and matches():
+                    return self.resolve(f"{commit}^")
+                commit = line[1:]
+            elif line.startswith(":") and "\t" in line:
+                raw, changed = line.split("\t", 1)
+                old = raw.split()[2]
+                if set(old) == {"0"}:
+                    state.pop(changed, None)
+                else:
+                    state[changed] = old
+        return None
+
     def is_small(self) -> bool:
         """Whether a whole-tree ``git grep`` is cheap (not a full kernel)."""
         if self._small is None:

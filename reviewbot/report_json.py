@@ -32,6 +32,7 @@ def review_to_json(review: Review) -> dict[str, object]:
         "revision": {
             "version": rev.version,
             "base": review.apply.base if review.apply else rev.base_commit,
+            "base_source": review.apply.base_source if review.apply else None,
             "applied": bool(review.apply and review.apply.applied),
             "missing": list(rev.missing),
         },

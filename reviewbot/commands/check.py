@@ -48,8 +48,17 @@ def reproduce_command(args: argparse.Namespace, message_id: str | None) -> str:
     return shlex.join(parts)
 
 
+def base_from(args: argparse.Namespace) -> str:
+    """What names the base passed on: --base, or the A of --range A..B."""
+    return "--range" if args.git_range and not args.base else "--base"
+
+
 def _previous_review(
-    fetched: fetch.FetchResult, repo: Repo, base: str | None, say: Progress
+    fetched: fetch.FetchResult,
+    repo: Repo,
+    base: str | None,
+    say: Progress,
+    args: argparse.Namespace,
 ) -> Review | None:
     """The review of the revision before the chosen one, when it was fetched too.
 
@@ -62,7 +71,12 @@ def _previous_review(
     say(f"reviewing v{older[-1]} for comparison")
     try:
         return review_revision(
-            fetched.series, fetched.revisions[older[-1]], repo.path, base=base, simulate=False
+            fetched.series,
+            fetched.revisions[older[-1]],
+            repo.path,
+            base=base,
+            simulate=False,
+            base_from=base_from(args),
         )
     except UsageError:  # an older revision that cannot be reviewed is no comparison
         return None
@@ -156,12 +170,13 @@ def run(args: argparse.Namespace) -> int:
             base=args.base or fetched.base,
             simulate=simulate,
             progress=say,
+            base_from=base_from(args),
         )
     if fetched.notes:
         more = tuple(n for n in fetched.notes if n not in review.notes)
         review = replace(review, notes=(*review.notes, *more))
     _record(review, args, extra, fetched.raw)
-    previous = _previous_review(fetched, repo, args.base or fetched.base, say)
+    previous = _previous_review(fetched, repo, args.base or fetched.base, say, args)
     first = revision.patches[0].message_id if revision.patches else None
     replies = report.render_replies(
         review,

@@ -28,11 +28,20 @@ def review_revision(
     simulate: bool = True,
     progress: Callable[[str], None] | None = None,
     already_applied: bool = False,
+    base_from: str = "--base",
+    guess_base: bool = True,
 ) -> Review:
     say = progress or (lambda _msg: None)
     notes: list[str] = [f"patch {m}/{revision.total} is missing" for m in revision.missing]
     say(f"applying {len(revision.patches)} patch(es) of v{revision.version}")
-    with apply_stage.applied(tree, revision, base, already_applied=already_applied) as applied:
+    with apply_stage.applied(
+        tree,
+        revision,
+        base,
+        already_applied=already_applied,
+        base_from=base_from,
+        guess_base=guess_base,
+    ) as applied:
         notes.extend(applied.notes)
         say(f"applied on {applied.result.base[:12]} ({applied.result.base_source}); checking")
         checked = check_stage.run(applied, revision)

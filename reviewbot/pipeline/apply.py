@@ -17,6 +17,7 @@ before git sees it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ from reviewbot.models import (
     Revision,
     Severity,
 )
+from reviewbot.pipeline.hunks import split_diff
 from reviewbot.pipeline.landing import hunk_shifts
 from reviewbot.pipeline.partial import Lost, Outcome, apply_patch
 
@@ -122,20 +124,63 @@ def refusal(path: str) -> str | None:
     return None
 
 
-def choose_base(repo: Repo, revision: Revision, base: str | None) -> tuple[str, str, list[str]]:
-    """(commit, where it came from, notes): trailer, then --base, then HEAD."""
+GUESS_LIMIT = 500  # commits touching the series' files, newest first
+
+
+def choose_base(
+    repo: Repo,
+    revision: Revision,
+    base: str | None,
+    *,
+    base_from: str = "--base",
+    guess: bool = True,
+) -> tuple[str, str, list[str]]:
+    """(commit, where it came from, notes): the base-commit: trailer when the
+    tree has it; else the commit whose files are the diffs' pre-images (their
+    ``index`` lines, b4's guess-base); else ``base`` (named ``base_from``:
+    --base or --range); else HEAD.  The notes say why a rule did not hold.
+
+    ``--range A..B`` names its base: no guess is made over it.
+    """
     notes: list[str] = []
     if revision.base_commit:
         sha = repo.resolve(revision.base_commit)
         if sha:
             return sha, "trailer", notes
         notes.append(f"base-commit {revision.base_commit[:12]} is not in the tree")
+    if guess and base_from != "--range":
+        images = pre_images(revision)
+        found = repo.find_base(images, GUESS_LIMIT) if images else None
+        if found:
+            return found, "index", notes
+        if images:
+            notes.append(
+                f"no commit of {repo.path} (HEAD and its last {GUESS_LIMIT} changes to the "
+                "series' files) has the blobs of the diffs' index lines"
+            )
     if base:
         sha = repo.resolve(base)
         if sha is None:
-            raise TreeError(f"--base {base}: not a commit of {repo.path}")
-        return sha, "--base", notes
+            raise TreeError(f"{base_from} {base}: not a commit of {repo.path}")
+        return sha, base_from, notes
     return repo.head(), "HEAD", notes
+
+
+def pre_images(revision: Revision) -> dict[str, str]:
+    """path -> the blob id its first diff in the series starts from ("" for a
+    file the series creates); {} when a diff has no ``index`` line."""
+    images: dict[str, str] = {}
+    for patch in revision.patches:
+        for section in split_diff(patch.diff_text):
+            path = section.old_path or section.new_path
+            if not path or path in images or (section.new_path in images):
+                continue
+            m = re.search(r"^index ([0-9a-f]{7,64})\.\.", section.header, re.M)
+            if m is None:
+                return {}
+            blob = m.group(1)
+            images[path] = "" if set(blob) == {"0"} else blob
+    return images
 
 
 def _symlinked(overlay: Overlay, commit: str, path: str, index_modes: dict[str, str]) -> bool:
@@ -168,6 +213,8 @@ def applied(
     base: str | None = None,
     *,
     already_applied: bool = False,
+    base_from: str = "--base",
+    guess_base: bool = True,
 ) -> Iterator[AppliedSeries]:
     """Apply ``revision`` on its base; see the module docstring.
 
@@ -176,7 +223,9 @@ def applied(
     out of it first to obtain the state before it.
     """
     repo = tree if isinstance(tree, Repo) else Repo(tree)
-    base_sha, base_source, notes = choose_base(repo, revision, base)
+    base_sha, base_source, notes = choose_base(
+        repo, revision, base, base_from=base_from, guess=guess_base
+    )
     touched = frozenset(p for patch in revision.patches for p in diff_paths(patch.diff_text))
     safe_touched = frozenset(p for p in touched if refusal(p) is None)
     with Overlay(repo) as overlay:

@@ -29,7 +29,9 @@ CONTEXT = 3  # quoted lines before the one a finding is about
 DEFAULT_FROM = "reviewbot <reviewbot@reviewbot.invalid>"
 BASE_SOURCE_WORDS = {
     "trailer": "from the base-commit: trailer",
+    "index": "found from the diffs' index lines: its files are the patches' pre-images",
     "--base": "from --base",
+    "--range": "from --range",
     "HEAD": "the tree's HEAD",
 }
 

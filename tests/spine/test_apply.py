@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,50 @@ def test_missing_tree_and_non_repo(tmp_path: Path) -> None:
         Repo(tmp_path / "absent")
     with pytest.raises(TreeError, match="not a git repository"):
         Repo(tmp_path)
+
+
+def test_base_is_found_from_the_index_lines(mini_tree: Path) -> None:
+    mbox = make_series(
+        mini_tree,
+        [Commit("mm: demo: count two", replace_in("mm/memory.c", "int nr = 1;", "int nr = 2;"))],
+        cover=False,
+    )
+    first = git(mini_tree, "rev-parse", "HEAD").strip()
+    # the tree moved on: the patch's context is gone from HEAD
+    (mini_tree / "mm" / "memory.c").write_text(
+        (mini_tree / "mm" / "memory.c").read_text().replace("vm_fault_t ret = 0;", "int ret = 0;")
+    )
+    git(mini_tree, "commit", "-q", "-am", "mm: demo: plain int")
+    (mini_tree / "mm" / "internal.h").write_text("/* unrelated */\n")
+    git(mini_tree, "commit", "-q", "-am", "mm: demo: another change")
+    without_trailer = re.sub(rb"\nbase-commit: \w+\n", b"\n", mbox)
+    revision = from_mbox_bytes(without_trailer).revision
+    assert revision.base_commit is None
+    with applied(mini_tree, revision) as a:
+        assert (a.result.base, a.result.base_source) == (first, "index")
+        assert a.result.applied
+    # --base comes after the guess, HEAD last; each says why the one before failed
+    other = from_mbox_bytes(without_trailer.replace(b"index ", b"index 0bad")).revision
+    with applied(mini_tree, other, base="HEAD~1") as a:
+        assert a.result.base_source == "--base"
+        assert any("index lines" in n for n in a.notes)
+    with applied(mini_tree, other) as a:
+        assert a.result.base_source == "HEAD"
+
+
+def test_range_says_from_range(mini_tree: Path) -> None:
+    from reviewbot.models import Review, Series
+    from reviewbot.pipeline import report
+
+    with applied(
+        mini_tree,
+        from_mbox_bytes((MAIL / "noapply.mbox").read_bytes()).revision,
+        base="HEAD",
+        base_from="--range",
+    ) as a:
+        result = a.result
+    assert result.base_source == "--range"
+    review = Review(
+        Series("t", "a"), from_mbox_bytes((MAIL / "noapply.mbox").read_bytes()).revision, result, ()
+    )
+    assert "(from --range)" in report.render_text(review)
