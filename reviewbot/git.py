@@ -156,7 +156,7 @@ class Repo:
         have the given blobs, as b4's guess-base does from a diff's ``index``
         lines.  ``pre_images``: path -> blob id or its prefix ("" for a file
         the series creates, which must be absent).  Only the last ``limit``
-        commits that touch those files are looked at.
+        commits that touch those files, of the last three years, are looked at.
         """
         paths = sorted(pre_images)
         if not paths:
@@ -187,6 +187,8 @@ class Repo:
             "--no-abbrev",
             "--format=>%H",
             f"-n{limit}",
+            # a file the history rarely touches must not walk all of it
+            "--since=3.years.ago",
             head,
             "--",
             *paths,
