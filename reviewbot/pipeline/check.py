@@ -10,7 +10,7 @@ end-of-series file.  Patch checkers (mail and diff format) run per patch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from checkers.engine import check_functions, check_patch
 from checkers.frontend import FunctionUnit, find_function, parse
@@ -24,6 +24,8 @@ C_SUFFIXES = (".c", ".h")
 class CheckResult:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
+    # path -> the functions the series changes where it landed (the simulator's gate)
+    touched: dict[str, set[str]] = field(default_factory=dict)
 
 
 def touched_functions(applied: AppliedSeries, revision: Revision) -> dict[str, set[str]]:
@@ -141,4 +143,4 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
         if f.id not in seen:
             seen.add(f.id)
             unique.append(f)
-    return CheckResult(tuple(unique), tuple(notes))
+    return CheckResult(tuple(unique), tuple(notes), targets)

@@ -207,3 +207,34 @@ def test_every_output_says_what_was_not_reviewed(
     assert [p["apply_status"] for p in patches] == ["partial", "skipped", "already-applied"]
     assert [len(p["failed_hunks"]) for p in patches] == [1, 1, 0]
     assert patches[0]["failed_hunks"][0]["cause"].startswith("context differs at line")
+
+
+def test_the_simulator_runs_only_when_the_series_touches_what_it_runs(
+    kernel_tree: Path, tmp_path: Path
+) -> None:
+    scratch = ScratchRepo(kernel_tree, tmp_path / "author")
+    head = scratch.kernel_head
+    comment = Edit(
+        "mm/swapfile.c",
+        "\tsis = _swap_info_get(entry);\n\tif (!sis)\n\t\treturn;\n\n\twhile (nr_pages) {",
+        "\tsis = _swap_info_get(entry);\n\tif (!sis)\n\t\treturn;\n\n"
+        "\t/* one cluster at a time */\n\twhile (nr_pages) {",
+    )
+    elsewhere = scratch.edit(head, [comment], signed("mm: swap: say how swap_free_nr() walks"))
+    fetched = from_mbox_bytes(scratch.series(head, elsewhere, f"--base={head}"))
+    review = review_revision(fetched.series, fetched.revision, kernel_tree)
+    assert review.simulation is None
+    assert any("no simulated path touched" in n for n in review.notes)
+    assert "note: simulation: no simulated path touched" in report.render_text(review)
+    # a helper do_swap_page() runs (mm/internal.h) is a simulated path
+    helper = Edit(
+        "mm/internal.h",
+        "static inline pte_t pte_move_swp_offset(pte_t pte, long delta)\n{\n",
+        "static inline pte_t pte_move_swp_offset(pte_t pte, long delta)\n{\n"
+        "\t/* delta may be negative */\n",
+    )
+    inside = scratch.edit(head, [helper], signed("mm: swap: note the sign of delta"))
+    fetched = from_mbox_bytes(scratch.series(head, inside, f"--base={head}"))
+    review = review_revision(fetched.series, fetched.revision, kernel_tree)
+    assert review.simulation is not None and review.simulation.runs
+    assert not any("no simulated path touched" in n for n in review.notes)
