@@ -34,7 +34,11 @@ class Progress:
 
 
 def reproduce_command(args: argparse.Namespace, message_id: str | None) -> str:
-    parts = ["reviewbot", "check"]
+    """The command line that reruns this review from where the user ran it:
+    it names the tree and the mbox path as the user gave them."""
+    parts = ["reviewbot", "check", "--tree", args.tree]
+    if args.base:
+        parts += ["--base", args.base]
     if args.version is not None:
         parts += ["-v", str(args.version)]
     if args.lore:
@@ -46,6 +50,22 @@ def reproduce_command(args: argparse.Namespace, message_id: str | None) -> str:
     else:
         parts.append(message_id or args.target)
     return shlex.join(parts)
+
+
+def default_outbox() -> Path:
+    """The outbox maildir when --outbox is not given: a state directory of
+    the user's ($REVIEWBOT_STATE_DIR, else $XDG_STATE_HOME/reviewbot, else
+    ~/.local/state/reviewbot), never the current (kernel) directory."""
+    state = os.environ.get("REVIEWBOT_STATE_DIR")
+    if not state:
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        state = str(Path(xdg) / "reviewbot")
+    return Path(state) / "outbox"
+
+
+def use_colour() -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def base_from(args: argparse.Namespace) -> str:
@@ -179,12 +199,19 @@ def run(args: argparse.Namespace) -> int:
     previous = _previous_review(fetched, repo, args.base or fetched.base, say, args)
     first = revision.patches[0].message_id if revision.patches else None
     replies = report.render_replies(
-        review,
-        previous=previous,
-        tool_cmd=None if not (args.mbox or args.git_range) else reproduce_command(args, first),
+        review, previous=previous, tool_cmd=reproduce_command(args, first)
     )
-    outbox = Path(args.outbox) if args.outbox else Path("outbox")
-    written = post.to_maildir(replies, outbox) if replies else []
+    # Replies are filed when they are what was asked for (email, --send) or
+    # where asked (--outbox); never into the user's kernel tree by default.
+    outbox = Path(args.outbox) if args.outbox else default_outbox()
+    keep = bool(args.outbox) or args.format == "email" or args.send
+    written = post.to_maildir(replies, outbox) if replies and keep else []
+    if written and not args.outbox:
+        n = len(written)
+        print(
+            f"reviewbot: {n} repl{'y' if n == 1 else 'ies'} written to {outbox}/new",
+            file=sys.stderr,
+        )
     if args.format == "json":
         print(json.dumps(review_to_json(review), indent=2))
     elif args.format == "email":
@@ -194,8 +221,8 @@ def run(args: argparse.Namespace) -> int:
         if not replies:
             print("reviewbot: no findings, no reply", file=sys.stderr)
     else:
-        sys.stdout.write(report.render_text(review, colour=sys.stdout.isatty()))
-        if written:
+        sys.stdout.write(report.render_text(review, colour=use_colour()))
+        if written and args.outbox:
             print(f"{len(written)} repl{'y' if len(written) == 1 else 'ies'} in {outbox}/new")
     if args.send and replies:
         sent = post.send_smtp(replies, post.SmtpConfig.from_env())

@@ -53,6 +53,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(_close_session)
     app.register_error_handler(HTTPException, _error)
 
+    @app.context_processor
+    def _actions() -> dict[str, bool]:
+        # Without a token every action is refused: do not offer them.
+        return {"actions_enabled": bool(app.config["REVIEWBOT_WEB_TOKEN"])}
+
     @app.after_request
     def _headers(response: Any) -> Any:
         if app.config["CSP"]:

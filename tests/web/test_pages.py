@@ -171,3 +171,24 @@ def test_series_page_says_what_was_not_reviewed(
     assert "partially reviewed" in html and ">skipped<" in html
     assert "hunk #1 (<code>@@ -1588,6 +1588,11 @@" in html
     assert "context differs at line 1591 of arch/x86/include/asm/pgtable.h" in html
+
+
+def test_without_a_token_the_dashboard_offers_no_action_and_says_how(
+    db_url: str, loaded: Loaded
+) -> None:
+    from reviewbot.web import create_app
+
+    with_token = _text(
+        create_app({"DATABASE_URL": db_url, "REVIEWBOT_WEB_TOKEN": "t"}).test_client(),
+        f"/series/{loaded.sample_id}",
+    )
+    assert "Mark invalid" in with_token and "Re-run v3" in with_token
+    assert "Read-only" not in with_token
+    app = create_app({"DATABASE_URL": db_url, "REVIEWBOT_WEB_TOKEN": ""})
+    html = _text(app.test_client(), f"/series/{loaded.sample_id}")
+    assert "Mark invalid" not in html and "Re-run v" not in html and "Approve and send" not in html
+    assert 'name="token"' not in html
+    assert (
+        "To enable them, start <code>reviewbot serve</code> with <code>REVIEWBOT_WEB_TOKEN</code>"
+        in html
+    )
