@@ -28,6 +28,18 @@ import git as gitpython
 from reviewbot.errors import TreeError
 
 _SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
+# "@@ -4416,0 +4417,2 @@" in a -U0 diff: counts are optional (1 when absent)
+_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass
+class LineChange:
+    """One file's changed lines between two trees (paths without a/ b/)."""
+
+    old_path: str | None
+    new_path: str | None
+    removed: set[int]  # lines of the old file
+    added: set[int]  # lines of the new file
 
 
 class GitError(Exception):
@@ -142,6 +154,63 @@ class Repo:
             worktrees=self.git("worktree", "list", "--porcelain").decode(),
             index_mtime=index.stat().st_mtime if index.exists() else None,
         )
+
+    def find_base(self, pre_images: dict[str, str], limit: int = 500) -> str | None:
+        """The newest commit (HEAD, then first-parent history) whose files
+        have the given blobs, as b4's guess-base does from a diff's ``index``
+        lines.  ``pre_images``: path -> blob id or its prefix ("" for a file
+        the series creates, which must be absent).  Only the last ``limit``
+        commits that touch those files, of the last three years, are looked at.
+        """
+        paths = sorted(pre_images)
+        if not paths:
+            return None
+        head = self.resolve("HEAD")
+        if head is None:
+            return None
+        state: dict[str, str] = {}
+        out = self.git("ls-tree", "-r", "-z", "--full-tree", head, "--", *paths)
+        for rec in out.split(b"\0"):
+            if rec:
+                meta, path = rec.split(b"\t", 1)
+                state[path.decode()] = meta.decode().split()[2]
+
+        def matches() -> bool:
+            return all(
+                state.get(p, "").startswith(blob) if blob else p not in state
+                for p, blob in pre_images.items()
+            )
+
+        if matches():
+            return head
+        log = self.git(
+            "log",
+            "--first-parent",
+            "--no-renames",
+            "--raw",
+            "--no-abbrev",
+            "--format=>%H",
+            f"-n{limit}",
+            # a file the history rarely touches must not walk all of it
+            "--since=3.years.ago",
+            head,
+            "--",
+            *paths,
+        ).decode("utf-8", "replace")
+        commit = ""
+        for line in [*log.splitlines(), ">"]:
+            if line.startswith(">"):
+                if commit and matches():
+                    return self.resolve(f"{commit}^")
+                commit = line[1:]
+            elif line.startswith(":") and "\t" in line:
+                raw, changed = line.split("\t", 1)
+                old = raw.split()[2]
+                if set(old) == {"0"}:
+                    state.pop(changed, None)
+                else:
+                    state[changed] = old
+        return None
 
     def is_small(self) -> bool:
         """Whether a whole-tree ``git grep`` is cheap (not a full kernel)."""
@@ -311,6 +380,38 @@ class Overlay:
 
     def write_tree(self) -> str:
         return self._git("write-tree").stdout.decode().strip()
+
+    def changed_lines(self, old_tree: str, new_tree: str) -> list[LineChange]:
+        """What changed between two trees of the overlay, line by line.
+
+        The overlay's trees hold only the files the series touches, so this
+        is one small ``git diff-tree``; its line numbers are where the
+        hunks really landed (offset or not), never the mail's ``@@``.
+        """
+        out = self._git(
+            "diff-tree", "-r", "-p", "-U0", "-M", "--no-color", "--no-ext-diff", old_tree, new_tree
+        ).stdout.decode("utf-8", "replace")
+        changes: list[LineChange] = []
+        for line in out.splitlines():
+            if line.startswith("diff --git "):
+                changes.append(LineChange(None, None, set(), set()))
+            elif not changes:
+                continue
+            elif line.startswith("--- "):
+                changes[-1].old_path = None if line == "--- /dev/null" else line[6:]
+            elif line.startswith("+++ "):
+                changes[-1].new_path = None if line == "+++ /dev/null" else line[6:]
+            elif m := _HUNK_RE.match(line):
+                old_start, old_len = int(m.group(1)), int(m.group(2) or 1)
+                new_start, new_len = int(m.group(3)), int(m.group(4) or 1)
+                changes[-1].removed.update(range(old_start, old_start + old_len))
+                changes[-1].added.update(range(new_start, new_start + new_len))
+        return changes
+
+    def read_index_file(self, path: str) -> bytes | None:
+        """A file as the temporary index holds it now (not cached: it moves)."""
+        proc = self._git("cat-file", "blob", f":{path}", check=False)
+        return proc.stdout if proc.returncode == 0 else None
 
     def entries_in_index(self) -> dict[str, tuple[str, str]]:
         """path -> (mode, sha) of the temporary index."""

@@ -238,6 +238,23 @@ def diff_paths(diff: str) -> set[str]:
 
 # -- messages to patches and revisions ----------------------------------------
 
+# git send-email of someone else's patch puts the author first in the body:
+# "From: Ada Swapwright <ada@example.org>" then a blank line.
+_IN_BODY_RE = re.compile(r"\A\s*((?:(?:From|Date|Subject): *[^\n]+\n)+)(?:\n|\Z)", re.I)
+
+
+def in_body_headers(message: str) -> tuple[dict[str, str], str]:
+    """The in-body From:/Date:/Subject: lines of a commit message, and the
+    message without them."""
+    m = _IN_BODY_RE.match(message + "\n")
+    if not m:
+        return {}, message
+    fields: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip().lower(), " ".join(value.split()))
+    return fields, message[m.end() :].lstrip("\n") if m.end() <= len(message) else ""
+
 
 @dataclass(frozen=True)
 class MailItem:
@@ -259,17 +276,21 @@ def message_to_item(msg: Message) -> MailItem | None:
         return None
     body = body_text(msg)
     message, diff = split_body(body)
-    is_cover = info.index == 0 or (not diff and info.is_patch)
+    # "[PATCH 2/4]" without a diff is patch 2 that lost its diff (it arrived:
+    # it must not be reported as never received); only 0/n or a lone
+    # "[PATCH]" without a diff reads as a cover letter.
+    is_cover = info.index == 0 or (not diff and info.is_patch and info.total <= 1)
     if not info.is_patch and not diff:
         return None
     trailers = {m.group(1).lower(): m.group(2) for m in _TRAILER_RE.finditer(body)}
+    in_body, message = in_body_headers(message)
     refs = tuple(clean_msgid(r) for r in header(msg, "References").split() if r.strip())
     patch = Patch(
         index=info.index,
         total=info.total,
         subject=info.subject,
         message_id=clean_msgid(header(msg, "Message-ID")),
-        author=header(msg, "From"),
+        author=in_body.get("from") or header(msg, "From"),
         date=header(msg, "Date"),
         diff_text=diff,
         files=parse_diff(diff),

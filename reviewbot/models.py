@@ -44,9 +44,16 @@ class Severity(enum.Enum):
 
 class ApplyStatus(enum.Enum):
     APPLIED = "applied"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # an earlier patch failed
+    FAILED = "failed"  # no hunk landed (each one's cause in PatchApply.failed_hunks)
+    SKIPPED = "skipped"  # it needs a hunk of an earlier patch that did not apply
     MISSING = "missing"  # the patch never arrived
+    PARTIAL = "partial"  # some hunks landed and were reviewed; failed_hunks did not
+    ALREADY_APPLIED = "already-applied"  # the base already has it (applies in reverse)
+
+    @property
+    def reviewed(self) -> bool:
+        """Whether some of the patch's change was applied and checked."""
+        return self in (ApplyStatus.APPLIED, ApplyStatus.PARTIAL)
 
 
 class ExitStatus(enum.IntEnum):
@@ -236,10 +243,34 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class FailedHunk:
+    """A hunk (or a whole file: hunk 0) of a patch that did not land."""
+
+    file: str
+    hunk: int  # 1-based among the file's hunks in the mail; 0 for the whole file
+    header: str  # the hunk's "@@ -a,b +c,d @@ ..." line as mailed
+    base: str  # the commit the series was applied on
+    cause: str  # in words: "context differs at line N ...", "file absent", ...
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "hunk": self.hunk,
+            "header": self.header,
+            "base": self.base,
+            "cause": self.cause,
+        }
+
+
+@dataclass(frozen=True)
 class PatchApply:
     index: int
     status: ApplyStatus
     detail: str = ""  # which hunk failed, against which base
+    failed_hunks: tuple[FailedHunk, ...] = ()
+    # (file index, hunk index, lines it moved): where each hunk that landed
+    # sits in the end-of-series file, against the mail's @@ numbers
+    shifts: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,13 @@
 """The JSON shape of a review: a contract (``reviewbot check --format json``).
 
 The dashboard, the workers and other tools read it; add keys, never rename.
+
+Each patch says how much of it was reviewed: ``apply_status`` is one of
+applied, partial (``failed_hunks`` did not land, the rest was reviewed),
+failed (no hunk landed), skipped (it needs a hunk of an earlier patch that
+did not land), missing (never received) or already-applied (the base has
+it); ``failed_hunks`` gives each hunk's file, header, base and cause.
+``review.base_source`` says where the base came from, ``base_reason`` why.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ def review_to_json(review: Review) -> dict[str, object]:
         "revision": {
             "version": rev.version,
             "base": review.apply.base if review.apply else rev.base_commit,
+            "base_source": review.apply.base_source if review.apply else None,
             "applied": bool(review.apply and review.apply.applied),
             "missing": list(rev.missing),
         },
@@ -38,8 +46,32 @@ def review_to_json(review: Review) -> dict[str, object]:
                 "apply_status": (
                     apply_by_index[p.index].status.value if p.index in apply_by_index else None
                 ),
+                "apply_detail": (
+                    apply_by_index[p.index].detail if p.index in apply_by_index else ""
+                ),
+                "failed_hunks": (
+                    [h.to_json() for h in apply_by_index[p.index].failed_hunks]
+                    if p.index in apply_by_index
+                    else []
+                ),
+                "author": p.author,
             }
             for p in rev.patches
+        ]
+        + [
+            # a patch that never arrived is in the list too, with its status
+            {
+                "index": m,
+                "total": rev.total,
+                "subject": None,
+                "message_id": None,
+                "applied": False,
+                "apply_status": ApplyStatus.MISSING.value,
+                "apply_detail": "never arrived",
+                "failed_hunks": [],
+                "author": None,
+            }
+            for m in rev.missing
         ],
         "findings": [f.to_json() for f in review.findings],
         "simulation": review.simulation.to_json() if review.simulation else None,

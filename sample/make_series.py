@@ -41,9 +41,9 @@ from reviewbot.sample import (  # noqa: E402
 
 AUTHOR = "Ada Swapwright"
 EMAIL = "ada@example.org"
-TO = "linux-mm@kvack.org"
+TO = "linux-mm@lists.example.org"  # never a real list: `--send` on the sample must not reach one
 CC = ("Morgan Pagetable <morgan@example.org>", "Kit Reclaimer <kit@example.org>")
-LIST_ID = "<linux-mm.kvack.org>"
+LIST_ID = "<linux-mm.lists.example.org>"
 TITLE = "mm: swap: map large folios found in the swap cache in one fault"
 CHANGE_ID = "20261101-swapin-batch-5c1d2e3f4a5b"
 # Revision -> (time git send-email ran, its pid): the Message-Id and Date of each mail.

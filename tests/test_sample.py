@@ -194,9 +194,9 @@ def test_mbox_headers_and_threading(version: int, expected: dict[str, Any]) -> N
             assert subject.endswith(expected["series"]["title"])
             assert msg["In-Reply-To"] is None
         assert msg["From"] == "Ada Swapwright <ada@example.org>"
-        assert msg["To"] == "linux-mm@kvack.org"
+        assert msg["To"] == "linux-mm@lists.example.org"
         assert "morgan@example.org" in str(msg["Cc"])
-        assert msg["List-Id"] == "<linux-mm.kvack.org>"
+        assert msg["List-Id"] == "<linux-mm.lists.example.org>"
     cover = msgs[0].get_payload()
     assert isinstance(cover, str)
     assert f"base-commit: {expected['series']['base_commit']}\n" in cover

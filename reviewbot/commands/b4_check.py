@@ -52,12 +52,14 @@ def review_stdin(data: bytes, tree: Path) -> Review:
     # A lone patch k of n is checked on the tree as it is, not on the
     # series' base-commit: patches 1..k-1 are usually already there.
     revision = Revision(version=revision.version, patches=revision.patches, total=revision.total)
-    review = review_revision(series, revision, repo.path, simulate=True)
+    review = review_revision(series, revision, repo.path, simulate=True, guess_base=False)
     failed = review.apply is not None and any(
-        p.status is ApplyStatus.FAILED for p in review.apply.patches
+        p.status in (ApplyStatus.FAILED, ApplyStatus.ALREADY_APPLIED) for p in review.apply.patches
     )
     if failed and _reverses(repo, revision):
-        review = review_revision(series, revision, repo.path, simulate=True, already_applied=True)
+        review = review_revision(
+            series, revision, repo.path, simulate=True, already_applied=True, guess_base=False
+        )
     return review
 
 

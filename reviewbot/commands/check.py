@@ -1,7 +1,8 @@
 """``reviewbot check``: fetch a series, review it, print and file the replies.
 
 Exit status is the contract: 0 reviewed and nothing blocking, 1 at least
-one bug or possible-bug finding, 2 could not review (one line on stderr).
+one bug or possible-bug finding, 2 could not review (one line on stderr),
+including a series of which no hunk of a C file applies to the tree.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.git import Repo
-from reviewbot.models import Review, Revision, Series
-from reviewbot.pipeline import fetch, post, report, review_revision
+from reviewbot.models import ExitStatus, Review, Revision, Series
+from reviewbot.pipeline import coverage, fetch, post, report, review_revision
 from reviewbot.report_json import review_to_json
 
 
@@ -33,7 +34,11 @@ class Progress:
 
 
 def reproduce_command(args: argparse.Namespace, message_id: str | None) -> str:
-    parts = ["reviewbot", "check"]
+    """The command line that reruns this review from where the user ran it:
+    it names the tree and the mbox path as the user gave them."""
+    parts = ["reviewbot", "check", "--tree", args.tree]
+    if args.base:
+        parts += ["--base", args.base]
     if args.version is not None:
         parts += ["-v", str(args.version)]
     if args.lore:
@@ -47,8 +52,33 @@ def reproduce_command(args: argparse.Namespace, message_id: str | None) -> str:
     return shlex.join(parts)
 
 
+def default_outbox() -> Path:
+    """The outbox maildir when --outbox is not given: a state directory of
+    the user's ($REVIEWBOT_STATE_DIR, else $XDG_STATE_HOME/reviewbot, else
+    ~/.local/state/reviewbot), never the current (kernel) directory."""
+    state = os.environ.get("REVIEWBOT_STATE_DIR")
+    if not state:
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        state = str(Path(xdg) / "reviewbot")
+    return Path(state) / "outbox"
+
+
+def use_colour() -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def base_from(args: argparse.Namespace) -> str:
+    """What names the base passed on: --base, or the A of --range A..B."""
+    return "--range" if args.git_range and not args.base else "--base"
+
+
 def _previous_review(
-    fetched: fetch.FetchResult, repo: Repo, base: str | None, say: Progress
+    fetched: fetch.FetchResult,
+    repo: Repo,
+    base: str | None,
+    say: Progress,
+    args: argparse.Namespace,
 ) -> Review | None:
     """The review of the revision before the chosen one, when it was fetched too.
 
@@ -61,7 +91,12 @@ def _previous_review(
     say(f"reviewing v{older[-1]} for comparison")
     try:
         return review_revision(
-            fetched.series, fetched.revisions[older[-1]], repo.path, base=base, simulate=False
+            fetched.series,
+            fetched.revisions[older[-1]],
+            repo.path,
+            base=base,
+            simulate=False,
+            base_from=base_from(args),
         )
     except UsageError:  # an older revision that cannot be reviewed is no comparison
         return None
@@ -155,20 +190,28 @@ def run(args: argparse.Namespace) -> int:
             base=args.base or fetched.base,
             simulate=simulate,
             progress=say,
+            base_from=base_from(args),
         )
     if fetched.notes:
         more = tuple(n for n in fetched.notes if n not in review.notes)
         review = replace(review, notes=(*review.notes, *more))
     _record(review, args, extra, fetched.raw)
-    previous = _previous_review(fetched, repo, args.base or fetched.base, say)
+    previous = _previous_review(fetched, repo, args.base or fetched.base, say, args)
     first = revision.patches[0].message_id if revision.patches else None
     replies = report.render_replies(
-        review,
-        previous=previous,
-        tool_cmd=None if not (args.mbox or args.git_range) else reproduce_command(args, first),
+        review, previous=previous, tool_cmd=reproduce_command(args, first)
     )
-    outbox = Path(args.outbox) if args.outbox else Path("outbox")
-    written = post.to_maildir(replies, outbox) if replies else []
+    # Replies are filed when they are what was asked for (email, --send) or
+    # where asked (--outbox); never into the user's kernel tree by default.
+    outbox = Path(args.outbox) if args.outbox else default_outbox()
+    keep = bool(args.outbox) or args.format == "email" or args.send
+    written = post.to_maildir(replies, outbox) if replies and keep else []
+    if written and not args.outbox:
+        n = len(written)
+        print(
+            f"reviewbot: {n} repl{'y' if n == 1 else 'ies'} written to {outbox}/new",
+            file=sys.stderr,
+        )
     if args.format == "json":
         print(json.dumps(review_to_json(review), indent=2))
     elif args.format == "email":
@@ -178,10 +221,14 @@ def run(args: argparse.Namespace) -> int:
         if not replies:
             print("reviewbot: no findings, no reply", file=sys.stderr)
     else:
-        sys.stdout.write(report.render_text(review, colour=sys.stdout.isatty()))
-        if written:
+        sys.stdout.write(report.render_text(review, colour=use_colour()))
+        if written and args.outbox:
             print(f"{len(written)} repl{'y' if len(written) == 1 else 'ies'} in {outbox}/new")
     if args.send and replies:
         sent = post.send_smtp(replies, post.SmtpConfig.from_env(), outbox)
         say(f"sent {sent} repl{'y' if sent == 1 else 'ies'}")
+    why = coverage.unreviewable(review)
+    if why is not None and review.exit_status is not ExitStatus.FINDINGS:
+        print(f"reviewbot: {why}", file=sys.stderr)
+        return int(ExitStatus.ERROR)
     return int(review.exit_status)

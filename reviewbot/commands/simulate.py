@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot.errors import TreeError, UsageError
-from reviewbot.models import ExitStatus, SimulationResult
+from reviewbot.models import ApplyStatus, ExitStatus, SimulationResult
+from reviewbot.pipeline.coverage import status_words
 from sim.entries import all_entries
 from sim.interp.machine import SOURCE_FILES
 from sim.scenarios.spec import build
@@ -54,22 +55,32 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc.args[0])) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    notes: list[str] = []
     if args.target or args.mbox or args.git_range:
-        result = _simulate_series(args, root, cases)
+        result = _simulate_series(args, root, cases, notes)
     else:
         result = run_table([("base", DirectoryTree(root))], cases, args.entry, reference=False)
     if _entry_missing(result, args.entry):
         raise UsageError(f"--entry {args.entry}: no such function in {', '.join(SOURCE_FILES)}")
     if args.format == "json":
-        json.dump(result.to_json(), sys.stdout, indent=2)
+        # "notes" only with a series: the tree's own table keeps its shape
+        extra = {"notes": notes} if notes else {}
+        json.dump({**result.to_json(), **extra}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(result, args.entry))
+        sys.stdout.write("".join(f"note: {n}\n" for n in notes))
     return int(exit_status(result))
 
 
-def _simulate_series(args: argparse.Namespace, root: Path, cases: list[Case]) -> SimulationResult:
-    """Apply each revision fetched on its base; simulate base, v1, v2, ..."""
+def _simulate_series(
+    args: argparse.Namespace, root: Path, cases: list[Case], notes: list[str]
+) -> SimulationResult:
+    """Apply each revision fetched on its base; simulate base, v1, v2, ...
+
+    As ``check`` does, a revision with missing, skipped or partly applied
+    patches is simulated as far as it landed, and ``notes`` say what it lacks.
+    """
     from reviewbot.pipeline import apply as apply_stage
     from reviewbot.pipeline import fetch
 
@@ -91,10 +102,29 @@ def _simulate_series(args: argparse.Namespace, root: Path, cases: list[Case]) ->
         for version in versions or [fetched.revision.version]:
             revision = fetched.revisions.get(version, fetched.revision)
             applied = stack.enter_context(
-                apply_stage.applied(root, revision, args.base or fetched.base)
+                apply_stage.applied(
+                    root,
+                    revision,
+                    args.base or fetched.base,
+                    base_from="--range" if args.git_range and not args.base else "--base",
+                )
             )
-            if not applied.result.applied:
-                continue  # a revision that does not apply cannot be simulated
+            total = revision.total or len(revision.patches)
+            if not any(p.status.reviewed for p in applied.result.patches):
+                notes.append(f"v{revision.version}: no patch applies to the tree: not simulated")
+                continue
+            for p in applied.result.patches:
+                if p.status is ApplyStatus.PARTIAL:
+                    n = len(p.failed_hunks)
+                    what = f"its {n} hunk{'s' if n > 1 else ''} that did not apply"
+                elif p.status is not ApplyStatus.APPLIED:
+                    what = "it"
+                else:
+                    continue
+                notes.append(
+                    f"v{revision.version}: patch {p.index}/{total} {status_words(p)}: "
+                    f"simulated without {what}"
+                )
             if not states:
                 states.append(("base", applied.states[0].view))
             states.append((f"v{revision.version}", applied.states[-1].view))

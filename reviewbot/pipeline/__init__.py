@@ -26,11 +26,20 @@ def review_revision(
     simulate: bool = True,
     progress: Callable[[str], None] | None = None,
     already_applied: bool = False,
+    base_from: str = "--base",
+    guess_base: bool = True,
 ) -> Review:
     say = progress or (lambda _msg: None)
     notes: list[str] = [f"patch {m}/{revision.total} is missing" for m in revision.missing]
     say(f"applying {len(revision.patches)} patch(es) of v{revision.version}")
-    with apply_stage.applied(tree, revision, base, already_applied=already_applied) as applied:
+    with apply_stage.applied(
+        tree,
+        revision,
+        base,
+        already_applied=already_applied,
+        base_from=base_from,
+        guess_base=guess_base,
+    ) as applied:
         notes.extend(applied.notes)
         say(f"applied on {applied.result.base[:12]} ({applied.result.base_source}); checking")
         checked = check_stage.run(applied, revision)
@@ -39,7 +48,8 @@ def review_revision(
         simulation: SimulationResult | None = None
         if simulate and len(applied.states) > 1:
             say("simulating")
-            simulation, sim_findings, sim_notes = _simulate(applied, revision)
+            touched = {name for names in checked.touched.values() for name in names}
+            simulation, sim_findings, sim_notes = _simulate(applied, revision, touched)
             findings = corroborate(findings, sim_findings)
             notes.extend(sim_notes)
         result = applied.result
@@ -112,8 +122,10 @@ def corroborate(static: list[Finding], simulated: list[Finding]) -> list[Finding
 def _simulate(
     applied: apply_stage.AppliedSeries,
     revision: Revision,
+    touched: set[str],
 ) -> tuple[SimulationResult | None, list[Finding], list[str]]:
-    """Run the simulator when it is installed and the tree has the entry."""
+    """Run the simulator when it is installed, the tree has the entry and
+    the series changes a function the entry runs; else say why not."""
     try:
         sim: Any = importlib.import_module("reviewbot.pipeline.simulate")
     except ImportError:
@@ -121,6 +133,9 @@ def _simulate(
     base, final = applied.states[0], applied.states[-1]
     if final.view.find_function(SIM_ENTRY) is None:
         return None, [], []
+    if not sim.entries_touched(base.view, touched):
+        runs = ", ".join(f"{e}()" for e in sim.simulated_entries())
+        return None, [], [f"simulation: {sim.NOT_TOUCHED} (the series changes nothing {runs} runs)"]
     label = f"v{revision.version}"
     states = [("base", base.view), (label, final.view)]
     try:

@@ -7,8 +7,10 @@ temporary index holding only the files the series touches and a temporary
 object store, so a full kernel tree is never checked out and the user's
 branch, HEAD, index, status and worktree list never change.
 
-A patch that does not apply becomes a finding on it (which hunk, which
-base) and the patches after it are skipped; a diff whose path leaves the
+A patch that does not apply whole is applied hunk by hunk (partial.py):
+the hunks that land are reviewed, each one that does not is named with its
+cause, and the later patches go on on top of that state; one is skipped
+only when it needs a hunk that did not land.  A diff whose path leaves the
 tree (``../``, absolute, ``.git/``) or goes through a symlink is refused
 before git sees it.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from checkers.frontend import FunctionUnit, find_function, parse
@@ -34,6 +36,9 @@ from reviewbot.models import (
     Revision,
     Severity,
 )
+from reviewbot.pipeline.hunks import split_diff
+from reviewbot.pipeline.landing import hunk_shifts
+from reviewbot.pipeline.partial import Lost, Outcome, apply_patch
 
 APPLY_CHECKER = "apply"
 SYMLINK_MODE = "120000"
@@ -119,20 +124,63 @@ def refusal(path: str) -> str | None:
     return None
 
 
-def choose_base(repo: Repo, revision: Revision, base: str | None) -> tuple[str, str, list[str]]:
-    """(commit, where it came from, notes): trailer, then --base, then HEAD."""
+GUESS_LIMIT = 500  # commits touching the series' files, newest first
+
+
+def choose_base(
+    repo: Repo,
+    revision: Revision,
+    base: str | None,
+    *,
+    base_from: str = "--base",
+    guess: bool = True,
+) -> tuple[str, str, list[str]]:
+    """(commit, where it came from, notes): the base-commit: trailer when the
+    tree has it; else the commit whose files are the diffs' pre-images (their
+    ``index`` lines, b4's guess-base); else ``base`` (named ``base_from``:
+    --base or --range); else HEAD.  The notes say why a rule did not hold.
+
+    ``--range A..B`` names its base: no guess is made over it.
+    """
     notes: list[str] = []
     if revision.base_commit:
         sha = repo.resolve(revision.base_commit)
         if sha:
             return sha, "trailer", notes
         notes.append(f"base-commit {revision.base_commit[:12]} is not in the tree")
+    if guess and base_from != "--range":
+        images = pre_images(revision)
+        found = repo.find_base(images, GUESS_LIMIT) if images else None
+        if found:
+            return found, "index", notes
+        if images:
+            notes.append(
+                f"no commit of {repo.path} (HEAD and its last {GUESS_LIMIT} changes to the "
+                "series' files) has the blobs of the diffs' index lines"
+            )
     if base:
         sha = repo.resolve(base)
         if sha is None:
-            raise TreeError(f"--base {base}: not a commit of {repo.path}")
-        return sha, "--base", notes
+            raise TreeError(f"{base_from} {base}: not a commit of {repo.path}")
+        return sha, base_from, notes
     return repo.head(), "HEAD", notes
+
+
+def pre_images(revision: Revision) -> dict[str, str]:
+    """path -> the blob id its first diff in the series starts from ("" for a
+    file the series creates); {} when a diff has no ``index`` line."""
+    images: dict[str, str] = {}
+    for patch in revision.patches:
+        for section in split_diff(patch.diff_text):
+            path = section.old_path or section.new_path
+            if not path or path in images or (section.new_path in images):
+                continue
+            m = re.search(r"^index ([0-9a-f]{7,64})\.\.", section.header, re.M)
+            if m is None:
+                return {}
+            blob = m.group(1)
+            images[path] = "" if set(blob) == {"0"} else blob
+    return images
 
 
 def _symlinked(overlay: Overlay, commit: str, path: str, index_modes: dict[str, str]) -> bool:
@@ -142,32 +190,6 @@ def _symlinked(overlay: Overlay, commit: str, path: str, index_modes: dict[str, 
         return True
     entries = overlay.entries(commit, prefixes) if prefixes else {}
     return any(mode == SYMLINK_MODE for mode, _ in entries.values())
-
-
-def _failure_detail(patch: Patch, message: str, base: str, missing: tuple[int, ...]) -> str:
-    """Which hunk of which file failed, against which base, in words."""
-    short = base[:12]
-    after_missing = [m for m in missing if m < patch.index]
-    tail = f" (patch {after_missing[0]}/{patch.total} never arrived)" if after_missing else ""
-    if m := re.search(r"patch failed: (.+):(\d+)", message):
-        path, line = m.group(1), int(m.group(2))
-        for fd in patch.files:
-            if path in (fd.old_path, fd.new_path):
-                for n, hunk in enumerate(fd.hunks, 1):
-                    if hunk.old_start == line:
-                        return (
-                            f"hunk #{n} ({hunk.header}) of {path} does not apply to {short}{tail}"
-                        )
-        return f"{path} at line {line} does not apply to {short}{tail}"
-    if m := re.search(r"error: (.+?): does not exist in index", message):
-        return f"{m.group(1)} does not exist in {short}{tail}"
-    if m := re.search(r"error: (.+?): already exists in index", message):
-        return f"{m.group(1)} already exists in {short}{tail}"
-    first = next(
-        (ln for ln in message.splitlines() if ln.startswith(("error", "fatal"))),
-        message.strip().splitlines()[0] if message.strip() else "git apply failed",
-    )
-    return f"{first.removeprefix('error: ')} (base {short}){tail}"
 
 
 def _finding(patch: Patch, severity: Severity, path: str, message: str) -> Finding:
@@ -191,6 +213,8 @@ def applied(
     base: str | None = None,
     *,
     already_applied: bool = False,
+    base_from: str = "--base",
+    guess_base: bool = True,
 ) -> Iterator[AppliedSeries]:
     """Apply ``revision`` on its base; see the module docstring.
 
@@ -199,7 +223,9 @@ def applied(
     out of it first to obtain the state before it.
     """
     repo = tree if isinstance(tree, Repo) else Repo(tree)
-    base_sha, base_source, notes = choose_base(repo, revision, base)
+    base_sha, base_source, notes = choose_base(
+        repo, revision, base, base_from=base_from, guess=guess_base
+    )
     touched = frozenset(p for patch in revision.patches for p in diff_paths(patch.diff_text))
     safe_touched = frozenset(p for p in touched if refusal(p) is None)
     with Overlay(repo) as overlay:
@@ -223,18 +249,16 @@ def applied(
             m: PatchApply(m, ApplyStatus.MISSING, "never arrived") for m in revision.missing
         }
         findings: list[Finding] = []
-        failed = False
+        lost: list[Lost] = []
+        landed: dict[int, frozenset[tuple[str, int]]] = {}
         for patch in revision.patches:
-            if failed:
-                statuses[patch.index] = PatchApply(
-                    patch.index, ApplyStatus.SKIPPED, "an earlier patch did not apply"
-                )
-                continue
-            status, finding = _apply_one(overlay, base_sha, patch, revision)
-            statuses[patch.index] = status
+            status, finding, outcome = _apply_one(overlay, base_sha, patch, lost)
             if finding is not None:
                 findings.append(finding)
-            if status.status is ApplyStatus.APPLIED:
+            if outcome is not None:
+                lost.extend(outcome.lost)
+                landed[patch.index] = outcome.landed
+            if status.status.reviewed:
                 label = f"{patch.index}/{patch.total}"
                 states.append(
                     TreeState(
@@ -243,8 +267,8 @@ def applied(
                         GitTreeView(overlay, base_sha, overlay.write_tree(), safe_touched, label),
                     )
                 )
-            else:
-                failed = True
+            statuses[patch.index] = status
+        statuses = _with_shifts(statuses, revision, landed, states[-1].view)
         result = ApplyResult(
             base=base_sha,
             base_source=base_source,
@@ -253,17 +277,48 @@ def applied(
         yield AppliedSeries(result, states, findings, notes, safe_touched)
 
 
-def _apply_one(
-    overlay: Overlay,
-    base: str,
-    patch: Patch,
+def _with_shifts(
+    statuses: dict[int, PatchApply],
     revision: Revision,
-) -> tuple[PatchApply, Finding | None]:
+    landed: dict[int, frozenset[tuple[str, int]]],
+    final: GitTreeView,
+) -> dict[int, PatchApply]:
+    """Each reviewed patch's hunks, located in the end-of-series files."""
+    cache: dict[str, list[str] | None] = {}
+
+    def lines(path: str) -> list[str] | None:
+        if path not in cache:
+            data = final.read(path)
+            text = data.decode("utf-8", "replace") if data is not None else None
+            cache[path] = [ln.rstrip() for ln in text.splitlines()] if text is not None else None
+        return cache[path]
+
+    out = dict(statuses)
+    for patch in revision.patches:
+        pa = statuses.get(patch.index)
+        if pa is None or not pa.status.reviewed:
+            continue
+        done = landed.get(patch.index, frozenset())
+
+        def hit(
+            fi: int, hi: int, patch: Patch = patch, done: frozenset[tuple[str, int]] = done
+        ) -> bool:
+            fd = patch.files[fi]
+            return (fd.new_path or fd.old_path or "", hi) in done
+
+        out[patch.index] = replace(pa, shifts=hunk_shifts(patch, lines, hit))
+    return out
+
+
+def _apply_one(
+    overlay: Overlay, base: str, patch: Patch, lost: list[Lost]
+) -> tuple[PatchApply, Finding | None, Outcome | None]:
     if not patch.diff_text.strip():
         msg = "this mail carries no diff"
         return (
             PatchApply(patch.index, ApplyStatus.FAILED, msg),
             _finding(patch, Severity.QUESTION, "", f"{msg}: was the patch lost?"),
+            None,
         )
     index_modes = {p: m for p, (m, _) in overlay.entries_in_index().items()}
     for path in sorted(diff_paths(patch.diff_text)):
@@ -277,18 +332,7 @@ def _apply_one(
                 _finding(
                     patch, Severity.BUG, path, f"{why}; reviewbot refused to apply this patch"
                 ),
+                None,
             )
-    ok, message = overlay.apply(patch.diff_text)
-    if ok:
-        return PatchApply(patch.index, ApplyStatus.APPLIED), None
-    detail = _failure_detail(patch, message, base, revision.missing)
-    path = m.group(1) if (m := re.search(r"patch failed: (.+):\d+", message)) else ""
-    return (
-        PatchApply(patch.index, ApplyStatus.FAILED, detail),
-        _finding(
-            patch,
-            Severity.QUESTION,
-            path,
-            f"this patch does not apply: {detail}. Which tree is it based on?",
-        ),
-    )
+    outcome = apply_patch(overlay, base, patch, lost)
+    return PatchApply(patch.index, outcome.status, outcome.detail, outcome.failed), None, outcome

@@ -10,7 +10,7 @@ end-of-series file.  Patch checkers (mail and diff format) run per patch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from checkers.engine import check_functions, check_patch
 from checkers.frontend import FunctionUnit, find_function, parse
@@ -25,44 +25,30 @@ C_SUFFIXES = (".c", ".h")
 class CheckResult:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
+    # path -> the functions the series changes where it landed (the simulator's gate)
+    touched: dict[str, set[str]] = field(default_factory=dict)
 
 
 def touched_functions(applied: AppliedSeries, revision: Revision) -> dict[str, set[str]]:
-    """path -> names of the functions the applied patches change."""
-    by_index = {s.patch_index: s for s in applied.states}
+    """path -> names of the functions the applied patches change.
+
+    The lines come from the applied result (the diff between consecutive
+    tree states), not from the mail's ``@@`` numbers: a hunk that landed
+    200 lines below where its author's tree had it still names its own
+    function, and a hunk that did not land names none.
+    """
+    del revision  # the states say it all; kept for the callers' signature
     targets: dict[str, set[str]] = {}
-    for patch in revision.patches:
-        after = by_index.get(patch.index)
-        before = _state_before(applied.states, patch.index)
-        if after is None or before is None:
-            continue
-        for fd in patch.files:
-            if fd.is_binary:
-                continue
-            if fd.old_path and fd.old_path.endswith(C_SUFFIXES):
-                removed = {
-                    ln.old_lineno
-                    for h in fd.hunks
-                    for ln in h.lines
-                    if ln.kind == "-" and ln.old_lineno
-                }
-                for name in _names_at(before, fd.old_path, removed):
-                    targets.setdefault(fd.new_path or fd.old_path, set()).add(name)
-            if fd.new_path and fd.new_path.endswith(C_SUFFIXES):
-                added = {
-                    ln.new_lineno
-                    for h in fd.hunks
-                    for ln in h.lines
-                    if ln.kind == "+" and ln.new_lineno
-                }
-                for name in _names_at(after, fd.new_path, added):
-                    targets.setdefault(fd.new_path, set()).add(name)
+    for before, after in zip(applied.states, applied.states[1:], strict=False):
+        overlay = after.view.overlay
+        for change in overlay.changed_lines(before.view.tree, after.view.tree):
+            if change.old_path and change.old_path.endswith(C_SUFFIXES):
+                for name in _names_at(before, change.old_path, change.removed):
+                    targets.setdefault(change.new_path or change.old_path, set()).add(name)
+            if change.new_path and change.new_path.endswith(C_SUFFIXES):
+                for name in _names_at(after, change.new_path, change.added):
+                    targets.setdefault(change.new_path, set()).add(name)
     return targets
-
-
-def _state_before(states: list[TreeState], index: int) -> TreeState | None:
-    earlier = [s for s in states if s.patch_index < index]
-    return earlier[-1] if earlier else None
 
 
 def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
@@ -161,4 +147,4 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
         if f.id not in seen:
             seen.add(f.id)
             unique.append(f)
-    return CheckResult(tuple(unique), tuple(notes))
+    return CheckResult(tuple(unique), tuple(notes), targets)

@@ -22,13 +22,16 @@ from email.message import EmailMessage
 from reviewbot import __version__
 from reviewbot.identity import pair_findings
 from reviewbot.models import ApplyStatus, Finding, HunkLine, Patch, Review, Severity
+from reviewbot.pipeline import coverage, partial
 
 WIDTH = 78
 CONTEXT = 3  # quoted lines before the one a finding is about
 DEFAULT_FROM = "reviewbot <reviewbot@reviewbot.invalid>"
 BASE_SOURCE_WORDS = {
     "trailer": "from the base-commit: trailer",
+    "index": "found from the diffs' index lines: its files are the patches' pre-images",
     "--base": "from --base",
+    "--range": "from --range",
     "HEAD": "the tree's HEAD",
 }
 
@@ -84,12 +87,15 @@ class Anchor:
     line_index: int
 
 
-def locate(patch: Patch, finding: Finding) -> Anchor | None:
+def locate(
+    patch: Patch, finding: Finding, shifts: dict[tuple[int, int], int] | None = None
+) -> Anchor | None:
     """The hunk line a finding is about.
 
-    The finding's line is in the end-of-series file; a later patch may have
-    moved it, so a line whose text matches the finding's evidence at that
-    line wins over a bare line-number match.
+    The finding's line is in the end-of-series file; ``shifts`` says how far
+    each hunk moved from its ``@@`` numbers when it landed there (an offset
+    tree, an earlier patch that grew the file).  A line whose text matches
+    the finding's evidence at that line wins over a bare line-number match.
     """
     texts = {
         " ".join(e.text.split()) for e in finding.evidence if e.line == finding.line and e.text
@@ -99,10 +105,11 @@ def locate(patch: Patch, finding: Finding) -> Anchor | None:
         if finding.file not in (fd.new_path, fd.old_path) or not finding.file:
             continue
         for hi, hunk in enumerate(fd.hunks):
+            shift = (shifts or {}).get((fi, hi), 0)
             for li, ln in enumerate(hunk.lines):
                 if ln.kind == "-" or ln.new_lineno is None:
                     continue
-                distance = abs(ln.new_lineno - finding.line)
+                distance = abs(ln.new_lineno + shift - finding.line)
                 if texts and " ".join(ln.text.split()) in texts:
                     score = distance
                 elif distance == 0:
@@ -217,7 +224,11 @@ def _hunk_block(
 
 
 def _quoted_body(
-    patch: Patch, findings: list[Finding], prev_ids: set[str] | None, prev_version: int | None
+    patch: Patch,
+    findings: list[Finding],
+    prev_ids: set[str] | None,
+    prev_version: int | None,
+    shifts: dict[tuple[int, int], int] | None = None,
 ) -> list[str]:
     """The reply's comments in the order of the file, the way a reviewer reads
     the patch: a finding on a line the patch leaves alone comes between the
@@ -227,7 +238,7 @@ def _quoted_body(
     blocks: list[tuple[tuple[int, int, int], bool, list[str]]] = []
     anchored: dict[tuple[int, int], dict[int, list[Finding]]] = {}
     for f in findings:
-        a = locate(patch, f)
+        a = locate(patch, f, shifts)
         if a is None:
             where = (files.get(f.file, len(files)), f.line, 0) if f.file and f.line else (-1, 0, 0)
             blocks.append((where, False, _general_block(f, prev_ids, prev_version)))
@@ -236,7 +247,9 @@ def _quoted_body(
                 a.line_index, []
             ).append(f)
     for (fi, hi), at in anchored.items():
-        first = patch.files[fi].hunks[hi].lines[min(at)].new_lineno or 0
+        first = (patch.files[fi].hunks[hi].lines[min(at)].new_lineno or 0) + (shifts or {}).get(
+            (fi, hi), 0
+        )
         blocks.append(
             (
                 (fi, first, 1),
@@ -286,7 +299,7 @@ def render_replies(
         source = _series_source(tool_cmd or f"reviewbot check {patch.message_id}")
         findings = [_concrete_reproducer(f, source) for f in findings]
         lines = [f"On {patch.date}, {patch.author} wrote:"]
-        lines += _quoted_body(patch, findings, still_ids, prev_version)
+        lines += _quoted_body(patch, findings, still_ids, prev_version, _shifts(review, patch))
         if previous is not None:
             for old in fixed:
                 if old.patch_index == patch.index:
@@ -304,18 +317,8 @@ def render_replies(
                         )
                     )
                     lines.append("")
-        if rev.missing:
-            # Else the author reads the reply as a review of the whole series.
-            gone = ", ".join(f"{m}/{rev.total}" for m in rev.missing)
-            lines.append(
-                textwrap.fill(
-                    f"Not reviewed: patch{'es' if len(rev.missing) > 1 else ''} {gone} "
-                    "never reached reviewbot; the rest "
-                    "was applied and reviewed without it.",
-                    WIDTH,
-                )
-            )
-            lines.append("")
+        # Else the author reads the reply as a review of the whole series.
+        lines += not_reviewed_block(review)
         lines += _footer(review, patch, tool_cmd)
         body = "\n".join(lines) + "\n"
         digest = hashlib.sha1(
@@ -347,6 +350,36 @@ def render_replies(
             )
         )
     return replies
+
+
+def _shifts(review: Review, patch: Patch) -> dict[tuple[int, int], int]:
+    """Where the patch's hunks landed, against their @@ numbers (apply stage)."""
+    patches = review.apply.patches if review.apply is not None else ()
+    pa = next((p for p in patches if p.index == patch.index), None)
+    return {(fi, hi): shift for fi, hi, shift in pa.shifts} if pa else {}
+
+
+def not_reviewed_block(review: Review) -> list[str]:
+    """ "Not reviewed:" and one item per patch or hunk the review did not cover."""
+    items = coverage.gaps(review)
+    if not items:
+        return []
+    out = ["Not reviewed:"]
+    for item in items:
+        out.append(
+            textwrap.fill(
+                item,
+                WIDTH,
+                initial_indent="- ",
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return [*out, ""]
+
+
+SIM_REPRODUCE = "Reproduce: reviewbot simulate "
 
 
 def _series_source(check_cmd: str) -> str:
@@ -426,14 +459,21 @@ def render_text(review: Review, *, colour: bool = False) -> str:
         out.append(f"base {review.apply.base[:12]} ({words})")
         for pa in review.apply.patches:
             patch = next((p for p in rev.patches if p.index == pa.index), None)
-            subject = patch.subject if patch else "(never arrived)"
+            subject = patch.subject if patch else "(never received)"
             status = pa.status.value
             if pa.status is not ApplyStatus.APPLIED:
                 status = status.upper()
             line = f"  [{pa.index}/{rev.total}] {status:<8} {subject}"
-            if pa.detail and pa.status not in (ApplyStatus.APPLIED, ApplyStatus.MISSING):
-                line += f"\n               {pa.detail}"
+            if pa.status is not ApplyStatus.APPLIED:
+                line += f"\n               {coverage.status_words(pa)}"
+                if pa.failed_hunks:
+                    line += "".join(
+                        f"\n               - {partial.describe(fh)}" for fh in pa.failed_hunks
+                    )
+                elif pa.detail and pa.status is not ApplyStatus.MISSING:
+                    line += f": {pa.detail}"
             out.append(line)
+        out.append(coverage.tally(review))
     counts: dict[Severity, int] = {}
     for f in review.findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1

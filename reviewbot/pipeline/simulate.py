@@ -21,12 +21,48 @@ from reviewbot.models import (
     SimRun,
     SimulationResult,
 )
-from sim.interp.machine import SourceTree
+from sim.interp.machine import Program, SourceTree
+from sim.runner import execute
 from sim.suite import default_cases, run_table
 from sim.tree import DirectoryTree
 
 CHECKER = "simulator"
 EVIDENCE_STATEMENTS = 4
+NOT_TOUCHED = "no simulated path touched"
+
+
+def simulated_entries() -> tuple[str, ...]:
+    """The C entry points the simulator can run, in the order to run them.
+
+    One today; the place to ask sim/'s entry registry when it has one.
+    """
+    return ("do_swap_page",)
+
+
+def executed_functions(tree: SourceTree, entry: str) -> set[str]:
+    """``entry`` and every function the simulator executes from the tree's
+    source when it runs ``entry`` on its scenarios (about 0.2 s on 6.12).
+
+    Measured, not guessed: a static call graph from do_swap_page() reaches
+    zap_pte_range() through the pte-marker fault path no scenario takes.
+    """
+    program = Program(tree)
+    found = {entry}
+    for case in default_cases():
+        try:
+            execution = execute(program, case.spec, entry)
+        except Exception:  # the gate must not sink the review: count the entry only
+            continue
+        found |= {c[1] for c in execution.covered}
+    return found
+
+
+def entries_touched(base: SourceTree, touched: Collection[str]) -> list[str]:
+    """The entries whose execution on the base runs a function the series
+    changes.  A function the base does not run can only matter through a
+    changed caller, which is then in ``touched`` itself."""
+    names = set(touched)
+    return [entry for entry in simulated_entries() if names & executed_functions(base, entry)]
 
 
 def simulate_states(

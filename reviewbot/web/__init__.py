@@ -59,6 +59,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(DataError, _bad_value)
     app.register_error_handler(StatementError, _bad_value)
 
+    @app.context_processor
+    def _actions() -> dict[str, bool]:
+        # Without a token every action is refused: do not offer them.
+        return {"actions_enabled": bool(app.config["REVIEWBOT_WEB_TOKEN"])}
+
     @app.after_request
     def _headers(response: Any) -> Any:
         if app.config["CSP"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -59,19 +60,23 @@ def test_states_hold_each_step_and_the_tree_is_untouched(mini_tree: Path) -> Non
     assert (mini_tree / "mm" / "memory.c").read_text().count("int nr = 1;") == 1
 
 
-def test_a_patch_that_does_not_apply_is_a_finding(mini_tree: Path) -> None:
+def test_a_hunk_that_does_not_apply_leaves_the_others_reviewed(mini_tree: Path) -> None:
     revision = from_mbox_bytes((MAIL / "noapply.mbox").read_bytes()).revision
     before = Repo(mini_tree).snapshot()
+    head = git(mini_tree, "rev-parse", "HEAD").strip()
     with applied(mini_tree, revision) as a:
         statuses = [p.status for p in a.result.patches]
-        assert statuses == [ApplyStatus.FAILED, ApplyStatus.SKIPPED]
-        detail = a.result.patches[0].detail
-        assert "hunk #2 (@@ -40,3 +40,3 @@" in detail and "mm/memory.c" in detail
-        head = git(mini_tree, "rev-parse", "HEAD").strip()
-        assert head[:12] in detail
-        (f,) = a.findings
-        assert f.patch_index == 1 and f.severity is Severity.QUESTION
-        assert len(a.states) == 1
+        # hunk #1 of patch 1 lands, hunk #2 does not; patch 2 needs nothing of it
+        assert statuses == [ApplyStatus.PARTIAL, ApplyStatus.APPLIED]
+        (fh,) = a.result.patches[0].failed_hunks
+        assert (fh.file, fh.hunk, fh.base) == ("mm/memory.c", 2, head)
+        assert fh.header.startswith("@@ -40,3 +40,3 @@")
+        # the tree has the hunk's post-image already ("return ret;")
+        assert fh.cause == "already in the tree (the change applies in reverse)"
+        assert a.findings == []  # said once, in the patch's status, not as a finding
+        assert [s.label for s in a.states] == ["base", "1/2", "2/2"]
+        end = a.states[-1].view.read("mm/memory.c") or b""
+        assert b"int nr = 2;" in end and b"count_vm_events(PSWPIN, nr);" in end
     assert Repo(mini_tree).snapshot() == before
 
 
@@ -161,3 +166,50 @@ def test_missing_tree_and_non_repo(tmp_path: Path) -> None:
         Repo(tmp_path / "absent")
     with pytest.raises(TreeError, match="not a git repository"):
         Repo(tmp_path)
+
+
+def test_base_is_found_from_the_index_lines(mini_tree: Path) -> None:
+    mbox = make_series(
+        mini_tree,
+        [Commit("mm: demo: count two", replace_in("mm/memory.c", "int nr = 1;", "int nr = 2;"))],
+        cover=False,
+    )
+    first = git(mini_tree, "rev-parse", "HEAD").strip()
+    # the tree moved on: the patch's context is gone from HEAD
+    (mini_tree / "mm" / "memory.c").write_text(
+        (mini_tree / "mm" / "memory.c").read_text().replace("vm_fault_t ret = 0;", "int ret = 0;")
+    )
+    git(mini_tree, "commit", "-q", "-am", "mm: demo: plain int")
+    (mini_tree / "mm" / "internal.h").write_text("/* unrelated */\n")
+    git(mini_tree, "commit", "-q", "-am", "mm: demo: another change")
+    without_trailer = re.sub(rb"\nbase-commit: \w+\n", b"\n", mbox)
+    revision = from_mbox_bytes(without_trailer).revision
+    assert revision.base_commit is None
+    with applied(mini_tree, revision) as a:
+        assert (a.result.base, a.result.base_source) == (first, "index")
+        assert a.result.applied
+    # --base comes after the guess, HEAD last; each says why the one before failed
+    other = from_mbox_bytes(without_trailer.replace(b"index ", b"index 0bad")).revision
+    with applied(mini_tree, other, base="HEAD~1") as a:
+        assert a.result.base_source == "--base"
+        assert any("index lines" in n for n in a.notes)
+    with applied(mini_tree, other) as a:
+        assert a.result.base_source == "HEAD"
+
+
+def test_range_says_from_range(mini_tree: Path) -> None:
+    from reviewbot.models import Review, Series
+    from reviewbot.pipeline import report
+
+    with applied(
+        mini_tree,
+        from_mbox_bytes((MAIL / "noapply.mbox").read_bytes()).revision,
+        base="HEAD",
+        base_from="--range",
+    ) as a:
+        result = a.result
+    assert result.base_source == "--range"
+    review = Review(
+        Series("t", "a"), from_mbox_bytes((MAIL / "noapply.mbox").read_bytes()).revision, result, ()
+    )
+    assert "(from --range)" in report.render_text(review)

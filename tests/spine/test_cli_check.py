@@ -169,8 +169,11 @@ def test_patch_that_does_not_apply_still_completes(mini_tree: Path, tmp_path: Pa
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert [p["apply_status"] for p in data["patches"]] == ["failed", "skipped"]
-    assert any("does not apply" in f["message"] for f in data["findings"])
+    assert [p["apply_status"] for p in data["patches"]] == ["partial", "applied"]
+    (hunk,) = data["patches"][0]["failed_hunks"]
+    assert hunk["file"] == "mm/memory.c" and hunk["header"].startswith("@@ -40,3 +40,3 @@")
+    assert "applies in reverse" in hunk["cause"]
+    assert data["patches"][1]["failed_hunks"] == []
 
 
 def test_missing_patches_are_named(mini_tree: Path, tmp_path: Path) -> None:
@@ -349,3 +352,30 @@ def test_database_records_the_review(mini_tree: Path, series: Path, tmp_path: Pa
         (findings,) = conn.execute("select count(*) from findings").fetchone()
         (title,) = conn.execute("select title from series").fetchone()
     assert (reviews, findings, title) == (1, 1, "mm: demo: count two pages")
+
+
+def test_nothing_reviewed_exits_2_with_one_line(mini_tree: Path, tmp_path: Path) -> None:
+    mbox = make_series(
+        mini_tree,
+        [
+            Commit(
+                "mm: demo: count two pages", replace_in("mm/memory.c", "int nr = 1;", "int nr = 2;")
+            )
+        ],
+        cover=False,
+    )
+    # the author's tree had other context around the change
+    broken = mbox.replace(b" \tvm_fault_t ret = 0;\n", b" \tvm_fault_t ret = 1;\n")
+    assert broken != mbox
+    path = tmp_path / "other-tree.mbox"
+    path.write_bytes(broken)
+    out = reviewbot(
+        "check", "--tree", str(mini_tree), "--mbox", str(path), "--outbox", str(tmp_path / "o")
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(
+        "reviewbot: nothing of the series could be reviewed: no hunk of a C file applies"
+    )
+    # the report still says which hunk and why
+    assert "[1/1] FAILED" in out.stdout
+    assert "context differs at line 27 of mm/memory.c" in out.stdout

@@ -142,3 +142,40 @@ def test_b4_check_refuses_an_endless_stdin(tmp_path: Path) -> None:
         )
     assert done.returncode == 2
     assert done.stderr == "reviewbot: stdin: larger than 256 MB, not one patch mail\n"
+
+
+def _mail(subject: str, body: str, sender: str = "Lists Bot <bot@example.org>") -> bytes:
+    return (
+        f"From: {sender}\nTo: linux-mm@kvack.org\nSubject: {subject}\n"
+        f"Date: Fri, 20 Nov 2026 10:10:10 +0000\n"
+        f"Message-ID: <{abs(hash(subject))}@example.org>\n\n{body}"
+    ).encode()
+
+
+DIFF = (
+    "---\ndiff --git a/mm/memory.c b/mm/memory.c\n--- a/mm/memory.c\n+++ b/mm/memory.c\n"
+    "@@ -1,1 +1,1 @@\n-int nr = 1;\n+int nr = 2;\n"
+)
+
+
+def test_in_body_from_gives_the_author() -> None:
+    body = "From: Ada Swapwright <ada@example.org>\n\nCount two pages.\n\nSigned-off-by: Ada\n"
+    (msg,) = mail.split_mbox(_mail("[PATCH] mm: demo: count two", body + DIFF))
+    item = mail.message_to_item(msg)
+    assert item is not None
+    assert item.patch.author == "Ada Swapwright <ada@example.org>"
+    assert item.patch.body.startswith("Count two pages.")
+
+
+def test_a_numbered_patch_without_its_diff_arrived() -> None:
+    # it used to read as a cover letter, and the report said 2/2 "never arrived"
+    mbox = (
+        b"From x\n"
+        + _mail("[PATCH 1/2] mm: one", "One.\n" + DIFF)
+        + b"\nFrom x\n"
+        + _mail("[PATCH 2/2] mm: two", "Two, its diff lost on the way.\n")
+    )
+    revision = from_mbox_bytes(mbox).revision
+    assert revision.missing == ()
+    assert [p.index for p in revision.patches] == [1, 2]
+    assert revision.patches[1].diff_text == ""

@@ -360,7 +360,11 @@ def test_a_reply_says_which_patches_never_arrived(review: Review) -> None:
     rev = replace(review.revision, total=5, missing=(3, 5))
     (reply,) = report.render_replies(replace(review, revision=rev))
     flat = " ".join(reply.body.split())
-    assert "Not reviewed: patches 3/5, 5/5 never reached reviewbot; the rest was" in flat
+    assert (
+        "Not reviewed: - patch 3/5 never reached reviewbot: not reviewed. "
+        "- patch 5/5 never reached reviewbot: not reviewed." in flat
+    )
+    assert "the rest was applied" not in flat
     (complete,) = report.render_replies(review)
     assert "Not reviewed" not in complete.body
 

@@ -138,3 +138,57 @@ def test_unreviewed_revision_is_not_all_fixed(
     html = _text(client, f"/series/{loaded.sample_id}?from=3&to=4")
     assert 'id="fixed-findings"' not in html
     assert "v4: 0 findings" in html and "Not reviewed yet." in html
+
+
+def test_series_page_says_what_was_not_reviewed(
+    client: FlaskClient, loaded: Loaded, db: sessionmaker[Session]
+) -> None:
+    from dataclasses import replace
+
+    from reviewbot.models import ApplyStatus, FailedHunk, PatchApply
+    from reviewbot.storage.record import record_review
+    from tests.storage.factory import LIST_ID, retitled
+
+    review = retitled(sample_review(1), "mm: swap: a series on another tree", "Dee <d@example.org>")
+    assert review.apply is not None
+    hunk = FailedHunk(
+        "arch/x86/include/asm/pgtable.h",
+        1,
+        "@@ -1588,6 +1588,11 @@ static inline int pte_swp_exclusive(pte_t pte)",
+        review.apply.base,
+        "context differs at line 1591 of arch/x86/include/asm/pgtable.h",
+    )
+    patches = (
+        PatchApply(1, ApplyStatus.PARTIAL, "1 hunk did not apply", (hunk,)),
+        PatchApply(2, ApplyStatus.SKIPPED, "skipped: it needs hunk #1"),
+    )
+    review = replace(review, apply=replace(review.apply, patches=patches))
+    with db() as s:
+        recorded = record_review(s, review, list_id=LIST_ID)
+        s.commit()
+        series_id = recorded.revision.series_id
+    html = _text(client, f"/series/{series_id}")
+    assert "partially reviewed" in html and ">skipped<" in html
+    assert "hunk #1 (<code>@@ -1588,6 +1588,11 @@" in html
+    assert "context differs at line 1591 of arch/x86/include/asm/pgtable.h" in html
+
+
+def test_without_a_token_the_dashboard_offers_no_action_and_says_how(
+    db_url: str, loaded: Loaded
+) -> None:
+    from reviewbot.web import create_app
+
+    with_token = _text(
+        create_app({"DATABASE_URL": db_url, "REVIEWBOT_WEB_TOKEN": "t"}).test_client(),
+        f"/series/{loaded.sample_id}",
+    )
+    assert "Mark invalid" in with_token and "Re-run v3" in with_token
+    assert "Read-only" not in with_token
+    app = create_app({"DATABASE_URL": db_url, "REVIEWBOT_WEB_TOKEN": ""})
+    html = _text(app.test_client(), f"/series/{loaded.sample_id}")
+    assert "Mark invalid" not in html and "Re-run v" not in html and "Approve and send" not in html
+    assert 'name="token"' not in html
+    assert (
+        "To enable them, start <code>reviewbot serve</code> with <code>REVIEWBOT_WEB_TOKEN</code>"
+        in html
+    )
