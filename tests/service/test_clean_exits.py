@@ -16,18 +16,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reviewbot.watch.database import sessions_for
 from sqlalchemy import select
 
 from reviewbot.config import SmtpConfig
+from reviewbot.devtools.mails import mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import CeleryWorker, RedisServer, SmtpSink, write_config
 from reviewbot.git import OVERLAY_PREFIX, sweep_stale_overlays
 from reviewbot.storage.models import RevisionRow
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.watcher import Watcher
-from tests.service.conftest import make_config, write_config
-from tests.service.mails import mbox, series_mails
+from tests.service.conftest import make_config
 from tests.service.test_watch_inbox import wait_for
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import CeleryWorker, RedisServer, SmtpSink
 from workers.dispatch import Dispatcher
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,16 +11,16 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from reviewbot.watch.database import sessions_for
 from sqlalchemy import func, select
 
 from reviewbot.config import Config
+from reviewbot.devtools.mails import mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import SmtpSink
 from reviewbot.storage.models import SuppressionRow
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.web import create_app
-from tests.service.mails import mbox, series_mails
 from tests.service.test_watch_inbox import _as_mbox, _cfg, _watcher
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import SmtpSink
 
 pytestmark = pytest.mark.services
 

@@ -13,19 +13,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from reviewbot.watch.database import sessions_for
 from sqlalchemy import select
 
 from reviewbot.config import SmtpConfig
+from reviewbot.devtools.mails import AUTHOR, mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import SmtpSink
 from reviewbot.outbox import send_due
 from reviewbot.pipeline import post
 from reviewbot.pipeline.report import ReplyMail
 from reviewbot.storage.models import OutboxRow, RevisionRow, SeriesRow
+from reviewbot.storage.sessions import sessions_for
 from tests.service.conftest import make_config
-from tests.service.mails import AUTHOR, mbox, series_mails
 from tests.service.test_watch_inbox import _cfg, _watcher
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import SmtpSink
 
 pytestmark = pytest.mark.services
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reviewbot.watch.database import sessions_for
 from sqlalchemy import select
 
 import reviewbot.watch.watcher as watcher_module
+from reviewbot.devtools.mails import mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import SmtpSink
 from reviewbot.storage.models import CursorRow, MessageRow, RevisionRow, SeriesRow
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.storage.states import MessageState
 from reviewbot.watch.series import quarantine
-from tests.service.mails import mbox, series_mails
 from tests.service.test_watch_inbox import _cfg, _watcher
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import SmtpSink
 
 pytestmark = pytest.mark.services
 
