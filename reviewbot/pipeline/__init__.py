@@ -7,6 +7,7 @@ revision and returns a Review; the CLI and the workers both call it.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 from reviewbot.models import SIM_ENTRY, Finding, Review, Revision, Series, SimulationResult
 from reviewbot.pipeline import apply as apply_stage
 from reviewbot.pipeline import check as check_stage
+
+log = logging.getLogger(__name__)
 
 
 def review_revision(
@@ -131,18 +134,21 @@ def _simulate(
     except ImportError:
         return None, [], []
     base, final = applied.states[0], applied.states[-1]
-    if final.view.find_function(SIM_ENTRY) is None:
+    entries = [e for e in sim.simulated_entries() if final.view.find_function(e) is not None]
+    if not entries:
         return None, [], []
-    if not sim.entries_touched(base.view, touched):
-        runs = ", ".join(f"{e}()" for e in sim.simulated_entries())
+    chosen = sim.entries_touched(base.view, touched)
+    if not chosen:
+        runs = ", ".join(f"{e}()" for e in entries)
         return None, [], [f"simulation: {sim.NOT_TOUCHED} (the series changes nothing {runs} runs)"]
     label = f"v{revision.version}"
     states = [("base", base.view), (label, final.view)]
     try:
-        result = sim.simulate_states(states, entry=SIM_ENTRY)
+        result = sim.simulate_states(states, entries=chosen)
         raw = sim.findings_from_simulation(result, dict(states))
     except Exception as exc:  # the simulator must not sink the review
-        return None, [], [f"could not simulate {SIM_ENTRY}: {exc!r}"]
+        log.exception("simulation of %s failed", ", ".join(chosen))
+        return None, [], [f"could not simulate {', '.join(chosen)}: {type(exc).__name__}: {exc}"]
     return result, _attribute(list(raw), applied, revision), []
 
 

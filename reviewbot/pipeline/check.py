@@ -110,9 +110,10 @@ def _unanalysable(applied: AppliedSeries, revision: Revision) -> list[str]:
 def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
-    targets = touched_functions(applied, revision)
-    # Callers of a changed helper may break without being touched.
-    targets, caller_notes = with_callers(targets, applied)
+    touched = touched_functions(applied, revision)
+    # Callers of a changed helper may break without being touched: checked,
+    # but not "touched" (the simulator's gate runs on what the series changes).
+    targets, caller_notes = with_callers(touched, applied)
     notes.extend(caller_notes)
     notes.extend(_unanalysable(applied, revision))
     renames = {
@@ -147,4 +148,4 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
         if f.id not in seen:
             seen.add(f.id)
             unique.append(f)
-    return CheckResult(tuple(unique), tuple(notes), targets)
+    return CheckResult(tuple(unique), tuple(notes), touched)

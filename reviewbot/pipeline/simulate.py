@@ -21,9 +21,9 @@ from reviewbot.models import (
     SimRun,
     SimulationResult,
 )
+from sim.entries import all_entries, get
 from sim.interp.machine import Program, SourceTree
-from sim.runner import execute
-from sim.suite import default_cases, run_table
+from sim.suite import Case, default_cases, entry_cases, run_table
 from sim.tree import DirectoryTree
 
 CHECKER = "simulator"
@@ -32,25 +32,29 @@ NOT_TOUCHED = "no simulated path touched"
 
 
 def simulated_entries() -> tuple[str, ...]:
-    """The C entry points the simulator can run, in the order to run them.
+    """The C entry points the simulator can run (sim/entries/), do_swap_page first."""
+    names = sorted(all_entries())
+    return tuple(sorted(names, key=lambda n: n != SIM_ENTRY))
 
-    One today; the place to ask sim/'s entry registry when it has one.
-    """
-    return ("do_swap_page",)
+
+def entry_case_list(entry: str, scenarios: Sequence[str] | None = None) -> list[Case]:
+    """The cases of one entry: do_swap_page's default grid, or the entry's own."""
+    return default_cases(scenarios) if entry == SIM_ENTRY else entry_cases(entry, scenarios)
 
 
 def executed_functions(tree: SourceTree, entry: str) -> set[str]:
     """``entry`` and every function the simulator executes from the tree's
-    source when it runs ``entry`` on its scenarios (about 0.2 s on 6.12).
+    source when it runs ``entry`` on its scenarios (about 0.2 s an entry on 6.12).
 
     Measured, not guessed: a static call graph from do_swap_page() reaches
     zap_pte_range() through the pte-marker fault path no scenario takes.
     """
-    program = Program(tree)
+    spec = get(entry)
+    program = Program(tree, spec.files)
     found = {entry}
-    for case in default_cases():
+    for case in entry_case_list(entry):
         try:
-            execution = execute(program, case.spec, entry)
+            execution = spec.execute(program, case.spec, entry, 100_000)
         except Exception:  # the gate must not sink the review: count the entry only
             continue
         found |= {c[1] for c in execution.covered}
@@ -69,9 +73,14 @@ def simulate_states(
     states: Sequence[tuple[str, SourceTree]],
     entry: str = SIM_ENTRY,
     scenarios: Sequence[str] | None = None,
+    entries: Sequence[str] | None = None,
 ) -> SimulationResult:
-    """Every scenario case on ``states[0]`` (the base), then on the others."""
-    return run_table(states, default_cases(scenarios), entry)
+    """Every scenario case on ``states[0]`` (the base), then on the others:
+    of ``entry``, or of each of ``entries`` (one table, cases named by entry)."""
+    if not entries:
+        return run_table(states, entry_case_list(entry, scenarios), entry)
+    cases = [c for e in entries for c in entry_case_list(e, scenarios)]
+    return run_table(states, cases)
 
 
 def simulate_tree_dirs(
