@@ -112,6 +112,13 @@ def _uffd_wp_any(pte: Pte) -> bool:
 
 def expected_after(built: ZapBuilt, i: int, old: Pte) -> tuple[Pte, bool]:
     """(the PTE page ``i`` of the layout must hold once zapped, zapped at all)."""
+    known = built.expected.get(i)
+    if known is None:
+        known = built.expected[i] = _expected_after(built, i, old)
+    return known
+
+
+def _expected_after(built: ZapBuilt, i: int, old: Pte) -> tuple[Pte, bool]:
     spec = built.spec
     code = spec.code(i)
     file_vma = spec.vma != "anon"
@@ -178,8 +185,13 @@ def _range(built: ZapBuilt, before: Before, ret: int, m: Machine) -> list[Violat
         ]
     table = built.world.table(built.pmd.index)
     base = table.address(0)
-    for idx in range(PTRS_PER_PTE):
-        old, new = before.ptes[idx], table.entries[idx]
+    olds, news = before.ptes, table.entries
+    # Every entry of [addr, ret), and any other the walk rewrote: an entry
+    # nothing stored to is the very object it was.
+    lo, hi = _index(addr), _index(addr) + ((ret - addr) >> PAGE_SHIFT)
+    changed = [i for i in range(PTRS_PER_PTE) if olds[i] is not news[i] and not lo <= i < hi]
+    for idx in [*changed, *range(lo, hi)]:
+        old, new = olds[idx], news[idx]
         a = base + (idx << PAGE_SHIFT)
         if not addr <= a < ret:
             if old != new:
