@@ -217,11 +217,18 @@ def finding_detail(finding_id: str) -> Any:
 def reproduce_command(scenario: str, message_id: str) -> str:
     """The command that replays one simulator case on the revision.
 
-    Case ids read ``"table-freed order=4 index=3"`` (sim/suite.py).
+    Case ids read ``"table-freed order=4 index=3"`` (sim/suite.py), with the
+    entry in front for entries other than do_swap_page
+    (``"zap_pte_range:swap-batch order=4 index=0"``).
     """
     name, *rest = scenario.split() or [""]
     params = dict(p.split("=", 1) for p in rest if "=" in p)
-    parts = ["reviewbot", "simulate", "--scenario", name]
+    entry, sep, case = name.partition(":")
+    parts = ["reviewbot", "simulate"]
+    if sep:
+        parts += ["--entry", entry]
+        name = case
+    parts += ["--scenario", name]
     for flag in ("order", "index"):
         if params.get(flag, "").isdigit():
             parts += [f"--{flag}", params[flag]]

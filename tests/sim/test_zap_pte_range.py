@@ -11,7 +11,7 @@ from reviewbot.cli import main
 from reviewbot.pipeline.simulate import findings_from_simulation
 from sim.entries import entries_for, get
 from sim.entries.zap_spec import ZapSpec, build, describe
-from sim.suite import entry_cases, one_case, run_table
+from sim.suite import cases_for, entry_cases, one_case, run_table
 from sim.tree import DirectoryTree
 from tests.sim.conftest import MUTATIONS, apply_mutation, load_mutation
 
@@ -60,6 +60,8 @@ def test_the_pipeline_picks_zap_for_a_touched_batch_helper(kernel_tree: Path) ->
     # Read only by zap_pte_range's files; do_swap_page does not execute it.
     assert {e.name for e in entries_for({"pte_install_uffd_wp_if_needed"}, tree)} == {ENTRY}
     assert entries_for({"copy_page_range"}, tree) == []
+    cases = cases_for(entries_for({"pte_install_uffd_wp_if_needed"}, tree))
+    assert cases and {c.entry for c in cases} == {ENTRY}
     assert "include/linux/mm_inline.h" in get(ENTRY).files
 
 
