@@ -3,7 +3,9 @@
 Executed from the tree with the helpers the tree defines for it
 (zap_present_ptes(), zap_present_folio_ptes(), zap_install_uffd_wp_if_needed(),
 folio_pte_batch(), swap_pte_batch(), and, when the tree has them,
-zap_nonpresent_ptes() and friends), plus pte_install_uffd_wp_if_needed()
+zap_nonpresent_ptes() and friends: 6.12 keeps that branch inline, and
+tests/sim/test_zap_pte_range.py runs a tree where it is split out), plus
+pte_install_uffd_wp_if_needed()
 and the uffd-wp helpers of include/linux/.  The call is the one
 zap_pmd_range() makes: ``zap_pte_range(tlb, vma, pmd, addr, end, details)``.
 
