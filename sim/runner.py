@@ -94,27 +94,9 @@ def run_fault(  # noqa: PLR0917
 
     world.on_race = on_race
     m = Machine(program, world, max_steps=max_steps)
-    ret: Any = None
-    try:
-        ret = m.run(entry, [vmf])
-    except NotModelled as exc:
-        return _ended(spec, m, Outcome.NOT_MODELLED, exc, exc.what)
-    except SimFault as exc:
-        if exc.kind is Kind.BUDGET:
-            return _ended(spec, m, Outcome.BUDGET, exc, _budget_reason(exc))
-        return _ended(spec, m, Outcome.FAIL, exc)
-    except RecursionError:
-        budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
-        return _ended(spec, m, Outcome.BUDGET, budget, "over the host's recursion limit")
-    except Exception as exc:  # the simulator's own bug, never the patch's
-        log.error("simulator error in %s (%s)", entry, describe(spec), exc_info=True)
-        error = SimFault(Kind.MODEL_ERROR, f"simulator error: {type(exc).__name__}: {exc}")
-        return _ended(
-            spec, m, Outcome.MODEL_ERROR, error, f"simulator error ({type(exc).__name__})"
-        )
-    if type(ret) is not int:
-        what = f"{entry} returned {ret!r}"
-        return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(what), what)
+    ret, ended = call_guarded(m, spec, entry, [vmf])
+    if ended is not None:
+        return ended
     # Any injected race may leave the fault to be retried with nothing mapped.
     raced[0] = raced[0] or bool(spec.race) or any(e[0] == "table-freed" for e in world.events)
     violations = invariants.check(
@@ -147,6 +129,35 @@ def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execut
         file, fn, line, _ = where
         exc.locate(file, line, fn)
     return _ended(spec, m, Outcome.FAIL, exc)
+
+
+def call_guarded(
+    m: Machine, spec: Any, function: str, args: list[Any]
+) -> tuple[Any, Execution | None]:
+    """Run one call of ``function``: its int return, or the Execution that
+    ended it otherwise (a fault, a budget, what is not modelled, or the
+    simulator's own error, which is ``model-error`` with its traceback logged)."""
+    try:
+        ret = m.run(function, args)
+    except NotModelled as exc:
+        return None, _ended(spec, m, Outcome.NOT_MODELLED, exc, exc.what)
+    except SimFault as exc:
+        if exc.kind is Kind.BUDGET:
+            return None, _ended(spec, m, Outcome.BUDGET, exc, _budget_reason(exc))
+        return None, _ended(spec, m, Outcome.FAIL, exc)
+    except RecursionError:
+        budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
+        return None, _ended(spec, m, Outcome.BUDGET, budget, "over the host's recursion limit")
+    except Exception as exc:  # the simulator's own bug, never the patch's
+        log.error("simulator error in %s (%s)", function, describe(spec), exc_info=True)
+        error = SimFault(Kind.MODEL_ERROR, f"simulator error: {type(exc).__name__}: {exc}")
+        return None, _ended(
+            spec, m, Outcome.MODEL_ERROR, error, f"simulator error ({type(exc).__name__})"
+        )
+    if type(ret) is not int:
+        what = f"{function} returned {ret!r}"
+        return None, _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(what), what)
+    return ret, None
 
 
 def _budget_reason(exc: SimFault) -> str:

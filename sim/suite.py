@@ -81,6 +81,16 @@ def entry_cases(entry: str, scenarios: Sequence[str] | None = None) -> list[Case
     return cases
 
 
+def cases_for(entries: Iterable[Any]) -> list[Case]:
+    """Every case of each entry (``sim.entries.entries_for()``'s answer):
+    ``run_table(states, cases_for(entries_for(touched, base)))``."""
+    cases: list[Case] = []
+    for entry in entries:
+        name = entry if isinstance(entry, str) else entry.name
+        cases.extend(default_cases() if name == DEFAULT_ENTRY else entry_cases(name))
+    return cases
+
+
 def one_case(name: str, order: int | None, index: int | None, entry: str = DEFAULT_ENTRY) -> Case:
     from sim.entries import get
 

@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = run_table([("base", DirectoryTree(root))], cases, args.entry, reference=False)
     if _entry_missing(result, args.entry):
-        raise UsageError(f"--entry {args.entry}: no such function in {', '.join(SOURCE_FILES)}")
+        files = registered.files if registered is not None else SOURCE_FILES
+        raise UsageError(f"--entry {args.entry}: no such function in {', '.join(files)}")
     if args.format == "json":
         # "notes" only with a series: the tree's own table keeps its shape
         extra = {"notes": notes} if notes else {}

@@ -23,7 +23,7 @@ from reviewbot.models import (
 )
 from sim.entries import all_entries, get
 from sim.interp.machine import Program, SourceTree
-from sim.suite import Case, default_cases, entry_cases, run_table
+from sim.suite import cases_for, default_cases, run_table
 from sim.tree import DirectoryTree
 
 CHECKER = "simulator"
@@ -37,11 +37,6 @@ def simulated_entries() -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda n: n != SIM_ENTRY))
 
 
-def entry_case_list(entry: str, scenarios: Sequence[str] | None = None) -> list[Case]:
-    """The cases of one entry: do_swap_page's default grid, or the entry's own."""
-    return default_cases(scenarios) if entry == SIM_ENTRY else entry_cases(entry, scenarios)
-
-
 def executed_functions(tree: SourceTree, entry: str) -> set[str]:
     """``entry`` and every function the simulator executes from the tree's
     source when it runs ``entry`` on its scenarios (about 0.2 s an entry on 6.12).
@@ -52,7 +47,7 @@ def executed_functions(tree: SourceTree, entry: str) -> set[str]:
     spec = get(entry)
     program = Program(tree, spec.files)
     found = {entry}
-    for case in entry_case_list(entry):
+    for case in cases_for([entry]):
         try:
             execution = spec.execute(program, case.spec, entry, 100_000)
         except Exception:  # the gate must not sink the review: count the entry only
@@ -78,9 +73,8 @@ def simulate_states(
     """Every scenario case on ``states[0]`` (the base), then on the others:
     of ``entry``, or of each of ``entries`` (one table, cases named by entry)."""
     if not entries:
-        return run_table(states, entry_case_list(entry, scenarios), entry)
-    cases = [c for e in entries for c in entry_case_list(e, scenarios)]
-    return run_table(states, cases)
+        return run_table(states, default_cases(scenarios), entry)
+    return run_table(states, cases_for(entries))
 
 
 def simulate_tree_dirs(

@@ -219,7 +219,9 @@ def finding_detail(finding_id: str) -> Any:
 def reproduce_command(scenario: str, message_id: str) -> str:
     """The command that replays one simulator case on the revision.
 
-    Case ids read ``"table-freed order=4 index=3"`` (sim/suite.py).
+    Case ids read ``"table-freed order=4 index=3"`` (sim/suite.py), with the
+    entry in front for entries other than do_swap_page
+    (``"zap_pte_range:swap-batch order=4 index=0"``).
     """
     return shlex.join(Reproducer.from_case_id(scenario).argv(message_id))
 

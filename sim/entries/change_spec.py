@@ -147,14 +147,20 @@ def build(spec: ChangeSpec) -> ChangeBuilt:
     vma.vm_ops = VmOps() if shmem else NULL
     world = ZapWorld(mm=mm, vma=vma, swap=SwapDevice(SWAP_TYPE, 3))
     # What change_protection() passes for the action (mm/mprotect.c,
-    # mm/userfaultfd.c: uffd_wp_range()).
+    # mm/userfaultfd.c: uffd_wp_range()): vm_page_prot is writable only for
+    # a shared mapping that wants no write notification (mm/mmap.c:
+    # vma_wants_writenotify(): soft-dirty tracking and uffd-wp want them);
+    # otherwise PTEs are upgraded one by one (MM_CP_TRY_CHANGE_WRITABLE).
+    notify = not shmem or spec.uffd or spec.soft_dirty_tracking
+    upgrade = spec.action in ("writable", "uffd-wp-resolve")
+    try_writable = MM_CP_TRY_CHANGE_WRITABLE if upgrade and notify else 0
     cp_flags = {
         "read-only": 0,
-        "writable": 0 if shmem else MM_CP_TRY_CHANGE_WRITABLE,
+        "writable": try_writable,
         "uffd-wp": MM_CP_UFFD_WP,
-        "uffd-wp-resolve": MM_CP_UFFD_WP_RESOLVE | (0 if shmem else MM_CP_TRY_CHANGE_WRITABLE),
+        "uffd-wp-resolve": MM_CP_UFFD_WP_RESOLVE | try_writable,
     }[spec.action]
-    newprot = PgProt(write=shmem and spec.action in ("writable", "uffd-wp-resolve"))
+    newprot = PgProt(write=upgrade and not notify)
     pmd = Pmd(first >> PMD_SHIFT)
     built = ChangeBuilt(
         spec,

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sim.faults import Kind, NotModelled, Outcome, SimFault
+from sim.faults import Kind, Outcome, SimFault
 from sim.interp.machine import Machine, Program
 from sim.model.mm import PAGE_SIZE, World
-from sim.runner import Execution, _ended
+from sim.runner import Execution, _ended, call_guarded
 
 
 class Violation:
@@ -39,24 +39,9 @@ def run_call(  # noqa: PLR0917
     check: Callable[[int, Machine], list[Violation]],
 ) -> Execution:
     m = Machine(program, world, max_steps=max_steps)
-    try:
-        ret = m.run(function, list(args))
-    except NotModelled as exc:
-        return _ended(spec, m, Outcome.NOT_MODELLED, exc)
-    except SimFault as exc:
-        return _ended(spec, m, Outcome.FAIL, exc)
-    except RecursionError:
-        budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
-        return _ended(spec, m, Outcome.FAIL, budget)
-    except Exception as exc:  # a primitive given something it cannot model
-        return _ended(
-            spec,
-            m,
-            Outcome.NOT_MODELLED,
-            NotModelled(f"simulator could not model this call ({exc!r})"),
-        )
-    if type(ret) is not int:
-        return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{function} returned {ret!r}"))
+    ret, ended = call_guarded(m, spec, function, list(args))
+    if ended is not None:
+        return ended
     violations = check(ret, m)
     if not violations:
         return Execution(

@@ -282,6 +282,15 @@ class Before:
         return Before(mappings(built), dict(world.swap.swap_map), dict(world.mm.counters))
 
 
+def _mapped_whole(built: MadvBuilt, before: Before, folio: Folio) -> bool:
+    first = built.first + (folio.pfn - FOLIO_PFN) * PAGE_SIZE
+    if not (built.addr <= first and first + folio.nr * PAGE_SIZE <= built.end):
+        return False
+    at = (first >> PAGE_SHIFT) % PTRS_PER_PTE
+    ptes = before.ptes[at : at + folio.nr]
+    return all(p.kind == "present" and p.pfn == folio.pfn + i for i, p in enumerate(ptes))
+
+
 def check_walk(  # noqa: PLR0917
     built: MadvBuilt,
     before: Before,
@@ -360,13 +369,9 @@ def check_walk(  # noqa: PLR0917
                 )
             ]
         owner = folio_of.get(old.pfn)
-        whole = owner is not None and (
-            owner.order == 0
-            or (
-                built.addr <= built.first + (owner.pfn - FOLIO_PFN) * PAGE_SIZE
-                and built.first + (owner.pfn - FOLIO_PFN + owner.nr) * PAGE_SIZE <= built.end
-            )
-        )
+        # Advised whole: a small folio (maybe split from a large one), or a
+        # large one all of whose pages are mapped in the range (one batch).
+        whole = owner is not None and (owner.order == 0 or _mapped_whole(built, before, owner))
         exclusive = owner is not None and not any(built.external.get(p.pfn) for p in owner.pages)
         may = whole and (exclusive or not exclusive_only)
         for bit in ("young", "dirty"):

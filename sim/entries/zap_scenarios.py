@@ -7,7 +7,6 @@ singles out; ``cases()`` is each scenario's default grid.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from sim.entries.zap_spec import ZapSpec
 from sim.scenarios import Scenario
@@ -235,7 +234,3 @@ def table_freed(order: int, index: int) -> ZapSpec:
     """
     nr = 1 << order
     return ZapSpec(order, index, layout="P" * nr + "S" * nr, race="table-freed")
-
-
-def generated(spec: ZapSpec, **changes: object) -> ZapSpec:
-    return replace(spec, **changes)  # type: ignore[arg-type]

@@ -96,6 +96,9 @@ class ZapBuilt:
     swap_base: int = SWAP_BASE
     folios: dict[int, Folio] = field(default_factory=dict)  # block -> folio
     marker_entry: SwapEntry = UFFD_WP_MARKER
+    # Layout page -> (PTE it must hold once zapped, zapped at all): the
+    # invariants ask several times per page.
+    expected: dict[int, tuple[Pte, bool]] = field(default_factory=dict)
 
     def folio_at(self, i: int) -> Folio:
         return self.folios[i // self.spec.nr]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,9 @@ from reviewbot.cli import main
 from reviewbot.pipeline.simulate import findings_from_simulation
 from sim.entries import entries_for, get
 from sim.entries.zap_spec import ZapSpec, build, describe
-from sim.suite import entry_cases, one_case, run_table
+from sim.suite import cases_for, entry_cases, one_case, run_table
 from sim.tree import DirectoryTree
-from tests.sim.conftest import MUTATIONS, apply_mutation, load_mutation
+from tests.sim.conftest import KERNEL_FILES, MUTATIONS, apply_mutation, load_mutation
 
 ENTRY = "zap_pte_range"
 
@@ -60,6 +61,8 @@ def test_the_pipeline_picks_zap_for_a_touched_batch_helper(kernel_tree: Path) ->
     # Read only by zap_pte_range's files; do_swap_page does not execute it.
     assert {e.name for e in entries_for({"pte_install_uffd_wp_if_needed"}, tree)} == {ENTRY}
     assert entries_for({"copy_page_range"}, tree) == []
+    cases = cases_for(entries_for({"pte_install_uffd_wp_if_needed"}, tree))
+    assert cases and {c.entry for c in cases} == {ENTRY}
     assert "include/linux/mm_inline.h" in get(ENTRY).files
 
 
@@ -183,3 +186,66 @@ def test_cli_runs_the_entry(kernel_tree: Path, capsys: pytest.CaptureFixture[str
     assert [r["outcome"] for r in data["runs"]] == ["pass"]
     assert main([*argv[:5], "--scenario", "gather-full", "--order", "12"]) == 2
     assert "order 0 to 8" in capsys.readouterr().err
+
+
+def _split_out_zap_nonpresent_ptes(memory_c: str) -> str:
+    """6.12's zap_pte_range() with its non-present branch moved into a helper
+    of its own, the shape later kernels give it (zap_nonpresent_ptes()): the
+    helper returns how many PTEs it handled, a skipped entry included."""
+    fn = memory_c.index("static unsigned long zap_pte_range(")
+    start = memory_c.index("\t\tentry = pte_to_swp_entry(ptent);\n", fn)
+    tail = "\t\tzap_install_uffd_wp_if_needed(vma, addr, pte, nr, details, ptent);\n"
+    end = memory_c.index(tail, start) + len(tail)
+    body = memory_c[start:end]
+    body = body.replace("\t\t\tmax_nr = (end - addr) / PAGE_SIZE;\n", "")
+    body = body.replace("continue;", "return nr;").replace("\n\t", "\n")[1:]
+    helper = (
+        "static inline int zap_nonpresent_ptes(struct mmu_gather *tlb,\n"
+        "\t\tstruct vm_area_struct *vma, pte_t *pte, pte_t ptent,\n"
+        "\t\tunsigned int max_nr, unsigned long addr,\n"
+        "\t\tstruct zap_details *details, int *rss)\n"
+        "{\n\tstruct mm_struct *mm = tlb->mm;\n\tstruct folio *folio;\n\tstruct page *page;\n"
+        "\tswp_entry_t entry;\n\tint nr = 1;\n\n" + body + "\treturn nr;\n}\n\n"
+    )
+    call = (
+        "\t\tnr = zap_nonpresent_ptes(tlb, vma, pte, ptent, (end - addr) / PAGE_SIZE,\n"
+        "\t\t\t\t\t  addr, details, rss);\n"
+    )
+    return memory_c[:fn] + helper + memory_c[fn:start] + call + memory_c[end:]
+
+
+@pytestmark_kernel
+def test_a_tree_with_zap_nonpresent_ptes_runs_it_from_source(
+    kernel_tree: Path, tmp_path: Path
+) -> None:
+    mutation = load_mutation(MUTATIONS / "zap-batch-ignores-uffd-wp.toml")
+    split = tmp_path / "split"
+    for rel in KERNEL_FILES:
+        (split / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kernel_tree / rel, split / rel)
+    memory = split / "mm" / "memory.c"
+    memory.write_text(_split_out_zap_nonpresent_ptes(memory.read_text()))
+    result = run_table([("split", DirectoryTree(split))], entry_cases(ENTRY), reference=False)
+    bad = [r for r in result.runs if r.outcome != "pass"]
+    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
+    from sim.entries import get as get_entry
+    from sim.interp.machine import Program
+
+    entry = get_entry(ENTRY)
+    program = Program(DirectoryTree(split), entry.files)
+    run = entry.execute(program, one_case("mixed", 2, 0, ENTRY).spec, ENTRY, 100_000)
+    assert "zap_nonpresent_ptes" in {fn for _, fn, _, _ in run.covered}
+    # The uffd-wp smearing is still caught when the swap batch is the helper's.
+    both = apply_mutation(kernel_tree, mutation, tmp_path / "both")
+    (both / "mm" / "memory.c").write_text(memory.read_text())
+    result = run_table(
+        [("split", DirectoryTree(split)), ("v1", DirectoryTree(both))],
+        [one_case("swap-mixed-uffd-wp", 4, 3, ENTRY)],
+    )
+    base, broken = result.runs[:2]
+    assert base.outcome == "pass"
+    assert (broken.outcome, broken.kind, broken.function) == (
+        "fail",
+        "smeared-bit",
+        "zap_nonpresent_ptes",
+    )

@@ -94,3 +94,6 @@ def test_reproduce_command_quotes_what_it_must() -> None:
         "reviewbot simulate --scenario x --index 2 'm$(id)@x'"
     )
     assert reproduce_command("", "m@x") == "reviewbot simulate --scenario '' m@x"
+    assert reproduce_command("zap_pte_range:swap-batch order=4 index=0", "m@x") == (
+        "reviewbot simulate --entry zap_pte_range --scenario swap-batch --order 4 --index 0 m@x"
+    )
