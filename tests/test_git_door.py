@@ -1,8 +1,9 @@
 """git is run from reviewbot/git.py only: one door per outside thing.
 
-A read of the source, not of a run: any module of the shipped code (not the
-tests, which build their own repositories) that imports GitPython, or hands
-``git`` to subprocess/os as the program to run, is named.
+A read of the source, not of a run: any module (the tests and benchmarks
+too: they build their repositories through ``reviewbot.git.run_text``) that
+imports GitPython, or hands ``git`` to subprocess/os as the program to run,
+is named.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("reviewbot", "checkers", "sim", "workers", "benchmarks", "sample")
+PACKAGES = ("reviewbot", "checkers", "sim", "workers", "benchmarks", "sample", "tests")
 THE_DOOR = Path("reviewbot/git.py")
 RUNNERS = {
     ("subprocess", "run"),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.git import run_text
 from tests.support.fixtures import public_inbox  # noqa: F401
 
 pytestmark = pytest.mark.services
@@ -30,10 +30,6 @@ def test_import_then_fetch_raw_and_clone(public_inbox: PublicInbox, tmp_path: Pa
     with urllib.request.urlopen(f"{public_inbox.url}/harness-1@example.org/raw") as resp:
         assert b"Subject: [PATCH] mm: test message" in resp.read()
     dest = tmp_path / "mirror.git"
-    subprocess.run(
-        ["git", "clone", "-q", "--mirror", f"{public_inbox.url}/git/0.git", str(dest)], check=True
-    )
-    out = subprocess.run(
-        ["git", "-C", str(dest), "log", "--format=%s"], check=True, capture_output=True, text=True
-    ).stdout
+    run_text(tmp_path, "clone", "-q", "--mirror", f"{public_inbox.url}/git/0.git", str(dest))
+    out = run_text(dest, "log", "--format=%s")
     assert "mm: test message" in out

@@ -20,6 +20,7 @@ import pytest
 from checkers.frontend import parse
 from reviewbot import sample
 from reviewbot.errors import UsageError
+from reviewbot.git import run_text
 
 BUG_CLASSES = {
     "stale-pointer",
@@ -41,11 +42,7 @@ def _git(cwd: Path, *args: str) -> str:
     env = sample.git_env()
     env.update(GIT_COMMITTER_NAME="Tester", GIT_COMMITTER_EMAIL="tester@example.org")
     env.update(GIT_AUTHOR_NAME="Tester", GIT_AUTHOR_EMAIL="tester@example.org")
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
+    return run_text(cwd, *args, env=env).strip()
 
 
 @pytest.fixture(scope="module")

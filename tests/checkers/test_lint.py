@@ -151,7 +151,7 @@ def test_deeply_nested_statements_give_a_note_not_a_crash(tmp_path: Path) -> Non
     d.mkdir()
     (d / "deep.c").write_text(src)
     proc, seconds, _ = _lint_subprocess(d)
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode == 0, proc.stderr  # a note says what was not analysed; no finding
     assert "Traceback" not in proc.stderr
     assert seconds < 20
     doc = json.loads(proc.stdout)

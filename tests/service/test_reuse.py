@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from reviewbot.config import Config
 from reviewbot.devtools.mails import series_mails
+from reviewbot.git import run_text
 from reviewbot.models import Review, Revision, Series
 from reviewbot.storage.models import OutboxRow, ReviewRow, RevisionRow
 from reviewbot.storage.sessions import sessions_for
@@ -141,7 +142,6 @@ def test_changed_patch_is_analysed_and_the_prefix_shows_unchanged(
 
 def test_resend_on_another_base_is_analysed(db_url: str, tmp_path: Path) -> None:
     """Same patches, but the tree's HEAD moved between v1 and v2: a new review."""
-    import subprocess
 
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -154,7 +154,7 @@ def test_resend_on_another_base_is_analysed(db_url: str, tmp_path: Path) -> None
     }
 
     def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(tree), *args], check=True, env=env, capture_output=True)
+        run_text(tree, *args, env=env)
 
     git("init", "-q")
     git("commit", "-q", "--allow-empty", "-m", "base one")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from reviewbot.git import run_text
 from tests.support.fixtures import public_inbox  # noqa: F401 - a fixture
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -35,10 +35,7 @@ def git(
         GIT_CONFIG_GLOBAL="/dev/null",
         GIT_CONFIG_NOSYSTEM="1",
     )
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], env=env, input=input, capture_output=True, check=True
-    )
-    return proc.stdout.decode()
+    return run_text(repo, *args, input=input, env=env)
 
 
 @pytest.fixture

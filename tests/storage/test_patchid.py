@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
+from pathlib import Path
 
 import pytest
 
+from reviewbot.git import run_text
 from reviewbot.storage.patchid import patch_id
 from tests.storage.factory import hostile_review, make_diff, sample_revision
 
 
 def _git_patch_id(diff: str) -> str | None:
-    out = subprocess.run(
-        ["git", "patch-id", "--stable"], input=diff.encode(), capture_output=True, check=True
-    ).stdout.decode()
+    out = run_text(Path(__file__).parent, "patch-id", "--stable", input=diff.encode())
     return out.split()[0] if out.strip() else None
 
 
