@@ -108,10 +108,16 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    max_patches: int = 300  # larger series are said too large and not reviewed
+    max_patches: int = 1000  # larger series are said too large and not reviewed
     max_blob_bytes: int = 64 * 1024 * 1024  # a file bigger than this is not read whole
     review_timeout: float = 1800.0  # seconds, a review run by the watcher itself (no broker)
     review_memory_mb: int = 4096  # address space of that review's process
+
+
+def limit_from_env(name: str, default: int) -> int:
+    """``REVIEWBOT_<NAME>`` for commands run without a config file (``check``)."""
+    value = os.environ.get(f"REVIEWBOT_{name.upper()}", "")
+    return int(value) if value.isascii() and value.isdecimal() else default
 
 
 @dataclass(frozen=True)
