@@ -243,6 +243,26 @@ def parse_config(data: dict[str, Any]) -> Config:
     return cfg
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The config as parse_config reads it back (a review subprocess gets it as JSON)."""
+    data = _plain(cfg)
+    if data["broker"] is None:
+        del data["broker"]
+    return dict(data)
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read the config file (or ``$REVIEWBOT_CONFIG``), then apply the environment."""
     path = path or os.environ.get("REVIEWBOT_CONFIG")

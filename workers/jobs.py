@@ -256,6 +256,15 @@ def _record_failure(
         log.exception("could not record the failure of revision %d", revision_id)
 
 
+def fail_revision(sessions: sessionmaker[Session], revision_id: int, reason: str) -> None:
+    """Record that a review was stopped from outside (time or memory bound) and give up."""
+    try:
+        _attempt(sessions, revision_id, "failed", reason[:2000])
+        _finish_failed(sessions, revision_id, reason)
+    except TRANSIENT:
+        log.exception("could not record the failure of revision %d", revision_id)
+
+
 def _finish_failed(sessions: sessionmaker[Session], revision_id: int, reason: str) -> None:
     with sessions.begin() as session:
         session.execute(
