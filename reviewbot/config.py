@@ -108,10 +108,16 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    max_patches: int = 300  # larger series are said too large and not reviewed
+    max_patches: int = 1000  # larger series are said too large and not reviewed
     max_blob_bytes: int = 64 * 1024 * 1024  # a file bigger than this is not read whole
     review_timeout: float = 1800.0  # seconds, a review run by the watcher itself (no broker)
     review_memory_mb: int = 4096  # address space of that review's process
+
+
+def limit_from_env(name: str, default: int) -> int:
+    """``REVIEWBOT_<NAME>`` for commands run without a config file (``check``)."""
+    value = os.environ.get(f"REVIEWBOT_{name.upper()}", "")
+    return int(value) if value.isascii() and value.isdecimal() else default
 
 
 @dataclass(frozen=True)
@@ -235,6 +241,26 @@ def parse_config(data: dict[str, Any]) -> Config:
     if cfg.worker.soft_time_limit > cfg.worker.time_limit:
         raise UsageError("config: worker.soft_time_limit must not exceed worker.time_limit")
     return cfg
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """The config as parse_config reads it back (a review subprocess gets it as JSON)."""
+    data = _plain(cfg)
+    if data["broker"] is None:
+        del data["broker"]
+    return dict(data)
 
 
 def load_config(path: str | Path | None = None) -> Config:

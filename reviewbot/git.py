@@ -11,6 +11,7 @@ we write vanish with the overlay).
 from __future__ import annotations
 
 import atexit
+import base64
 import functools
 import os
 import re
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +226,160 @@ class Repo:
         return self._small
 
 
+DEFAULT_MAX_BLOB = 64 * 1024 * 1024
+
+
+def max_blob_bytes() -> int:
+    """The largest file a review reads (``REVIEWBOT_MAX_BLOB_BYTES``; limits.max_blob_bytes)."""
+    try:
+        return int(os.environ.get("REVIEWBOT_MAX_BLOB_BYTES", "")) or DEFAULT_MAX_BLOB
+    except ValueError:
+        return DEFAULT_MAX_BLOB
+
+
+class BlobTooLarge(Exception):
+    def __init__(self, spec: str, size: int, limit: int):
+        super().__init__(f"{spec}: {size} bytes, over the limit of {limit}")
+        self.size = size
+        self.limit = limit
+
+
+class BlobReader:
+    """Files of any tree state through one ``git cat-file --batch-command``.
+
+    One process per overlay instead of one per file per tree state (a
+    500-patch series read 1,500 files).  Each object's size is asked first
+    (``info``) and a blob over ``limit`` is refused before a byte of it is
+    read: a patch can grow a file to gigabytes.
+    """
+
+    def __init__(self, repo: Path, env: dict[str, str], limit: int):
+        self.repo = repo
+        self.env = env
+        self.limit = limit
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                ["git", "-C", str(self.repo), "cat-file", "--batch-command"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=self.env,
+            )
+        return self._proc
+
+    def _ask(self, command: str) -> tuple[str, int] | None:
+        proc = self._process()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(command.encode() + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().decode(errors="replace").split()
+        if len(header) != 3:  # "<name> missing", "<name> ambiguous", or git died
+            return None
+        return header[1], int(header[2])
+
+    def read(self, treeish: str, path: str) -> bytes | None:
+        """The blob at ``treeish:path``; None when there is none.  BlobTooLarge over the limit."""
+        spec = f"{treeish}:{path}"
+        if "\n" in spec or "\r" in spec:
+            return None  # the batch protocol is line based: no such path in a review
+        info = self._ask(f"info {spec}")
+        if info is None or info[0] != "blob":
+            return None
+        if info[1] > self.limit:
+            raise BlobTooLarge(spec, info[1], self.limit)
+        got = self._ask(f"contents {spec}")
+        proc = self._process()
+        assert proc.stdout is not None
+        if got is None:
+            return None
+        data = proc.stdout.read(got[1])
+        proc.stdout.read(1)  # the newline after the contents
+        return data
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+_BINARY_PATH_RE = re.compile(r"^diff --git a/(\S+) b/(\S+)$")
+
+
+def _b85_line(line: str) -> bytes:
+    """One line of a GIT binary patch: a length letter, then base85 (git's alphabet)."""
+    if not line:
+        return b""
+    c = line[0]
+    n = ord(c) - ord("A") + 1 if "A" <= c <= "Z" else ord(c) - ord("a") + 27
+    return base64.b85decode(line[1:])[:n]
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while at < len(data):
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+    raise ValueError("truncated size")
+
+
+def binary_result_sizes(diff: str) -> list[tuple[str, int]]:
+    """(path, size of the file it produces) for each ``GIT binary patch`` of a diff.
+
+    ``literal N`` says N; a ``delta`` carries the result size at its start,
+    read by inflating only its first bytes (a small mail can inflate to GBs).
+    """
+    out: list[tuple[str, int]] = []
+    path = ""
+    lines = diff.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if m := _BINARY_PATH_RE.match(line):
+            path = m.group(2)
+        elif line == "GIT binary patch" and i + 1 < len(lines):
+            kind, _, size = lines[i + 1].partition(" ")
+            if kind == "literal" and size.isdigit():
+                out.append((path, int(size)))
+            elif kind == "delta":
+                try:
+                    out.append((path, _delta_result_size(lines, i + 2)))
+                except (ValueError, zlib.error):
+                    out.append((path, 0))  # git will refuse a corrupt delta itself
+            i += 2
+            continue
+        i += 1
+    return out
+
+
+def _delta_result_size(lines: list[str], start: int) -> int:
+    inflate = zlib.decompressobj()
+    head = b""
+    for line in lines[start : start + 64]:
+        if not line:
+            break
+        head += inflate.decompress(_b85_line(line), 64 - len(head))
+        if len(head) >= 20:
+            break
+    _src, at = _varint(head, 0)
+    return _varint(head, at)[0]
+
+
+_BLOB_CACHE = 256
 OVERLAY_PREFIX = "reviewbot-apply-"
 _ORPHAN_AGE = 6 * 3600.0  # an overlay without an owner file (older reviewbot) is gone after this
 
@@ -311,6 +467,9 @@ class Overlay:
             GIT_OPTIONAL_LOCKS="0",
         )
         self._blobs: dict[tuple[str, str], bytes | None] = {}
+        self.reader = BlobReader(repo.path, self.env, max_blob_bytes())
+        # (path, size) of the files not read because they are over the limit
+        self.too_large: dict[str, int] = {}
         self._grep_cache: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
 
     def __enter__(self) -> Overlay:
@@ -320,6 +479,7 @@ class Overlay:
         self.close()
 
     def close(self) -> None:
+        self.reader.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         _LIVE.discard(self.dir)
 
@@ -365,6 +525,13 @@ class Overlay:
         check_only: bool = False,
     ) -> tuple[bool, str]:
         """``git apply --cached`` one patch; (applied, git's message)."""
+        limit = self.reader.limit
+        for path, size in binary_result_sizes(diff) if "GIT binary patch" in diff else []:
+            if size > limit:
+                return False, (
+                    f"error: {path}: the binary patch makes it {size} bytes, over the limit "
+                    f"of {limit} (limits.max_blob_bytes): not applied, not reviewed\n"
+                )
         flags = [*(["-R"] if reverse else []), *(["--check"] if check_only else [])]
         proc = self._git(
             "apply",
@@ -428,10 +595,17 @@ class Overlay:
 
     # -- reading -----------------------------------------------------------
     def read_blob(self, treeish: str, path: str) -> bytes | None:
+        """A file of a tree state (one batch process for all); None when absent or
+        over the size limit (then ``too_large`` names it, for a finding)."""
         key = (treeish, path)
         if key not in self._blobs:
-            proc = self._git("cat-file", "blob", f"{treeish}:{path}", check=False)
-            self._blobs[key] = proc.stdout if proc.returncode == 0 else None
+            try:
+                self._blobs[key] = self.reader.read(treeish, path)
+            except BlobTooLarge as exc:
+                self.too_large[path] = max(self.too_large.get(path, 0), exc.size)
+                self._blobs[key] = None
+            if len(self._blobs) > _BLOB_CACHE:  # a long series must not keep every state
+                del self._blobs[next(iter(self._blobs))]
         return self._blobs[key]
 
     def grep_definitions(self, commit: str, name: str, pathspecs: Sequence[str]) -> list[str]:

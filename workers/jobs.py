@@ -132,6 +132,16 @@ def _reuse(
         return reuse.reused_review(found, series, new, base), found.version
 
 
+def too_large(cfg: Config, series: Series, revision: Revision) -> Review:
+    """The review of a series over ``limits.max_patches``: it says so, nothing was run."""
+    note = (
+        f"{len(revision.patches)} patches, over the maximum of {cfg.limits.max_patches} "
+        "(limits.max_patches): too large, not reviewed"
+    )
+    log.warning("v%d of %r: %s", revision.version, series.title, note)
+    return Review(series=series, revision=revision, apply=None, findings=(), notes=(note,))
+
+
 def review_revision(
     cfg: Config,
     sessions: sessionmaker[Session],
@@ -166,6 +176,8 @@ def review_revision(
         extra: dict[str, object] = {}
         if reused is not None:
             review, extra["reused_from"] = reused
+        elif len(revision_obj.patches) > cfg.limits.max_patches:
+            review = too_large(cfg, series, revision_obj)
         else:
             review = pipeline.review(series, revision_obj, cfg.tree, simulate=cfg.simulate)
         with sessions() as session:
@@ -245,6 +257,15 @@ def _record_failure(
     log.warning("revision %d: %s: %s", revision_id, state, reason)
     try:
         _attempt(sessions, revision_id, state, reason[:2000])
+    except TRANSIENT:
+        log.exception("could not record the failure of revision %d", revision_id)
+
+
+def fail_revision(sessions: sessionmaker[Session], revision_id: int, reason: str) -> None:
+    """Record that a review was stopped from outside (time or memory bound) and give up."""
+    try:
+        _attempt(sessions, revision_id, AttemptState.FAILED, reason[:2000])
+        _finish_failed(sessions, revision_id, reason)
     except TRANSIENT:
         log.exception("could not record the failure of revision %d", revision_id)
 

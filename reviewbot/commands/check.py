@@ -15,6 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from reviewbot.config import LimitsConfig, limit_from_env
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.git import Repo
 from reviewbot.models import ExitStatus, Review, Revision, Series
@@ -168,6 +169,12 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     revision = fetched.revision
+    limit = limit_from_env("max_patches", LimitsConfig.max_patches)
+    if len(revision.patches) > limit:
+        raise UsageError(
+            f"v{revision.version} has {len(revision.patches)} patches, over the maximum of "
+            f"{limit} ($REVIEWBOT_MAX_PATCHES): too large, not reviewed"
+        )
     say(
         f"v{revision.version}: {len(revision.patches)} of {revision.total} patch(es)"
         + (

@@ -30,8 +30,12 @@ def run(args: argparse.Namespace) -> int:
     # Alembic's "Context impl SQLiteImpl." on every start is noise, not news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     sessions = sessions_for(cfg.database)
-    dispatcher = Dispatcher(cfg, sessions)
-    watcher = Watcher(cfg, sessions, dispatcher.enqueue, stale=dispatcher.stale)
+    # Without a broker each review runs in a bounded subprocess: the daemon goes
+    # on polling meanwhile (wait=0); --once waits for its reviews.
+    dispatcher = Dispatcher(cfg, sessions, wait=None if args.once else 0)
+    watcher = Watcher(
+        cfg, sessions, dispatcher.enqueue, stale=dispatcher.stale, tick=dispatcher.pump
+    )
     try:
         if args.once:
             stats = watcher.poll_once()

@@ -226,6 +226,10 @@ backfill = {str(cfg.watch.backfill).lower()}
 interval = {cfg.watch.interval}
 requeue_after = {cfg.watch.requeue_after}
 
+[limits]
+review_timeout = {cfg.limits.review_timeout}
+review_memory_mb = {cfg.limits.review_memory_mb}
+
 [worker]
 soft_time_limit = {cfg.worker.soft_time_limit}
 time_limit = {cfg.worker.time_limit}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from checkers.engine import check_functions, check_patch
 from checkers.frontend import FunctionUnit, find_function, parse
-from reviewbot.models import Finding, Patch, Revision
+from reviewbot.models import Finding, Patch, Revision, Severity
 from reviewbot.pipeline.apply import AppliedSeries, TreeState
 from reviewbot.pipeline.callers import with_callers
 
@@ -107,6 +107,34 @@ def _unanalysable(applied: AppliedSeries, revision: Revision) -> list[str]:
     return out
 
 
+def _too_large(applied: AppliedSeries, revision: Revision) -> list[Finding]:
+    """Files not read because they are over the size limit (reviewbot.git.BlobReader)."""
+    if not applied.states:
+        return []
+    overlay = applied.states[0].view.overlay
+    out = []
+    for path, size in sorted(overlay.too_large.items()):
+        patch = next(
+            (p for p in revision.patches for fd in p.files if path in (fd.new_path, fd.old_path)),
+            None,
+        )
+        out.append(
+            Finding(
+                checker="size-limit",
+                severity=Severity.QUESTION,
+                file=path,
+                line=0,
+                function="",
+                message=f"{path} is {size} bytes, over the limit of {overlay.reader.limit}: "
+                "reviewbot did not read it, so it is not reviewed",
+                patch_index=patch.index if patch else None,
+                patch_message_id=patch.message_id if patch else None,
+                key=path,
+            )
+        )
+    return out
+
+
 def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
@@ -142,6 +170,7 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
         out = check_patch(patch)
         findings.extend(out.findings)
         notes.extend(out.notes)
+    findings.extend(_too_large(applied, revision))
     seen: set[str] = set()
     unique = []
     for f in sorted(findings, key=lambda f: (f.patch_index or 0, f.file, f.line, f.checker)):

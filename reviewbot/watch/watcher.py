@@ -86,12 +86,17 @@ class Watcher:
         enqueue: Callable[[int], bool],
         stale: Callable[[dt.datetime], list[int]] | None = None,
         send: bool = True,
+        *,
+        tick: Callable[[], None] | None = None,
     ):
         self.cfg = cfg
         self.sessions = sessions
         self.enqueue = enqueue
         self.stale = stale
         self.send = send
+        # called after each poll and every second between polls: the dispatcher
+        # reaps and starts its review processes (workers/dispatch.py)
+        self.tick = tick
         self.failures: dict[str, int] = {}
 
     # -- one poll ------------------------------------------------------------
@@ -120,6 +125,8 @@ class Watcher:
                     log.info("revision %d: no progress, queued again", rid)
                     self.enqueue(rid)
                     stats.requeued += 1
+        if self.tick is not None:
+            self.tick()
         if self.send:
             stats.sent = send_due(self.sessions, self.cfg)
         return stats
@@ -252,5 +259,11 @@ class Watcher:
                 self.failures["_poll"] = self.failures.get("_poll", 0) + 1
             else:
                 self.failures.pop("_poll", None)
-            wait = self.next_wait() - (time.monotonic() - started)
-            stop.wait(max(wait, 0.0))
+            end = started + self.next_wait()
+            while not stop.is_set() and (left := end - time.monotonic()) > 0:
+                stop.wait(min(left, 1.0) if self.tick is not None else left)
+                if self.tick is not None:
+                    try:
+                        self.tick()
+                    except Exception:
+                        log.exception("review dispatch failed")

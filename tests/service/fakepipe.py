@@ -5,7 +5,9 @@ It parses the mbox for real (email package) and reports one finding per
 the previous revision.  ``REVIEWBOT_FAKE_DELAY`` (seconds) makes a review
 slow enough to kill a worker in the middle of it; with
 ``REVIEWBOT_FAKE_OVERLAY=TREE`` it holds an apply overlay over TREE
-meanwhile.  The end-to-end tests with the bundled sample use the real
+meanwhile.  A series whose message ids contain ``REVIEWBOT_FAKE_HANG``
+never finishes its review; one with ``REVIEWBOT_FAKE_HOG`` asks for 64 GB.
+The end-to-end tests with the bundled sample use the real
 pipeline instead.
 """
 
@@ -86,6 +88,12 @@ class FakePipeline:
         return series, Revision(version=head.version, patches=patches, cover=cov, total=head.total)
 
     def review(self, series: Series, revision: Revision, tree: Path, *, simulate: bool) -> Review:
+        ids = " ".join(p.message_id for p in revision.patches)
+        if (hang := os.environ.get("REVIEWBOT_FAKE_HANG")) and hang in ids:
+            time.sleep(3600)  # a review that never ends (an interpreter spinning)
+        if (hog := os.environ.get("REVIEWBOT_FAKE_HOG")) and hog in ids:
+            chunks = [bytearray(256 * 1024 * 1024) for _ in range(256)]  # 64 GB, or MemoryError
+            del chunks
         delay = float(os.environ.get("REVIEWBOT_FAKE_DELAY", "0") or 0)
         if delay and os.environ.get("REVIEWBOT_FAKE_OVERLAY"):
             # the real apply stage's temporary index, held while the review is slow
