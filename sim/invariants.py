@@ -55,8 +55,28 @@ def check(world: World, before: Snapshot, fault: Fault) -> list[Violation]:
     """The first violation of each group of invariants, most telling first."""
     found = []
     after = snapshot(world).ptes
-    for check_fn in (_locks, _ptes, _counts, _icache, _arch):
-        v = check_fn(world, before, fault, after)
+    old = before.ptes
+    # The addresses whose PTE the fault changed, found once for every check.
+    changed = sorted(
+        addr
+        for addr in old.keys() | after.keys()
+        if old.get(addr, PTE_NONE) != after.get(addr, PTE_NONE)
+    )
+    for v in (
+        _locks(world, before, fault, after),
+        _ptes(world, before, fault, after, changed),
+        _counts(world, before, fault, after),
+        _hook(world, before, after, changed, "flush_icache", "flushed from the icache", True),
+        _hook(
+            world,
+            before,
+            after,
+            changed,
+            "arch_do_swap_page",
+            "given its arch metadata back",
+            False,
+        ),
+    ):
         if v is not None:
             found.append(v)
     return found
@@ -84,7 +104,9 @@ def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) 
     return None
 
 
-def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
+def _ptes(
+    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte], changed: list[int]
+) -> Violation | None:
     address = fault.address
     vma = world.vma
     mapped = 0
@@ -97,10 +119,8 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
     before_ptes = before.ptes
     vm_start, vm_end, fault_pmd = vma.vm_start, vma.vm_end, address >> PMD_SHIFT
     swap_refs, folio_refs = world.external_swap_refs, world.external_folio_refs
-    for addr in sorted(set(before_ptes) | set(after)):
+    for addr in changed:
         old, new = before_ptes.get(addr, PTE_NONE), after.get(addr, PTE_NONE)
-        if old == new:
-            continue
         if not vm_start <= addr < vm_end:
             return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, outside the VMA, was changed")
         if addr >> PMD_SHIFT != fault_pmd:
@@ -165,27 +185,24 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
     return None
 
 
-def _icache(
-    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
-) -> Violation | None:
-    """Every page mapped was flushed from the icache (flush_icache_pages())."""
-    return _hook(world, before, after, "flush_icache", "flushed from the icache", True)
-
-
-def _arch(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
-    """Every page mapped got its arch metadata back (arch_do_swap_page_nr())."""
-    return _hook(world, before, after, "arch_do_swap_page", "given its arch metadata back", False)
-
-
 def _hook(  # noqa: PLR0917
-    world: World, before: Snapshot, after: dict[int, Pte], event: str, what: str, by_pfn: bool
+    world: World,
+    before: Snapshot,
+    after: dict[int, Pte],
+    changed: list[int],
+    event: str,
+    what: str,
+    by_pfn: bool,
 ) -> Violation | None:
+    """Every page mapped was flushed from the icache (flush_icache_pages()),
+    or got its arch metadata back (arch_do_swap_page_nr())."""
     ranges: list[tuple[int, int]] = [e[1] for e in world.events if e[0] == event]  # type: ignore[misc]
     if not ranges:
         return None  # this tree's code does not call the hook at all
     covered = [(start, start + n) for start, n in ranges]
-    for addr, pte in sorted(after.items()):
-        if pte.kind != "present" or before.ptes.get(addr) == pte:
+    for addr in changed:
+        pte = after.get(addr, PTE_NONE)
+        if pte.kind != "present":
             continue
         k = pte.pfn if by_pfn else addr
         for lo, hi in covered:

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from sim.interp.ctypes import converter_for
 from sim.interp.statements import Return
+from sim.kernel import PRIMITIVES
 from sim.model.mm import PTRS_PER_PTE, PtePtr
-from sim.model.pte import Pte
+from sim.model.pte import MAX_SWAPFILES, Pte
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine, Program
@@ -79,39 +80,30 @@ def install(program: Program, fn: CompiledFunction) -> None:
             fn.body = twin
 
 
-def _fits(program: Program, texts: dict[str, str]) -> dict[str, Any] | None:
-    """The compiled helpers and primitives a twin stands for, or None when
-    the tree's text or the primitives are not the ones it was written for."""
+def _fits(program: Program, texts: dict[str, str]) -> bool:
+    """Whether the tree's text of each function is the one the twin was
+    written for, and each primitive it calls is the model's own (not the
+    tree's source, not another release's variant)."""
     for name, digest in texts.items():
         unit = program.unit(name)
         if unit is None or fingerprint(unit.text(unit.node)) != digest:
-            return None
-    prims: dict[str, Any] = {}
-    for name in _PRIMITIVES:
-        prim = program.bound_primitive(name)
-        if prim is None or prim.lazy or prim.is_source:
-            return None
-        prims[name] = prim.fn
-    return prims
+            return False
+    return all(program.bound_primitive(name) is PRIMITIVES.get(name) for name in _PRIMITIVES)
+
+
+# Pte fields the swap-offset helpers read and write (sim.model.pte.Pte).
+_SOFT_DIRTY, _UFFD_WP, _EXCLUSIVE = (
+    Pte._fields.index(f) for f in ("soft_dirty", "uffd_wp", "exclusive")
+)
+_make = tuple.__new__
 
 
 def _swap_pte_batch(program: Program, fn: CompiledFunction) -> Any:
-    prims = _fits(program, SWAP_PTE_BATCH)
     move_fn = program.function("pte_move_swp_offset")
     next_fn = program.function("pte_next_swp_offset")
-    if prims is None or move_fn is None or next_fn is None:
+    if not _fits(program, SWAP_PTE_BATCH) or move_fn is None or next_fn is None:
         return None
     general = fn.body
-    p = prims
-    to_entry, swp_type, swp_offset = p["pte_to_swp_entry"], p["swp_type"], p["swp_offset"]
-    make_entry, entry_to_pte = p["__swp_entry"], p["__swp_entry_to_pte"]
-    soft_dirty, mk_soft_dirty = p["pte_swp_soft_dirty"], p["pte_swp_mksoft_dirty"]
-    exclusive, mk_exclusive = p["pte_swp_exclusive"], p["pte_swp_mkexclusive"]
-    uffd_wp, mk_uffd_wp = p["pte_swp_uffd_wp"], p["pte_swp_mkuffd_wp"]
-    is_swap_pte, non_swap_entry = p["is_swap_pte"], p["non_swap_entry"]
-    lookup = p["lookup_swap_cgroup_id"]
-    # ptep_get() and pte_same() of well-formed values are read inline below:
-    # a live in-bounds entry of the table, and tuple equality.
 
     def at(f: CompiledFunction, offset: int) -> tuple[str, str, int, str]:
         return f.infos[f.unit.node.start_point[0] + 1 + offset]
@@ -130,31 +122,37 @@ def _swap_pte_batch(program: Program, fn: CompiledFunction) -> Any:
     )
     b_ret = at(fn, 24)
 
-    def next_offset(m: Machine, pte: Any, log: list[Any]) -> tuple[Any, int]:
-        """pte_next_swp_offset(pte) as interpreted: (value, primitives called)."""
-        log.append(n_ret)
-        log.append(m_entry)
-        entry = to_entry(m, pte)
-        log.append(m_new)
-        new = entry_to_pte(m, make_entry(m, swp_type(m, entry), swp_offset(m, entry) + 1))
-        calls = 8
-        log.append(m_if_sd)
-        if soft_dirty(m, pte):
-            log.append(m_sd)
-            new = mk_soft_dirty(m, new)
-            calls += 1
-        log.append(m_if_ex)
-        if exclusive(m, pte):
-            log.append(m_ex)
-            new = mk_exclusive(m, new)
-            calls += 1
-        log.append(m_if_uw)
-        if uffd_wp(m, pte):
-            log.append(m_uw)
-            new = mk_uffd_wp(m, new)
-            calls += 1
-        log.append(m_ret)
-        return new, calls
+    # pte_next_swp_offset(pte) as interpreted, by the pte's three swp bits
+    # (soft-dirty, exclusive, uffd-wp): the steps it records, and the
+    # primitives it calls (eight, and one more per bit set).
+    next_steps: dict[tuple[bool, bool, bool], tuple[Any, ...]] = {}
+    for sd in (False, True):
+        for ex in (False, True):
+            for uw in (False, True):
+                next_steps[sd, ex, uw] = (
+                    n_ret,
+                    m_entry,
+                    m_new,
+                    m_if_sd,
+                    *((m_sd,) if sd else ()),
+                    m_if_ex,
+                    *((m_ex,) if ex else ()),
+                    m_if_uw,
+                    *((m_uw,) if uw else ()),
+                    m_ret,
+                )
+    # One whole iteration of the loop that goes on to the next PTE.
+    iteration = {
+        bits: (b_get, b_if_same, b_if_cg, b_next, *steps, b_inc)
+        for bits, steps in next_steps.items()
+    }
+
+    def next_offset(pte: Pte) -> tuple[Pte, tuple[bool, bool, bool]]:
+        """pte_move_swp_offset(pte, 1) of the model's primitives: the swap
+        entry one further, soft-dirty, exclusive and uffd-wp carried over."""
+        sd, uw, ex = bool(pte[_SOFT_DIRTY]), bool(pte[_UFFD_WP]), bool(pte[_EXCLUSIVE])
+        new = _make(Pte, ("swap", 0, pte[2], pte[3] + 1, False, False, False, sd, uw, ex))
+        return new, (sd, ex, uw)
 
     def fast(m: Machine, f: Frame) -> Any:
         start, max_nr, pte = (f.vars.get(k) for k in ("start_ptep", "max_nr", "pte"))
@@ -164,37 +162,32 @@ def _swap_pte_batch(program: Program, fn: CompiledFunction) -> Any:
         table = handle.table
         if not handle.live or table.freed or m.depth + 2 > m.max_depth or pte[0] != "swap":
             return None
-        log: list[Any] = [b_expected]
-        expected, calls = next_offset(m, pte, log)
-        log += (b_end, b_entry)
-        entry = to_entry(m, pte)
-        log += (b_ptep, b_warn_nr, b_warn_swap, b_warn_entry)
-        calls += 6
-        if max_nr < 1 or not is_swap_pte(m, pte) or non_swap_entry(m, entry):
+        if max_nr < 1 or pte[2] >= MAX_SWAPFILES:
             return None  # a warning fires: the general path says where
-        log += (b_cgroup, b_while)
-        cgroup_id = _u16(lookup(m, entry))
-        calls += 1
+        expected, bits = next_offset(pte)
+        log: list[Any] = [b_expected, *next_steps[bits]]
+        calls = 8 + sum(bits)
+        log += (b_end, b_entry, b_ptep, b_warn_nr, b_warn_swap, b_warn_entry, b_cgroup, b_while)
+        calls += 7  # pte_to_swp_entry, 3 x VM_WARN_ON, is_swap_pte, non_swap_entry, lookup
+        cgroups = m.world.swap_cgroup
+        cgroup_id = _u16(int(cgroups.get(pte[3], 0)))
         index, end = start.index + 1, start.index + max_nr
         entries = table.entries
         while index < end:
             if not 0 <= index < PTRS_PER_PTE:
                 return None  # out of bounds: the general path faults
-            calls += 3  # the loop's tick, ptep_get() and pte_same()
-            log += (b_get, b_if_same)
             current = entries[index]
             if current != expected:
-                log.append(b_break_same)
+                log += (b_get, b_if_same, b_break_same)
+                calls += 3  # the loop's tick, ptep_get(), pte_same()
                 break
-            calls += 2
-            log.append(b_if_cg)
-            if lookup(m, to_entry(m, current)) != cgroup_id:
-                log.append(b_break_cg)
+            if int(cgroups.get(current[3], 0)) != cgroup_id:
+                log += (b_get, b_if_same, b_if_cg, b_break_cg)
+                calls += 5  # and pte_to_swp_entry(), lookup_swap_cgroup_id()
                 break
-            log.append(b_next)
-            expected, more = next_offset(m, expected, log)
-            calls += more
-            log.append(b_inc)
+            expected, bits = next_offset(expected)
+            log += iteration[bits]
+            calls += 13 + sum(bits)
             index += 1
         log.append(b_ret)
         if m.steps + len(log) + calls > m.max_steps:
