@@ -11,14 +11,42 @@ from dataclasses import dataclass
 
 from sim.faults import Kind
 from sim.kernel.constants import VM_FAULT_ERROR, VM_FAULT_RETRY, VM_WRITE
-from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, World
+from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, World
 from sim.model.pte import PTE_NONE, Pte
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    ptes: dict[int, Pte]  # address -> PTE, every non-none entry of every table
-    counters: dict[int, int]
+    """The PTEs of every table (copies of their entry lists) and the mm counters."""
+
+    __slots__ = ("counters", "tables")
+
+    def __init__(self, tables: dict[int, list[Pte]], counters: dict[int, int]) -> None:
+        self.tables = tables  # pmd index -> its 512 entries
+        self.counters = counters
+
+    def get(self, address: int, default: Pte = PTE_NONE) -> Pte:
+        entries = self.tables.get(address >> PMD_SHIFT)
+        if entries is None:
+            return default
+        pte = entries[(address >> PAGE_SHIFT) % PTRS_PER_PTE]
+        return default if pte[0] == "none" else pte
+
+    def values(self) -> list[Pte]:
+        """Every entry that is not none."""
+        return [pte for entries in self.tables.values() for pte in entries if pte[0] != "none"]
+
+    @property
+    def ptes(self) -> dict[int, Pte]:
+        """address -> PTE, every entry that is not none."""
+        return {
+            (pmd << PMD_SHIFT) + (i << PAGE_SHIFT): pte
+            for pmd, entries in self.tables.items()
+            for i, pte in enumerate(entries)
+            if pte[0] != "none"
+        }
+
+
+_NONE_TABLE = [PTE_NONE] * PTRS_PER_PTE
 
 
 @dataclass(frozen=True)
@@ -28,17 +56,29 @@ class Violation:
 
 
 def snapshot(world: World) -> Snapshot:
-    ptes: dict[int, Pte] = {}
-    for table in world.tables.values():
-        base = table.address(0)
-        ptes.update(
-            {
-                base + (i << PAGE_SHIFT): pte
-                for i, pte in enumerate(table.entries)
-                if pte[0] != "none"
-            }
+    return Snapshot(
+        {pmd: list(table.entries) for pmd, table in world.tables.items()},
+        dict(world.mm.counters),
+    )
+
+
+Change = tuple[int, Pte, Pte]  # address, PTE before, PTE after
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[Change]:
+    """The PTEs that differ, by address: entries a fault did not touch are
+    the same objects, so most are passed over by identity."""
+    out: list[Change] = []
+    for pmd in sorted(after.tables):
+        new = after.tables[pmd]
+        old = before.tables.get(pmd, _NONE_TABLE)
+        base = pmd << PMD_SHIFT
+        out.extend(
+            (base + (i << PAGE_SHIFT), a, b)
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            if a is not b and a != b
         )
-    return Snapshot(ptes, dict(world.mm.counters))
+    return out
 
 
 @dataclass(frozen=True)
@@ -54,14 +94,9 @@ class Fault:
 def check(world: World, before: Snapshot, fault: Fault) -> list[Violation]:
     """The first violation of each group of invariants, most telling first."""
     found = []
-    after = snapshot(world).ptes
-    old = before.ptes
+    after = snapshot(world)
     # The addresses whose PTE the fault changed, found once for every check.
-    changed = sorted(
-        addr
-        for addr in old.keys() | after.keys()
-        if old.get(addr, PTE_NONE) != after.get(addr, PTE_NONE)
-    )
+    changed = changes(before, after)
     for v in (
         _locks(world, before, fault, after),
         _ptes(world, before, fault, after, changed),
@@ -86,10 +121,10 @@ def consistent(world: World) -> Violation | None:
     """The invariants that hold between faults, whatever came before."""
     snap = snapshot(world)
     idle = Fault(address=-1, ret=0, write=False, raced=True)
-    return _locks(world, snap, idle, snap.ptes) or _counts(world, snap, idle, snap.ptes)
+    return _locks(world, snap, idle, snap) or _counts(world, snap, idle, snap)
 
 
-def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
+def _locks(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Violation | None:
     for table in world.tables.values():
         if table.ptl.held:
             return Violation(Kind.LOCK, f"returned with {table.ptl.name} held")
@@ -105,7 +140,7 @@ def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) 
 
 
 def _ptes(
-    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte], changed: list[int]
+    world: World, before: Snapshot, fault: Fault, after: Snapshot, changed: list[Change]
 ) -> Violation | None:
     address = fault.address
     vma = world.vma
@@ -116,11 +151,9 @@ def _ptes(
         for folio in world.folios
         if folio.swap.type == world.swap.type
     ]
-    before_ptes = before.ptes
     vm_start, vm_end, fault_pmd = vma.vm_start, vma.vm_end, address >> PMD_SHIFT
     swap_refs, folio_refs = world.external_swap_refs, world.external_folio_refs
-    for addr in changed:
-        old, new = before_ptes.get(addr, PTE_NONE), after.get(addr, PTE_NONE)
+    for addr, old, new in changed:
         if not vm_start <= addr < vm_end:
             return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, outside the VMA, was changed")
         if addr >> PMD_SHIFT != fault_pmd:
@@ -173,8 +206,8 @@ def _ptes(
             f"{d_anon:+d} and MM_SWAPENTS by {d_swap:+d}",
         )
     failed = fault.ret & (VM_FAULT_ERROR | VM_FAULT_RETRY)
-    fault_pte = after.get(address, Pte())
-    was_swap = world.swap.type == before.ptes.get(address, Pte()).swp_type
+    fault_pte = after.get(address)
+    was_swap = world.swap.type == before.get(address).swp_type
     if not fault.raced and not failed and fault_pte.kind != "present" and was_swap:
         return Violation(
             Kind.LOST_FAULT,
@@ -188,8 +221,8 @@ def _ptes(
 def _hook(  # noqa: PLR0917
     world: World,
     before: Snapshot,
-    after: dict[int, Pte],
-    changed: list[int],
+    after: Snapshot,
+    changed: list[Change],
     event: str,
     what: str,
     by_pfn: bool,
@@ -200,9 +233,8 @@ def _hook(  # noqa: PLR0917
     if not ranges:
         return None  # this tree's code does not call the hook at all
     covered = [(start, start + n) for start, n in ranges]
-    for addr in changed:
-        pte = after.get(addr, PTE_NONE)
-        if pte.kind != "present":
+    for addr, _, pte in changed:
+        if pte[0] != "present":
             continue
         k = pte.pfn if by_pfn else addr
         for lo, hi in covered:
@@ -216,9 +248,7 @@ def _hook(  # noqa: PLR0917
     return None
 
 
-def _counts(
-    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
-) -> Violation | None:
+def _counts(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Violation | None:
     si = world.swap
     swap_refs: dict[int, int] = {}
     pfn_maps: dict[int, int] = {}
