@@ -173,22 +173,29 @@ def _swap_pte_batch(program: Program, fn: CompiledFunction) -> Any:
         cgroup_id = _u16(int(cgroups.get(pte[3], 0)))
         index, end = start.index + 1, start.index + max_nr
         entries = table.entries
+        # Every PTE the loop goes past equals the expected one, so all carry
+        # the first PTE's bits: each iteration records the same steps.
+        kind, pfn, swp_type, offset, w, d, y, sd, uw, ex = expected
+        tail: tuple[Any, ...] = ()
         while index < end:
             if not 0 <= index < PTRS_PER_PTE:
                 return None  # out of bounds: the general path faults
             current = entries[index]
             if current != expected:
-                log += (b_get, b_if_same, b_break_same)
+                tail = (b_get, b_if_same, b_break_same)
                 calls += 3  # the loop's tick, ptep_get(), pte_same()
                 break
-            if int(cgroups.get(current[3], 0)) != cgroup_id:
-                log += (b_get, b_if_same, b_if_cg, b_break_cg)
+            if cgroups and int(cgroups.get(offset, 0)) != cgroup_id:
+                tail = (b_get, b_if_same, b_if_cg, b_break_cg)
                 calls += 5  # and pte_to_swp_entry(), lookup_swap_cgroup_id()
                 break
-            expected, bits = next_offset(expected)
-            log += iteration[bits]
-            calls += 13 + sum(bits)
+            offset += 1  # pte_next_swp_offset(expected)
+            expected = _make(Pte, (kind, pfn, swp_type, offset, w, d, y, sd, uw, ex))
             index += 1
+        went = index - start.index - 1  # iterations that went on to the next PTE
+        log += iteration[bits] * went
+        calls += (13 + sum(bits)) * went
+        log += tail
         log.append(b_ret)
         if m.steps + len(log) + calls > m.max_steps:
             return None  # the budget runs out inside: the general path says where
