@@ -8,6 +8,7 @@ violated invariant is reported with its kind.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sim.faults import Kind
 from sim.kernel.constants import VM_FAULT_ERROR, VM_FAULT_RETRY, VM_WRITE
@@ -47,6 +48,17 @@ class Snapshot:
 
 
 _NONE_TABLE = [PTE_NONE] * PTRS_PER_PTE
+# Pte fields by position: these checks read them for every PTE of a table.
+_KIND: Final = 0
+_PFN: Final = 1
+_TYPE: Final = 2
+_OFFSET: Final = 3
+_WRITE: Final = 4
+_SOFT_DIRTY: Final = 7
+_UFFD_WP: Final = 8
+_EXCLUSIVE: Final = 9
+assert Pte._fields[:5] == ("kind", "pfn", "swp_type", "swp_offset", "write")
+assert Pte._fields[7:10] == ("soft_dirty", "uffd_wp", "exclusive")
 
 
 @dataclass(frozen=True)
@@ -158,17 +170,18 @@ def _ptes(
             return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, outside the VMA, was changed")
         if addr >> PMD_SHIFT != fault_pmd:
             return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, under another PMD, was changed")
-        if old.kind != "swap" or new.kind != "present":
+        if old[_KIND] != "swap" or new[_KIND] != "present":
             return Violation(
                 Kind.WRONG_PAGE,
                 f"the PTE at {addr:#x} went from {old.describe()} to {new.describe()}",
             )
         owner = None
+        offset = old[_OFFSET]
         for folio, first, nr in candidates:
-            if 0 <= old.swp_offset - first < nr:
-                owner = folio, old.swp_offset - first
+            if 0 <= offset - first < nr:
+                owner = folio, offset - first
                 break
-        if owner is None or owner[0].pfn + owner[1] != new.pfn:
+        if owner is None or owner[0].pfn + owner[1] != new[_PFN]:
             return Violation(
                 Kind.WRONG_PAGE,
                 f"the PTE at {addr:#x} maps pfn {new.pfn:#x}, not the page of "
@@ -176,7 +189,7 @@ def _ptes(
             )
         folio, idx = owner
         page = folio.pages[idx]
-        if (new.soft_dirty, new.uffd_wp) != (old.soft_dirty, old.uffd_wp):
+        if new[_SOFT_DIRTY] != old[_SOFT_DIRTY] or new[_UFFD_WP] != old[_UFFD_WP]:
             return Violation(
                 Kind.SMEARED_BIT,
                 f"the PTE at {addr:#x}: soft-dirty/uffd-wp "
@@ -184,9 +197,9 @@ def _ptes(
                 f"{int(new.soft_dirty)}/{int(new.uffd_wp)} (smeared from another PTE)",
             )
         if (
-            (new.write or page.anon_exclusive)
-            and not old.exclusive
-            and (swap_refs.get(old.swp_offset, 0) or folio_refs.get(id(folio), 0))
+            (new[_WRITE] or page.anon_exclusive)
+            and not old[_EXCLUSIVE]
+            and (swap_refs.get(offset, 0) or folio_refs.get(id(folio), 0))
         ):
             return Violation(
                 Kind.PERMISSION,
@@ -194,7 +207,7 @@ def _ptes(
                 f"{'writable' if new.write else 'exclusive'} although its swap "
                 "entry was shared",
             )
-        if new.write and not vma.vm_flags & VM_WRITE:
+        if new[_WRITE] and not vma.vm_flags & VM_WRITE:
             return Violation(Kind.PERMISSION, f"the PTE at {addr:#x} writable in a read-only VMA")
         mapped += 1
     d_anon = world.mm.counters[MM_ANONPAGES] - before.counters[MM_ANONPAGES]
@@ -252,11 +265,13 @@ def _counts(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Vi
     si = world.swap
     swap_refs: dict[int, int] = {}
     pfn_maps: dict[int, int] = {}
+    swap_type = si.type
     for pte in after.values():
-        if pte.kind == "swap" and pte.swp_type == si.type:
-            swap_refs[pte.swp_offset] = swap_refs.get(pte.swp_offset, 0) + 1
-        elif pte.kind == "present":
-            pfn_maps[pte.pfn] = pfn_maps.get(pte.pfn, 0) + 1
+        kind = pte[_KIND]
+        if kind == "swap" and pte[_TYPE] == swap_type:
+            swap_refs[pte[_OFFSET]] = swap_refs.get(pte[_OFFSET], 0) + 1
+        elif kind == "present":
+            pfn_maps[pte[_PFN]] = pfn_maps.get(pte[_PFN], 0) + 1
     for folio in world.folios:
         for i in range(folio.nr):
             off = folio.swap.offset + i
