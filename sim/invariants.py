@@ -8,17 +8,57 @@ violated invariant is reported with its kind.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sim.faults import Kind
 from sim.kernel.constants import VM_FAULT_ERROR, VM_FAULT_RETRY, VM_WRITE
-from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, World
+from sim.model.mm import MM_ANONPAGES, MM_SWAPENTS, PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, World
 from sim.model.pte import PTE_NONE, Pte
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    ptes: dict[int, Pte]  # address -> PTE, every non-none entry of every table
-    counters: dict[int, int]
+    """The PTEs of every table (copies of their entry lists) and the mm counters."""
+
+    __slots__ = ("counters", "tables")
+
+    def __init__(self, tables: dict[int, list[Pte]], counters: dict[int, int]) -> None:
+        self.tables = tables  # pmd index -> its 512 entries
+        self.counters = counters
+
+    def get(self, address: int, default: Pte = PTE_NONE) -> Pte:
+        entries = self.tables.get(address >> PMD_SHIFT)
+        if entries is None:
+            return default
+        pte = entries[(address >> PAGE_SHIFT) % PTRS_PER_PTE]
+        return default if pte[0] == "none" else pte
+
+    def values(self) -> list[Pte]:
+        """Every entry that is not none."""
+        return [pte for entries in self.tables.values() for pte in entries if pte[0] != "none"]
+
+    @property
+    def ptes(self) -> dict[int, Pte]:
+        """address -> PTE, every entry that is not none."""
+        return {
+            (pmd << PMD_SHIFT) + (i << PAGE_SHIFT): pte
+            for pmd, entries in self.tables.items()
+            for i, pte in enumerate(entries)
+            if pte[0] != "none"
+        }
+
+
+_NONE_TABLE = [PTE_NONE] * PTRS_PER_PTE
+# Pte fields by position: these checks read them for every PTE of a table.
+_KIND: Final = 0
+_PFN: Final = 1
+_TYPE: Final = 2
+_OFFSET: Final = 3
+_WRITE: Final = 4
+_SOFT_DIRTY: Final = 7
+_UFFD_WP: Final = 8
+_EXCLUSIVE: Final = 9
+assert Pte._fields[:5] == ("kind", "pfn", "swp_type", "swp_offset", "write")
+assert Pte._fields[7:10] == ("soft_dirty", "uffd_wp", "exclusive")
 
 
 @dataclass(frozen=True)
@@ -28,17 +68,29 @@ class Violation:
 
 
 def snapshot(world: World) -> Snapshot:
-    ptes: dict[int, Pte] = {}
-    for table in world.tables.values():
-        base = table.address(0)
-        ptes.update(
-            {
-                base + (i << PAGE_SHIFT): pte
-                for i, pte in enumerate(table.entries)
-                if pte[0] != "none"
-            }
+    return Snapshot(
+        {pmd: list(table.entries) for pmd, table in world.tables.items()},
+        dict(world.mm.counters),
+    )
+
+
+Change = tuple[int, Pte, Pte]  # address, PTE before, PTE after
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[Change]:
+    """The PTEs that differ, by address: entries a fault did not touch are
+    the same objects, so most are passed over by identity."""
+    out: list[Change] = []
+    for pmd in sorted(after.tables):
+        new = after.tables[pmd]
+        old = before.tables.get(pmd, _NONE_TABLE)
+        base = pmd << PMD_SHIFT
+        out.extend(
+            (base + (i << PAGE_SHIFT), a, b)
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            if a is not b and a != b
         )
-    return Snapshot(ptes, dict(world.mm.counters))
+    return out
 
 
 @dataclass(frozen=True)
@@ -54,9 +106,24 @@ class Fault:
 def check(world: World, before: Snapshot, fault: Fault) -> list[Violation]:
     """The first violation of each group of invariants, most telling first."""
     found = []
-    after = snapshot(world).ptes
-    for check_fn in (_locks, _ptes, _counts, _icache, _arch):
-        v = check_fn(world, before, fault, after)
+    after = snapshot(world)
+    # The addresses whose PTE the fault changed, found once for every check.
+    changed = changes(before, after)
+    for v in (
+        _locks(world, before, fault, after),
+        _ptes(world, before, fault, after, changed),
+        _counts(world, before, fault, after),
+        _hook(world, before, after, changed, "flush_icache", "flushed from the icache", True),
+        _hook(
+            world,
+            before,
+            after,
+            changed,
+            "arch_do_swap_page",
+            "given its arch metadata back",
+            False,
+        ),
+    ):
         if v is not None:
             found.append(v)
     return found
@@ -66,10 +133,10 @@ def consistent(world: World) -> Violation | None:
     """The invariants that hold between faults, whatever came before."""
     snap = snapshot(world)
     idle = Fault(address=-1, ret=0, write=False, raced=True)
-    return _locks(world, snap, idle, snap.ptes) or _counts(world, snap, idle, snap.ptes)
+    return _locks(world, snap, idle, snap) or _counts(world, snap, idle, snap)
 
 
-def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
+def _locks(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Violation | None:
     for table in world.tables.values():
         if table.ptl.held:
             return Violation(Kind.LOCK, f"returned with {table.ptl.name} held")
@@ -84,7 +151,9 @@ def _locks(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) 
     return None
 
 
-def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
+def _ptes(
+    world: World, before: Snapshot, fault: Fault, after: Snapshot, changed: list[Change]
+) -> Violation | None:
     address = fault.address
     vma = world.vma
     mapped = 0
@@ -94,28 +163,25 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
         for folio in world.folios
         if folio.swap.type == world.swap.type
     ]
-    before_ptes = before.ptes
     vm_start, vm_end, fault_pmd = vma.vm_start, vma.vm_end, address >> PMD_SHIFT
     swap_refs, folio_refs = world.external_swap_refs, world.external_folio_refs
-    for addr in sorted(set(before_ptes) | set(after)):
-        old, new = before_ptes.get(addr, PTE_NONE), after.get(addr, PTE_NONE)
-        if old == new:
-            continue
+    for addr, old, new in changed:
         if not vm_start <= addr < vm_end:
             return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, outside the VMA, was changed")
         if addr >> PMD_SHIFT != fault_pmd:
             return Violation(Kind.OUTSIDE, f"the PTE at {addr:#x}, under another PMD, was changed")
-        if old.kind != "swap" or new.kind != "present":
+        if old[_KIND] != "swap" or new[_KIND] != "present":
             return Violation(
                 Kind.WRONG_PAGE,
                 f"the PTE at {addr:#x} went from {old.describe()} to {new.describe()}",
             )
         owner = None
+        offset = old[_OFFSET]
         for folio, first, nr in candidates:
-            if 0 <= old.swp_offset - first < nr:
-                owner = folio, old.swp_offset - first
+            if 0 <= offset - first < nr:
+                owner = folio, offset - first
                 break
-        if owner is None or owner[0].pfn + owner[1] != new.pfn:
+        if owner is None or owner[0].pfn + owner[1] != new[_PFN]:
             return Violation(
                 Kind.WRONG_PAGE,
                 f"the PTE at {addr:#x} maps pfn {new.pfn:#x}, not the page of "
@@ -123,7 +189,7 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
             )
         folio, idx = owner
         page = folio.pages[idx]
-        if (new.soft_dirty, new.uffd_wp) != (old.soft_dirty, old.uffd_wp):
+        if new[_SOFT_DIRTY] != old[_SOFT_DIRTY] or new[_UFFD_WP] != old[_UFFD_WP]:
             return Violation(
                 Kind.SMEARED_BIT,
                 f"the PTE at {addr:#x}: soft-dirty/uffd-wp "
@@ -131,9 +197,9 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
                 f"{int(new.soft_dirty)}/{int(new.uffd_wp)} (smeared from another PTE)",
             )
         if (
-            (new.write or page.anon_exclusive)
-            and not old.exclusive
-            and (swap_refs.get(old.swp_offset, 0) or folio_refs.get(id(folio), 0))
+            (new[_WRITE] or page.anon_exclusive)
+            and not old[_EXCLUSIVE]
+            and (swap_refs.get(offset, 0) or folio_refs.get(id(folio), 0))
         ):
             return Violation(
                 Kind.PERMISSION,
@@ -141,7 +207,7 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
                 f"{'writable' if new.write else 'exclusive'} although its swap "
                 "entry was shared",
             )
-        if new.write and not vma.vm_flags & VM_WRITE:
+        if new[_WRITE] and not vma.vm_flags & VM_WRITE:
             return Violation(Kind.PERMISSION, f"the PTE at {addr:#x} writable in a read-only VMA")
         mapped += 1
     d_anon = world.mm.counters[MM_ANONPAGES] - before.counters[MM_ANONPAGES]
@@ -153,8 +219,8 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
             f"{d_anon:+d} and MM_SWAPENTS by {d_swap:+d}",
         )
     failed = fault.ret & (VM_FAULT_ERROR | VM_FAULT_RETRY)
-    fault_pte = after.get(address, Pte())
-    was_swap = world.swap.type == before.ptes.get(address, Pte()).swp_type
+    fault_pte = after.get(address)
+    was_swap = world.swap.type == before.get(address).swp_type
     if not fault.raced and not failed and fault_pte.kind != "present" and was_swap:
         return Violation(
             Kind.LOST_FAULT,
@@ -165,27 +231,23 @@ def _ptes(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -
     return None
 
 
-def _icache(
-    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
-) -> Violation | None:
-    """Every page mapped was flushed from the icache (flush_icache_pages())."""
-    return _hook(world, before, after, "flush_icache", "flushed from the icache", True)
-
-
-def _arch(world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]) -> Violation | None:
-    """Every page mapped got its arch metadata back (arch_do_swap_page_nr())."""
-    return _hook(world, before, after, "arch_do_swap_page", "given its arch metadata back", False)
-
-
 def _hook(  # noqa: PLR0917
-    world: World, before: Snapshot, after: dict[int, Pte], event: str, what: str, by_pfn: bool
+    world: World,
+    before: Snapshot,
+    after: Snapshot,
+    changed: list[Change],
+    event: str,
+    what: str,
+    by_pfn: bool,
 ) -> Violation | None:
+    """Every page mapped was flushed from the icache (flush_icache_pages()),
+    or got its arch metadata back (arch_do_swap_page_nr())."""
     ranges: list[tuple[int, int]] = [e[1] for e in world.events if e[0] == event]  # type: ignore[misc]
     if not ranges:
         return None  # this tree's code does not call the hook at all
     covered = [(start, start + n) for start, n in ranges]
-    for addr, pte in sorted(after.items()):
-        if pte.kind != "present" or before.ptes.get(addr) == pte:
+    for addr, _, pte in changed:
+        if pte[0] != "present":
             continue
         k = pte.pfn if by_pfn else addr
         for lo, hi in covered:
@@ -199,17 +261,17 @@ def _hook(  # noqa: PLR0917
     return None
 
 
-def _counts(
-    world: World, before: Snapshot, fault: Fault, after: dict[int, Pte]
-) -> Violation | None:
+def _counts(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Violation | None:
     si = world.swap
     swap_refs: dict[int, int] = {}
     pfn_maps: dict[int, int] = {}
+    swap_type = si.type
     for pte in after.values():
-        if pte.kind == "swap" and pte.swp_type == si.type:
-            swap_refs[pte.swp_offset] = swap_refs.get(pte.swp_offset, 0) + 1
-        elif pte.kind == "present":
-            pfn_maps[pte.pfn] = pfn_maps.get(pte.pfn, 0) + 1
+        kind = pte[_KIND]
+        if kind == "swap" and pte[_TYPE] == swap_type:
+            swap_refs[pte[_OFFSET]] = swap_refs.get(pte[_OFFSET], 0) + 1
+        elif kind == "present":
+            pfn_maps[pte[_PFN]] = pfn_maps.get(pte[_PFN], 0) + 1
     for folio in world.folios:
         for i in range(folio.nr):
             off = folio.swap.offset + i

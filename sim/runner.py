@@ -7,6 +7,7 @@ Execution with an Outcome, a Kind, a message and the last statements run.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,11 +45,17 @@ class Execution:
     line: int = 0
     function: str = ""
     trace: tuple[tuple[str, str, int, str], ...] = ()
-    covered: set[tuple[str, str, int, str]] = field(default_factory=set)
+    # Every step recorded; ``covered`` is its set, made when first asked for
+    # (the suite asks for the base's runs only).
+    log: list[tuple[str, str, int, str]] = field(default_factory=list, repr=False)
     steps: int = 0
     ret: int | None = None
     more: list[Execution] = field(default_factory=list)  # further invariants broken
     reason: str = ""  # why it was not simulated: "frobnicate() is unknown"
+
+    @functools.cached_property
+    def covered(self) -> set[tuple[str, str, int, str]]:
+        return set(self.log)
 
     @property
     def description(self) -> str:
@@ -104,7 +111,7 @@ def run_fault(  # noqa: PLR0917
     )
     if not violations:
         return Execution(
-            spec, Outcome.PASS, trace=tuple(m.trace), covered=m.covered, steps=m.steps, ret=ret
+            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
         )
     results = [_violated(spec, m, v) for v in violations]
     first = results[0]
@@ -179,6 +186,6 @@ def _ended(spec: Any, m: Machine, outcome: Outcome, exc: SimFault, reason: str =
         line=exc.line,
         function=exc.function,
         trace=tuple(m.trace),
-        covered=m.covered,
+        log=m.log,
         steps=m.steps,
     )

@@ -135,8 +135,10 @@ class Program:
         tree: SourceTree,
         files: Sequence[str] = SOURCE_FILES,
         config: dict[str, int] | None = None,
+        twins: bool = True,
     ) -> None:
         self.tree = tree
+        self.twins = twins  # fast paths for known helpers (sim/interp/twins.py)
         self.files = tuple(files)
         self.config = dict(DEFAULT_CONFIG if config is None else config)
         self._compiled: dict[str, CompiledFunction | None] = {}
@@ -164,9 +166,12 @@ class Program:
     def function(self, name: str) -> CompiledFunction | None:
         if name not in self._compiled:
             unit = self.unit(name)
-            self._compiled[name] = (
-                CompiledFunction(unit, self.config, self) if unit is not None else None
-            )
+            compiled = CompiledFunction(unit, self.config, self) if unit is not None else None
+            self._compiled[name] = compiled
+            if compiled is not None and self.twins:
+                from sim.interp.twins import install
+
+                install(self, compiled)
         return self._compiled[name]
 
     def prototype(self, name: str, cited: str = "") -> Prototype | None:

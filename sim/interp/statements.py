@@ -72,9 +72,12 @@ class CompiledFunction:
         self.config = config
         self.program = program  # lets a call site bind its primitive when compiled
         self.statement_lines: set[int] = set()
+        # line -> what a step of the statement on that line records
+        self.infos: dict[int, tuple[str, str, int, str]] = {}
         self.params: list[tuple[str, Converter | None]] = []
         self.ret_conv: Converter | None = None
         self.body: Stmt = self._compile()
+        self.general_body: Stmt = self.body  # the body without a twin's fast path
 
     # --- front matter -----------------------------------------------------
     def _compile(self) -> Stmt:
@@ -154,7 +157,8 @@ class CompiledFunction:
         line = node.start_point[0] + 1
         text = " ".join(self.unit.text(node).splitlines()[0].split())
         self.statement_lines.add(line)
-        return (self.file, self.name, line, text), self.file, line, self.name
+        info = self.infos.setdefault(line, (self.file, self.name, line, text))
+        return info, self.file, line, self.name
 
     def _located(self, node: Node, inner: Stmt, step: bool = True) -> Stmt:
         info, file, line, name = self._where(node)

@@ -373,10 +373,13 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
         # Up to 512 entries: stored straight into the table while in bounds
         # (what PtePtr.store() checks); the first entry out of bounds goes
         # through store() below, which raises as it always did.
-        entries, start = table.entries, p.index
-        while done < nr and 0 <= start + done < PTRS_PER_PTE:
-            entries[start + done] = _make(Pte, (*head, pfn + done, *tail)) if present else value
-            done += 1
+        start = p.index
+        done = max(0, min(nr, PTRS_PER_PTE - start)) if start >= 0 else 0
+        table.entries[start : start + done] = (
+            [_make(Pte, (*head, pfn + i, *tail)) for i in range(done)]
+            if present
+            else [value] * done
+        )
     for i in range(done, nr):
         p.moved(i).store(_make(Pte, (*head, pfn + i, *tail)) if present else value)
     m.note("set_ptes", (addr, nr))
@@ -395,7 +398,11 @@ def set_pte_at(m: Any, mm: Any, addr: int, ptep: Any, pte: Any) -> None:
 def update_mmu_cache_range(m: Any, vmf: Any, vma: Any, addr: int, ptep: Any, nr: int) -> None:
     # A no-op on x86, but other architectures read the PTEs: they must be live.
     p = _ptr(ptep, "update_mmu_cache_range")
-    for i in range(max(walked(m, nr, "update_mmu_cache_range"), 1)):
+    count = max(walked(m, nr, "update_mmu_cache_range"), 1)
+    table = p.handle.table
+    if p.handle.live and not table.freed and p.index >= 0 and p.index + count <= PTRS_PER_PTE:
+        return  # every entry loads: a live map, in bounds (PtePtr.load's checks)
+    for i in range(count):
         p.moved(i).load()
 
 

@@ -59,8 +59,13 @@ class Bits:
     uffd_wp: bool = False
     exclusive: bool = True
 
+    def swap_bits(self) -> tuple[bool, bool, bool]:
+        """The last three fields of a swap Pte (soft-dirty, uffd-wp, exclusive)."""
+        return self.soft_dirty, self.uffd_wp, self.exclusive
+
 
 _NO_BITS = Bits()  # frozen: one shared default for every page of every case
+_NO_PTE_BITS = (False, False, False)  # write, dirty, young: never set on a swap PTE
 _make = tuple.__new__
 
 
@@ -155,36 +160,10 @@ def build(spec: Spec) -> Built:
 
     # A neighbour that must never change: a present page just below the folio.
     world.set_pte(folio_vaddr - PAGE_SIZE, Pte.present(OTHER_PFN, young=True))
-    # Up to 512 pages per case, built for every execution: the spec's fields
-    # are read once, outside the loop.
-    mapped, shared, cgroups, bits = set(spec.mapped), spec.shared, spec.cgroups, spec.bits
-    table, table_pmd = None, -1
-    for i in range(spec.nr):
-        addr = folio_vaddr + i * PAGE_SIZE
-        offset = SWAP_BASE + i
-        b = bits[i] if bits else _NO_BITS
-        if i in mapped:
-            pte = Pte.present(folio.pfn + i, young=True, soft_dirty=b.soft_dirty, uffd_wp=b.uffd_wp)
-            folio.pages[i].mapcount = 1
-            folio.refcount += 1
-            mm.counters[MM_ANONPAGES] += 1
-            si.swap_map[offset] = shared[i] if shared else 0
-        else:
-            # Pte.swap(SwapEntry(SWAP_TYPE, offset), ...) without the entry object.
-            fields = ("swap", 0, SWAP_TYPE, offset, False, False, False)
-            pte = _make(Pte, (*fields, b.soft_dirty, b.uffd_wp, b.exclusive))
-            mm.counters[MM_SWAPENTS] += 1
-            si.swap_map[offset] = 1 + (shared[i] if shared else 0)
-        # world.set_pte(addr, pte), the table looked up once per PMD.
-        if addr >> PMD_SHIFT != table_pmd:
-            table_pmd = addr >> PMD_SHIFT
-            table = world.table(table_pmd)
-        assert table is not None
-        table.entries[(addr >> PAGE_SHIFT) % PTRS_PER_PTE] = pte
-        if shared and shared[i]:
-            world.external_swap_refs[offset] = shared[i]
-        if cgroups:
-            world.swap_cgroup[offset] = cgroups[i]
+    if _plain_swap_ptes(spec, folio_vaddr):
+        _lay_out_swap_ptes(world, spec, folio_vaddr)
+    else:
+        _lay_out(world, folio, spec, folio_vaddr)
     if spec.extra_refs:
         world.external_folio_refs[id(folio)] = spec.extra_refs
     if spec.folio_locked:
@@ -221,6 +200,66 @@ def build(spec: Spec) -> Built:
         # Another thread's swapcache_prepare() holds the entries (SWAP_HAS_CACHE).
         si.has_cache.update(range(SWAP_BASE, SWAP_BASE + spec.nr))
     return Built(world, vmf, folio, folio_vaddr, fault)
+
+
+def _plain_swap_ptes(spec: Spec, folio_vaddr: int) -> bool:
+    """Every page a swap PTE of its own entry, nothing shared, mapped or
+    charged to a cgroup, all under one PMD: the commonest layout."""
+    last = folio_vaddr + (spec.nr - 1) * PAGE_SIZE
+    return (
+        not spec.mapped
+        and not spec.shared
+        and not spec.cgroups
+        and (not spec.bits or len(spec.bits) >= spec.nr)
+        and folio_vaddr >> PMD_SHIFT == last >> PMD_SHIFT
+    )
+
+
+def _lay_out_swap_ptes(world: World, spec: Spec, folio_vaddr: int) -> None:
+    """_lay_out() for _plain_swap_ptes(): the same PTEs, counters and swap
+    map, stored as one run (up to 512 pages are built for every execution)."""
+    nr, bits = spec.nr, spec.bits or (_NO_BITS,) * spec.nr
+    first = (folio_vaddr >> PAGE_SHIFT) % PTRS_PER_PTE
+    world.table(folio_vaddr >> PMD_SHIFT).entries[first : first + nr] = [
+        _make(Pte, ("swap", 0, SWAP_TYPE, SWAP_BASE + i, *_NO_PTE_BITS, *b.swap_bits()))
+        for i, b in zip(range(nr), bits, strict=False)
+    ]
+    world.mm.counters[MM_SWAPENTS] += nr
+    world.swap.swap_map.update(dict.fromkeys(range(SWAP_BASE, SWAP_BASE + nr), 1))
+
+
+def _lay_out(world: World, folio: Folio, spec: Spec, folio_vaddr: int) -> None:
+    """The folio's PTEs, one page at a time: swap PTEs, or present ones for
+    pages already mapped, with the counters, swap map, sharing and cgroups."""
+    mm, si = world.mm, world.swap
+    mapped, shared, cgroups, bits = set(spec.mapped), spec.shared, spec.cgroups, spec.bits
+    table, table_pmd = None, -1
+    for i in range(spec.nr):
+        addr = folio_vaddr + i * PAGE_SIZE
+        offset = SWAP_BASE + i
+        b = bits[i] if bits else _NO_BITS
+        if i in mapped:
+            pte = Pte.present(folio.pfn + i, young=True, soft_dirty=b.soft_dirty, uffd_wp=b.uffd_wp)
+            folio.pages[i].mapcount = 1
+            folio.refcount += 1
+            mm.counters[MM_ANONPAGES] += 1
+            si.swap_map[offset] = shared[i] if shared else 0
+        else:
+            # Pte.swap(SwapEntry(SWAP_TYPE, offset), ...) without the entry object.
+            fields = ("swap", 0, SWAP_TYPE, offset, False, False, False)
+            pte = _make(Pte, (*fields, b.soft_dirty, b.uffd_wp, b.exclusive))
+            mm.counters[MM_SWAPENTS] += 1
+            si.swap_map[offset] = 1 + (shared[i] if shared else 0)
+        # world.set_pte(addr, pte), the table looked up once per PMD.
+        if addr >> PMD_SHIFT != table_pmd:
+            table_pmd = addr >> PMD_SHIFT
+            table = world.table(table_pmd)
+        assert table is not None
+        table.entries[(addr >> PAGE_SHIFT) % PTRS_PER_PTE] = pte
+        if shared and shared[i]:
+            world.external_swap_refs[offset] = shared[i]
+        if cgroups:
+            world.swap_cgroup[offset] = cgroups[i]
 
 
 def fault_vmf(world: World, address: int, write: bool) -> VmFault:
