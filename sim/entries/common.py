@@ -45,7 +45,7 @@ def run_call(  # noqa: PLR0917
     violations = check(ret, m)
     if not violations:
         return Execution(
-            spec, Outcome.PASS, trace=tuple(m.trace), covered=m.covered, steps=m.steps, ret=ret
+            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
         )
     results = [located(spec, m, v) for v in violations]
     first = results[0]
