@@ -75,6 +75,7 @@ class HelperFacts:
     ptep_param: int | None = None
     max_nr_param: int | None = None
     flags_param: int | None = None
+    pte_param: int | None = None  # the first entry's value
 
     def ignored_with(self, flags: frozenset[str]) -> dict[str, str]:
         """bit -> why the helper ignores it when called with ``flags``."""
@@ -98,6 +99,8 @@ class BatchSite:
     flags: frozenset[str]  # FPB_* tokens passed
     needs: tuple[Atom, ...]  # conditions (caller's terms) without which it returns 1
     boolean: bool = False  # the wrapper answers "is it a whole batch" (== max_nr)
+    first: Node | None = None  # the first entry's value (the helper's pte)
+    out_args: tuple[tuple[str, Node], ...] = ()  # (bit, the caller's &any_x argument)
 
 
 # -- helpers ---------------------------------------------------------------
@@ -121,13 +124,20 @@ def helper_facts(near: FunctionUnit, name: str, tree: TreeView) -> HelperFacts:
 def _fallback(name: str) -> HelperFacts:
     k = knowledge()
     args = k.batch_args.get(name, {})
+    names = [""] * (max(args.values(), default=-1) + 1)
+    for role, i in args.items():
+        names[i] = role
+    params = tuple(names)
     return HelperFacts(
         name,
         None,
+        params=params,
         flag_bits=dict(k.batch_flags),
+        out_params={p: b.name for p in params for b in k.bits if p in b.out_params},
         ptep_param=args.get("ptep"),
         max_nr_param=args.get("max_nr"),
         flags_param=args.get("flags"),
+        pte_param=args.get("pte"),
     )
 
 
@@ -171,6 +181,7 @@ def _facts_of(unit: FunctionUnit, tree: TreeView) -> HelperFacts:
         ptep_param=_param_index(params, ("start_ptep", "ptep", "pte_p")),
         max_nr_param=_param_index(params, ("max_nr", "nr", "max_nr_pages")),
         flags_param=_param_index(params, ("flags", "fpb_flags")),
+        pte_param=_param_index(params, ("pte", "orig_pte")),
     )
 
 
@@ -286,6 +297,7 @@ class Wrapper:
     needs: tuple[Atom, ...]  # in the wrapper's terms
     flags: frozenset[str]
     boolean: bool
+    outs: tuple[tuple[str, int], ...] = ()  # (bit, wrapper param index passed as the out-param)
 
 
 def wrapper_of(near: FunctionUnit, name: str, tree: TreeView) -> Wrapper | None:
@@ -367,7 +379,12 @@ def _wrapper_uncached(unit: FunctionUnit, tree: TreeView) -> Wrapper | None:
     helper = call_name(returned) or ""
     facts = helper_facts(unit, helper, tree)
     args = call_args(returned)
-    roles = {"ptep": facts.ptep_param, "max_nr": facts.max_nr_param, "flags": facts.flags_param}
+    roles = {
+        "ptep": facts.ptep_param,
+        "max_nr": facts.max_nr_param,
+        "flags": facts.flags_param,
+        "pte": facts.pte_param,
+    }
     arg_of: dict[str, int] = {}
     local_args: dict[str, str] = {}
     for role, idx in roles.items():
@@ -381,7 +398,14 @@ def _wrapper_uncached(unit: FunctionUnit, tree: TreeView) -> Wrapper | None:
     flags = frozenset(re.findall(r"\bFPB_\w+", (raw or b"").decode("utf-8", "replace")))
     # Conditions on variables the wrapper assigns are not the caller's business.
     needs = [(a, v) for a, v in needs if not _mentions_any(a, assigned - set(params))]
-    return Wrapper(unit.name, helper, params, arg_of, local_args, tuple(needs), flags, boolean)
+    outs = []
+    for i, p in enumerate(facts.params):
+        bit = facts.out_params.get(p)
+        if bit is not None and i < len(args) and key(unwrap(args[i])) in params:
+            outs.append((bit, params.index(key(unwrap(args[i])))))
+    return Wrapper(
+        unit.name, helper, params, arg_of, local_args, tuple(needs), flags, boolean, tuple(outs)
+    )
 
 
 def _mentions_any(atom: str, names: set[str]) -> bool:
@@ -445,6 +469,12 @@ def batch_sites(unit: FunctionUnit, tree: TreeView) -> list[BatchSite]:
                     max_nr=arg(facts.max_nr_param),
                     flags=_flags_passed(unit.node, flags_node),
                     needs=(),
+                    first=arg(facts.pte_param),
+                    out_args=tuple(
+                        (bit, args[i])
+                        for i, p in enumerate(facts.params)
+                        if (bit := facts.out_params.get(p)) is not None and i < len(args)
+                    ),
                 )
             )
         elif "batch" in name or name in unit.file.functions():
@@ -475,6 +505,8 @@ def batch_sites(unit: FunctionUnit, tree: TreeView) -> list[BatchSite]:
                     flags=w.flags | _flags_passed(unit.node, role("flags")),
                     needs=tuple(needs),
                     boolean=w.boolean,
+                    first=role("pte"),
+                    out_args=tuple((bit, args[i]) for bit, i in w.outs if i < len(args)),
                 )
             )
     return out

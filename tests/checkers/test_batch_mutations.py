@@ -100,6 +100,7 @@ def mutate_function(
 
 def copy_tree(kernel_tree: Path, tmp_path: Path, *rels: str) -> Path:
     root = tmp_path / "linux"
+    (root / "include").mkdir(parents=True)  # so that lint takes root for the kernel tree
     for rel in ("mm/internal.h", *rels):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes((kernel_tree / rel).read_bytes())
@@ -232,3 +233,30 @@ def test_zap_flags_reset_before_retry_are_found(kernel_tree: Path, tmp_path: Pat
 
 def test_zap_flags_reset_after_retry_are_quiet(kernel_tree: Path, tmp_path: Path) -> None:
     assert blocking(_zap_retry(kernel_tree, tmp_path, reset_after=True)) == []
+
+
+FOLD = (
+    "\t\t\tif (any_young)\n\t\t\t\tptent = pte_mkyoung(ptent);\n"
+    "\t\t\tif (any_dirty)\n\t\t\t\tptent = pte_mkdirty(ptent);\n"
+)
+
+
+def test_madvise_free_decision_is_explained(kernel_tree: Path, tmp_path: Path) -> None:
+    root = copy_tree(kernel_tree, tmp_path, "mm/madvise.c")
+    found = [
+        f
+        for f in findings_in(root, "mm/madvise.c", "madvise_free_pte_range")
+        if f.checker == "batch-bit-uniformity"
+    ]
+    assert [f.severity.value for f in found] == ["note"]
+    assert "&any_young" in found[0].message and "&any_dirty" in found[0].message
+
+
+def test_madvise_free_without_folding_any_young_is_found(kernel_tree: Path, tmp_path: Path) -> None:
+    """The batch's young/dirty reported by folio_pte_batch() but not folded
+    into ptent: clearing young/dirty for the batch hinges on entry 0."""
+    root = copy_tree(kernel_tree, tmp_path, "mm/madvise.c")
+    mutate_function(root, "mm/madvise.c", "madvise_free_pte_range", [(FOLD, "")])
+    found = blocking(findings_in(root, "mm/madvise.c", "madvise_free_pte_range"))
+    assert [c for c, _ in found] == ["batch-bit-uniformity"]
+    assert "ignores young" in found[0][1] and "ignores dirty" in found[0][1]
