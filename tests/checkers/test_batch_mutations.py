@@ -225,14 +225,20 @@ def _zap_retry(kernel_tree: Path, tmp_path: Path, reset_after: bool) -> list[Fin
 def test_zap_flags_reset_before_retry_are_found(kernel_tree: Path, tmp_path: Path) -> None:
     """A retry loop in zap_pte_range() (newer kernels have one) whose
     force_flush/force_break are reset only once, before the label."""
-    found = blocking(_zap_retry(kernel_tree, tmp_path, reset_after=False))
-    assert [c for c, _ in found] == ["stale-pointer", "stale-pointer"]
-    assert {m.split(" ", 1)[0] for _, m in found} == {"force_flush", "force_break"}
-    assert all("before the retry: label" in m for _, m in found)
+    found = [
+        f
+        for f in _zap_retry(kernel_tree, tmp_path, reset_after=False)
+        if f.checker == "stale-pointer"
+    ]
+    # intent is not in the code (sticky flags are often meant): asked, not claimed
+    assert [f.severity.value for f in found] == ["question", "question"]
+    assert {f.key for f in found} == {"retry:force_flush:retry", "retry:force_break:retry"}
+    assert all("before the retry: label" in f.message for f in found)
 
 
 def test_zap_flags_reset_after_retry_are_quiet(kernel_tree: Path, tmp_path: Path) -> None:
-    assert blocking(_zap_retry(kernel_tree, tmp_path, reset_after=True)) == []
+    found = _zap_retry(kernel_tree, tmp_path, reset_after=True)
+    assert [f for f in found if f.checker == "stale-pointer"] == []
 
 
 FOLD = (
