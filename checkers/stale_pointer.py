@@ -61,7 +61,7 @@ from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import State, solve
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.retry_state import carried_state, describe
+from checkers.analyses.retry_state import RETRY_WORDS, carried_state, describe
 from checkers.analyses.syntax import (
     assignment_chain,
     assignments,
@@ -94,7 +94,7 @@ class StalePointer(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return knowledge().reobtain | {"goto"}
+        return knowledge().reobtain | RETRY_WORDS
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         out = self._carried(unit)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.summaries import helper_params, lookup
+from checkers.analyses.summaries import _may_be_pte_helper, helper_params, lookup
 from checkers.analyses.syntax import (
     assignment_chain,
     assignments,
@@ -202,9 +202,11 @@ def _pte_builders(
         return
     for call in calls_in(unit.node):
         cname = call_name(call) or ""
-        if cname in seen or cname in knowledge().leaf_accessors:
+        if cname in seen or cname in knowledge().bit_preserving:
             continue
-        if "pte" not in cname and cname not in unit.file.functions():
+        # Only helpers worth reading: what the data file describes (accessors,
+        # bit setters and clearers, constructors) is never looked up.
+        if not (_may_be_pte_helper(cname) or cname in unit.file.functions()):
             continue
         seen.add(cname)
         callee = lookup(unit, cname, tree)
@@ -477,7 +479,7 @@ def batch_sites(unit: FunctionUnit, tree: TreeView) -> list[BatchSite]:
                     ),
                 )
             )
-        elif "batch" in name or name in unit.file.functions():
+        elif ("batch" in name or name in unit.file.functions()) and name not in k.leaf_accessors:
             if name == unit.name or not mentions_helper_cheaply(unit, name, raw):
                 continue
             w = wrapper_of(unit, name, tree)

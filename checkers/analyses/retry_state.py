@@ -46,7 +46,8 @@ class CarriedState:
 
 # Labels that start a pass again.  Other backward jumps ("goto checks" from a
 # scan loop) often carry state on purpose ("we have already scanned many").
-_RETRY = re.compile(r"^(?:\w*_)?(?:retry|again|restart|repeat|redo)(?:_\w+)?$")
+RETRY_WORDS = frozenset({"retry", "again", "restart", "repeat", "redo"})
+_RETRY = re.compile(r"^(?:\w*_)?(?:" + "|".join(sorted(RETRY_WORDS)) + r")(?:_\w+)?$")
 _CONSTANTS = {"0", "1", "false", "true", "NULL", "0UL", "-1"}
 
 
