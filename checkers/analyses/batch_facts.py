@@ -101,6 +101,7 @@ class BatchSite:
     boolean: bool = False  # the wrapper answers "is it a whole batch" (== max_nr)
     first: Node | None = None  # the first entry's value (the helper's pte)
     out_args: tuple[tuple[str, Node], ...] = ()  # (bit, the caller's &any_x argument)
+    clamps_to_table: bool = False  # the wrapper or the helper limits max_nr to the table
 
 
 # -- helpers ---------------------------------------------------------------
@@ -300,6 +301,7 @@ class Wrapper:
     flags: frozenset[str]
     boolean: bool
     outs: tuple[tuple[str, int], ...] = ()  # (bit, wrapper param index passed as the out-param)
+    clamps_to_table: bool = False
 
 
 def wrapper_of(near: FunctionUnit, name: str, tree: TreeView) -> Wrapper | None:
@@ -405,8 +407,18 @@ def _wrapper_uncached(unit: FunctionUnit, tree: TreeView) -> Wrapper | None:
         bit = facts.out_params.get(p)
         if bit is not None and i < len(args) and key(unwrap(args[i])) in params:
             outs.append((bit, params.index(key(unwrap(args[i])))))
+    clamps = facts.clamps_to_table or any(t.encode() in raw for t in TABLE_TOKENS)
     return Wrapper(
-        unit.name, helper, params, arg_of, local_args, tuple(needs), flags, boolean, tuple(outs)
+        unit.name,
+        helper,
+        params,
+        arg_of,
+        local_args,
+        tuple(needs),
+        flags,
+        boolean,
+        tuple(outs),
+        clamps,
     )
 
 
@@ -472,6 +484,7 @@ def batch_sites(unit: FunctionUnit, tree: TreeView) -> list[BatchSite]:
                     flags=_flags_passed(unit.node, flags_node),
                     needs=(),
                     first=arg(facts.pte_param),
+                    clamps_to_table=facts.clamps_to_table,
                     out_args=tuple(
                         (bit, args[i])
                         for i, p in enumerate(facts.params)
@@ -508,6 +521,7 @@ def batch_sites(unit: FunctionUnit, tree: TreeView) -> list[BatchSite]:
                     needs=tuple(needs),
                     boolean=w.boolean,
                     first=role("pte"),
+                    clamps_to_table=w.clamps_to_table,
                     out_args=tuple((bit, args[i]) for bit, i in w.outs if i < len(args)),
                 )
             )
