@@ -287,6 +287,87 @@ def guards(node: Node, stop: Node | None = None) -> list[Atom]:
     return out
 
 
+# -- PTE values read through a pointer --------------------------------------
+
+# Calls whose result is the value of the entry their pte pointer argument
+# points to (before clearing it, for the get-and-clear family).
+PTE_READERS = {
+    "ptep_get": 0,
+    "ptep_get_lockless": 0,
+    "ptep_get_and_clear": 2,
+    "ptep_get_and_clear_full": 2,
+    "ptep_clear_flush": 2,
+    "get_and_clear_full_ptes": 2,
+    "huge_ptep_clear_flush": 2,
+    "huge_ptep_get": 2,
+}
+
+
+def pte_aliases(fn: Node) -> dict[str, str]:
+    """Locals that only ever hold the value of one entry: var -> ``*ptep``."""
+    out = {}
+    for var, defs in pte_definitions(fn).items():
+        srcs = {src for _, src in defs}
+        if len(srcs) == 1 and "?" not in srcs:
+            out[var] = next(iter(srcs))
+    return out
+
+
+def pte_definitions(fn: Node) -> dict[str, list[tuple[Node, str]]]:
+    """var -> [(assignment, ``*ptep`` or "?")] for every local."""
+    out: dict[str, list[tuple[Node, str]]] = {}
+    for target, value, whole in assignments(fn):
+        if unwrap(target).type != "identifier":
+            continue
+        src = "?"
+        if value is not None:
+            v = unwrap(value)
+            idx = PTE_READERS.get(call_name(v) or "")
+            args = call_args(v) if idx is not None else []
+            if idx is not None and idx < len(args):
+                src = "*" + key(unwrap(args[idx]))
+        out.setdefault(key(target), []).append((whole, src))
+    return out
+
+
+def aliases_at(defs: dict[str, list[tuple[Node, str]]], at: Node) -> dict[str, str]:
+    """The locals that hold one entry's value at ``at``: the definitions
+    before it in the source that can reach it (one in the other arm of an
+    ``if`` around ``at`` cannot) all read the same entry."""
+    out = {}
+    for var, entries in defs.items():
+        srcs = {
+            src
+            for whole, src in entries
+            if whole.start_byte < at.start_byte and not _exclusive(whole, at)
+        }
+        if len(srcs) == 1 and "?" not in srcs:
+            out[var] = next(iter(srcs))
+    return out
+
+
+def _exclusive(a: Node, b: Node) -> bool:
+    """a and b sit in different arms of one if statement."""
+    child, parent = a, a.parent
+    while parent is not None and parent.type != "function_definition":
+        if parent.type == "if_statement":
+            then = parent.child_by_field_name("consequence")
+            alt = parent.child_by_field_name("alternative")
+            other = alt if child == then else then if child == alt else None
+            if other is not None and other.start_byte <= b.start_byte < other.end_byte:
+                return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def normalise_atom(atom: str, aliases: dict[str, str]) -> str:
+    """An atom with its PTE-value locals written as the entry they read."""
+    for var, src in aliases.items():
+        if var in atom:
+            atom = re.sub(r"(?<![\w.>])" + re.escape(var) + r"(?!\w)", src, atom)
+    return atom
+
+
 # -- wrappers --------------------------------------------------------------
 
 
@@ -363,21 +444,13 @@ def _wrapper_uncached(unit: FunctionUnit, tree: TreeView) -> Wrapper | None:
                 cond = stmt.child_by_field_name("condition")
                 if cond is not None and n == stmt.child_by_field_name("consequence"):
                     # a batch needs the condition false: "a || b" gives two atoms
-                    needs.extend(
-                        (a, val)
-                        for a, val in conjuncts(cond, False)
-                        if not _mentions_any(a, assigned - set(params))
-                    )
+                    needs.extend(conjuncts(cond, False))
             elif stmt is not None and stmt.type == "compound_statement":
                 parent = stmt.parent
                 if parent is not None and parent.type == "if_statement":
                     cond = parent.child_by_field_name("condition")
                     if cond is not None and stmt == parent.child_by_field_name("consequence"):
-                        needs.extend(
-                            (a, val)
-                            for a, val in conjuncts(cond, False)
-                            if not _mentions_any(a, assigned - set(params))
-                        )
+                        needs.extend(conjuncts(cond, False))
     if returned is None:
         return None
     helper = call_name(returned) or ""
@@ -400,7 +473,14 @@ def _wrapper_uncached(unit: FunctionUnit, tree: TreeView) -> Wrapper | None:
         else:
             local_args[role] = a
     flags = frozenset(re.findall(r"\bFPB_\w+", (raw or b"").decode("utf-8", "replace")))
-    # Conditions on variables the wrapper assigns are not the caller's business.
+    # A local holding the value of a parameter's entry ("pte = ptep_get(ptep)")
+    # is said as that entry; other locals the wrapper assigns are its own business.
+    aliases = {
+        var: src
+        for var, src in pte_aliases(unit.node).items()
+        if var not in params and src[1:] in params
+    }
+    needs = [(normalise_atom(a, aliases), v) for a, v in needs]
     needs = [(a, v) for a, v in needs if not _mentions_any(a, assigned - set(params))]
     outs = []
     for i, p in enumerate(facts.params):
