@@ -31,6 +31,25 @@ Fix:
     Make the batch helper compare whole PTEs (``pte_same()``) against an
     expected entry built from the first one with the bits kept
     (``pte_move_swp_offset()``), or take the bits per entry.
+
+Also, any decision for the whole batch taken from the first entry's bits:
+    a branch on ``pte_young(ptent)``, ``pte_dirty()``, ``pte_write()``,
+    ``pte_soft_dirty()``, ``pte_uffd_wp()``... of the entry the batch helper
+    was given, whose body acts on all ``nr`` entries (a TLB flush, clearing
+    young/dirty, an accounting choice, a marker install) is checked against
+    the helper's facts (checkers/analyses/batch_facts.py): a bit the helper
+    ignores (``folio_pte_batch()`` always ignores young and write, dirty and
+    soft-dirty with ``FPB_IGNORE_*``) and that no out-parameter
+    (``&any_young``) reports back is a possible bug; a bit it compares is a
+    note saying why it is safe.
+
+    nr = folio_pte_batch(folio, addr, pte, ptent, max_nr, FPB_IGNORE_DIRTY,
+                         NULL, NULL, NULL);
+    if (pte_young(ptent) || pte_dirty(ptent))      /* entry 0 only */
+            clear_young_dirty_ptes(vma, addr, pte, nr, flags);
+
+Fix:
+    Pass ``&any_young, &any_dirty`` and fold them into ``ptent`` first.
 """
 
 from __future__ import annotations
@@ -39,6 +58,7 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
+from checkers.analyses import batch_facts as bf
 from checkers.analyses import summaries as sm
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import Bit, knowledge
@@ -78,9 +98,113 @@ class BatchBitUniformity(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return frozenset({"set_ptes"})
+        return frozenset({"set_ptes"}) | knowledge().batch_helpers | {"batch"}
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
+        out = list(self._templates(unit, tree))
+        out.extend(self._decisions(unit, tree))
+        return out
+
+    def _decisions(self, unit: FunctionUnit, tree: TreeView) -> list[Finding]:
+        """Branches on one entry's bit whose body acts on the whole batch."""
+        raw = unit.node.text or b""
+        k = knowledge()
+        testers = {t: b for b in k.bits for t in b.tests}
+        if not mentions(raw, testers) or b"batch" not in raw:
+            return []
+        sites = [
+            st for st in bf.batch_sites(unit, tree) if st.count is not None and st.first is not None
+        ]
+        if not sites:
+            return []
+        out = []
+        for n in walk(unit.node):
+            if n.type != "if_statement":
+                continue
+            # the batch this branch sees: the closest one formed before it
+            before = [st for st in sites if st.call.end_byte <= n.start_byte]
+            if not before:
+                continue
+            site = max(before, key=lambda st: st.call.start_byte)
+            assert site.first is not None and site.count is not None
+            first, nr = key(unwrap(site.first)), site.count
+            cond = n.child_by_field_name("condition")
+            if cond is None:
+                continue
+            bits: list[Bit] = []
+            for c in calls_in(cond):
+                bit = testers.get(call_name(c) or "")
+                args = call_args(c)
+                if bit is not None and args and key(unwrap(args[0])) == first and bit not in bits:
+                    bits.append(bit)
+            if not bits:
+                continue
+            action = _batch_action(n, nr)
+            if action is None:
+                continue
+            facts = bf.helper_facts(unit, site.helper, tree)
+            ignored = facts.ignored_with(site.flags)
+            verdicts = {b.name: _decision_verdict(unit, site, facts, ignored, b) for b in bits}
+            out.append(
+                self._decision_finding(
+                    unit, site, facts, branch=n, action=action, nr=nr, verdicts=verdicts
+                )
+            )
+        return out
+
+    def _decision_finding(
+        self,
+        unit: FunctionUnit,
+        site: bf.BatchSite,
+        facts: bf.HelperFacts,
+        *,
+        branch: Node,
+        action: Node,
+        nr: str,
+        verdicts: dict[str, sm.Verdict],
+    ) -> Finding:
+        worst = min(verdicts.values(), key=lambda v: _ORDER.index(v.verdict))
+        names = _join(sorted(verdicts))
+        helper = f"{site.helper}()" + (f" ({facts.where})" if facts.where else "")
+        via = f" through {site.wrapper}()" if site.wrapper else ""
+        first = text(site.first) if site.first is not None else "the first entry"
+        alone = " alone" if worst.verdict == sm.NOT_GUARANTEED else ""
+        head = (
+            f"{unit.name}() decides for all {nr} entries from the {names} "
+            f"{'bits' if len(verdicts) > 1 else 'bit'} of {first}{alone} "
+            f"({call_name(action)}() at line {line(action)})."
+        )
+        if worst.verdict == sm.NOT_GUARANTEED:
+            bad = [v for v in verdicts.values() if v.verdict == sm.NOT_GUARANTEED]
+            tail = (
+                f" {helper}{via} does not guarantee the other entries match: "
+                + "; ".join(v.reason for v in bad)
+                + ". Have it report them (&any_young, &any_dirty...) and fold them into "
+                f"{first}, or decide per entry."
+            )
+        elif worst.verdict == sm.UNKNOWN:
+            tail = f" Does {helper} guarantee the others match? reviewbot could not tell: " + (
+                worst.reason + "."
+            )
+        else:
+            tail = " That is safe: " + _merge_reasons(list(verdicts.values())) + "."
+        ln = line(branch)
+        return Finding(
+            checker=self.info.id,
+            severity=_SEVERITY[worst.verdict],
+            file=unit.file.path,
+            line=ln,
+            function=unit.name,
+            message=head + tail,
+            evidence=(
+                evidence(unit, line(site.call), "batch"),
+                evidence(unit, ln, "decision"),
+                evidence(unit, line(action), "whole-batch"),
+            ),
+            key="decision:" + ",".join(f"{b}:{v.verdict}" for b, v in sorted(verdicts.items())),
+        )
+
+    def _templates(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         raw = unit.node.text or b""
         if b"set_ptes" not in raw:
             return []
@@ -160,6 +284,71 @@ class BatchBitUniformity(FunctionChecker):
             evidence=tuple(ev),
             key=",".join(f"{b}:{v.verdict}" for b, v in sorted(verdicts.items())),
         )
+
+
+def _merge_reasons(verdicts: list[sm.Verdict]) -> str:
+    """One sentence per distinct reason, the bits named once."""
+    by: dict[str, list[str]] = {}
+    for v in sorted(verdicts, key=lambda v: v.bit):
+        by.setdefault(v.reason.replace(v.bit, "{bit}"), []).append(v.bit)
+    return "; ".join(r.replace("{bit}", _join(bits)) for r, bits in by.items())
+
+
+def _batch_action(branch: Node, nr: str) -> Node | None:
+    """A call in the branch that is given the batch count (acts on all entries)."""
+    for part in ("consequence", "alternative"):
+        body = branch.child_by_field_name(part)
+        if body is None:
+            continue
+        for c in calls_in(body):
+            for arg in call_args(c):
+                a = unwrap(arg)
+                if a.type == "unary_expression" and text(a).startswith("-"):
+                    inner = a.child_by_field_name("argument")
+                    a = unwrap(inner) if inner is not None else a
+                if a.type == "identifier" and text(a) == nr:
+                    return c
+    return None
+
+
+def _decision_verdict(
+    unit: FunctionUnit,
+    site: bf.BatchSite,
+    facts: bf.HelperFacts,
+    ignored: dict[str, str],
+    bit: Bit,
+) -> sm.Verdict:
+    helper = f"{site.helper}()"
+    if bit.name in ignored:
+        for b, arg in site.out_args:
+            t = text(unwrap(arg))
+            if b != bit.name or not t.startswith("&"):
+                continue
+            var = t[1:].strip()
+            reads = [
+                n
+                for n in walk(unit.node)
+                if n.type == "identifier" and text(n) == var and n.start_byte > site.call.end_byte
+            ]
+            if reads:
+                return sm.Verdict(
+                    bit.name,
+                    sm.COMPENSATED,
+                    f"{helper} reports any {bit.name} entry through {t}, which "
+                    f"{unit.name}() reads at line {line(reads[0])}",
+                )
+        why = ignored[bit.name]
+        how = f"it is called with {why}" if why.startswith("FPB_") else f"it clears it ({why})"
+        return sm.Verdict(bit.name, sm.NOT_GUARANTEED, f"{helper} ignores {bit.name}: {how}")
+    if facts.where is None:
+        return sm.Verdict(bit.name, sm.UNKNOWN, f"the body of {helper} is not in the tree")
+    if facts.full_compare:
+        return sm.Verdict(
+            bit.name,
+            sm.GUARANTEED,
+            f"{helper} compares whole entries with pte_same() and does not ignore {bit.name}",
+        )
+    return sm.Verdict(bit.name, sm.UNKNOWN, f"{helper} has no full pte_same() comparison")
 
 
 def _join(words: list[str]) -> str:

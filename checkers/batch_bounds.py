@@ -98,12 +98,12 @@ class BatchBounds(FunctionChecker):
         """A batch helper's max_nr taken from the folio's size, not clamped to the PMD."""
         k = knowledge()
         raw = unit.node.text or b""
-        if not mentions(raw, k.batch_helpers) or not mentions(raw, FOLIO_SIZES):
+        if not mentions(raw, k.batch_helpers | {"batch"}) or not mentions(raw, FOLIO_SIZES):
             return []
         out = []
         conds = _condition_texts(unit.node)
         for site in batch_sites(unit, tree):
-            if site.max_nr is None:
+            if site.max_nr is None or site.clamps_to_table:
                 continue
             size = _folio_sized(unit.node, site.max_nr)
             if size is None:

@@ -32,7 +32,10 @@ Also, state carried across a retry (checkers/analyses/retry_state.py):
     jumps back to, and set (conditionally, or accumulated) inside the retried
     section before that ``goto``: the next pass starts with the previous
     pass's value (a "must break" or "force flush" flag, a count).  Reset after
-    the label and it is quiet.
+    the label and it is quiet.  Sticky state is as common on purpose
+    ("once seen, stays": qspinlock's sleepy, isofs' truncate) as by mistake,
+    and nothing in the code tells them apart: this is a question, never a
+    claim.
 
     bool force_break = false;
     retry:
@@ -46,6 +49,12 @@ Also, state carried across a retry (checkers/analyses/retry_state.py):
 Fix:
     retry:
             force_break = false;
+
+And a flag computed under a lock that is dropped and taken again
+(checkers/analyses/lock_state.py): ``large = folio_test_large(folio)``
+under ptl, ptl dropped (to split the folio) and re-taken, then ``if
+(large)`` decides on the old answer.  Recomputed after the re-take, or
+computed before the lock (a caller's request), it is quiet.
 """
 
 from __future__ import annotations
@@ -58,7 +67,8 @@ from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import State, solve
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.retry_state import carried_state, describe
+from checkers.analyses.lock_state import stale_flags
+from checkers.analyses.retry_state import RETRY_WORDS, carried_state, describe
 from checkers.analyses.syntax import (
     assignment_chain,
     assignments,
@@ -91,11 +101,39 @@ class StalePointer(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return knowledge().reobtain | {"goto"}
+        return knowledge().reobtain | RETRY_WORDS | {"unlock"}
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
-        out = self._carried(unit)
+        out = self._carried(unit) + self._under_dropped_lock(unit)
         return sorted([*out, *self._copies(unit)], key=lambda f: f.line)
+
+    def _under_dropped_lock(self, unit: FunctionUnit) -> list[Finding]:
+        out = []
+        for s in stale_flags(unit.node):
+            used = line(s.used)
+            out.append(
+                Finding(
+                    checker=self.info.id,
+                    severity=self.info.severity,
+                    file=unit.file.path,
+                    line=used,
+                    function=unit.name,
+                    message=(
+                        f"{s.var} is computed at line {line(s.computed)} while {s.lock} is "
+                        f"held, but {s.lock} is dropped at line {line(s.dropped)} and taken "
+                        f"again at line {line(s.retaken)}: line {used} decides on the old "
+                        f"answer. Compute {s.var} again once {s.lock} is held again."
+                    ),
+                    evidence=(
+                        evidence(unit, line(s.computed), "computed"),
+                        evidence(unit, line(s.dropped), "dropped"),
+                        evidence(unit, line(s.retaken), "re-taken"),
+                        evidence(unit, used, "used"),
+                    ),
+                    key=f"lock:{s.var}:{s.lock}",
+                )
+            )
+        return out
 
     def _carried(self, unit: FunctionUnit) -> list[Finding]:
         out = []
@@ -104,7 +142,9 @@ class StalePointer(FunctionChecker):
             out.append(
                 Finding(
                     checker=self.info.id,
-                    severity=self.info.severity,
+                    # Carried state is as often meant (sticky "seen", events gathered
+                    # over passes) as not: the code does not say which, so ask.
+                    severity=Severity.QUESTION,
                     file=unit.file.path,
                     line=line(c.set_at),
                     function=unit.name,

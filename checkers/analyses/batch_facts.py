@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.summaries import helper_params, lookup
+from checkers.analyses.summaries import _may_be_pte_helper, helper_params, lookup
 from checkers.analyses.syntax import (
     assignment_chain,
     assignments,
@@ -75,6 +75,7 @@ class HelperFacts:
     ptep_param: int | None = None
     max_nr_param: int | None = None
     flags_param: int | None = None
+    pte_param: int | None = None  # the first entry's value
 
     def ignored_with(self, flags: frozenset[str]) -> dict[str, str]:
         """bit -> why the helper ignores it when called with ``flags``."""
@@ -98,6 +99,9 @@ class BatchSite:
     flags: frozenset[str]  # FPB_* tokens passed
     needs: tuple[Atom, ...]  # conditions (caller's terms) without which it returns 1
     boolean: bool = False  # the wrapper answers "is it a whole batch" (== max_nr)
+    first: Node | None = None  # the first entry's value (the helper's pte)
+    out_args: tuple[tuple[str, Node], ...] = ()  # (bit, the caller's &any_x argument)
+    clamps_to_table: bool = False  # the wrapper or the helper limits max_nr to the table
 
 
 # -- helpers ---------------------------------------------------------------
@@ -121,13 +125,20 @@ def helper_facts(near: FunctionUnit, name: str, tree: TreeView) -> HelperFacts:
 def _fallback(name: str) -> HelperFacts:
     k = knowledge()
     args = k.batch_args.get(name, {})
+    names = [""] * (max(args.values(), default=-1) + 1)
+    for role, i in args.items():
+        names[i] = role
+    params = tuple(names)
     return HelperFacts(
         name,
         None,
+        params=params,
         flag_bits=dict(k.batch_flags),
+        out_params={p: b.name for p in params for b in k.bits if p in b.out_params},
         ptep_param=args.get("ptep"),
         max_nr_param=args.get("max_nr"),
         flags_param=args.get("flags"),
+        pte_param=args.get("pte"),
     )
 
 
@@ -171,6 +182,7 @@ def _facts_of(unit: FunctionUnit, tree: TreeView) -> HelperFacts:
         ptep_param=_param_index(params, ("start_ptep", "ptep", "pte_p")),
         max_nr_param=_param_index(params, ("max_nr", "nr", "max_nr_pages")),
         flags_param=_param_index(params, ("flags", "fpb_flags")),
+        pte_param=_param_index(params, ("pte", "orig_pte")),
     )
 
 
@@ -191,9 +203,11 @@ def _pte_builders(
         return
     for call in calls_in(unit.node):
         cname = call_name(call) or ""
-        if cname in seen or cname in knowledge().leaf_accessors:
+        if cname in seen or cname in knowledge().bit_preserving:
             continue
-        if "pte" not in cname and cname not in unit.file.functions():
+        # Only helpers worth reading: what the data file describes (accessors,
+        # bit setters and clearers, constructors) is never looked up.
+        if not (_may_be_pte_helper(cname) or cname in unit.file.functions()):
             continue
         seen.add(cname)
         callee = lookup(unit, cname, tree)
@@ -273,6 +287,87 @@ def guards(node: Node, stop: Node | None = None) -> list[Atom]:
     return out
 
 
+# -- PTE values read through a pointer --------------------------------------
+
+# Calls whose result is the value of the entry their pte pointer argument
+# points to (before clearing it, for the get-and-clear family).
+PTE_READERS = {
+    "ptep_get": 0,
+    "ptep_get_lockless": 0,
+    "ptep_get_and_clear": 2,
+    "ptep_get_and_clear_full": 2,
+    "ptep_clear_flush": 2,
+    "get_and_clear_full_ptes": 2,
+    "huge_ptep_clear_flush": 2,
+    "huge_ptep_get": 2,
+}
+
+
+def pte_aliases(fn: Node) -> dict[str, str]:
+    """Locals that only ever hold the value of one entry: var -> ``*ptep``."""
+    out = {}
+    for var, defs in pte_definitions(fn).items():
+        srcs = {src for _, src in defs}
+        if len(srcs) == 1 and "?" not in srcs:
+            out[var] = next(iter(srcs))
+    return out
+
+
+def pte_definitions(fn: Node) -> dict[str, list[tuple[Node, str]]]:
+    """var -> [(assignment, ``*ptep`` or "?")] for every local."""
+    out: dict[str, list[tuple[Node, str]]] = {}
+    for target, value, whole in assignments(fn):
+        if unwrap(target).type != "identifier":
+            continue
+        src = "?"
+        if value is not None:
+            v = unwrap(value)
+            idx = PTE_READERS.get(call_name(v) or "")
+            args = call_args(v) if idx is not None else []
+            if idx is not None and idx < len(args):
+                src = "*" + key(unwrap(args[idx]))
+        out.setdefault(key(target), []).append((whole, src))
+    return out
+
+
+def aliases_at(defs: dict[str, list[tuple[Node, str]]], at: Node) -> dict[str, str]:
+    """The locals that hold one entry's value at ``at``: the definitions
+    before it in the source that can reach it (one in the other arm of an
+    ``if`` around ``at`` cannot) all read the same entry."""
+    out = {}
+    for var, entries in defs.items():
+        srcs = {
+            src
+            for whole, src in entries
+            if whole.start_byte < at.start_byte and not _exclusive(whole, at)
+        }
+        if len(srcs) == 1 and "?" not in srcs:
+            out[var] = next(iter(srcs))
+    return out
+
+
+def _exclusive(a: Node, b: Node) -> bool:
+    """a and b sit in different arms of one if statement."""
+    child, parent = a, a.parent
+    while parent is not None and parent.type != "function_definition":
+        if parent.type == "if_statement":
+            then = parent.child_by_field_name("consequence")
+            alt = parent.child_by_field_name("alternative")
+            other = alt if child == then else then if child == alt else None
+            if other is not None and other.start_byte <= b.start_byte < other.end_byte:
+                return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def normalise_atom(atom: str, aliases: dict[str, str]) -> str:
+    """An atom with its PTE-value locals written as the entry they read."""
+    for var, src in aliases.items():
+        if var in atom:
+            atom = re.sub(r"(?<![\w.>])" + re.escape(var) + r"(?!\w)", src, atom)
+    return atom
+
+
 # -- wrappers --------------------------------------------------------------
 
 
@@ -286,6 +381,8 @@ class Wrapper:
     needs: tuple[Atom, ...]  # in the wrapper's terms
     flags: frozenset[str]
     boolean: bool
+    outs: tuple[tuple[str, int], ...] = ()  # (bit, wrapper param index passed as the out-param)
+    clamps_to_table: bool = False
 
 
 def wrapper_of(near: FunctionUnit, name: str, tree: TreeView) -> Wrapper | None:
@@ -347,27 +444,24 @@ def _wrapper_uncached(unit: FunctionUnit, tree: TreeView) -> Wrapper | None:
                 cond = stmt.child_by_field_name("condition")
                 if cond is not None and n == stmt.child_by_field_name("consequence"):
                     # a batch needs the condition false: "a || b" gives two atoms
-                    needs.extend(
-                        (a, val)
-                        for a, val in conjuncts(cond, False)
-                        if not _mentions_any(a, assigned - set(params))
-                    )
+                    needs.extend(conjuncts(cond, False))
             elif stmt is not None and stmt.type == "compound_statement":
                 parent = stmt.parent
                 if parent is not None and parent.type == "if_statement":
                     cond = parent.child_by_field_name("condition")
                     if cond is not None and stmt == parent.child_by_field_name("consequence"):
-                        needs.extend(
-                            (a, val)
-                            for a, val in conjuncts(cond, False)
-                            if not _mentions_any(a, assigned - set(params))
-                        )
+                        needs.extend(conjuncts(cond, False))
     if returned is None:
         return None
     helper = call_name(returned) or ""
     facts = helper_facts(unit, helper, tree)
     args = call_args(returned)
-    roles = {"ptep": facts.ptep_param, "max_nr": facts.max_nr_param, "flags": facts.flags_param}
+    roles = {
+        "ptep": facts.ptep_param,
+        "max_nr": facts.max_nr_param,
+        "flags": facts.flags_param,
+        "pte": facts.pte_param,
+    }
     arg_of: dict[str, int] = {}
     local_args: dict[str, str] = {}
     for role, idx in roles.items():
@@ -379,9 +473,33 @@ def _wrapper_uncached(unit: FunctionUnit, tree: TreeView) -> Wrapper | None:
         else:
             local_args[role] = a
     flags = frozenset(re.findall(r"\bFPB_\w+", (raw or b"").decode("utf-8", "replace")))
-    # Conditions on variables the wrapper assigns are not the caller's business.
+    # A local holding the value of a parameter's entry ("pte = ptep_get(ptep)")
+    # is said as that entry; other locals the wrapper assigns are its own business.
+    aliases = {
+        var: src
+        for var, src in pte_aliases(unit.node).items()
+        if var not in params and src[1:] in params
+    }
+    needs = [(normalise_atom(a, aliases), v) for a, v in needs]
     needs = [(a, v) for a, v in needs if not _mentions_any(a, assigned - set(params))]
-    return Wrapper(unit.name, helper, params, arg_of, local_args, tuple(needs), flags, boolean)
+    outs = []
+    for i, p in enumerate(facts.params):
+        bit = facts.out_params.get(p)
+        if bit is not None and i < len(args) and key(unwrap(args[i])) in params:
+            outs.append((bit, params.index(key(unwrap(args[i])))))
+    clamps = facts.clamps_to_table or any(t.encode() in raw for t in TABLE_TOKENS)
+    return Wrapper(
+        unit.name,
+        helper,
+        params,
+        arg_of,
+        local_args,
+        tuple(needs),
+        flags,
+        boolean,
+        tuple(outs),
+        clamps,
+    )
 
 
 def _mentions_any(atom: str, names: set[str]) -> bool:
@@ -445,9 +563,16 @@ def batch_sites(unit: FunctionUnit, tree: TreeView) -> list[BatchSite]:
                     max_nr=arg(facts.max_nr_param),
                     flags=_flags_passed(unit.node, flags_node),
                     needs=(),
+                    first=arg(facts.pte_param),
+                    clamps_to_table=facts.clamps_to_table,
+                    out_args=tuple(
+                        (bit, args[i])
+                        for i, p in enumerate(facts.params)
+                        if (bit := facts.out_params.get(p)) is not None and i < len(args)
+                    ),
                 )
             )
-        elif "batch" in name or name in unit.file.functions():
+        elif ("batch" in name or name in unit.file.functions()) and name not in k.leaf_accessors:
             if name == unit.name or not mentions_helper_cheaply(unit, name, raw):
                 continue
             w = wrapper_of(unit, name, tree)
@@ -475,6 +600,9 @@ def batch_sites(unit: FunctionUnit, tree: TreeView) -> list[BatchSite]:
                     flags=w.flags | _flags_passed(unit.node, role("flags")),
                     needs=tuple(needs),
                     boolean=w.boolean,
+                    first=role("pte"),
+                    clamps_to_table=w.clamps_to_table,
+                    out_args=tuple((bit, args[i]) for bit, i in w.outs if i < len(args)),
                 )
             )
     return out

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from checkers.analyses.batch_facts import Atom, BatchSite, batch_sites, guards
+from checkers.analyses.batch_facts import (
+    Atom,
+    BatchSite,
+    aliases_at,
+    batch_sites,
+    guards,
+    normalise_atom,
+    pte_definitions,
+)
 from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of
 from checkers.analyses.dataflow import Solution, State, solve
@@ -92,13 +100,23 @@ def nr_paths(unit: FunctionUnit, tree: TreeView, counts: frozenset[str]) -> NrPa
     params = set(helper_params(unit))
     initial: State = frozenset(("big", v, 0, ()) for v in counts if v in params)
 
+    defs = pte_definitions(unit.node)
+    atoms: dict[int, str] = {}
+
     def transfer(node: CfgNode, state: State) -> State:
         assert node.ast is not None
-        return _transfer(node.ast, state, counts, sites, wrappers)
+        return _transfer(node.ast, state, counts, sites=sites, wrappers=wrappers, defs=defs)
 
     def refine(node: CfgNode, label: bool, state: State) -> State:
         assert node.ast is not None
-        return _refine(key(unwrap(node.ast)), label, state, counts)
+        if not state:
+            return state
+        atom = atoms.get(node.id)
+        if atom is None:
+            atom = atoms[node.id] = normalise_atom(
+                key(unwrap(node.ast)), aliases_at(defs, node.ast)
+            )
+        return _refine(atom, label, state, counts)
 
     sol = solve(cfg, transfer, refine, initial)
     node_of: dict[int, int] = {}
@@ -109,7 +127,13 @@ def nr_paths(unit: FunctionUnit, tree: TreeView, counts: frozenset[str]) -> NrPa
     return NrPaths(unit, counts, sol, node_of)
 
 
-def _needs(whole: Node, value: Node, sites: dict[int, BatchSite], wrappers: dict) -> tuple:  # type: ignore[type-arg]
+def _needs(
+    whole: Node,
+    value: Node,
+    sites: dict[int, BatchSite],
+    wrappers: dict,  # type: ignore[type-arg]
+    defs: dict[str, list[tuple[Node, str]]],
+) -> tuple:  # type: ignore[type-arg]
     out: list[Atom] = list(guards(whole))
     for c in calls_in(value):
         s = sites.get(c.start_byte)
@@ -119,15 +143,19 @@ def _needs(whole: Node, value: Node, sites: dict[int, BatchSite], wrappers: dict
         m = re.match(r"([A-Za-z_]\w*)\(", atom)
         if m and v and m.group(1) in wrappers:
             out.extend(wrappers[m.group(1)].needs)
-    return tuple(sorted(set(out)))
+    # In the terms the later conditions are normalised to (pteval -> *pvmw.pte).
+    aliases = aliases_at(defs, whole)
+    return tuple(sorted({(normalise_atom(a, aliases), v) for a, v in out}))
 
 
 def _transfer(
     ast: Node,
     state: State,
     counts: frozenset[str],
+    *,
     sites: dict[int, BatchSite],
     wrappers: dict,  # type: ignore[type-arg]
+    defs: dict[str, list[tuple[Node, str]]],
 ) -> State:
     raw = ast.text or b""
     if not any(c.encode() in raw for c in counts):
@@ -148,7 +176,7 @@ def _transfer(
         if t in ("1", "1UL", "1U", "0", "false", "true"):
             state = kept
             continue
-        needs = _needs(whole, final, sites, wrappers)
+        needs = _needs(whole, final, sites, wrappers, defs)
         copied = [f for f in state if f[0] == "big" and _mentions(final, str(f[1])) and f[1] != tk]
         if copied:
             state = kept | {("big", tk, f[2], f[3]) for f in copied}

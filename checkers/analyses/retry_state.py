@@ -41,11 +41,13 @@ class CarriedState:
     set_at: Node  # the assignment inside the retried section
     goto: Node  # a goto back to the label after it
     used: Node  # a read of the variable after set_at
+    steers_loop: bool = False  # read in the same loop that sets it ("must break")
 
 
 # Labels that start a pass again.  Other backward jumps ("goto checks" from a
 # scan loop) often carry state on purpose ("we have already scanned many").
-_RETRY = re.compile(r"^(?:\w*_)?(?:retry|again|restart|repeat|redo)(?:_\w+)?$")
+RETRY_WORDS = frozenset({"retry", "again", "restart", "repeat", "redo"})
+_RETRY = re.compile(r"^(?:\w*_)?(?:" + "|".join(sorted(RETRY_WORDS)) + r")(?:_\w+)?$")
 _CONSTANTS = {"0", "1", "false", "true", "NULL", "0UL", "-1"}
 
 
@@ -176,8 +178,14 @@ def carried_state(fn: Node) -> list[CarriedState]:
             used = _read_in(fn, var, label.start_byte, last)
             if used is None:
                 continue
+            loop = _loop_of(set_at, label.start_byte)
+            in_loop = (
+                _read_in(fn, var, loop.start_byte, loop.end_byte) if loop is not None else None
+            )
             seen.add(var)
-            out.append(CarriedState(var, name, whole, label, set_at, goto, used))
+            # A callee's out-parameter may accumulate on purpose: never more than a question.
+            steers = in_loop is not None and set_at.type != "pointer_expression"
+            out.append(CarriedState(var, name, whole, label, set_at, goto, in_loop or used, steers))
     return out
 
 
@@ -249,10 +257,28 @@ def _read_in(fn: Node, var: str, start: int, end: int) -> Node | None:
     return None
 
 
+def _loop_of(node: Node, after: int) -> Node | None:
+    """The innermost loop around node that starts after byte ``after``."""
+    p = node.parent
+    while p is not None and p.type != "function_definition" and p.start_byte > after:
+        if p.type in ("for_statement", "while_statement", "do_statement"):
+            return p
+        p = p.parent
+    return None
+
+
 def describe(c: CarriedState) -> str:
+    if c.steers_loop:
+        return (
+            f"should {c.var} keep the previous pass's value after goto {c.label} (line "
+            f"{line(c.goto)})? It is reset before the {c.label}: label (line {line(c.reset)}) "
+            f"but set at line {line(c.set_at)} in a loop that reads it (line {line(c.used)}): "
+            "the next pass starts with it set. If each pass should start afresh, reset it "
+            "after the label."
+        )
     return (
-        f"{c.var} is reset before the {c.label}: label (line {line(c.reset)}) but set at line "
-        f"{line(c.set_at)}, and goto {c.label} at line {line(c.goto)} starts the next pass "
-        f"with the previous pass's value, which line {line(c.used)} then reads. Reset "
-        f"{c.var} after the label."
+        f"should {c.var} keep the previous pass's value after goto {c.label} (line "
+        f"{line(c.goto)})? It is reset before the {c.label}: label (line {line(c.reset)}), set "
+        f"at line {line(c.set_at)} and read at line {line(c.used)}. If each pass should start "
+        f"afresh, reset it after the label."
     )

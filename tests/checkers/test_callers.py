@@ -117,3 +117,36 @@ def test_real_do_swap_page_breaks_when_swap_pte_batch_ignores_uffd_wp(
     assert [(f.checker, f.file, f.function, f.patch_index) for f in blocking] == [
         ("batch-bit-uniformity", "mm/memory.c", "do_swap_page", 1)
     ]
+
+
+def test_widely_called_functions_are_left_out_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewbot.pipeline import callers as pc
+
+    many = [(f"mm/f{i}.c", f"user{i}") for i in range(pc.MAX_CALLERS_PER_FUNCTION + 1)]
+    index = ci.CallerIndex({"folio_put": many, "swap_pte_batch": [("mm/memory.c", "zap")]})
+    monkeypatch.setattr(pc, "base_index", lambda applied: index)
+    targets, notes = pc.with_callers(
+        {"mm/internal.h": {"swap_pte_batch"}, "mm/swap.c": {"folio_put"}},
+        None,  # type: ignore[arg-type]
+    )
+    assert targets == {
+        "mm/internal.h": {"swap_pte_batch"},
+        "mm/swap.c": {"folio_put"},
+        "mm/memory.c": {"zap"},
+    }
+    assert notes == [
+        f"folio_put() has {len(many)} callers; reviewbot checked none of them for what the "
+        "change to it may break"
+    ]
+
+
+def test_an_unreadable_tree_leaves_the_targets_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewbot.pipeline import callers as pc
+
+    def broken(applied: object) -> ci.CallerIndex:
+        raise OSError("no such object")
+
+    monkeypatch.setattr(pc, "base_index", broken)
+    targets, notes = pc.with_callers({"mm/a.c": {"f"}}, None)  # type: ignore[arg-type]
+    assert targets == {"mm/a.c": {"f"}}
+    assert len(notes) == 1 and notes[0].startswith("callers of the changed functions not checked")
