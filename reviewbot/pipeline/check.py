@@ -106,6 +106,23 @@ def _unanalysable(applied: AppliedSeries, revision: Revision) -> list[str]:
     return out
 
 
+def _landed(f: Finding, patch: Patch, shifts: tuple[tuple[int, int, int], ...]) -> Finding:
+    """A patch checker's finding on a hunk line (trailing whitespace, say),
+    moved to where that hunk landed in the end-of-series file."""
+    if not f.line or not f.file:
+        return f
+    by_hunk = {(fi, hi): shift for fi, hi, shift in shifts}
+    for fi, fd in enumerate(patch.files):
+        if f.file != fd.new_path:
+            continue
+        for hi, hunk in enumerate(fd.hunks):
+            if (fi, hi) in by_hunk and any(ln.new_lineno == f.line for ln in hunk.lines):
+                d = by_hunk[(fi, hi)]
+                moved = tuple(replace(e, line=e.line + d) if e.line else e for e in f.evidence)
+                return replace(f, line=f.line + d, evidence=moved)
+    return f
+
+
 def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
@@ -133,9 +150,10 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
             findings.append(
                 replace(finding, patch_index=patch.index, patch_message_id=patch.message_id)
             )
+    shifts = {pa.index: pa.shifts for pa in applied.result.patches}
     for patch in revision.patches:
         out = check_patch(patch)
-        findings.extend(out.findings)
+        findings.extend(_landed(f, patch, shifts.get(patch.index, ())) for f in out.findings)
         notes.extend(out.notes)
     seen: set[str] = set()
     unique = []
