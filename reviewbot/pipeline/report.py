@@ -27,13 +27,7 @@ from reviewbot.pipeline import coverage, partial
 WIDTH = 78
 CONTEXT = 3  # quoted lines before the one a finding is about
 DEFAULT_FROM = "reviewbot <reviewbot@reviewbot.invalid>"
-BASE_SOURCE_WORDS = {
-    "trailer": "from the base-commit: trailer",
-    "index": "found from the diffs' index lines: its files are the patches' pre-images",
-    "--base": "from --base",
-    "--range": "from --range",
-    "HEAD": "the tree's HEAD",
-}
+BASE_SOURCE_WORDS = coverage.BASE_SOURCE_WORDS
 
 
 @dataclass(frozen=True)
