@@ -12,7 +12,8 @@ SYSTEM_PACKAGES := git gcc python3-venv public-inbox redis-server linux-source-6
 
 all: test
 
-$(VENV)/.installed: pyproject.toml
+# python3-venv comes from system-deps: after it, even under `make -j`.
+$(VENV)/.installed: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
@@ -33,13 +34,15 @@ system-deps:
 
 # A PostgreSQL on 127.0.0.1:5432 (trust, database "test") for the storage and
 # service tests: a no-op where one runs already.
-postgres:
+postgres: system-deps  # both may run apt-get: never at once
 	bash scripts/ensure-postgres
 
 # The Linux 6.12 source from Debian, unpacked and committed to a scratch repo.
+# Built with the venv's python: order-only, so `make -j test` cannot start it
+# before the venv exists, and a venv update does not rebuild the tree.
 kernel-tree: $(KERNEL_TREE)/.git/reviewbot-ready
 
-$(KERNEL_TREE)/.git/reviewbot-ready:
+$(KERNEL_TREE)/.git/reviewbot-ready: | $(VENV)/.installed
 	$(PY) -m reviewbot.devtools.kernel_tree $(KERNEL_TREE)
 
 sample-tree: venv

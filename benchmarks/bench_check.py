@@ -3,10 +3,10 @@
 Two trees, median of 5 runs each, against the issue's targets:
 - the bundled sample series (v2) on the sample mini tree: 3 s;
 - a 2-patch series on the full Linux 6.12 tree (.cache/linux-6.12, made by
-  ``make kernel-tree``): 10 s.  The series is generated here, in a git
-  overlay (temporary index and object store), so the kernel tree is never
-  modified; it edits do_swap_page() in mm/memory.c and swap_free_nr() in
-  mm/swapfile.c.
+  ``make kernel-tree``): 10 s.  The series is made by
+  ``reviewbot/devtools/kernel_series.py`` in a git overlay, so the kernel
+  tree is never modified; it edits do_swap_page() in mm/memory.c and
+  swap_free_nr() in mm/swapfile.c.
 """
 
 from __future__ import annotations
@@ -19,60 +19,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from reviewbot.git import Overlay, Repo
+from reviewbot.devtools.kernel_series import TWO_PATCHES, make_series
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_TREE = Path(os.environ.get("REVIEWBOT_KERNEL_TREE", ROOT / ".cache" / "linux-6.12"))
 RUNS = 5
 TARGETS = {"mini": 3.0, "kernel": 10.0}
-AUTHOR = {
-    "GIT_AUTHOR_NAME": "A Developer",
-    "GIT_AUTHOR_EMAIL": "dev@example.org",
-    "GIT_COMMITTER_NAME": "A Developer",
-    "GIT_COMMITTER_EMAIL": "dev@example.org",
-}
-
-# The edits, as (file, anchor, replacement): each anchor is a kernel line
-# shape quoted so that a moved tree fails loudly, not silently.
-KERNEL_EDITS = [
-    (
-        "mm: swap: keep the faulting address in do_swap_page()",
-        "mm/memory.c",
-        "\tvoid *shadow = NULL;\n\tint nr_pages;\n",
-        "\tvoid *shadow = NULL;\n\tunsigned long fault_address = vmf->address;\n\tint nr_pages;\n",
-    ),
-    (
-        "mm: swap: say what swap_free_nr() frees",
-        "mm/swapfile.c",
-        "void swap_free_nr(swp_entry_t entry, int nr_pages)\n{\n",
-        "void swap_free_nr(swp_entry_t entry, int nr_pages)\n{\n"
-        "\t/* Frees nr_pages entries starting at entry, one cluster at a time. */\n",
-    ),
-]
+KERNEL_EDITS = TWO_PATCHES
 
 
 def make_kernel_series(tree: Path) -> bytes:
     """An mbox of KERNEL_EDITS on ``tree``'s HEAD, without touching the tree."""
-    repo = Repo(tree)
-    head = repo.head()
-    with Overlay(repo) as overlay:
-        parent = head
-        for n, (subject, path, anchor, replacement) in enumerate(KERNEL_EDITS):
-            data = overlay.read_blob(parent, path)
-            if data is None or anchor.encode() not in data:
-                raise RuntimeError(f"{path}: the edit's anchor is not in {parent[:12]}")
-            new = data.replace(anchor.encode(), replacement.encode(), 1)
-            date = f"2026-11-20T10:{10 + n:02d}:00+00:00"
-            message = (
-                f"{subject}\n\nA benchmark change.\n\nSigned-off-by: A Developer <dev@example.org>"
-            )
-            parent = overlay.commit_files(
-                parent,
-                {path: new},
-                message,
-                {**AUTHOR, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
-            )
-        return overlay.format_patch(head, parent, f"--base={head}", "--to=linux-mm@kvack.org")
+    return make_series(tree, KERNEL_EDITS)
 
 
 def time_check(tree: Path, mbox: Path, outbox: Path) -> tuple[float, int]:

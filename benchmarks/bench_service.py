@@ -28,16 +28,15 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from reviewbot.config import Config, ListConfig, ListPolicy, PolicyMode, WatchConfig, WorkerConfig
+from reviewbot.devtools.mails import mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import CeleryWorker, RedisServer, write_config
 from reviewbot.sample import build_sample_tree
 from reviewbot.storage.models import RevisionRow
-from reviewbot.watch.database import dispose_all, sessions_for
+from reviewbot.storage.sessions import dispose_all, sessions_for
 from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, store_message
 from reviewbot.watch.watcher import Watcher
-from tests.service.conftest import write_config
-from tests.service.mails import mbox, series_mails
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import CeleryWorker, RedisServer
 from workers.dispatch import Dispatcher
 
 ROOT = Path(__file__).resolve().parent.parent

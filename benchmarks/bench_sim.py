@@ -35,7 +35,7 @@ def _rate(program: Program, spec: Spec, seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def _suite_and_generated(program: Program) -> tuple[float, int, float]:
+def _suite_and_generated(program: Program) -> tuple[float, int, float, int]:
     from hypothesis import HealthCheck, given, settings
 
     from sim.generate import specs
@@ -55,11 +55,14 @@ def _suite_and_generated(program: Program) -> tuple[float, int, float]:
     )
     @given(specs())
     def one(spec: Spec) -> None:
+        executed.append(1)
         execute(program, spec)
 
+    executed: list[int] = []
     t1 = time.perf_counter()
     one()
-    return suite, len(cases), time.perf_counter() - t1
+    # hypothesis may run fewer than max_examples: the figure is the count run
+    return suite, len(cases), time.perf_counter() - t1, len(executed)
 
 
 def _report(label: str, tree: DirectoryTree) -> None:
@@ -75,10 +78,10 @@ def _report(label: str, tree: DirectoryTree) -> None:
             f"     executions/s, {name:<13} {rate:8.0f}   ({rate / EXEC_TARGET:.2f}x the "
             f"target {EXEC_TARGET:.0f})"
         )
-    suite, n, generated = _suite_and_generated(program)
+    suite, n, generated, ran = _suite_and_generated(program)
     total = suite + generated
     print(f"     scenario suite ({n} cases)   {suite:6.2f} s")
-    print(f"     {GENERATED} generated cases        {generated:6.2f} s")
+    print(f"     {ran} generated cases (of {GENERATED} asked)  {generated:6.2f} s")
     print(
         f"     suite + generated          {total:6.2f} s   (target {SUITE_TARGET:.0f} s: "
         f"{SUITE_TARGET / total:.2f}x)"

@@ -10,6 +10,17 @@ What it finds:
     whose batched partner is also called on the same objects (two deliberate
     paths), are left alone.
 
+    Path conditions (checkers/analyses/batch_paths.py): a batch is formed
+    only under conditions (``if (folio_test_anon(folio) &&
+    !folio_test_swapbacked(folio) && ...) nr = folio_nr_pages(folio);``, or a
+    wrapper's early ``return 1``), and a single-entry call on a path that
+    excludes them (the swapbacked branch) handles the one entry there is: no
+    finding.  Where ``nr`` may exceed 1 and the function has already
+    committed to the batch on that path (a batched call with ``nr`` ran, or
+    one runs at least as unconditionally as the single call), it is a
+    possible bug; where ``nr`` may exceed 1 but nothing ties the single call
+    to the batch, reviewbot asks (question) instead.
+
 Why it matters:
     The single-entry call handles one entry of the ``nr`` the function mapped:
     swap entries leak, caches are flushed for one page, counters drift, arch
@@ -29,9 +40,11 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
+from checkers.analyses.batch_paths import nr_argument, nr_paths
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import knowledge
 from checkers.analyses.syntax import (
+    assignments,
     call_args,
     call_name,
     calls_in,
@@ -73,49 +86,115 @@ class IncompleteBatchConversion(FunctionChecker):
         for call in calls_in(unit.node):
             name = call_name(call) or ""
             if name in nr_arg:
-                args = call_args(call)
-                idx = nr_arg[name]
-                if idx < len(args):
-                    nr = unwrap(args[idx])
-                    # nr, nr_pages: a run-time batch, not HPAGE_PMD_NR (a whole-PMD loop)
-                    if nr.type == "identifier" and not text(nr).isupper():
-                        batched.append((call, key(nr)))
+                # nr, nr_pages, -nr: a run-time batch, not HPAGE_PMD_NR (a whole-PMD loop)
+                nr = nr_argument(call)
+                if nr is not None:
+                    batched.append((call, nr))
             elif name in partner:
                 singles.append(call)
+        counters = _counters(unit.node, {n for _, n in batched})
+        batched = [b for b in batched if b[1] not in counters]
         if not batched or not singles:
             return []
         # Name the install (set_ptes) when there is one: it is what maps the batch.
         first, nr_name = next((b for b in batched if call_name(b[0]) == "set_ptes"), batched[0])
         out = []
         all_calls = list(calls_in(unit.node))
-        for call in singles:
-            if _guarded_single(call, {n for _, n in batched}):
-                continue
-            if _partner_on_same_objects(call, partner[call_name(call) or ""], all_calls):
-                continue
+        candidates = [
+            c
+            for c in singles
+            if not _guarded_single(c, {n for _, n in batched})
+            and not _partner_on_same_objects(c, partner[call_name(c) or ""], all_calls)
+        ]
+        if not candidates:
+            return []
+        paths = nr_paths(unit, tree, frozenset(n for _, n in batched))
+        for call in candidates:
+            big = paths.may_batch(call)
+            if not big:
+                continue  # nr is 1 on every path to this call
             name = call_name(call) or ""
             ln, bl = line(call), line(first)
+            tied = paths.committed(call) or any(
+                _as_unconditional(b, call) for b, n in batched if n in {f[1] for f in big}
+            )
+            if tied:
+                severity = self.info.severity
+                message = self.info.message.format(
+                    function=unit.name,
+                    nr=nr_name,
+                    batched=call_name(first),
+                    batched_line=bl,
+                    single=name,
+                    single_line=ln,
+                    partner=partner[name],
+                )
+            else:
+                severity = Severity.QUESTION
+                formed = min(int(str(f[2])) for f in big)
+                where = f"line {formed}" if formed else "its caller"
+                message = (
+                    f"can {nr_name} exceed 1 when {name}() at line {ln} runs? {unit.name}() "
+                    f"handles {nr_name} entries ({call_name(first)}() at line {bl}; the batch is "
+                    f"formed at {where}), and reviewbot could not tell whether the conditions "
+                    f"on this path exclude it. If they do not, use {partner[name]}(..., "
+                    f"{nr_name})."
+                )
             out.append(
                 Finding(
                     checker=self.info.id,
-                    severity=self.info.severity,
+                    severity=severity,
                     file=unit.file.path,
                     line=ln,
                     function=unit.name,
-                    message=self.info.message.format(
-                        function=unit.name,
-                        nr=nr_name,
-                        batched=call_name(first),
-                        batched_line=bl,
-                        single=name,
-                        single_line=ln,
-                        partner=partner[name],
-                    ),
+                    message=message,
                     evidence=(evidence(unit, bl, "batched"), evidence(unit, ln, "single-entry")),
                     key=name,
                 )
             )
         return out
+
+
+def _counters(fn: Node, names: set[str]) -> set[str]:
+    """Counts summed one entry at a time (``nr_ptes++`` in a per-entry loop,
+    then ``add_mm_counter(mm, type, -nr_ptes)``): not a batch, and the
+    per-entry calls in the loop are right."""
+    assigned: dict[str, list[Node | None]] = {}
+    for target, value, _ in assignments(fn):
+        tk = key(target)
+        if tk in names:
+            assigned.setdefault(tk, []).append(value)
+    out = set()
+    for name, values in assigned.items():
+        if any(v is None for v in values) and all(
+            v is None or text(unwrap(v)) in ("0", "1") for v in values
+        ):
+            out.add(name)
+    return out
+
+
+def _conditional_ancestors(node: Node) -> set[int]:
+    out = set()
+    child, parent = node, node.parent
+    while parent is not None and parent.type != "function_definition":
+        if parent.type in (
+            "if_statement",
+            "switch_statement",
+            "case_statement",
+            "while_statement",
+            "for_statement",
+            "do_statement",
+            "conditional_expression",
+        ) and child is not parent.child_by_field_name("condition"):
+            out.add(parent.start_byte)
+        child, parent = parent, parent.parent
+    return out
+
+
+def _as_unconditional(batched: Node, single: Node) -> bool:
+    """The batched call runs whenever the single one does (as far as the
+    nesting tells): the function treats the same entries as a batch there."""
+    return _conditional_ancestors(batched) <= _conditional_ancestors(single)
 
 
 def _partner_on_same_objects(call: Node, partner: str, calls: list[Node]) -> bool:

@@ -16,6 +16,14 @@ Example:
 
 Fix:
     pte_t *start_ptep = vmf->pte;
+
+Noise:
+    In a review, only names a patch introduces are reported (the check stage
+    drops what the base tree already has).  ``reviewbot lint`` has no patch:
+    there a name the linted code uses for a pte_t * in several functions
+    (``src_pte``, ``start_pte``, ``mapped_pte``) is that code's convention, not a
+    slip, and is left alone.  Names that already say "pte" other than at their
+    end (``ptem``) get no proposal: ``ptem_ptep`` would be nonsense.
 """
 
 from __future__ import annotations
@@ -69,6 +77,8 @@ class PtepNaming(FunctionChecker):
                 if name in k.conventional_names or name.endswith(k.pointer_suffixes):
                     continue
                 better = _better(name)
+                if better is None:
+                    continue
                 ln = line(ident)
                 out.append(
                     Finding(
@@ -85,9 +95,28 @@ class PtepNaming(FunctionChecker):
         return out
 
 
-def _better(name: str) -> str:
+def _better(name: str) -> str | None:
     if name.endswith("pte"):
         return name + "p"
+    if "pte" in name:
+        return None  # ptem, ptent_p...: it already says pte; nothing sensible to propose
     if "_" in name:
         return name.rsplit("_", 1)[0] + "_ptep"
     return name + "_ptep"
+
+
+IDIOM_FUNCTIONS = 2
+
+
+def without_idioms(findings: list[Finding]) -> list[Finding]:
+    """Lint's filter (no patch to attribute to): drop naming nits for names
+    that the linted code uses in IDIOM_FUNCTIONS or more functions."""
+    users: dict[str, set[tuple[str, str]]] = {}
+    for f in findings:
+        if f.checker == PtepNaming.info.id:
+            users.setdefault(f.key, set()).add((f.file, f.function))
+    return [
+        f
+        for f in findings
+        if f.checker != PtepNaming.info.id or len(users[f.key]) < IDIOM_FUNCTIONS
+    ]

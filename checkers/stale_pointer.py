@@ -26,6 +26,26 @@ Fix:
     vmf->pte = pte_offset_map_lock(...);
     ...
     start_pte = large ? folio_ptep : vmf->pte;
+
+Also, state carried across a retry (checkers/analyses/retry_state.py):
+    A variable reset to a constant *before* a label that a later ``goto``
+    jumps back to, and set (conditionally, or accumulated) inside the retried
+    section before that ``goto``: the next pass starts with the previous
+    pass's value (a "must break" or "force flush" flag, a count).  Reset after
+    the label and it is quiet.
+
+    bool force_break = false;
+    retry:
+    ...
+            if (need_break)
+                    force_break = true;
+    ...
+    if (addr != end)
+            goto retry;
+
+Fix:
+    retry:
+            force_break = false;
 """
 
 from __future__ import annotations
@@ -38,6 +58,7 @@ from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import State, solve
 from checkers.analyses.knowledge import knowledge
+from checkers.analyses.retry_state import carried_state, describe
 from checkers.analyses.syntax import (
     assignment_chain,
     assignments,
@@ -70,9 +91,37 @@ class StalePointer(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return knowledge().reobtain
+        return knowledge().reobtain | {"goto"}
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
+        out = self._carried(unit)
+        return sorted([*out, *self._copies(unit)], key=lambda f: f.line)
+
+    def _carried(self, unit: FunctionUnit) -> list[Finding]:
+        out = []
+        for c in carried_state(unit.node):
+            used = line(c.used)
+            out.append(
+                Finding(
+                    checker=self.info.id,
+                    severity=self.info.severity,
+                    file=unit.file.path,
+                    line=line(c.set_at),
+                    function=unit.name,
+                    message=describe(c),
+                    evidence=(
+                        evidence(unit, line(c.reset), "reset"),
+                        evidence(unit, line(c.label_node), "label"),
+                        evidence(unit, line(c.set_at), "set"),
+                        evidence(unit, line(c.goto), "retried"),
+                        evidence(unit, used, "used"),
+                    ),
+                    key=f"retry:{c.var}:{c.label}",
+                )
+            )
+        return out
+
+    def _copies(self, unit: FunctionUnit) -> list[Finding]:
         reobtain = knowledge().reobtain
         raw = unit.node.text or b""
         if not mentions(raw, reobtain):

@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from reviewbot import __version__
 from reviewbot.errors import UsageError
-from reviewbot.models import ExitStatus
+from reviewbot.models import SIM_ENTRY, ExitStatus
+from reviewbot.terminal import escape_controls, guard
 
 CONFIG_HELP = "reviewbot.toml (default: $REVIEWBOT_CONFIG, else the built-in defaults)"
 DATABASE_HELP = (
@@ -133,10 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument(
         "--entry",
-        default="do_swap_page",
+        default=SIM_ENTRY,
         metavar="FUNCTION",
-        help="the C function to execute (default: do_swap_page)",
+        help="the C function to execute, with its own scenarios (default: do_swap_page); "
+        "'--entry list' lists the entries",
     )
+    p.add_argument("--list-entries", action="store_true", help="list the entries and exit")
     p.add_argument(
         "--format", choices=("text", "json"), default="text", help="output (default: text)"
     )
@@ -197,6 +202,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _database_error(exc: BaseException) -> bool:
+    """An error raised by the database layer (SQLAlchemy or its drivers)."""
+    return any(
+        k.__module__.split(".")[0] in ("sqlalchemy", "psycopg2", "psycopg", "sqlite3", "alembic")
+        for k in type(exc).__mro__
+    )
+
+
+def _one_line(text: str) -> str:
+    return escape_controls(" ".join(ln.strip() for ln in text.splitlines() if ln.strip()), False)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's final flush into
     the closed pipe does not print "Exception ignored ... BrokenPipeError"."""
@@ -210,7 +231,12 @@ def _quiet_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout, sys.stderr = guard(sys.stdout), guard(sys.stderr)
     args = build_parser().parse_args(argv)
+    # SIGTERM runs the finally blocks (temporary overlays are removed) like ^C does;
+    # watch and worker install their own handlers.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     module = importlib.import_module(f"reviewbot.commands.{args.command.replace('-', '_')}")
     try:
         status = int(module.run(args))
@@ -222,8 +248,17 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except UsageError as exc:
         # One line, whatever the cause says (psycopg2's errors span three).
-        text = " ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip())
-        print(f"reviewbot: {text}", file=sys.stderr)
+        print(f"reviewbot: {_one_line(str(exc))}", file=sys.stderr)
         return int(ExitStatus.ERROR)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not _database_error(exc):
+            raise
+        # A database that went away or refused a value: one line, no password.
+        from reviewbot.storage.db import scrub
+
+        cause = str(getattr(exc, "orig", None) or exc).split("\n[SQL:")[0]
+        url = str(getattr(args, "database", None) or "")
+        print(f"reviewbot: database error: {_one_line(scrub(cause, url))}", file=sys.stderr)
+        return int(ExitStatus.ERROR)

@@ -11,6 +11,7 @@ mails anyone by surprise.
 from __future__ import annotations
 
 import enum
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -57,6 +58,8 @@ class ListPolicy:
     rate_per_hour: int = 30  # replies per list per hour
     max_series_size: int = 30  # larger series are reviewed but never mailed
     send_clean: bool = False  # also mail "no findings" replies
+    max_commands: int = 10  # "reviewbot: invalid" lines counted per mail, at most
+    max_recipients: int = 20  # addresses per reply (list, author, thread), at most
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class ListConfig:
     address: str = ""  # the list's posting address (Cc of replies)
     paths: tuple[str, ...] = DEFAULT_PATHS
     policy: ListPolicy = ListPolicy()
+    # Who may give reviewer commands for any series of the list (addresses);
+    # a series' own author may for that series.
+    maintainers: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,14 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    max_patches: int = 300  # larger series are said too large and not reviewed
+    max_blob_bytes: int = 64 * 1024 * 1024  # a file bigger than this is not read whole
+    review_timeout: float = 1800.0  # seconds, a review run by the watcher itself (no broker)
+    review_memory_mb: int = 4096  # address space of that review's process
+
+
+@dataclass(frozen=True)
 class Config:
     database: str = "sqlite:///reviewbot.db"
     broker: str | None = None  # None: every task runs in-process
@@ -111,6 +126,7 @@ class Config:
     smtp: SmtpConfig = SmtpConfig()
     watch: WatchConfig = WatchConfig()
     worker: WorkerConfig = WorkerConfig()
+    limits: LimitsConfig = LimitsConfig()
     lists: tuple[ListConfig, ...] = field(default_factory=tuple)
 
     def list_named(self, name: str | None) -> ListConfig | None:
@@ -119,6 +135,8 @@ class Config:
 
 def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
     """Fill a frozen dataclass from a TOML table, refusing unknown keys."""
+    if not isinstance(data, dict):
+        raise UsageError(f"config: {where.rstrip('.') or 'top level'} must be a table")
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
@@ -143,12 +161,19 @@ def _coerce(default: Any, value: Any, where: str) -> Any:
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"config: {where} must be a number")
+        # TOML has nan and inf; no setting here is negative, infinite or nan
+        if not math.isfinite(value) or value < 0 or value > 1e12:
+            raise UsageError(f"config: {where} must be a finite number >= 0")
         return float(value)
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"config: {where} must be an integer")
+        if not 0 <= value <= 2**31:
+            raise UsageError(f"config: {where} must be between 0 and {2**31}")
         return value
     if isinstance(default, Path):
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise UsageError(f"config: {where} must be a path")
         return Path(value)
     if isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -164,7 +189,12 @@ def _coerce(default: Any, value: Any, where: str) -> Any:
 def parse_config(data: dict[str, Any]) -> Config:
     data = dict(data)
     sections: dict[str, Any] = {}
-    for name, cls in (("smtp", SmtpConfig), ("watch", WatchConfig), ("worker", WorkerConfig)):
+    for name, cls in (
+        ("smtp", SmtpConfig),
+        ("watch", WatchConfig),
+        ("worker", WorkerConfig),
+        ("limits", LimitsConfig),
+    ):
         table = data.pop(name, {})
         if not isinstance(table, dict):
             raise UsageError(f"config: [{name}] must be a table")
@@ -187,7 +217,7 @@ def parse_config(data: dict[str, Any]) -> Config:
             raise UsageError(f"config: lists.{name}.inbox_url {url!r} is not an http(s) URL")
         base = ListConfig(name=name, inbox_url=url.rstrip("/"), policy=policy)
         for key, value in entry.items():
-            if key not in ("address", "paths"):
+            if key not in ("address", "paths", "maintainers", "reviewers"):
                 raise UsageError(f"config: unknown key lists.{name}.{key}")
             base = replace(base, **{key: _coerce(getattr(base, key), value, f"lists.{key}")})
         lists.append(base)
@@ -195,6 +225,10 @@ def parse_config(data: dict[str, Any]) -> Config:
         raise UsageError("config: two [[lists]] have the same name")
     top = _build(Config, data, "")
     cfg: Config = replace(top, lists=tuple(lists), **sections)
+    if not 0 < cfg.smtp.port < 65536:
+        raise UsageError(f"config: smtp.port {cfg.smtp.port} is not a TCP port")
+    if cfg.watch.interval <= 0:
+        raise UsageError("config: watch.interval must be above 0")
     if cfg.worker.time_limit >= cfg.worker.visibility_timeout:
         # A task running past the visibility timeout is delivered again while still running.
         raise UsageError("config: worker.time_limit must be below worker.visibility_timeout")

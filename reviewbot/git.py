@@ -1,4 +1,4 @@
-"""Everything reviewbot asks of git, in one place.
+"""Everything reviewbot asks of git, in one place: no other module runs git.
 
 The user's kernel tree is read, never changed: no checkout, no branch, no
 write to their index or object store.  Series are applied in an *overlay*:
@@ -10,12 +10,16 @@ we write vanish with the overlay).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,17 +224,84 @@ class Repo:
         return self._small
 
 
+OVERLAY_PREFIX = "reviewbot-apply-"
+_ORPHAN_AGE = 6 * 3600.0  # an overlay without an owner file (older reviewbot) is gone after this
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (/proc/PID/stat field 22): a pid may be reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _owner_alive(name: str) -> bool | None:
+    """Whether the process named in an overlay's name still runs (None: no owner in it)."""
+    owner = name[len(OVERLAY_PREFIX) :].split("-", 1)[0]
+    pid_s, _, start = owner.partition(".")
+    if not pid_s.isdigit() or not start.isdigit():
+        return None
+    return _start_time(int(pid_s)) == start
+
+
+def sweep_stale_overlays(root: Path | None = None) -> list[Path]:
+    """Remove the overlays of processes that died without cleaning up (SIGKILL,
+    a Celery hard time limit, a machine crash); returns what was removed."""
+    base = root or Path(tempfile.gettempdir())
+    removed = []
+    for d in base.glob(f"{OVERLAY_PREFIX}*"):
+        alive = _owner_alive(d.name)
+        if alive is None:  # made by an older reviewbot: gone once surely finished
+            try:
+                alive = time.time() - d.stat().st_mtime < _ORPHAN_AGE
+            except OSError:
+                continue
+        if not alive:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+@functools.cache
+def _sweep_once() -> None:
+    sweep_stale_overlays()
+    atexit.register(_remove_live)
+
+
+_LIVE: set[Path] = set()  # this process's overlays
+
+
+def _remove_live() -> None:
+    for d in list(_LIVE):
+        shutil.rmtree(d, ignore_errors=True)
+        _LIVE.discard(d)
+
+
 class Overlay:
     """A temporary index and object store layered over a Repo.
 
     Writes (blobs, trees, index) go to a temporary directory; reads fall
     through to the user's objects.  Use as a context manager: the directory
-    is removed on every exit path.
+    is removed on every exit path (SIGTERM included: the CLI turns it into
+    SystemExit).  The directory names its owner process, so that the first
+    overlay of a later process removes those a killed one left behind
+    (``reviewbot-apply-<pid>.<start time>-XXXX``).
     """
 
     def __init__(self, repo: Repo):
+        _sweep_once()
         self.repo = repo
-        self.dir = Path(tempfile.mkdtemp(prefix="reviewbot-apply-"))
+        # The owner is in the name (atomic: a SIGKILL cannot leave a nameless one),
+        # and SIGTERM waits until the directory is registered for removal at exit.
+        owner = f"{os.getpid()}.{_start_time(os.getpid())}"
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"{OVERLAY_PREFIX}{owner}-"))
+            _LIVE.add(self.dir)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         (self.dir / "objects").mkdir()
         self.env = dict(
             os.environ,
@@ -250,6 +321,7 @@ class Overlay:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        _LIVE.discard(self.dir)
 
     def _git(
         self,
@@ -425,3 +497,100 @@ class Overlay:
 
 def is_sha(text: str) -> bool:
     return bool(_SHA_RE.match(text))
+
+
+# -- repositories reviewbot makes itself (sample tree, kernel tree, series) ------
+
+
+def isolated_env() -> dict[str, str]:
+    """An environment in which git ignores the user's and the system's config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_TERMINAL_PROMPT="0",
+        LC_ALL="C",
+        TZ="UTC",
+    )
+    return env
+
+
+def run_text(
+    cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None
+) -> str:
+    """``git args`` in ``cwd`` (a repository reviewbot builds), its stdout as text.
+
+    Raises GitError when git fails, TreeError when git is not installed.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, input=input, capture_output=True, env=env, check=False
+        )
+    except FileNotFoundError as exc:
+        raise TreeError("git is not installed") from exc
+    if proc.returncode != 0:
+        raise GitError(args, proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc.stdout.decode(errors="replace")
+
+
+# -- mirrors (the watcher's public-inbox epochs) -------------------------------
+
+
+class Mirror:
+    """A local ``--mirror`` clone of a remote repository, read commit by commit."""
+
+    def __init__(self, path: Path, url: str):
+        self.path = path
+        self.url = url
+
+    def update(self) -> None:
+        """Clone or fetch; GitError when that fails."""
+        fetching = (self.path / "HEAD").exists()
+        try:
+            if fetching:
+                gitpython.Repo(self.path).git.fetch("--quiet", "--prune", "origin")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                gitpython.Repo.clone_from(self.url, self.path, mirror=True, quiet=True)
+        except gitpython.GitCommandError as exc:
+            status = exc.status if isinstance(exc.status, int) else 1
+            args = ["fetch", "origin"] if fetching else ["clone", "--mirror", self.url]
+            raise GitError(args, status, str(exc.stderr or exc)) from None
+
+    def head(self) -> str | None:
+        """HEAD's commit; None before the first clone or in an empty repository."""
+        if not (self.path / "HEAD").exists():
+            return None
+        try:
+            repo = gitpython.Repo(self.path)
+            sha: str = repo.git.rev_parse("--verify", "--quiet", "HEAD^{commit}")
+        except gitpython.GitCommandError:
+            return None
+        return sha or None
+
+    def commits_after(self, cursor: str | None, head: str) -> list[str]:
+        """Commits after ``cursor`` up to ``head``, oldest first; all of them when
+        ``cursor`` is not an ancestor of ``head`` (the remote rewrote its history)."""
+        repo = gitpython.Repo(self.path)
+        spec = head
+        if cursor:
+            try:
+                repo.git.merge_base("--is-ancestor", cursor, head)
+                spec = f"{cursor}..{head}"
+            except gitpython.GitCommandError:
+                spec = head
+        out: str = repo.git.rev_list("--reverse", spec)
+        return out.split()
+
+    def blobs(self, commits: Sequence[str], name: str) -> Iterator[tuple[str, bytes]]:
+        """(commit, content of file ``name`` at its top level); commits without it are skipped.
+
+        GitPython keeps one ``cat-file --batch`` process per repo: no fork per commit.
+        """
+        repo = gitpython.Repo(self.path)
+        for sha in commits:
+            try:
+                blob = repo.commit(sha).tree / name
+            except KeyError:
+                continue
+            yield sha, blob.data_stream.read()

@@ -18,12 +18,14 @@ and whether "no findings" replies are sent at all.
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import email.utils
 import enum
 import hashlib
 import logging
 import re
 import smtplib
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -33,6 +35,8 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from reviewbot import addresses
+from reviewbot.addresses import Recipients
 from reviewbot.config import Config, ListConfig, ListPolicy, PolicyMode, ReplyTo, SmtpConfig
 from reviewbot.models import Review
 from reviewbot.storage.models import OutboxRow, RevisionRow, SeriesRow
@@ -78,11 +82,6 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def _addrs(value: str | Sequence[str]) -> list[str]:
-    items = [value] if isinstance(value, str) else list(value)
-    return [a.strip() for item in items for a in item.split(",") if a.strip()]
-
-
 def outbox_key(revision_id: int, reply: ReplyLike) -> str:
     material = "\0".join([str(revision_id), reply.in_reply_to, reply.subject, reply.body])
     return hashlib.sha256(material.encode()).hexdigest()
@@ -96,28 +95,26 @@ def _is_clean(reply: ReplyLike, review: Review) -> bool:
     return reply.in_reply_to not in with_findings
 
 
-def _recipients(
-    reply: ReplyLike, lst: ListConfig | None, policy: ListPolicy
-) -> tuple[list[str], list[str]]:
-    author = _addrs(reply.to)
+def _recipients(reply: ReplyLike, lst: ListConfig | None, policy: ListPolicy) -> Recipients:
     listaddr = [lst.address] if lst is not None and lst.address else []
+    cap = policy.max_recipients
     if policy.reply_to is ReplyTo.AUTHOR or not listaddr:
-        return author, []
+        return addresses.choose(reply.to, [], [], cap)
     if policy.reply_to is ReplyTo.LIST:
-        return listaddr, []
-    # everyone the patch was sent to stays on the thread, as a human reviewer would keep them
-    others = [a for a in _addrs(reply.cc) if a.lower() not in {x.lower() for x in listaddr}]
-    return author, listaddr + others
+        return addresses.choose([], listaddr, [], cap)
+    # everyone the patch was sent to stays on the thread, as a human reviewer
+    # would keep them, when they fit under the list's cap
+    return addresses.choose(reply.to, listaddr, reply.cc, cap)
 
 
-def build_message(
-    reply: ReplyLike, message_id: str, sender: str, to: list[str], cc: list[str]
-) -> EmailMessage:
-    msg = EmailMessage()
+def _message(reply: ReplyLike, message_id: str, sender: str, rcpt: Recipients) -> EmailMessage:
+    # Message-IDs are never folded (a folded id is RFC 2047-encoded: threading breaks)
+    msg = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     msg["From"] = sender
-    msg["To"] = ", ".join(to)
-    if cc:
-        msg["Cc"] = ", ".join(cc)
+    if rcpt.to:
+        msg["To"] = addresses.header_value(rcpt.to)
+    if rcpt.cc:
+        msg["Cc"] = addresses.header_value(rcpt.cc)
     msg["Subject"] = reply.subject
     msg["Date"] = email.utils.format_datetime(_now())
     msg["Message-ID"] = f"<{message_id}>"
@@ -152,8 +149,8 @@ def write_replies(
         if session.scalar(select(OutboxRow.id).where(OutboxRow.key == key)):
             continue
         message_id = f"reviewbot.{key[:24]}@{cfg.message_domain}"
-        to, cc = _recipients(reply, lst, policy)
-        msg = build_message(reply, message_id, cfg.smtp.sender, to, cc)
+        rcpt = _recipients(reply, lst, policy)
+        msg = _message(reply, message_id, cfg.smtp.sender, rcpt)
         state, note = {
             PolicyMode.MUTED: (OutboxState.MUTED, "list is muted"),
             PolicyMode.HOLD: (OutboxState.HELD, None),
@@ -161,12 +158,16 @@ def write_replies(
         }[policy.mode]
         if too_big:
             state, note = OutboxState.MUTED, f"series of {revision.total} > max_series_size"
+        elif not rcpt.envelope:
+            state, note = OutboxState.MUTED, "no valid recipient"
+        elif rcpt.dropped:
+            note = f"{rcpt.dropped} Cc over max_recipients={policy.max_recipients} not mailed"
         row = OutboxRow(
             key=key,
             revision_id=revision.id,
             patch_message_id=reply.in_reply_to,
             message_id=message_id,
-            to_addrs=", ".join(to + cc),
+            to_addrs=", ".join(rcpt.envelope),
             subject=reply.subject,
             raw=msg.as_string(),
             state=state.value,
@@ -200,27 +201,67 @@ class Delivery:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class SmtpTarget:
+    """Where and how to send: the one SMTP path of the outbox and ``check --send``."""
+
+    host: str
+    port: int
+    sender: str
+    timeout: float = 30.0
+    starttls: bool = False
+    user: str = ""
+    password: str = ""
+
+
 def deliver(smtp_cfg: SmtpConfig, raw: str, recipients: list[str]) -> Delivery:
-    """One message over SMTP, telling apart "surely not sent" from "maybe sent"."""
-    _, sender = email.utils.parseaddr(smtp_cfg.sender)
+    """One message over SMTP with the service's settings (password read at send time)."""
+    password = ""
+    if smtp_cfg.user:
+        try:
+            password = Path(smtp_cfg.password_file).read_text().strip()
+        except OSError as exc:
+            return Delivery(Outcome.RETRY, f"connect: password_file: {exc.strerror or exc}")
+    target = SmtpTarget(
+        host=smtp_cfg.host,
+        port=smtp_cfg.port,
+        sender=smtp_cfg.sender,
+        timeout=smtp_cfg.timeout,
+        starttls=smtp_cfg.starttls,
+        user=smtp_cfg.user,
+        password=password,
+    )
+    return deliver_to(target, raw, recipients)
+
+
+def deliver_to(target: SmtpTarget, raw: str, recipients: list[str]) -> Delivery:
+    """One message over SMTP, telling apart "surely not sent" from "maybe sent".
+
+    Non-ASCII envelope addresses are skipped with a log line (no SMTPUTF8).
+    """
+    _, sender = email.utils.parseaddr(target.sender)
+    ascii_rcpts = [r for r in recipients if r.isascii() and "\n" not in r and "\r" not in r]
+    for skipped in set(recipients) - set(ascii_rcpts):
+        log.warning("recipient %r skipped: not an ASCII address", skipped)
+    if not ascii_rcpts:
+        return Delivery(Outcome.FAILED, "no deliverable recipient")
     try:
-        conn = smtplib.SMTP(smtp_cfg.host, smtp_cfg.port, timeout=smtp_cfg.timeout)
+        conn = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
     except (OSError, smtplib.SMTPException) as exc:
-        return Delivery(Outcome.RETRY, f"connect {smtp_cfg.host}:{smtp_cfg.port}: {exc}")
+        return Delivery(Outcome.RETRY, f"connect {target.host}:{target.port}: {exc}")
     try:
         try:
             conn.ehlo()
-            if smtp_cfg.starttls:
-                conn.starttls()
+            if target.starttls:
+                conn.starttls(context=ssl.create_default_context())
                 conn.ehlo()
-            if smtp_cfg.user:
-                password = Path(smtp_cfg.password_file).read_text().strip()
-                conn.login(smtp_cfg.user, password)
+            if target.user:
+                conn.login(target.user, target.password)
             code, resp = conn.mail(sender)
             if code != 250:
                 return _refused(code, resp, "MAIL FROM")
             accepted = 0
-            for rcpt in recipients:
+            for rcpt in ascii_rcpts:
                 code, resp = conn.rcpt(rcpt)
                 if code in (250, 251):
                     accepted += 1
@@ -232,6 +273,8 @@ def deliver(smtp_cfg: SmtpConfig, raw: str, recipients: list[str]) -> Delivery:
                 return Delivery(Outcome.FAILED, "every recipient refused")
         except (OSError, smtplib.SMTPException) as exc:
             return Delivery(Outcome.RETRY, f"before DATA: {exc}")
+        except (UnicodeError, ValueError) as exc:  # nothing was sent; it would fail again
+            return Delivery(Outcome.FAILED, f"before DATA: {exc}")
         try:
             # smtplib fixes line ends of str only; bytes must already use CRLF.
             code, resp = conn.data(_CRLF_RE.sub(b"\r\n", raw.encode("utf-8")))
@@ -324,8 +367,12 @@ def send_due(
             session.commit()
             if not claimed:
                 continue
-            raw, recipients, attempts = row.raw, _addrs(row.to_addrs), row.attempts
-        result = deliver_fn(cfg.smtp, raw, recipients)
+            raw, recipients, attempts = row.raw, addresses.addr_specs([row.to_addrs]), row.attempts
+        try:
+            result = deliver_fn(cfg.smtp, raw, recipients)
+        except Exception as exc:  # never leave the row in "sending" for a bug of ours
+            log.exception("outbox %d: delivery failed", row_id)
+            result = Delivery(Outcome.FAILED, f"{type(exc).__name__}: {exc}")
         _settle(sessions, row_id, result, attempts, now)
         setattr(stats, result.outcome.value, getattr(stats, result.outcome.value) + 1)
         if result.outcome is Outcome.RETRY and result.detail.startswith("connect"):

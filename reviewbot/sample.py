@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewbot.errors import TreeError, UsageError
+from reviewbot.git import GitError, isolated_env, run_text
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample"
 TREE_DIR = SAMPLE_DIR / "tree"
@@ -139,37 +139,17 @@ def sample_base_commit() -> str:
 # --- building the repository -------------------------------------------------
 
 
-def git_env() -> dict[str, str]:
-    """An environment in which git ignores the user's and the system's config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        LC_ALL="C",
-        TZ="UTC",
-    )
-    return env
+git_env = isolated_env  # an environment in which git ignores the user's and the system's config
 
 
 def _git(
     cwd: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
 ) -> str:
     try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            env=env or git_env(),
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise TreeError("git is not installed") from exc
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise TreeError(f"git {args[0]} failed in {cwd}: {err[-1] if err else proc.returncode}")
-    return proc.stdout.decode(errors="replace").strip()
+        return run_text(cwd, *args, input=stdin, env=env or git_env()).strip()
+    except GitError as exc:
+        err = exc.stderr.strip().splitlines()
+        raise TreeError(f"git {args[0]} failed in {cwd}: {err[-1] if err else exc.code}") from None
 
 
 def _is_reusable(dest: Path, commit: str) -> bool:

@@ -19,7 +19,6 @@ import argparse
 import email.utils
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from reviewbot.git import GitError, run_text  # noqa: E402
 from reviewbot.sample import (  # noqa: E402
     EXPECTED_TOML,
     REVISIONS_DIR,
@@ -209,18 +209,15 @@ def _author_env() -> dict[str, str]:
 
 
 def _git(cwd: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        ["git", "-c", "core.abbrev=12", "-c", "diff.algorithm=myers", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env or _author_env(),
-        check=False,
-    )
-    if proc.returncode:
-        raise SystemExit(f"git {args[0]} failed: {proc.stderr.strip()}")
-    return proc.stdout
+    try:
+        return run_text(
+            cwd,
+            *("-c", "core.abbrev=12", "-c", "diff.algorithm=myers", *args),
+            input=stdin.encode() if stdin is not None else None,
+            env=env or _author_env(),
+        )
+    except GitError as exc:
+        raise SystemExit(f"git {args[0]} failed: {exc.stderr.strip()}") from None
 
 
 def _commit_patch(repo: Path, version: int, n: int, when: datetime) -> None:

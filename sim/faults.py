@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import enum
 
+from reviewbot.models import SimOutcome
 
-class Outcome(enum.Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    NOT_MODELLED = "not-modelled"
-    MODEL_ERROR = "model-error"
+# One enum from the interpreter to storage (reviewbot.models.SimOutcome).
+Outcome = SimOutcome
 
 
 class Kind(enum.Enum):
@@ -33,8 +31,10 @@ class Kind(enum.Enum):
     PERMISSION = "permission"
     OUTSIDE = "outside-range"
     LOST_FAULT = "lost-fault"
+    UNDEFINED = "undefined-behaviour"  # a shift past the width, ...
     BUDGET = "budget"
     NOT_MODELLED = "not-modelled"
+    MODEL_ERROR = "model-error"
 
 
 class SimFault(Exception):

@@ -7,6 +7,7 @@ Execution with an Outcome, a Kind, a message and the last statements run.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from sim.faults import Kind, NotModelled, Outcome, SimFault
 from sim.interp.machine import SOURCE_FILES, Machine, Program
 from sim.model.mm import VmFault, World
 from sim.scenarios.spec import Spec, build, describe
+
+log = logging.getLogger(__name__)
 
 # Which recorded event locates an invariant violation in the C source.
 _EVENT_FOR_KIND = {
@@ -33,7 +36,7 @@ _EVENT_FOR_TEXT = {
 
 @dataclass
 class Execution:
-    spec: Spec
+    spec: Any  # the entry's spec (sim.scenarios.spec.Spec for do_swap_page)
     outcome: Outcome
     kind: str = ""
     message: str = ""  # the fault alone, no case description
@@ -45,10 +48,12 @@ class Execution:
     steps: int = 0
     ret: int | None = None
     more: list[Execution] = field(default_factory=list)  # further invariants broken
+    reason: str = ""  # why it was not simulated: "frobnicate() is unknown"
 
     @property
     def description(self) -> str:
-        return describe(self.spec)
+        own = getattr(self.spec, "describe", None)  # another entry's spec describes itself
+        return own() if callable(own) else describe(self.spec)
 
     def trace_lines(self) -> tuple[str, ...]:
         return tuple(f"{fn}:{line}: {text}" for _, fn, line, text in self.trace)
@@ -93,21 +98,23 @@ def run_fault(  # noqa: PLR0917
     try:
         ret = m.run(entry, [vmf])
     except NotModelled as exc:
-        return _ended(spec, m, Outcome.NOT_MODELLED, exc)
+        return _ended(spec, m, Outcome.NOT_MODELLED, exc, exc.what)
     except SimFault as exc:
+        if exc.kind is Kind.BUDGET:
+            return _ended(spec, m, Outcome.BUDGET, exc, _budget_reason(exc))
         return _ended(spec, m, Outcome.FAIL, exc)
     except RecursionError:
         budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
-        return _ended(spec, m, Outcome.FAIL, budget)
-    except Exception as exc:  # a primitive given something it cannot model
+        return _ended(spec, m, Outcome.BUDGET, budget, "over the host's recursion limit")
+    except Exception as exc:  # the simulator's own bug, never the patch's
+        log.error("simulator error in %s (%s)", entry, describe(spec), exc_info=True)
+        error = SimFault(Kind.MODEL_ERROR, f"simulator error: {type(exc).__name__}: {exc}")
         return _ended(
-            spec,
-            m,
-            Outcome.NOT_MODELLED,
-            NotModelled(f"simulator could not model this call ({exc!r})"),
+            spec, m, Outcome.MODEL_ERROR, error, f"simulator error ({type(exc).__name__})"
         )
     if type(ret) is not int:
-        return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{entry} returned {ret!r}"))
+        what = f"{entry} returned {ret!r}"
+        return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(what), what)
     # Any injected race may leave the fault to be retried with nothing mapped.
     raced[0] = raced[0] or bool(spec.race) or any(e[0] == "table-freed" for e in world.events)
     violations = invariants.check(
@@ -142,10 +149,19 @@ def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execut
     return _ended(spec, m, Outcome.FAIL, exc)
 
 
-def _ended(spec: Spec, m: Machine, outcome: Outcome, exc: SimFault) -> Execution:
+def _budget_reason(exc: SimFault) -> str:
+    """``over the step budget``: what ran out, without the case's numbers."""
+    for what in ("step", "depth", "time", "memory", "width"):
+        if what in exc.message:
+            return f"over the {what} budget" if what != "width" else "over the integer budget"
+    return "over budget"
+
+
+def _ended(spec: Any, m: Machine, outcome: Outcome, exc: SimFault, reason: str = "") -> Execution:
     return Execution(
         spec,
         outcome,
+        reason=reason,
         kind=exc.kind.value,
         message=exc.message,
         file=exc.file,

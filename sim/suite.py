@@ -10,28 +10,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reviewbot.models import SimRun, SimulationResult
 from sim.faults import Outcome
-from sim.interp.machine import Program, SourceTree
+from sim.interp.machine import SOURCE_FILES, Program, SourceTree
 from sim.runner import Execution, execute
 from sim.scenarios import all_scenarios
-from sim.scenarios.spec import Spec
+
+DEFAULT_ENTRY = "do_swap_page"
 
 
 @dataclass(frozen=True)
 class Case:
     scenario: str
-    spec: Spec
+    spec: Any  # the entry's spec type (sim.scenarios.spec.Spec for do_swap_page)
+    entry: str = DEFAULT_ENTRY
 
     @property
     def id(self) -> str:
-        return f"{self.scenario} order={self.spec.order} index={self.spec.index}"
+        # do_swap_page's ids stay as they always were; another entry's name
+        # leads its cases: "zap_pte_range:swap-batch order=4 index=3".
+        lead = "" if self.entry == DEFAULT_ENTRY else f"{self.entry}:"
+        return f"{lead}{self.scenario} order={self.spec.order} index={self.spec.index}"
+
+
+def case_entry(case_id: str) -> str:
+    """The entry a case id belongs to (do_swap_page when none is named)."""
+    head = case_id.split(maxsplit=1)[0] if case_id.strip() else ""
+    entry, sep, _ = head.partition(":")
+    return entry if sep else DEFAULT_ENTRY
 
 
 def parse_case_id(case_id: str) -> tuple[str, int | None, int | None]:
-    """``"table-freed order=4 index=3"`` -> ("table-freed", 4, 3)."""
+    """``"table-freed order=4 index=3"`` -> ("table-freed", 4, 3); an entry
+    named in front (``"zap_pte_range:swap-batch ..."``) is left out (case_entry)."""
     name, *rest = case_id.split()
+    name = name.partition(":")[2] or name
     params = dict(p.split("=", 1) for p in rest if "=" in p)
     order = int(params["order"]) if "order" in params else None
     index = int(params["index"]) if "index" in params else None
@@ -52,24 +67,43 @@ def default_cases(scenarios: Sequence[str] | None = None, hits_only: bool = Fals
     return cases
 
 
-def one_case(name: str, order: int | None, index: int | None) -> Case:
-    table = all_scenarios()
+def entry_cases(entry: str, scenarios: Sequence[str] | None = None) -> list[Case]:
+    """Every case of an entry's scenarios (or of the ones named)."""
+    from sim.entries import get
+
+    table = get(entry).scenarios()
+    names = list(scenarios) if scenarios else list(table)
+    cases: list[Case] = []
+    for name in names:
+        if name not in table:
+            raise KeyError(f"unknown scenario {name!r} of {entry}; known: {', '.join(table)}")
+        cases.extend(Case(name, spec, entry) for spec in table[name].cases())
+    return cases
+
+
+def one_case(name: str, order: int | None, index: int | None, entry: str = DEFAULT_ENTRY) -> Case:
+    from sim.entries import get
+
+    table = get(entry).scenarios() if entry != DEFAULT_ENTRY else all_scenarios()
     if name not in table:
         raise KeyError(f"unknown scenario {name!r}; known: {', '.join(table)}")
     sc = table[name]
     if order is None and index is None:
-        return Case(name, sc.cases()[0])
+        return Case(name, sc.cases()[0], entry)
     order = order if order is not None else 0
-    return Case(name, sc.spec(order, index if index is not None else 0))
+    return Case(name, sc.spec(order, index if index is not None else 0), entry)
+
+
+BASE_FAILS = "the base fails this case, so the model is wrong"
 
 
 def _run(execution: Execution, case: Case, revision: str) -> SimRun:
-    outcome = execution.outcome.value
     message = execution.summary() if execution.outcome is not Outcome.PASS else ""
     return SimRun(
         scenario=case.id,
         revision=revision,
-        outcome=outcome,
+        outcome=execution.outcome,
+        reason=execution.reason,
         kind=execution.kind,
         message=message,
         trace=execution.trace_lines(),
@@ -90,14 +124,35 @@ def run_table(
     (``reviewbot simulate --tree`` with no series)."""
     if not states:
         raise ValueError("no tree to simulate")
-    programs = [(name, Program(tree)) for name, tree in states]
-    base_name, base_program = programs[0]
+    from sim.entries import all_entries, get
+
+    programs: dict[tuple[str, tuple[str, ...]], Program] = {}
+
+    def program(state: int, files: tuple[str, ...]) -> Program:
+        name, tree = states[state]
+        key = (name, files)
+        if key not in programs:
+            programs[key] = Program(tree, files)
+        return programs[key]
+
+    def run_case(state: int, case: Case) -> Execution:
+        if case.entry == DEFAULT_ENTRY:
+            # ``entry`` names the C function do_swap_page's cases call (a
+            # fault handler under another name, or a typo to report).
+            return execute(program(state, SOURCE_FILES), case.spec, entry)
+        e = get(case.entry)
+        return e.execute(program(state, e.files), case.spec, e.name, 100_000)
+
+    base_name = states[0][0]
+    names = [name for name, _ in states]
     runs: list[SimRun] = []
-    covered: set[int] = set()
-    not_modelled: list[str] = []
+    covered: dict[str, set[int]] = {}
+    not_modelled: dict[str, list[str]] = {}
     for case in cases:
-        base = execute(base_program, case.spec, entry)
-        covered |= {c[2] for c in base.covered if c[1] == entry}
+        function = entry if case.entry == DEFAULT_ENTRY else case.entry
+        base = run_case(0, case)
+        covered.setdefault(function, set()).update(c[2] for c in base.covered if c[1] == function)
+        missing = not_modelled.setdefault(function, [])
         if base.outcome is Outcome.FAIL and not reference:
             runs.append(_run(base, case, base_name))
             runs.extend(_run(more, case, base_name) for more in base.more)
@@ -106,7 +161,8 @@ def run_table(
                 SimRun(
                     scenario=case.id,
                     revision=base_name,
-                    outcome=Outcome.MODEL_ERROR.value,
+                    outcome=Outcome.MODEL_ERROR,
+                    reason=BASE_FAILS,
                     kind=base.kind,
                     trace=base.trace_lines(),
                     file=base.file,
@@ -118,25 +174,37 @@ def run_table(
             )
         else:
             runs.append(_run(base, case, base_name))
-        if base.outcome is Outcome.NOT_MODELLED and base.message not in not_modelled:
-            not_modelled.append(base.message)
-        for name, program in programs[1:]:
+        if base.outcome is Outcome.NOT_MODELLED and base.message not in missing:
+            missing.append(base.message)
+        for state, name in enumerate(names[1:], start=1):
             if base.outcome is Outcome.FAIL:
                 runs.append(
                     SimRun(
                         scenario=case.id,
                         revision=name,
-                        outcome=Outcome.MODEL_ERROR.value,
+                        outcome=Outcome.MODEL_ERROR,
+                        reason=BASE_FAILS,
                         message="not judged: the base fails this case",
                     )
                 )
                 continue
-            execution = execute(program, case.spec, entry)
+            execution = run_case(state, case)
             runs.append(_run(execution, case, name))
             runs.extend(_run(more, case, name) for more in execution.more)
-    return SimulationResult(
-        runs=tuple(runs), coverage=_coverage(base_program, entry, covered, not_modelled)
-    )
+    coverage: dict[str, object] = {}
+    paths: list[str] = []
+    for function, lines in covered.items():
+        files = get(function).files if function in all_entries() else SOURCE_FILES
+        share = _coverage(program(0, files), function, lines, not_modelled[function])
+        coverage[function] = share[function]
+        # One entry keeps the plain list; several say whose path each is.
+        lead = f"{function}: " if len(covered) > 1 else ""
+        paths.extend(f"{lead}{p}" for p in share["not_modelled"])  # type: ignore[attr-defined]
+    if not covered:
+        coverage = _coverage(program(0, SOURCE_FILES), entry, set(), [])
+    else:
+        coverage["not_modelled"] = paths
+    return SimulationResult(runs=tuple(runs), coverage=coverage)
 
 
 def _coverage(

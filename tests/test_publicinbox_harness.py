@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from reviewbot.devtools.publicinbox import PublicInbox
 from tests.support.fixtures import public_inbox  # noqa: F401
-from tests.support.publicinbox import PublicInbox
 
 pytestmark = pytest.mark.services
 

@@ -17,7 +17,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from reviewbot.config import Config, load_config
-from reviewbot.watch.database import dispose_all
+from reviewbot.storage.sessions import dispose_all
 
 
 def celery_settings(cfg: Config) -> dict[str, Any]:
@@ -60,6 +60,10 @@ def make_app(cfg: Config) -> Celery:
 def _fresh_connections(**_: Any) -> None:
     # Pooled database connections must not cross fork().
     dispose_all()
+    # A child killed at the hard time limit leaves its overlay: the next one removes it.
+    from reviewbot.git import sweep_stale_overlays
+
+    sweep_stale_overlays()
 
 
 config = load_config()

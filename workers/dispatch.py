@@ -18,9 +18,10 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from reviewbot import task_names
 from reviewbot.config import Config
 from reviewbot.storage.models import RevisionRow, TaskAttemptRow
-from reviewbot.watch.series import QUEUED
+from reviewbot.storage.states import AttemptState, RevisionState
 from workers import jobs
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,17 @@ class Dispatcher:
 
             self._app = make_app(cfg)
 
-    def _record(self, revision_id: int, state: str, error: str | None = None) -> None:
+    def _record(self, revision_id: int, state: AttemptState, error: str | None = None) -> None:
         with self.sessions.begin() as session:
             session.add(
-                TaskAttemptRow(task="enqueue", revision_id=revision_id, state=state, error=error)
+                TaskAttemptRow(
+                    task=task_names.ENQUEUE, revision_id=revision_id, state=state, error=error
+                )
             )
 
     def enqueue(self, revision_id: int) -> bool:
         """Publish (or run) one review; False if the broker could not be reached."""
-        self._record(revision_id, "queued")
+        self._record(revision_id, AttemptState.QUEUED)
         if self._app is None:
             if self._inline is None:
                 from workers.pipeline import load_pipeline
@@ -66,7 +69,7 @@ class Dispatcher:
             return True
         try:
             self._app.send_task(
-                jobs.REVIEW_TASK,
+                task_names.REVIEW_REVISION,
                 args=[revision_id],
                 retry=True,
                 retry_policy={
@@ -78,7 +81,7 @@ class Dispatcher:
             )
         except (KombuOperationalError, OSError) as exc:
             log.warning("revision %d: broker unreachable: %s", revision_id, exc)
-            self._record(revision_id, "enqueue-failed", str(exc)[:500])
+            self._record(revision_id, AttemptState.ENQUEUE_FAILED, str(exc)[:500])
             return False
         return True
 
@@ -94,7 +97,7 @@ class Dispatcher:
             rows = session.execute(
                 select(RevisionRow.id, last.c.at)
                 .outerjoin(last, last.c.revision_id == RevisionRow.id)
-                .where(RevisionRow.state == QUEUED)
+                .where(RevisionRow.state == RevisionState.QUEUED)
             ).all()
         out = []
         for rid, seen in rows:

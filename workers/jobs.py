@@ -21,6 +21,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from reviewbot import task_names
 from reviewbot.config import Config
 from reviewbot.errors import FetchError, TreeError, UsageError
 from reviewbot.models import Review, Revision, Series
@@ -34,12 +35,10 @@ from reviewbot.storage.models import (
     TaskAttemptRow,
 )
 from reviewbot.storage.record import finding_from_row, record_review
-from reviewbot.watch.series import DONE_STATES, FAILED, REVIEWED
+from reviewbot.storage.states import DONE_STATES, AttemptState, ReviewStatus, RevisionState
 from workers.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-
-REVIEW_TASK = "reviewbot.review_revision"
 
 
 class JobResult(enum.Enum):
@@ -59,23 +58,23 @@ PERMANENT = (FetchError, TreeError, UsageError, ValueError, LookupError)
 
 
 def _attempt(
-    sessions: sessionmaker[Session], revision_id: int, state: str, error: str | None = None
+    sessions: sessionmaker[Session], revision_id: int, state: AttemptState, error: str | None = None
 ) -> int:
     with sessions.begin() as session:
         n = (
             session.scalar(
                 select(func.count(TaskAttemptRow.id)).where(
                     TaskAttemptRow.revision_id == revision_id,
-                    TaskAttemptRow.task == REVIEW_TASK,
-                    TaskAttemptRow.state == "started",
+                    TaskAttemptRow.task == task_names.REVIEW_REVISION,
+                    TaskAttemptRow.state == AttemptState.STARTED,
                 )
             )
             or 0
         )
-        attempt = n + 1 if state == "started" else n
+        attempt = n + 1 if state is AttemptState.STARTED else n
         session.add(
             TaskAttemptRow(
-                task=REVIEW_TASK,
+                task=task_names.REVIEW_REVISION,
                 revision_id=revision_id,
                 attempt=attempt,
                 state=state,
@@ -95,7 +94,7 @@ def previous_review(session: Session, pipeline: Pipeline, revision: RevisionRow)
     for rev in older:
         row = session.scalars(
             select(ReviewRow)
-            .where(ReviewRow.revision_id == rev.id, ReviewRow.status == "done")
+            .where(ReviewRow.revision_id == rev.id, ReviewRow.status == ReviewStatus.DONE)
             .order_by(ReviewRow.id.desc())
         ).first()
         if row is None or not rev.mbox:
@@ -153,7 +152,7 @@ def review_revision(
             # a re-run asked on the dashboard doubts the results: never reuse them
             may_reuse = not force and revision.rerun_requested is None
             mbox = (revision.mbox or "").encode("utf-8")
-        attempt = _attempt(sessions, revision_id, "started")
+        attempt = _attempt(sessions, revision_id, AttemptState.STARTED)
     except TRANSIENT as exc:
         raise TransientError(str(exc)) from exc
     if attempt > cfg.worker.max_attempts:
@@ -191,10 +190,10 @@ def review_revision(
             extra=extra,
         )
     except TRANSIENT as exc:
-        _record_failure(sessions, revision_id, "retry", exc)
+        _record_failure(sessions, revision_id, AttemptState.RETRY, exc)
         raise TransientError(str(exc)) from exc
     except Exception as exc:  # the reason is recorded, the revision marked failed
-        _record_failure(sessions, revision_id, "failed", exc)
+        _record_failure(sessions, revision_id, AttemptState.FAILED, exc)
         _finish_failed(sessions, revision_id, f"{type(exc).__name__}: {exc}")
         return JobResult.FAILED
 
@@ -214,7 +213,9 @@ def _commit(
         claim = update(RevisionRow).where(RevisionRow.id == revision_id)
         if not force:
             claim = claim.where(RevisionRow.state == observed_state)
-        if not cast(CursorResult[Any], session.execute(claim.values(state=REVIEWED))).rowcount:
+        if not cast(
+            CursorResult[Any], session.execute(claim.values(state=RevisionState.REVIEWED))
+        ).rowcount:
             session.rollback()
             return JobResult.DUPLICATE
         revision = session.get(RevisionRow, revision_id)
@@ -228,13 +229,17 @@ def _commit(
             extra=extra,
         )
         write_replies(session, cfg, revision, review, replies)
-        session.add(TaskAttemptRow(task=REVIEW_TASK, revision_id=revision_id, state="done"))
+        session.add(
+            TaskAttemptRow(
+                task=task_names.REVIEW_REVISION, revision_id=revision_id, state=AttemptState.DONE
+            )
+        )
         session.commit()
     return JobResult.REVIEWED
 
 
 def _record_failure(
-    sessions: sessionmaker[Session], revision_id: int, state: str, exc: BaseException
+    sessions: sessionmaker[Session], revision_id: int, state: AttemptState, exc: BaseException
 ) -> None:
     reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     log.warning("revision %d: %s: %s", revision_id, state, reason)
@@ -249,12 +254,12 @@ def _finish_failed(sessions: sessionmaker[Session], revision_id: int, reason: st
         session.execute(
             update(RevisionRow)
             .where(RevisionRow.id == revision_id, RevisionRow.state.not_in(DONE_STATES))
-            .values(state=FAILED)
+            .values(state=RevisionState.FAILED)
         )
         session.add(
             ReviewRow(
                 revision_id=revision_id,
-                status="failed",
+                status=ReviewStatus.FAILED,
                 error=reason[:4000],
                 created=dt.datetime.now(dt.UTC),
             )

@@ -1,7 +1,7 @@
 """Celery tasks: thin shims that take ids and call workers.jobs.
 
-Task names are a contract: the web dashboard sends ``reviewbot.review_revision``
-with a revision id to ask for a (re-)review.
+Task names are a contract, kept in ``reviewbot/task_names.py``: the web
+dashboard sends ``REVIEW_REVISION`` with a revision id to ask for a (re-)review.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from functools import cache
 
 from celery import Task
 
+from reviewbot import task_names
 from reviewbot.outbox import send_due
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from workers import jobs
 from workers.celery_app import app, config
 from workers.pipeline import Pipeline, load_pipeline
@@ -22,7 +23,7 @@ def _pipeline() -> Pipeline:
     return load_pipeline(config.pipeline)
 
 
-@app.task(name=jobs.REVIEW_TASK, bind=True, max_retries=None)  # type: ignore[untyped-decorator,unused-ignore]
+@app.task(name=task_names.REVIEW_REVISION, bind=True, max_retries=None)  # type: ignore[untyped-decorator,unused-ignore]
 def review_revision(self: Task, revision_id: int, force: bool = False) -> str:  # type: ignore[type-arg,unused-ignore]
     try:
         result = jobs.review_revision(
@@ -36,7 +37,7 @@ def review_revision(self: Task, revision_id: int, force: bool = False) -> str:  
     return result.value
 
 
-@app.task(name="reviewbot.send_outbox")  # type: ignore[untyped-decorator,unused-ignore]
+@app.task(name=task_names.SEND_OUTBOX)  # type: ignore[untyped-decorator,unused-ignore]
 def send_outbox() -> dict[str, int]:
     stats = send_due(sessions_for(config.database), config)
     return dict(vars(stats))

@@ -8,7 +8,7 @@ data that mm maintainers extend without touching a checker.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -51,6 +51,7 @@ class Knowledge:
     page_size_tokens: tuple[str, ...]
     pointer_suffixes: tuple[str, ...]
     conventional_names: frozenset[str]
+    batch_args: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def batched_nr_arg(self) -> dict[str, int]:
@@ -96,4 +97,7 @@ def knowledge(path: Path = DATA) -> Knowledge:
         page_size_tokens=tuple(_strs(data["batch_bounds"], "page_size_tokens")),
         pointer_suffixes=tuple(_strs(data["naming"], "pointer_suffixes")),
         conventional_names=frozenset(_strs(data["naming"], "conventional")),
+        batch_args={
+            h: {r: int(i) for r, i in roles.items()} for h, roles in batch.get("args", {}).items()
+        },
     )

@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         if written and args.outbox:
             print(f"{len(written)} repl{'y' if len(written) == 1 else 'ies'} in {outbox}/new")
     if args.send and replies:
-        sent = post.send_smtp(replies, post.SmtpConfig.from_env())
+        sent = post.send_smtp(replies, post.SmtpConfig.from_env(), outbox)
         say(f"sent {sent} repl{'y' if sent == 1 else 'ies'}")
     why = coverage.unreviewable(review)
     if why is not None and review.exit_status is not ExitStatus.FINDINGS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reviewbot.config import load_config
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.series import link_revisions
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from checkers.engine import check_functions, may_matter
 from checkers.frontend import all_functions, parse, unanalysable
+from checkers.ptep_naming import without_idioms
 from checkers.treeview import DirectoryTreeView
 from reviewbot.errors import UsageError
 from reviewbot.models import ExitStatus, Finding
@@ -107,6 +108,7 @@ def lint(paths: list[Path], prefilter: bool = True) -> LintResult:
         out = check_functions(units, view)
         result.findings.extend(out.findings)
         result.notes.extend(out.notes)
+    result.findings = without_idioms(result.findings)
     result.findings.sort(key=lambda f: (f.file, f.line, f.checker))
     result.seconds = time.perf_counter() - t0
     return result

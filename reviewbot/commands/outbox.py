@@ -11,7 +11,7 @@ from reviewbot.config import load_config
 from reviewbot.errors import UsageError
 from reviewbot.outbox import approve, resolve, send_due
 from reviewbot.storage.models import OutboxRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 
 
 def _ids(raw: list[str]) -> list[int]:

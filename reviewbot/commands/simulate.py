@@ -4,7 +4,9 @@ With no series, the tree itself is simulated as "base".  With a series
 (MSGID, --mbox or --range), every revision fetched is applied on its base in
 the tree and the table is base x v1 x v2 ...; a case the base fails is a
 model error, not the patch's.  ``--scenario`` (with ``--order``/``--index``)
-runs one case.  Exit 0 all pass, 1 a failure, 2 could not run.
+runs one case.  ``--entry NAME`` runs another entry function with its own
+scenarios (``sim/entries/``); ``--entry list`` lists them.  Exit 0 all
+pass, 1 a failure, 2 could not run.
 """
 
 from __future__ import annotations
@@ -19,25 +21,36 @@ from typing import Any
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.models import ApplyStatus, ExitStatus, SimulationResult
 from reviewbot.pipeline.coverage import status_words
+from sim.entries import all_entries
 from sim.interp.machine import SOURCE_FILES
 from sim.scenarios.spec import build
-from sim.suite import Case, default_cases, one_case, run_table
+from sim.suite import DEFAULT_ENTRY, Case, default_cases, entry_cases, one_case, run_table
 from sim.tree import DirectoryTree
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list_entries or args.entry == "list":
+        sys.stdout.write(render_entries())
+        return int(ExitStatus.CLEAN)
     root = Path(args.tree)
     if not (root / SOURCE_FILES[0]).is_file():
         raise TreeError(f"{root}: no {SOURCE_FILES[0]} (not a kernel tree?)")
     if (args.order is not None or args.index is not None) and not args.scenario:
         raise UsageError("--order and --index need --scenario NAME")
+    # A registered entry runs its own scenarios; any other name is called
+    # with do_swap_page's (a fault handler under another name).
+    registered = all_entries().get(args.entry)
+    entry = registered.name if registered is not None else DEFAULT_ENTRY
+    check = registered.check if registered is not None else build
     try:
         if args.scenario:
-            cases = [one_case(args.scenario, args.order, args.index)]
-        else:
+            cases = [one_case(args.scenario, args.order, args.index, entry)]
+        elif entry == DEFAULT_ENTRY:
             cases = default_cases()
+        else:
+            cases = entry_cases(entry)
         for case in cases:
-            build(case.spec)  # an impossible --order/--index is the user's to fix
+            check(case.spec)  # an impossible --order/--index is the user's to fix
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
     except ValueError as exc:
@@ -133,9 +146,26 @@ def exit_status(result: SimulationResult) -> ExitStatus:
     outcomes = {r.outcome for r in result.runs}
     if "fail" in outcomes:
         return ExitStatus.FINDINGS
-    if outcomes & {"model-error", "not-modelled"} or not outcomes:
+    if outcomes & {"model-error", "not-modelled", "budget"} or not outcomes:
         return ExitStatus.ERROR if "pass" not in outcomes else ExitStatus.CLEAN
     return ExitStatus.CLEAN
+
+
+def render_entries() -> str:
+    """``--entry list``: each entry, its scenarios and what it backs up."""
+    out = []
+    for entry in all_entries().values():
+        out.append(f"{entry.name}: {entry.summary}")
+        out.append(f"  scenarios: {', '.join(entry.scenarios())}")
+        out.append(f"  executes from the tree: {', '.join(entry.files)}")
+        backs = ", ".join(f"{kind} -> {checker}" for kind, checker in sorted(entry.backs.items()))
+        if backs:
+            out.append(f"  backs up: {backs}")
+    out.append("")
+    out.append(
+        "run one: reviewbot simulate --tree PATH --entry NAME [--scenario S --order N --index I]"
+    )
+    return "\n".join(out) + "\n"
 
 
 def render_text(result: SimulationResult, entry: str) -> str:
@@ -156,6 +186,10 @@ def render_text(result: SimulationResult, entry: str) -> str:
         out.append(f"{r.revision} {r.scenario}: {r.outcome} {r.kind}")
         out.append(f"  {r.message}")
         out.extend(f"    {t}" for t in r.trace[-6:])
+    for rev in revisions:
+        unsimulated = result.summary(rev).not_simulated_sentence()
+        if unsimulated:
+            out.extend(["", unsimulated])
     cov = result.coverage
     out.append("")
     share = cov.get(entry, 0.0)

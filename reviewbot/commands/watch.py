@@ -11,7 +11,7 @@ from types import FrameType
 
 from reviewbot.config import load_config
 from reviewbot.errors import UsageError
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.watcher import Watcher
 from workers.dispatch import Dispatcher
 

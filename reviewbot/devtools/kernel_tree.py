@@ -10,10 +10,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
+
+from reviewbot.git import run_text
 
 
 def find_tarball(src_dir: str = "/usr/src") -> Path | None:
@@ -52,9 +53,7 @@ def build(dest: Path) -> int:
     )
 
     def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-C", str(dest), *args], check=True, env=env, stdout=subprocess.DEVNULL
-        )
+        run_text(dest, *args, env=env)
 
     git("init", "-q", "-b", "master")
     git("add", "-A", "-f", ".")  # Debian's .gitignore ignores the top level

@@ -12,11 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reviewbot.models import Finding, Review, Revision, Series, SimulationResult
+from reviewbot.models import SIM_ENTRY, Finding, Review, Revision, Series, SimulationResult
 from reviewbot.pipeline import apply as apply_stage
 from reviewbot.pipeline import check as check_stage
-
-SIM_ENTRY = "do_swap_page"
 
 
 def review_revision(
@@ -109,14 +107,15 @@ def corroborate(static: list[Finding], simulated: list[Finding]) -> list[Finding
         match = next((i for i, f in enumerate(out) if fits(f, True)), None)
         if match is None:
             match = next((i for i, f in enumerate(out) if fits(f, False)), None)
-        if match is None and checkers == frozenset({"batch-bounds"}):
-            # A batch that leaves its bounds fails wherever it is first
-            # touched (the batch helper, say): the missing check is the cause.
-            match = next((i for i, f in enumerate(out) if f.checker == "batch-bounds"), None)
         if match is None:
             alone.append(sim)
         elif sim.message not in out[match].simulated:
-            out[match] = replace(out[match], simulated=(*out[match].simulated, sim.message))
+            found = out[match]
+            out[match] = replace(
+                found,
+                simulated=(*found.simulated, sim.message),
+                reproducers=(*found.reproducers, *sim.reproducers),
+            )
     return out + alone
 
 

@@ -16,6 +16,7 @@ from checkers.engine import check_functions, check_patch
 from checkers.frontend import FunctionUnit, find_function, parse
 from reviewbot.models import Finding, Patch, Revision
 from reviewbot.pipeline.apply import AppliedSeries, TreeState
+from reviewbot.pipeline.callers import with_callers
 
 C_SUFFIXES = (".c", ".h")
 
@@ -127,6 +128,9 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
     targets = touched_functions(applied, revision)
+    # Callers of a changed helper may break without being touched.
+    targets, caller_notes = with_callers(targets, applied)
+    notes.extend(caller_notes)
     notes.extend(_unanalysable(applied, revision))
     renames = {
         fd.new_path: fd.old_path

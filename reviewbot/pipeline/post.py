@@ -9,15 +9,14 @@ clear line.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
-import smtplib
-import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import getaddresses
 from pathlib import Path
 
+from reviewbot.addresses import choose, header_value
 from reviewbot.errors import UsageError
 from reviewbot.pipeline.report import ReplyMail
 
@@ -92,22 +91,67 @@ def to_maildir(replies: Iterable[ReplyMail], directory: Path | str) -> list[Path
     return written
 
 
-def send_smtp(replies: Iterable[ReplyMail], config: SmtpConfig) -> int:
-    """Send every reply; returns how many were sent.  SendError on failure."""
+def _sent_marker(outbox: Path, reply: ReplyMail) -> Path:
+    return outbox / "sent" / _filename(reply)
+
+
+def send_smtp(
+    replies: Iterable[ReplyMail],
+    config: SmtpConfig,
+    outbox: Path | str | None = None,
+    max_recipients: int = 20,
+) -> int:
+    """Send every reply not sent before; returns how many were sent.  SendError on failure.
+
+    The same SMTP path as the service's outbox (reviewbot.outbox.deliver_to),
+    the same recipients rules (reviewbot.addresses), and a ledger: each reply
+    delivered (or maybe delivered: the connection broke during DATA) leaves
+    ``OUTBOX/sent/NAME``, and a later run never sends it again.
+    """
+    from reviewbot.outbox import Outcome, SmtpTarget, deliver_to
+
     replies = list(replies)
-    if not replies:
-        return 0
-    try:
-        with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:
-            if config.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if config.user:
-                smtp.login(config.user, config.password or "")
-            for reply in replies:
-                msg = reply.as_message()
-                recipients = [a for _, a in getaddresses([*reply.to, *reply.cc]) if a]
-                smtp.send_message(msg, to_addrs=recipients or None)
-    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+    target = SmtpTarget(
+        host=config.host,
+        port=config.port,
+        sender="",
+        timeout=config.timeout,
+        starttls=config.starttls,
+        user=config.user or "",
+        password=config.password or "",
+    )
+    sent, errors = 0, []
+    for reply in replies:
+        marker = _sent_marker(Path(outbox), reply) if outbox is not None else None
+        if marker is not None and marker.exists():
+            continue
+        # the first Cc is the patch's To (the list, as b4 and git send-email write it)
+        rcpt = choose(reply.to, reply.cc[:1], reply.cc[1:], max_recipients)
+        msg = reply.as_message()
+        for name, addrs in (("To", rcpt.to), ("Cc", rcpt.cc)):
+            del msg[name]
+            if addrs:
+                msg[name] = header_value(addrs)
+        raw = msg.as_bytes().decode("utf-8", "replace")
+        result = deliver_to(dataclasses.replace(target, sender=reply.sender), raw, rcpt.envelope)
+        if result.outcome in (Outcome.SENT, Outcome.AMBIGUOUS) and marker is not None:
+            _write_marker(marker, f"{result.outcome.value} {result.detail}\n")
+        if result.outcome is Outcome.SENT:
+            sent += 1
+            continue
+        errors.append(f"{reply.message_id}: {result.outcome.value}: {result.detail}")
+        if result.outcome is not Outcome.FAILED:
+            break  # the server is down or the connection broke: the rest waits for a rerun
+    if errors:
         hint = "" if config.configured else " (REVIEWBOT_SMTP_HOST is not set)"
-        raise SendError(f"SMTP {config.host}:{config.port}{hint}: {exc}") from None
-    return len(replies)
+        done = f"{sent} sent, " if sent else ""
+        raise SendError(f"SMTP {config.host}:{config.port}{hint}: {done}{'; '.join(errors)}")
+    return sent
+
+
+def _write_marker(marker: Path, text: str) -> None:
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(text)
+    except OSError as exc:
+        raise SendError(f"outbox {marker.parent}: {exc.strerror or exc}") from None

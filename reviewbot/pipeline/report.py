@@ -383,19 +383,17 @@ def _series_source(check_cmd: str) -> str:
 
 
 def _concrete_reproducer(finding: Finding, source: str) -> Finding:
-    """Fill the simulator's "Reproduce: reviewbot simulate ... ..." with the
-    series this review came from, so the line can be pasted as it is."""
+    """Render the simulator's "Reproduce: reviewbot simulate ... ..." lines again
+    from the finding's reproducers, with the series this review came from, so
+    the line can be pasted as it is."""
 
     def fill(text: str) -> str:
-        out = []
-        for line in text.split("\n"):
-            if line.startswith(SIM_REPRODUCE) and line.endswith(" ...") and source:
-                out.append(line[: -len("...")] + source)
-            else:
-                out.append(line)
-        return "\n".join(out)
+        lines = text.split("\n")
+        for case in finding.reproducers:
+            lines = [case.line(source) if line == case.line() else line for line in lines]
+        return "\n".join(lines)
 
-    if not source or SIM_REPRODUCE not in finding.message + "".join(finding.simulated):
+    if not source or not finding.reproducers:
         return finding
     return replace(
         finding,
@@ -417,9 +415,14 @@ def _footer(review: Review, patch: Patch, tool_cmd: str | None) -> list[str]:
     if review.apply is not None:
         words = BASE_SOURCE_WORDS.get(review.apply.base_source, review.apply.base_source)
         base = f"{review.apply.base[:8]} ({words})"
+    lines = ["--", f"reviewbot {__version__} on base {base}"]
+    if review.simulation is not None:
+        # Never more than was run: the cases the simulator could not run are said.
+        unsimulated = review.simulation.summary().not_simulated_sentence()
+        if unsimulated:
+            lines.extend(textwrap.wrap(f"Simulator: {unsimulated}.", WIDTH, break_on_hyphens=False))
     return [
-        "--",
-        f"reviewbot {__version__} on base {base}",
+        *lines,
         f"Reproduce: {tool_cmd or 'reviewbot check ' + patch.message_id}",
         'Wrong? Reply with "reviewbot: invalid <id>" and it will not be raised again.',
     ]
@@ -479,8 +482,10 @@ def render_text(review: Review, *, colour: bool = False) -> str:
             f"{where}{fn}: {f.message}  [id {f.id}]"
         )
     if review.simulation is not None:
-        fails = [r for r in review.simulation.runs if r.outcome == "fail"]
-        out.append(f"simulation: {len(review.simulation.runs)} run(s), {len(fails)} failed")
+        sim = review.simulation.summary()
+        out.append(f"simulation of {sim.headline()}" if sim.total else "simulation: no run")
+        if sim.not_simulated:
+            out.append(f"  {sim.not_simulated_sentence()}")
     for note in review.notes:
         out.append(f"note: {note}")
     return "\n".join(out) + "\n"

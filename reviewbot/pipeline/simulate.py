@@ -11,10 +11,19 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from reviewbot.models import Evidence, Finding, Severity, SimRun, SimulationResult
+from reviewbot.models import (
+    SIM_ENTRY,
+    Evidence,
+    Finding,
+    Reproducer,
+    Severity,
+    SimOutcome,
+    SimRun,
+    SimulationResult,
+)
 from sim.interp.machine import Program, SourceTree
 from sim.runner import execute
-from sim.suite import default_cases, parse_case_id, run_table
+from sim.suite import default_cases, run_table
 from sim.tree import DirectoryTree
 
 CHECKER = "simulator"
@@ -58,7 +67,7 @@ def entries_touched(base: SourceTree, touched: Collection[str]) -> list[str]:
 
 def simulate_states(
     states: Sequence[tuple[str, SourceTree]],
-    entry: str = "do_swap_page",
+    entry: str = SIM_ENTRY,
     scenarios: Sequence[str] | None = None,
 ) -> SimulationResult:
     """Every scenario case on ``states[0]`` (the base), then on the others."""
@@ -67,23 +76,13 @@ def simulate_states(
 
 def simulate_tree_dirs(
     dirs: Sequence[tuple[str, str | Path]],
-    entry: str = "do_swap_page",
+    entry: str = SIM_ENTRY,
     scenarios: Sequence[str] | None = None,
 ) -> SimulationResult:
     """``simulate_states`` over directories of applied trees: [("base", path), ...]."""
     return simulate_states(
         [(name, DirectoryTree(Path(path))) for name, path in dirs], entry, scenarios
     )
-
-
-def reproduce_command(run: SimRun) -> str:
-    name, order, index = parse_case_id(run.scenario)
-    parts = [f"reviewbot simulate --scenario {name}"]
-    if order is not None:
-        parts.append(f"--order {order}")
-    if index is not None:
-        parts.append(f"--index {index}")
-    return " ".join(parts) + " ..."
 
 
 def _statement_text(line: str) -> str:
@@ -106,7 +105,7 @@ def findings_from_simulation(
     base = result.runs[0].revision if result.runs else "base"
     groups: dict[tuple[str, str, str, str, int], list[SimRun]] = {}
     for run in result.runs:
-        if run.outcome != "fail" or run.revision == base:
+        if run.outcome is not SimOutcome.FAIL or run.revision == base:
             continue
         if revisions is not None and run.revision not in revisions:
             continue
@@ -122,13 +121,13 @@ def _simplicity(run: SimRun) -> tuple[int, int, int, int]:
     """Quote the plainest case that shows a failure: fewest complications,
     a swap cache hit, the smallest folio."""
     description = run.message.split(": ", 1)[0]
-    _, order, index = parse_case_id(run.scenario)
+    case = Reproducer.from_case_id(run.scenario)
     miss = int(" folio in the swap cache" not in description)
-    return description.count(","), miss, order or 0, index or 0
+    return description.count(","), miss, case.order or 0, case.index or 0
 
 
 def _finding(run: SimRun, trees: dict[str, SourceTree]) -> Finding:
-    name, _, _ = parse_case_id(run.scenario)
+    case = Reproducer.from_case_id(run.scenario)
     tail = run.trace[-EVIDENCE_STATEMENTS:]
     evidence = tuple(
         Evidence(line=_line_of(t), role="executed", text=_statement_text(t)) for t in tail
@@ -142,9 +141,10 @@ def _finding(run: SimRun, trees: dict[str, SourceTree]) -> Finding:
         file=run.file,
         line=run.line,
         function=run.function,
-        message=f"simulated: {run.message}.\nReproduce: {reproduce_command(run)}",
+        message=f"simulated: {run.message}.\n{case.line()}",
         evidence=evidence,
-        key=f"{run.kind}:{name}",
+        key=f"{run.kind}:{case.scenario}",
+        reproducers=(case,),
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reviewbot.errors import UsageError
@@ -39,6 +40,8 @@ ENV_VAR = "REVIEWBOT_DATABASE_URL"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant works: it only has to be the same for every reviewbot process.
 _PG_LOCK_KEY = 0x72657669
+
+_PASSWORD_RE = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -75,6 +78,52 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def safe_url(url: str) -> str:
+    """The URL as it may be printed: never its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparsable: hide whatever sits between "user:" and "@"
+        return _PASSWORD_RE.sub(r"\1***@", url)
+
+
+def scrub(text: str, url: str) -> str:
+    """An error message without the URL's password, wherever the driver echoed it."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    text = _PASSWORD_RE.sub(r"\1***@", text)
+    return text.replace(str(password), "***") if password else text
+
+
+def _driver_available(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def normalize_url(url: str) -> str:
+    """URLs as users write them: ``postgres://`` and a ``postgresql://`` whose
+    default driver (psycopg 3 for SQLAlchemy 2.1) is not installed while
+    psycopg2 is, which is what reviewbot's ``postgres`` extra installs."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.drivername == "postgres":
+        parsed = parsed.set(drivername="postgresql")
+    if parsed.drivername == "postgresql":
+        try:
+            default_ok = _driver_available(parsed.get_dialect().driver)
+        except Exception:
+            default_ok = False
+        if not default_ok and _driver_available("psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg2")
+    if parsed.drivername == url.split(":", 1)[0]:
+        return url  # nothing changed: keep the user's exact spelling
+    return parsed.render_as_string(hide_password=False)
+
+
 def get_engine(url: str) -> Engine:
     """One engine per URL per process (engines own connection pools)."""
     with _engines_lock:
@@ -82,19 +131,28 @@ def get_engine(url: str) -> Engine:
         if engine is not None:
             return engine
         try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
-            raise UsageError(f"bad database URL {url!r}: {exc}") from None
+            parsed = make_url(normalize_url(url))
+        except ArgumentError:
+            raise UsageError(f"bad database URL {safe_url(url)!r}") from None
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url)
+                try:
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise UsageError(
+                        f"cannot open database {safe_url(url)}: {exc.strerror or exc}"
+                    ) from None
+            engine = create_engine(parsed)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             try:
-                engine = create_engine(url, pool_pre_ping=True)
+                engine = create_engine(parsed, pool_pre_ping=True)
             except ModuleNotFoundError as exc:
-                raise UsageError(f"no driver for {url!r}: {exc}") from None
+                raise UsageError(
+                    f"no driver for {safe_url(url)}: {exc} (pip install psycopg2-binary)"
+                ) from None
+            except (ArgumentError, NoSuchModuleError) as exc:
+                raise UsageError(f"cannot open database {safe_url(url)}: {exc}") from None
         _engines[url] = engine
         return engine
 
@@ -143,7 +201,7 @@ def upgrade(engine: Engine) -> None:
         tables = set(inspect(conn).get_table_names())
         if "series" in tables and "alembic_version" not in tables:
             raise UsageError(
-                f"{engine.url.render_as_string(hide_password=True)} has reviewbot tables "
+                f"{safe_url(str(engine.url))} has reviewbot tables "
                 "but no migration history: point --database at a new database"
             )
         cfg = alembic_config()
@@ -152,14 +210,18 @@ def upgrade(engine: Engine) -> None:
 
 
 def open_db(url: str) -> sessionmaker[Session]:
-    """A session factory on ``url`` whose schema is at the newest migration."""
+    """A session factory on ``url`` whose schema is at the newest migration.
+
+    Every failure is a one-line UsageError without the URL's password.
+    """
     try:
         engine = get_engine(url)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise UsageError(f"cannot open database {url!r}: {exc}") from None
+        raise UsageError(f"cannot open database {safe_url(url)}: {scrub(str(exc), url)}") from None
     try:
         upgrade(engine)
-    except OperationalError as exc:
-        safe = engine.url.render_as_string(hide_password=True)
-        raise UsageError(f"cannot open database {safe}: {exc.orig}") from None
+    except SQLAlchemyError as exc:
+        dispose_engine(url)
+        cause = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise UsageError(f"cannot open database {safe_url(url)}: {scrub(cause, url)}") from None
     return sessionmaker(engine, expire_on_commit=False)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from reviewbot import identity
 from reviewbot.storage.models import FindingRow, ReviewRow, RevisionRow, SeriesRow
+from reviewbot.storage.states import ReviewStatus
 
 
 class FindingStatus(enum.Enum):
@@ -67,7 +68,7 @@ def latest_review(session: Session, revision_id: int) -> ReviewRow | None:
     """The newest finished review of a revision (re-runs add rows)."""
     return session.scalars(
         select(ReviewRow)
-        .where(ReviewRow.revision_id == revision_id, ReviewRow.status == "done")
+        .where(ReviewRow.revision_id == revision_id, ReviewRow.status == ReviewStatus.DONE)
         .order_by(ReviewRow.created.desc(), ReviewRow.id.desc())
         .limit(1)
     ).first()

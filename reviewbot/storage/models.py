@@ -21,6 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from reviewbot.storage.clean import install
+from reviewbot.storage.states import MessageState, RevisionState
+
 
 class Base(DeclarativeBase):
     pass
@@ -72,7 +75,7 @@ class RevisionRow(Base):
     base_commit: Mapped[str | None] = mapped_column(String(64))
     total: Mapped[int] = mapped_column(Integer, default=1)
     date: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    state: Mapped[str] = mapped_column(String(32), default="new")  # RevisionState values
+    state: Mapped[str] = mapped_column(String(32), default=RevisionState.NEW)
     mbox: Mapped[str | None] = mapped_column(Text)  # raw mails, kept: nothing is lost
     rerun_requested: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     series: Mapped[SeriesRow] = relationship(back_populates="revisions")
@@ -106,7 +109,7 @@ class ReviewRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"), index=True)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    status: Mapped[str] = mapped_column(String(32))  # "done", "failed", "running"
+    status: Mapped[str] = mapped_column(String(32))  # ReviewStatus
     base: Mapped[str | None] = mapped_column(String(64))
     applied: Mapped[bool] = mapped_column(default=False)
     exit_status: Mapped[int] = mapped_column(Integer, default=0)
@@ -208,15 +211,20 @@ class MessageRow(Base):
     inbox_url: Mapped[str] = mapped_column(String(500))
     received: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     raw: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="new")  # new/grouped/ignored
+    state: Mapped[str] = mapped_column(String(16), default=MessageState.NEW)
+    reason: Mapped[str | None] = mapped_column(Text)  # why a mail was quarantined
 
 
 class SuppressionRow(Base):
-    """``reviewbot: invalid <id>``: a finding marked false positive."""
+    """``reviewbot: invalid <id>``: a finding marked false positive (for one series,
+    or everywhere when ``series_id`` is None: only the dashboard's token does that)."""
 
     __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("finding_id", "series_id", name="uq_suppressions_finding_series"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[str] = mapped_column(String(16), unique=True)
+    finding_id: Mapped[str] = mapped_column(String(16), index=True)
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
     by: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -231,6 +239,10 @@ class TaskAttemptRow(Base):
     task: Mapped[str] = mapped_column(String(64))
     revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"), index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    state: Mapped[str] = mapped_column(String(16))  # started/done/failed/retry
+    state: Mapped[str] = mapped_column(String(16))  # AttemptState
     error: Mapped[str | None] = mapped_column(Text)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# Every row is cleaned before it is written: NULs, surrogates, lengths (storage/clean.py).
+install(Base)

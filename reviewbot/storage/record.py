@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reviewbot import __version__
-from reviewbot.models import Evidence, Finding, Patch, Review, Series, Severity
+from reviewbot.models import Evidence, Finding, Patch, Review, Series, Severity, SimOutcome
 from reviewbot.report_json import review_to_json
 from reviewbot.storage import diffs, history, summary, unchanged
 from reviewbot.storage.models import (
@@ -32,6 +32,7 @@ from reviewbot.storage.models import (
     SimRunRow,
 )
 from reviewbot.storage.patchid import patch_id
+from reviewbot.storage.states import ReviewStatus, RevisionState
 
 
 def _digest(result: dict[str, object]) -> str:
@@ -106,7 +107,7 @@ def _find_revision(
     row.base_commit = rev.base_commit
     row.total = rev.total or len(rev.patches)
     row.date = _parse_date(head.date) if head else None
-    row.state = "reviewed"
+    row.state = RevisionState.REVIEWED
     row.rerun_requested = None
     if mbox is not None:
         row.mbox = mbox
@@ -166,7 +167,7 @@ def _store_review(
         return same
     row = ReviewRow(
         revision_id=revision.id,
-        status="done",
+        status=ReviewStatus.DONE,
         base=review.apply.base if review.apply else None,
         applied=review.apply.applied if review.apply else False,
         exit_status=int(review.exit_status),
@@ -210,7 +211,7 @@ def _store_review(
             SimRunRow(
                 scenario=run.scenario,
                 revision=run.revision,
-                outcome=run.outcome,
+                outcome=SimOutcome.parse(str(run.outcome)).value,
                 kind=run.kind,
                 message=run.message,
                 trace=list(run.trace),

@@ -32,14 +32,17 @@ from sqlalchemy.orm import Session
 from reviewbot import __version__
 from reviewbot.errors import TreeError
 from reviewbot.models import (
+    SIM_ENTRY,
     ApplyResult,
     ApplyStatus,
     Finding,
     Patch,
     PatchApply,
+    Reproducer,
     Review,
     Revision,
     Series,
+    SimOutcome,
     SimRun,
     SimulationResult,
 )
@@ -60,18 +63,27 @@ class Base:
 
 
 def choose_base(revision: Revision, tree: Path, base: str | None = None) -> Base:
-    """Trailer, then ``base``, then HEAD: the rule of pipeline/apply.py, without applying."""
+    """The base pipeline/apply.py would choose (its ``choose_base``), without applying.
+
+    A ``base`` the tree lacks raises TreeError, as applying does: it never
+    quietly becomes HEAD.  A tree that cannot be read gives ``Base(None)``.
+    """
     from reviewbot.git import GitError, Repo
+    from reviewbot.pipeline.apply import choose_base as apply_base
 
     try:
         repo = Repo(tree)
-        if revision.base_commit and (sha := repo.resolve(revision.base_commit)):
-            return Base(sha, "trailer")
-        if base and (sha := repo.resolve(base)):
-            return Base(sha, "--base")
-        return Base(repo.head(), "HEAD")
     except (TreeError, GitError, OSError):
         return Base(None, "HEAD")
+    try:
+        commit, source, _notes = apply_base(repo, revision, base)
+    except TreeError:
+        if base:
+            raise
+        return Base(None, "HEAD")  # an empty repository
+    except (GitError, OSError):
+        return Base(None, "HEAD")
+    return Base(commit, source)
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,7 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
     result = row.result or {}
     by_index = {p.index: p for p in revision.patches}
     simulated: dict[str, list[str]] = {}
+    reproducers: dict[str, list[Reproducer]] = {}
     order: dict[str, int] = {}
     for i, stored in enumerate(_dicts(result.get("findings"))):
         fid = str(stored.get("id", ""))
@@ -170,6 +183,9 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
         sim = stored.get("simulated")
         if isinstance(sim, list) and sim:
             simulated.setdefault(fid, [str(s) for s in sim])
+        cases = _dicts(stored.get("reproducers"))
+        if cases:
+            reproducers.setdefault(fid, [_reproducer(c) for c in cases])
     findings: list[Finding] = []
     for f_row in sorted(row.findings, key=lambda f: (order.get(f.finding_id, len(order)), f.id)):
         f = finding_from_row(f_row)
@@ -179,6 +195,7 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
                 f,
                 patch_message_id=target.message_id if target else f.patch_message_id,
                 simulated=tuple(simulated.get(f_row.finding_id, ())),
+                reproducers=tuple(reproducers.get(f_row.finding_id, ())),
             )
         )
     apply = None
@@ -192,20 +209,30 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
     sim_json = result.get("simulation")
     if isinstance(sim_json, dict):
         coverage = sim_json.get("coverage")
+        stored_runs = sim_json.get("runs")
+        rows = sorted(row.sim_runs, key=lambda r: r.id)
+        # the reasons runs were not simulated live in the stored JSON only
+        reasons = [
+            str(r.get("reason", "")) if isinstance(r, dict) else ""
+            for r in (stored_runs if isinstance(stored_runs, list) else [])
+        ]
+        if len(reasons) != len(rows):
+            reasons = [""] * len(rows)
         simulation = SimulationResult(
             runs=tuple(
                 SimRun(
                     scenario=r.scenario,
                     revision=r.revision,
-                    outcome=r.outcome,
+                    outcome=SimOutcome.parse(r.outcome),
                     kind=r.kind,
                     message=r.message,
                     trace=tuple(r.trace),
                     file=r.file,
                     line=r.line,
                     function=r.function,
+                    reason=reason,
                 )
-                for r in sorted(row.sim_runs, key=lambda r: r.id)
+                for r, reason in zip(rows, reasons, strict=True)
             ),
             coverage=dict(coverage) if isinstance(coverage, dict) else {},
         )
@@ -223,6 +250,22 @@ def reused_review(found: Identical, series: Series, revision: Revision, base: Ba
 
 def identical_note(version: int, since: int) -> str:
     return f"v{version} is identical to v{since} (same base and patch-ids): results of v{since}"
+
+
+def _reproducer(stored: Mapping[str, object]) -> Reproducer:
+    """A Reproducer from its JSON (Reproducer.to_json)."""
+
+    def number(key: str) -> int | None:
+        value = stored.get(key)
+        return value if isinstance(value, int) else None
+
+    entry = stored.get("entry")
+    return Reproducer(
+        str(stored.get("scenario", "")),
+        number("order"),
+        number("index"),
+        entry if isinstance(entry, str) and entry else SIM_ENTRY,
+    )
 
 
 def _dicts(value: object) -> list[Mapping[str, object]]:

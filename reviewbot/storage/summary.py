@@ -16,9 +16,11 @@ import enum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reviewbot.models import summarise
 from reviewbot.storage.diffs import paths
 from reviewbot.storage.history import reviewed_revisions
 from reviewbot.storage.models import ReviewRow, SeriesRow, SuppressionRow
+from reviewbot.storage.states import ReviewStatus, RevisionState
 
 
 class Health(enum.Enum):
@@ -51,14 +53,18 @@ def suppressed_ids(session: Session, series_id: int) -> set[str]:
 
 
 def sim_status(review: ReviewRow | None) -> str:
+    """The simulator's health for the reviewed revision of ``review``:
+    fail, pass, unknown (mostly not simulated) or none."""
     if review is None or not review.sim_runs:
         return "none"
-    outcomes = {r.outcome for r in review.sim_runs}
-    if "fail" in outcomes:
-        return "fail"
-    if "pass" in outcomes:
-        return "pass"
-    return "none"
+    return summarise(review.sim_runs).health
+
+
+def sim_sentence(review: ReviewRow | None) -> str:
+    """``68 of 68 runs of v2 could not be simulated: frobnicate() is unknown``, or ""."""
+    if review is None or not review.sim_runs:
+        return ""
+    return summarise(review.sim_runs).not_simulated_sentence()
 
 
 def counts(review: ReviewRow | None, hidden: set[str]) -> dict[str, int]:
@@ -107,11 +113,13 @@ def refresh(session: Session, series: SeriesRow) -> None:
         setattr(series, column, c[sev])
     series.sim_status = sim_status(review)
     series.applied = review.applied if review is not None else None
-    if latest.state == "failed" and latest.rerun_requested is None:
+    if latest.state == RevisionState.FAILED and latest.rerun_requested is None:
         health = Health.FAILED  # the workers gave up on this revision
-    elif review is None or latest.rerun_requested is not None or latest.state == "queued":
+    elif (
+        review is None or latest.rerun_requested is not None or latest.state == RevisionState.QUEUED
+    ):
         health = Health.PENDING
-    elif review.status == "failed":
+    elif review.status == ReviewStatus.FAILED:
         health = Health.FAILED
     elif not review.applied:
         health = Health.NOT_APPLIED

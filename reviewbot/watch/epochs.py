@@ -1,5 +1,5 @@
-"""Read a public-inbox over HTTP, one git epoch at a time: the only module that runs git
-on the inbox mirrors.
+"""Read a public-inbox over HTTP, one git epoch at a time (git itself through
+``reviewbot.git.Mirror``).
 
 A v2 public-inbox stores every message as one commit of an epoch repository
 (``git/N.git``) whose tree holds the raw mail as blob ``m``; epochs roll over
@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
 from reviewbot.errors import FetchError
+from reviewbot.git import GitError, Mirror
 
 _EPOCH_RE = re.compile(r"/git/(\d+)\.git$")
 
@@ -65,27 +64,18 @@ class EpochMirror:
         self.url = f"{inbox_url.rstrip('/')}/git/{epoch}.git"
         self.path = state_dir / "mirrors" / _slug(inbox_url) / f"{epoch}.git"
         self.epoch = epoch
+        self._mirror = Mirror(self.path, self.url)
 
     def update(self) -> None:
         """Clone or fetch; raises FetchError when the server cannot be reached."""
         try:
-            if (self.path / "HEAD").exists():
-                git.Repo(self.path).git.fetch("--quiet", "--prune", "origin")
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                git.Repo.clone_from(self.url, self.path, mirror=True, quiet=True)
-        except git.GitCommandError as exc:
-            detail = (exc.stderr or str(exc)).strip().splitlines()
+            self._mirror.update()
+        except GitError as exc:
+            detail = exc.stderr.strip().splitlines()
             raise FetchError(f"{self.url}: {detail[-1] if detail else exc}") from None
 
     def head(self) -> str | None:
-        if not (self.path / "HEAD").exists():
-            return None
-        repo = git.Repo(self.path)
-        try:
-            return repo.git.rev_parse("--verify", "--quiet", "HEAD^{commit}") or None
-        except git.GitCommandError:
-            return None  # an empty epoch
+        return self._mirror.head()  # None: not cloned yet, or an empty epoch
 
     def messages_after(
         self, cursor: str | None, limit: int | None = None
@@ -99,25 +89,9 @@ class EpochMirror:
         head = self.head()
         if head is None or head == cursor:
             return
-        repo = git.Repo(self.path)
-        spec = head
-        if cursor:
-            try:
-                repo.git.merge_base("--is-ancestor", cursor, head)
-                spec = f"{cursor}..{head}"
-            except git.GitCommandError:
-                spec = head
-        args = ["--reverse", spec]
-        shas = repo.git.rev_list(*args).split()
+        shas = self._mirror.commits_after(cursor, head)
         if limit is not None:
             shas = shas[:limit]
-        if not shas:
-            return
-        # GitPython keeps one ``cat-file --batch`` process per repo: no fork per message.
-        for sha in shas:
-            commit = repo.commit(sha)
-            try:
-                blob = commit.tree / "m"
-            except KeyError:
-                continue  # a purge commit: no message in it
-            yield InboxMessage(self.epoch, sha, blob.data_stream.read())
+        # a purge commit has no message (blob ``m``): skipped
+        for sha, raw in self._mirror.blobs(shas, "m"):
+            yield InboxMessage(self.epoch, sha, raw)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from email.message import Message
 
 from reviewbot.mail import parse_subject
+from reviewbot.storage.clean import clean_id, clean_text
 
 _CHANGE_ID_RE = re.compile(r"^change-id:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 # "diff --git a/mm/memory.c b/mm/memory.c" and "+++ b/mm/memory.c"
@@ -27,6 +28,7 @@ _DIFF_PATH_RE = re.compile(
     r"^(?:diff --git a/(\S+) b/(\S+)|\+\+\+ b/(\S+)|--- a/(\S+))$", re.MULTILINE
 )
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,13 @@ class MailInfo:
 
 
 def _ids(value: str | None) -> tuple[str, ...]:
-    return tuple(_MSGID_RE.findall(value or ""))
+    # ids longer than storage takes get the form storage gives them (a hash suffix)
+    return tuple(clean_id(i) for i in _MSGID_RE.findall(value or ""))
+
+
+def _one_line(value: str) -> str:
+    """A header as one line of printable text (no NUL, no escape sequence)."""
+    return " ".join(_CONTROL_RE.sub(" ", clean_text(value)).split())
 
 
 def _header(msg: Message, name: str) -> str:
@@ -95,8 +103,8 @@ def parse_mail(raw: bytes) -> MailInfo | None:
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         message_id = next(iter(_ids(str(msg.get("Message-Id", "")))), None)
-        subject = " ".join(_header(msg, "Subject").split())
-        author = " ".join(_header(msg, "From").split())
+        subject = _one_line(_header(msg, "Subject"))
+        author = _one_line(_header(msg, "From"))
         date_hdr = msg.get("Date")
     except (ValueError, TypeError, IndexError, AttributeError):
         return None
@@ -108,7 +116,7 @@ def parse_mail(raw: bytes) -> MailInfo | None:
             date = date.replace(tzinfo=dt.UTC)
     except (ValueError, TypeError):
         date = None
-    body = _body_text(msg)
+    body = clean_text(_body_text(msg))
     refs = _ids(str(msg.get("References", "")))
     in_reply_to = next(iter(_ids(str(msg.get("In-Reply-To", "")))), None)
     if in_reply_to and in_reply_to not in refs:
@@ -136,7 +144,7 @@ def parse_mail(raw: bytes) -> MailInfo | None:
         version=version,
         index=index,
         total=total,
-        change_id=change.group(1) if change else None,
+        change_id=clean_id(change.group(1)) if change else None,
         paths=paths,
         body=body,
     )

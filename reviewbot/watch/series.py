@@ -12,12 +12,14 @@ title and author within a time window; ``reviewbot link`` links the rest.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from reviewbot.config import ListConfig
@@ -27,20 +29,10 @@ from reviewbot.storage.models import (
     RevisionRow,
     SeriesRow,
 )
+from reviewbot.storage.states import MessageState, RevisionState
 from reviewbot.watch.mail import MailInfo, parse_mail, touches
 
 log = logging.getLogger(__name__)
-
-# MessageRow.state values
-NEW = "new"  # a patch waiting for the rest of its series
-GROUPED = "grouped"  # part of a revision
-IGNORED = "ignored"  # not a patch, not ours, or a late straggler
-
-# RevisionRow.state values the service uses
-QUEUED = "queued"  # waiting for (or in) a worker
-REVIEWED = "reviewed"
-FAILED = "failed"
-DONE_STATES = frozenset({REVIEWED, FAILED})
 
 _MBOX_FROM = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
@@ -79,11 +71,41 @@ def store_message(session: Session, inbox_url: str, raw: bytes, info: MailInfo |
             message_id=info.message_id,
             inbox_url=inbox_url,
             raw=decode_raw(raw),
-            state=NEW if info.is_patch else IGNORED,
+            state=MessageState.NEW if info.is_patch else MessageState.IGNORED,
         )
     )
     session.flush()
     return True
+
+
+def quarantine(
+    session: Session, inbox_url: str, raw: bytes, info: MailInfo | None, reason: str
+) -> int:
+    """Keep a mail that could not be stored aside, with why; 1 if a row was written.
+
+    Its key is a hash of its bytes (its own Message-Id may be what failed).
+    """
+    key = f"quarantine.{hashlib.sha256(raw).hexdigest()[:40]}@reviewbot.invalid"
+    label = info.message_id[:200] if info is not None else "?"
+    log.warning("%s: mail %s quarantined: %s", inbox_url, label, reason)
+    try:
+        with session.begin_nested():
+            if session.scalar(select(MessageRow.id).where(MessageRow.message_id == key)):
+                return 0
+            session.add(
+                MessageRow(
+                    message_id=key,
+                    inbox_url=inbox_url,
+                    raw=decode_raw(raw),
+                    state=MessageState.QUARANTINED,
+                    reason=f"{reason} (Message-Id {label})"[:2000],
+                )
+            )
+            session.flush()
+    except (SQLAlchemyError, ValueError, UnicodeError) as exc:
+        log.error("%s: mail %s could not even be quarantined: %s", inbox_url, label, exc)
+        return 0
+    return 1
 
 
 def store_messages(
@@ -103,7 +125,7 @@ def store_messages(
                 message_id=info.message_id,
                 inbox_url=inbox_url,
                 raw=decode_raw(raw),
-                state=NEW if info.is_patch else IGNORED,
+                state=MessageState.NEW if info.is_patch else MessageState.IGNORED,
             )
         )
         stored.append(info)
@@ -140,36 +162,58 @@ def group_pending(
 ) -> list[int]:
     """Create the revisions that are ready; returns their ids (state ``queued``)."""
     rows = session.scalars(
-        select(MessageRow).where(MessageRow.inbox_url == lst.inbox_url, MessageRow.state == NEW)
+        select(MessageRow).where(
+            MessageRow.inbox_url == lst.inbox_url, MessageRow.state == MessageState.NEW
+        )
     ).all()
     groups: dict[str, _Group] = {}
     for row in rows:
-        info = parse_mail(row.raw.encode("utf-8"))
+        try:
+            info = parse_mail(row.raw.encode("utf-8"))
+        except Exception as exc:  # stored before a reader bug: kept aside, not a wedge
+            row.state, row.reason = (
+                MessageState.QUARANTINED,
+                f"unreadable: {type(exc).__name__}: {exc}"[:500],
+            )
+            continue
         if info is None or not info.is_patch:
-            row.state = IGNORED
+            row.state = MessageState.IGNORED
             continue
         received = _utc(row.received) or now
         group = groups.setdefault(info.thread_root, _Group(info.thread_root, {}, received))
         group.oldest = min(group.oldest, received)
         group.mails.setdefault(info.index, (row, info))
         if info.index in group.mails and group.mails[info.index][0] is not row:
-            row.state = IGNORED  # a second n/m in one thread (a resend): first one wins
+            row.state = (
+                MessageState.IGNORED
+            )  # a second n/m in one thread (a resend): first one wins
     created = []
     known = _known_roots(session, list(groups))
     for group in groups.values():
         if group.root in known:
             for row, _ in group.mails.values():
-                row.state = IGNORED  # a straggler after its revision was reviewed
+                row.state = MessageState.IGNORED  # a straggler after its revision was reviewed
             continue
         if not group.complete() and (now - group.oldest).total_seconds() < grace:
             continue
         if not any(touches(info.paths, lst.paths) for _, info in group.mails.values()):
             for row, _ in group.mails.values():
-                row.state = IGNORED
+                row.state = MessageState.IGNORED
             continue
-        rid = _create_revision(session, lst, group, link_window_days)
+        try:
+            with session.begin_nested():
+                rid = _create_revision(session, lst, group, link_window_days)
+        except (OperationalError, InterfaceError):
+            raise
+        except (SQLAlchemyError, ValueError, UnicodeError) as exc:
+            # one bad series must not keep every later one from being grouped
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:500]
+            log.warning("%s: series not stored, its mails quarantined: %s", group.root, reason)
+            for row, _ in group.mails.values():
+                row.state, row.reason = MessageState.QUARANTINED, f"grouping failed: {reason}"
+            continue
         for row, _ in group.mails.values():
-            row.state = GROUPED if rid is not None else IGNORED
+            row.state = MessageState.GROUPED if rid is not None else MessageState.IGNORED
         if rid is not None:
             created.append(rid)
     session.flush()
@@ -250,7 +294,7 @@ def _create_revision(
         message_id=head.message_id,
         total=group.total,
         date=head.date,
-        state=QUEUED,
+        state=RevisionState.QUEUED,
         mbox=to_mboxrd(row.raw for row, _ in ordered).decode("utf-8"),
     )
     session.add(revision)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reviewbot.config import Config, ListConfig
@@ -28,12 +29,40 @@ from reviewbot.outbox import SendStats, send_due
 from reviewbot.reviewer_commands import apply_commands
 from reviewbot.storage.models import CursorRow
 from reviewbot.watch.epochs import EpochMirror, discover_epochs
-from reviewbot.watch.mail import parse_mail
-from reviewbot.watch.series import group_pending, store_messages
+from reviewbot.watch.mail import MailInfo, parse_mail
+from reviewbot.watch.series import group_pending, quarantine, store_messages
 
 log = logging.getLogger(__name__)
 
 BATCH = 500  # mails per transaction
+# what a hostile mail can make the database (or the text going to it) raise
+_STORE_ERRORS = (SQLAlchemyError, ValueError, UnicodeError)
+
+
+def _line(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _parse(raw: bytes) -> MailInfo | str:
+    """The mail's MailInfo, or why it could not be read (the reason it is quarantined)."""
+    try:
+        info = parse_mail(raw)
+    except Exception as exc:  # a mail the email package chokes on is data, not a crash
+        return f"unreadable: {_line(exc)}"
+    return info if info is not None else "no Message-Id"
+
+
+@dataclass
+class _Counts:
+    stored: int = 0
+    duplicates: int = 0
+    commands: int = 0
+    quarantined: int = 0
+
+    def add(self, other: _Counts) -> None:
+        for name in ("stored", "duplicates", "commands", "quarantined"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
@@ -44,6 +73,7 @@ class PollStats:
     commands: int = 0
     revisions: list[int] = field(default_factory=list)
     requeued: int = 0
+    quarantined: int = 0
     errors: list[str] = field(default_factory=list)
     sent: SendStats | None = None
 
@@ -138,25 +168,63 @@ class Watcher:
     def _store_batch(
         self, lst: ListConfig, epoch: int, batch: list[tuple[str, bytes]], stats: PollStats
     ) -> None:
-        items = [(raw, parse_mail(raw)) for _commit, raw in batch]
-        with self.sessions.begin() as session:
-            stored, dups = store_messages(session, lst.inbox_url, items)
-            stats.read += len(items)
-            stats.stored += len(stored)
-            stats.duplicates += dups
-            for info in stored:
-                if not info.is_patch:
-                    stats.commands += len(apply_commands(session, info, self.cfg.message_domain))
-            cursor = session.scalar(
-                select(CursorRow).where(
-                    CursorRow.inbox_url == lst.inbox_url, CursorRow.epoch == epoch
-                )
-            )
-            if cursor is None:
-                session.add(CursorRow(inbox_url=lst.inbox_url, epoch=epoch, commit=batch[-1][0]))
+        """Store a batch with the cursor after it; a mail that cannot be stored is
+        quarantined with its reason, and never holds the cursor back."""
+        items = [(raw, _parse(raw)) for _commit, raw in batch]
+        try:
+            with self.sessions.begin() as session:
+                counts = self._store(session, lst, items)
+                self._advance(session, lst.inbox_url, epoch, batch[-1][0])
+        except (OperationalError, InterfaceError):
+            raise
+        except _STORE_ERRORS as exc:
+            log.warning("%s: batch not stored (%s): storing mail by mail", lst.name, _line(exc))
+            counts = _Counts()
+            with self.sessions.begin() as session:
+                for raw, info in items:
+                    try:
+                        with session.begin_nested():
+                            counts.add(self._store(session, lst, [(raw, info)]))
+                    except (OperationalError, InterfaceError):
+                        raise  # the database is away: no mail's fault, the poll is retried
+                    except _STORE_ERRORS as one:
+                        mail = info if isinstance(info, MailInfo) else None
+                        counts.quarantined += quarantine(
+                            session, lst.inbox_url, raw, mail, _line(one)
+                        )
+                self._advance(session, lst.inbox_url, epoch, batch[-1][0])
+        stats.read += len(items)
+        stats.stored += counts.stored
+        stats.duplicates += counts.duplicates
+        stats.commands += counts.commands
+        stats.quarantined += counts.quarantined
+
+    def _store(
+        self, session: Session, lst: ListConfig, items: list[tuple[bytes, MailInfo | str]]
+    ) -> _Counts:
+        counts = _Counts()
+        good: list[tuple[bytes, MailInfo | None]] = []
+        for raw, info in items:
+            if isinstance(info, str):  # unreadable: kept aside with the reason
+                counts.quarantined += quarantine(session, lst.inbox_url, raw, None, info)
             else:
-                cursor.commit = batch[-1][0]
-                cursor.updated = dt.datetime.now(dt.UTC)
+                good.append((raw, info))
+        stored, counts.duplicates = store_messages(session, lst.inbox_url, good)
+        counts.stored = len(stored)
+        for info in stored:
+            if not info.is_patch:
+                counts.commands += len(apply_commands(session, info, lst))
+        return counts
+
+    def _advance(self, session: Session, inbox_url: str, epoch: int, commit: str) -> None:
+        cursor = session.scalar(
+            select(CursorRow).where(CursorRow.inbox_url == inbox_url, CursorRow.epoch == epoch)
+        )
+        if cursor is None:
+            session.add(CursorRow(inbox_url=inbox_url, epoch=epoch, commit=commit))
+        else:
+            cursor.commit = commit
+            cursor.updated = dt.datetime.now(dt.UTC)
 
     # -- the loop --------------------------------------------------------------
     def next_wait(self) -> float:

@@ -16,12 +16,14 @@ no script at all; the pages need none).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
+from sqlalchemy.exc import DataError, StatementError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from reviewbot.storage.db import database_url, open_db
 
@@ -52,6 +54,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(actions.bp)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(HTTPException, _error)
+    app.before_request(_validate_parameters)
+    # a value the database refuses is the request's fault: 400, never 500
+    app.register_error_handler(DataError, _bad_value)
+    app.register_error_handler(StatementError, _bad_value)
 
     @app.context_processor
     def _actions() -> dict[str, bool]:
@@ -77,6 +83,39 @@ def db() -> Session:
         g.db = current_app.extensions["reviewbot.db"]()
     session: Session = g.db
     return session
+
+
+MAX_INT = 2**63 - 1  # ids are BIGINT at most: a larger one cannot name a row
+MAX_PARAM = 4096
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _validate_parameters() -> None:
+    """Every parameter of every request, before any view reads it."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and not 0 <= value <= MAX_INT:
+            abort(400, description=f"{name} out of range")
+        if isinstance(value, str) and (_CONTROL_RE.search(value) or len(value) > MAX_PARAM):
+            abort(400, description=f"bad {name}")
+    sources = [request.args]
+    if request.method == "POST" and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        sources.append(request.form)
+    for source in sources:
+        for key, value in source.items(multi=True):
+            if _CONTROL_RE.search(key) or _CONTROL_RE.search(value):
+                abort(400, description=f"control character in parameter {key[:40]!r}")
+            if len(value) > MAX_PARAM and key != "reason":
+                abort(400, description=f"parameter {key[:40]!r} too long")
+
+
+def _bad_value(exc: Exception) -> Any:
+    session = g.get("db")
+    if session is not None:
+        session.rollback()
+    return _error(BadRequest(description="a parameter has a value the database cannot take"))
 
 
 def _error(exc: HTTPException) -> Any:

@@ -18,14 +18,14 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, request, url_for
 from sqlalchemy import select
 
+from reviewbot import task_names
 from reviewbot.storage import summary
 from reviewbot.storage.models import OutboxRow, RevisionRow, SeriesRow, SuppressionRow
+from reviewbot.storage.states import RevisionState
 from reviewbot.web import db
 
 log = logging.getLogger(__name__)
 bp = Blueprint("actions", __name__)
-
-TASK_NAME = "reviewbot.review_revision"
 
 
 def authorised() -> bool:
@@ -60,7 +60,7 @@ def celery_enqueue(broker_url: str) -> Callable[[int], None]:
             broker_transport_options={"socket_connect_timeout": 2, "max_retries": 0},
         )
         try:
-            celery.send_task(TASK_NAME, args=[revision_id], retry=False)
+            celery.send_task(task_names.REVIEW_REVISION, args=[revision_id], retry=False)
         finally:
             celery.close()
 
@@ -81,7 +81,7 @@ def rerun(revision_id: int) -> dict[str, Any]:
     if revision is None:
         abort(404, description="no such revision")
     revision.rerun_requested = dt.datetime.now(dt.UTC)
-    revision.state = "queued"
+    revision.state = RevisionState.QUEUED
     summary.refresh(session, revision.series)
     session.commit()
     queued = False
@@ -101,6 +101,10 @@ def mark_invalid(finding_id: str) -> dict[str, Any]:
     if series_id is None and request.is_json:
         body = request.get_json(silent=True) or {}
         series_id = body.get("series") if isinstance(body.get("series"), int) else None
+    if series_id is not None and not (
+        0 < series_id < 2**63 and session.get(SeriesRow, series_id) is not None
+    ):
+        abort(404, description="no such series")
     reason = (request.form.get("reason") or "")[:2000]
     row = session.scalars(
         select(SuppressionRow).where(SuppressionRow.finding_id == finding_id[:16])

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from reviewbot.models import Reproducer, summarise
 from reviewbot.storage.models import FindingRow, ReviewRow, RevisionRow, SeriesRow
 from reviewbot.web import db
 from reviewbot.web.openapi import document
@@ -82,6 +83,7 @@ def review_json(r: ReviewRow, suppressed: set[str]) -> dict[str, Any]:
             }
             for s in r.sim_runs
         ],
+        "simulation_summary": summarise(r.sim_runs).to_json() if r.sim_runs else None,
     }
 
 
@@ -219,13 +221,7 @@ def reproduce_command(scenario: str, message_id: str) -> str:
 
     Case ids read ``"table-freed order=4 index=3"`` (sim/suite.py).
     """
-    name, *rest = scenario.split() or [""]
-    params = dict(p.split("=", 1) for p in rest if "=" in p)
-    parts = ["reviewbot", "simulate", "--scenario", name]
-    for flag in ("order", "index"):
-        if params.get(flag, "").isdigit():
-            parts += [f"--{flag}", params[flag]]
-    return shlex.join([*parts, message_id])
+    return shlex.join(Reproducer.from_case_id(scenario).argv(message_id))
 
 
 @bp.get("/openapi.json")

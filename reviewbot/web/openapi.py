@@ -73,7 +73,7 @@ _SERIES = {
         "latest_version": {"type": "integer"},
         "applied": {"type": ["boolean", "null"]},
         "findings": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "simulator": {"type": "string", "enum": ["pass", "fail", "none"]},
+        "simulator": {"type": "string", "enum": ["pass", "fail", "unknown", "none"]},
         "trend": {"type": "array", "items": {"type": "object"}},
         "updated": {"type": ["string", "null"], "format": "date-time"},
     },

@@ -26,7 +26,9 @@ from reviewbot.storage.models import (
     SuppressionRow,
 )
 from reviewbot.storage.rangediff import RangeDiffPair, range_diff
+from reviewbot.storage.states import ReviewStatus
 from reviewbot.storage.summary import Health
+from reviewbot.storage.summary import sim_sentence as summary_sim_sentence
 from reviewbot.storage.summary import sim_status as summary_sim_status
 from reviewbot.storage.unchanged import step, unchanged_since
 
@@ -165,6 +167,10 @@ class RevisionView:
     def sim_status(self) -> str:
         return summary_sim_status(self.review)
 
+    @property
+    def sim_sentence(self) -> str:
+        return summary_sim_sentence(self.review)
+
 
 @dataclass
 class SeriesView:
@@ -176,6 +182,8 @@ class SeriesView:
     rangediff: list[RangeDiffPair]
     outbox: list[OutboxRow]
     suppressed: set[str]
+    # who marked what invalid, for this series or everywhere
+    suppressions: list[SuppressionRow] = field(default_factory=list)
 
 
 def _sorted_findings(findings: Sequence[FindingRow]) -> list[FindingRow]:
@@ -187,7 +195,7 @@ def _sorted_findings(findings: Sequence[FindingRow]) -> list[FindingRow]:
 
 
 def _latest(reviews: Sequence[ReviewRow]) -> ReviewRow | None:
-    done = [r for r in reviews if r.status == "done"]
+    done = [r for r in reviews if r.status == ReviewStatus.DONE]
     return max(done, key=lambda r: (r.created, r.id)) if done else None
 
 
@@ -235,14 +243,15 @@ def series_view(
             .order_by(OutboxRow.created, OutboxRow.id)
         )
     )
-    suppressed = set(
+    suppressions = list(
         session.scalars(
-            select(SuppressionRow.finding_id).where(
-                or_(SuppressionRow.series_id == series_id, SuppressionRow.series_id.is_(None))
-            )
+            select(SuppressionRow)
+            .where(or_(SuppressionRow.series_id == series_id, SuppressionRow.series_id.is_(None)))
+            .order_by(SuppressionRow.created, SuppressionRow.id)
         )
     )
-    return SeriesView(series, views, older, newer, delta, rdiff, outbox, suppressed)
+    suppressed = {s.finding_id for s in suppressions}
+    return SeriesView(series, views, older, newer, delta, rdiff, outbox, suppressed, suppressions)
 
 
 @dataclass

@@ -45,7 +45,8 @@ def _globals() -> dict[str, Any]:
 
 def _version_arg(name: str) -> int | None:
     value = request.args.get(name, "").lstrip("v")
-    return int(value) if value.isdigit() else None
+    # isdigit() says yes to "²", which int() refuses: ASCII decimals only
+    return int(value) if value.isascii() and value.isdecimal() and len(value) < 10 else None
 
 
 @bp.get("/")

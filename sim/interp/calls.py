@@ -9,6 +9,7 @@ are not modelled.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from tree_sitter import Node
@@ -17,13 +18,15 @@ from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.expressions import Expr, _raise, local_name
 from sim.interp.machine import Frame, _new_frame
 from sim.interp.statements import Return
-from sim.interp.values import UNINIT, NullPtr
 from sim.model.mm import PtePtr
+from sim.values import UNINIT, NullPtr
 
 if TYPE_CHECKING:
     from sim.interp.expressions import ExpressionCompiler
     from sim.interp.machine import Machine
 
+
+log = logging.getLogger(__name__)
 
 _POINTER_KINDS = (Kind.STALE_POINTER, Kind.NULL, Kind.OUT_OF_BOUNDS)
 
@@ -48,6 +51,44 @@ def _name_the_pointer(exc: SimFault, fn: str, args: list[Any], texts: tuple[str,
             return
 
 
+# What a primitive raises when the C hands it values it has no model for
+# (a number where it reads a folio, say): the run is "not modelled", with
+# the argument types; any other exception is the simulator's own error.
+ARGUMENT_ERRORS = (TypeError, AttributeError, ValueError, OverflowError)
+
+
+def outside_model(name: str, args: list[Any], exc: Exception) -> NotModelled:
+    log.debug("%s() given values outside the model", name, exc_info=exc)
+    types = ", ".join(type(a).__name__ for a in args)
+    return NotModelled(f"{name}() of ({types}): {type(exc).__name__}: {exc}"[:200])
+
+
+def _wrong_arity(name: str, nargs: int, prim: Any) -> Any:
+    """A primitive called with a number of arguments it does not take."""
+    what = (
+        f"signature differs: {name}() called with {nargs} arguments, the model's {prim.signature()}"
+    )
+
+    def run(m: Machine, f: Frame, texts: tuple[str, ...], argfns: tuple[Expr, ...]) -> Any:
+        for a in argfns:
+            a(m, f)
+        raise NotModelled(what)
+
+    return run
+
+
+def _lazy(name: str, fn: Any) -> Any:
+    """A lazy primitive (a macro given its argument texts and closures)."""
+
+    def run(m: Machine, f: Frame, texts: tuple[str, ...], argfns: tuple[Expr, ...]) -> Any:
+        try:
+            return fn(m, f, texts, argfns)
+        except ARGUMENT_ERRORS as exc:
+            raise outside_model(name, [], exc) from exc
+
+    return run
+
+
 def _bad_arity(callee: str) -> Any:
     """A call that does not match the definition: arguments first, as C would."""
 
@@ -66,11 +107,15 @@ def _primitive1(name: str, fn: Any, a0: Expr, arg_texts: tuple[str, ...]) -> Exp
 
         def prim1(m: Machine, f: Frame) -> Any:
             v = a0(m, f)
+            m.charged += 1  # a primitive is a step (checked at the next statement)
+            m.room -= 1
             try:
                 result = fn(m, v)
             except SimFault as exc:
                 _name_the_pointer(exc, name, [v], arg_texts)
                 raise
+            except ARGUMENT_ERRORS as exc:
+                raise outside_model(name, [v], exc) from exc
             if result is True:
                 return 1
             if result is False:
@@ -84,11 +129,15 @@ def _primitive1(name: str, fn: Any, a0: Expr, arg_texts: tuple[str, ...]) -> Exp
         v = f.vars.get(n0, UNINIT)
         if v is UNINIT:
             raise SimFault(Kind.UNINITIALISED, uninit0)
+        m.charged += 1
+        m.room -= 1
         try:
             result = fn(m, v)
         except SimFault as exc:
             _name_the_pointer(exc, name, [v], arg_texts)
             raise
+        except ARGUMENT_ERRORS as exc:
+            raise outside_model(name, [v], exc) from exc
         if result is True:
             return 1
         if result is False:
@@ -110,7 +159,7 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
     argfns = tuple(ec.expr(a) for a in arg_nodes)
     nargs = len(argfns)
     bound = ec.program.bound_primitive(name) if ec.program is not None else None
-    if bound is not None and not bound.lazy and nargs == 1:
+    if bound is not None and not bound.lazy and nargs == 1 and bound.accepts(1):
         return _primitive1(name, bound.fn, argfns[0], arg_texts)
     # Resolved on the first execution, then fixed: a call site belongs to one
     # CompiledFunction, which belongs to one Program.  Modes: 0 unresolved,
@@ -130,7 +179,7 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
         t = m.program.resolve(name)
         program, target = m.program, t
         if t.lazy:
-            mode, fn = 3, t.fn
+            mode, fn = 3, _lazy(name, t.fn) if t.accepts(nargs) else _wrong_arity(name, nargs, t)
         elif t.is_source and nargs != len(t.params):
             mode, fn = 3, _bad_arity(t.name)
         elif t.is_source:
@@ -139,15 +188,21 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
                 p0, c0 = t.params[0]
             if nargs >= 2:
                 p1, c1 = t.params[1]
+        elif not t.accepts(nargs):
+            mode, fn = 3, _wrong_arity(name, nargs, t)
         else:
             mode, fn = 2, t.fn
 
     def primitive(m: Machine, args: list[Any]) -> Any:
+        m.charged += 1
+        m.room -= 1
         try:
             result = fn(m, *args)
         except SimFault as exc:
             _name_the_pointer(exc, name, args, arg_texts)
             raise
+        except ARGUMENT_ERRORS as exc:
+            raise outside_model(name, args, exc) from exc
         if result is True:
             return 1
         if result is False:
@@ -176,6 +231,8 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
             if program is not m.program:
                 resolve(m)
             if mode == 3:
+                m.charged += 1
+                m.room -= 1
                 return fn(m, f, arg_texts, argfns)
             if n0 is None:
                 v = a0(m, f)
@@ -184,11 +241,15 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
                 if v is UNINIT:
                     raise SimFault(Kind.UNINITIALISED, uninit0)
             if mode == 2:
+                m.charged += 1
+                m.room -= 1
                 try:
                     result = fn(m, v)
                 except SimFault as exc:
                     _name_the_pointer(exc, name, [v], arg_texts)
                     raise
+                except ARGUMENT_ERRORS as exc:
+                    raise outside_model(name, [v], exc) from exc
                 if result is True:
                     return 1
                 if result is False:
@@ -209,6 +270,8 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
             if program is not m.program:
                 resolve(m)
             if mode == 3:
+                m.charged += 1
+                m.room -= 1
                 return fn(m, f, arg_texts, argfns)
             if n0 is None:
                 v0 = a0(m, f)
@@ -223,11 +286,15 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
                 if v1 is UNINIT:
                     raise SimFault(Kind.UNINITIALISED, uninit1)
             if mode == 2:
+                m.charged += 1
+                m.room -= 1
                 try:
                     result = fn(m, v0, v1)
                 except SimFault as exc:
                     _name_the_pointer(exc, name, [v0, v1], arg_texts)
                     raise
+                except ARGUMENT_ERRORS as exc:
+                    raise outside_model(name, [v0, v1], exc) from exc
                 if result is True:
                     return 1
                 if result is False:
@@ -246,6 +313,8 @@ def compile_call(ec: ExpressionCompiler, node: Node) -> Expr:
             return m.enter(target, *[a(m, f) for a in argfns])
         if mode == 2:
             return primitive(m, [a(m, f) for a in argfns])
+        m.charged += 1
+        m.room -= 1
         return fn(m, f, arg_texts, argfns)
 
     return call

@@ -15,9 +15,9 @@ from tree_sitter import Node
 
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, c_div, c_mod, converter_for, sizeof
-from sim.interp.values import NULL, UNINIT, ErrPtr, FieldRef, NullPtr, Uninit, VarRef
 from sim.model.mm import PtePtr
 from sim.model.pte import SwapEntry
+from sim.values import NULL, UNINIT, ArrayPtr, ErrPtr, FieldRef, NullPtr, Uninit, VarRef, truth
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine
@@ -39,14 +39,6 @@ def local_name(e: Expr) -> str | None:
     return name
 
 
-def truth(v: Any) -> bool:
-    if type(v) is int:
-        return v != 0
-    if isinstance(v, Uninit):
-        raise SimFault(Kind.UNINITIALISED, "use of an uninitialised value")
-    return bool(v)
-
-
 def _ptr_arith(op: str, a: Any, b: Any, text: str, left_text: str) -> Any:
     if isinstance(a, NullPtr) or (isinstance(b, NullPtr) and op == "+"):
         raise SimFault(Kind.NULL, f"pointer arithmetic on NULL {left_text}")
@@ -59,6 +51,8 @@ def _ptr_arith(op: str, a: Any, b: Any, text: str, left_text: str) -> Any:
             return a.index - b.index
     if isinstance(b, PtePtr) and type(a) is int and op == "+":
         return b.moved(a)
+    if isinstance(a, ArrayPtr) and type(b) is int:
+        return a.moved(b if op == "+" else -b)
     raise NotModelled(f"arithmetic '{op}' on {type(a).__name__} and {type(b).__name__} in {text}")
 
 
@@ -91,13 +85,46 @@ def _compare(op: str, a: Any, b: Any, text: str) -> int:
     return int(a >= b)
 
 
+# Values are Python ints, but never wider than C's: a product or a left
+# shift that leaves the 64-bit range wraps (unsigned long arithmetic), and
+# the store into a typed local then converts to its own width.  So
+# ``big = big * big`` forty times costs forty multiplications of 64-bit
+# numbers, not minutes of bignum work.
+_LOW = -(1 << 63)
+_HIGH = 1 << 64
+_MASK = _HIGH - 1
+WIDTH = 64
+
+
+def wrap64(v: int) -> int:
+    return v if _LOW <= v < _HIGH else v & _MASK
+
+
+def _mul(a: int, b: int) -> int:
+    v = a * b
+    return v if _LOW <= v < _HIGH else v & _MASK
+
+
+def shift(op: str, a: int, b: int, text: str) -> int:
+    """``a << b`` or ``a >> b``; a count past the width is C's undefined
+    behaviour, a failure of the run, never a bignum."""
+    if b < 0 or b >= WIDTH:
+        raise SimFault(
+            Kind.UNDEFINED,
+            f"shift by {b} in {text}: past the width of a {WIDTH}-bit integer "
+            "(undefined behaviour)",
+        )
+    if op == ">>":
+        return a >> b
+    v = a << b
+    return v if _LOW <= v < _HIGH else v & _MASK
+
+
 _INT_OPS: dict[str, Callable[[int, int], int]] = {
-    "*": lambda a, b: a * b,
+    "*": _mul,
     "&": lambda a, b: a & b,
     "|": lambda a, b: a | b,
     "^": lambda a, b: a ^ b,
-    "<<": lambda a, b: a << b,
-    ">>": lambda a, b: a >> b,
 }
 
 
@@ -106,7 +133,7 @@ def _deref(p: Any, text: str) -> Any:
         return p.load()
     if isinstance(p, NullPtr):
         raise SimFault(Kind.NULL, f"NULL dereference of {text}")
-    if isinstance(p, VarRef | FieldRef):
+    if isinstance(p, VarRef | FieldRef | ArrayPtr):
         return p.load()
     if isinstance(p, Uninit):
         raise SimFault(Kind.UNINITIALISED, f"dereference of uninitialised {text}")
@@ -172,6 +199,8 @@ class ExpressionCompiler:
             )
         except ValueError:
             return _raise(NotModelled(f"number {text}"))
+        if value >= _HIGH:
+            return _raise(NotModelled(f"integer constant wider than {WIDTH} bits: {text[:30]}"))
         return lambda m, f: value
 
     def _x_true(self, node: Node) -> Expr:
@@ -327,6 +356,20 @@ class ExpressionCompiler:
                 return div(a, b)
 
             return divmod_
+        if op in ("<<", ">>"):
+
+            def shifted(m: Machine, f: Frame) -> Any:
+                a = left(m, f)
+                b = right(m, f)
+                if type(a) is not int or type(b) is not int:
+                    if isinstance(a, Uninit) or isinstance(b, Uninit):
+                        raise SimFault(
+                            Kind.UNINITIALISED, f"use of an uninitialised value in {text}"
+                        )
+                    raise NotModelled(f"'{op}' on {type(a).__name__} in {text}")
+                return shift(op, a, b, text)
+
+            return shifted
         intop = _INT_OPS.get(op)
         if intop is None:
             return _raise(NotModelled(f"operator {op}"))
@@ -355,7 +398,7 @@ class ExpressionCompiler:
             v = arg(m, f)
             if type(v) is not int:
                 raise NotModelled(f"unary {op} on {type(v).__name__} in {text}")
-            return -v if op == "-" else (~v if op == "~" else v)
+            return wrap64(-v) if op == "-" else (~v if op == "~" else v)
 
         return un
 
@@ -509,12 +552,24 @@ class ExpressionCompiler:
                 p = ptr(m, f)
                 if isinstance(p, NullPtr):
                     raise SimFault(Kind.NULL, f"NULL dereference of {ptext}")
-                if isinstance(p, PtePtr | VarRef | FieldRef):
+                if isinstance(p, PtePtr | VarRef | FieldRef | ArrayPtr):
                     p.store(v)
                     return
                 raise NotModelled(f"store through {type(p).__name__}")
 
             return self.expr(node), store
+        if node.type == "subscript_expression":
+            base = self.expr(node.child_by_field_name("argument"))  # type: ignore[arg-type]
+            idx = self.expr(node.child_by_field_name("index"))  # type: ignore[arg-type]
+
+            def store_element(m: Machine, f: Frame, v: Any) -> None:
+                p = _ptr_arith("+", base(m, f), idx(m, f), text, text)
+                if isinstance(p, PtePtr | ArrayPtr):
+                    p.store(v)
+                    return
+                raise NotModelled(f"store through {type(p).__name__}")
+
+            return self.expr(node), store_element
         return self.expr(node), self._no_store(f"store to {node.type}")
 
     @staticmethod
@@ -636,6 +691,8 @@ class _BinaryCombiner:
                 if b == 0:
                     raise SimFault(Kind.BUG_ON, f"division by zero in {self.text}")
                 return c_div(a, b) if op == "/" else c_mod(a, b)
+            if op in ("<<", ">>"):
+                return shift(op, a, b, self.text)
             fn = _INT_OPS.get(op)
             if fn is None:
                 raise NotModelled(f"operator {op}=")

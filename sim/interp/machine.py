@@ -8,6 +8,8 @@ statements executed and the statement lines covered.
 
 from __future__ import annotations
 
+import resource
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,8 +17,11 @@ from tree_sitter import Node
 
 from checkers.frontend import FunctionUnit, ParsedFile, declarator_name, parse
 from sim.faults import Kind, NotModelled, SimFault
+from sim.interp.preprocess import configure
 from sim.interp.statements import CompiledFunction, Return, pp_eval
-from sim.interp.values import NULL, Opaque
+from sim.kernel import Primitive, candidates
+from sim.prototypes import Prototype, prototypes
+from sim.values import NULL, Opaque
 
 if TYPE_CHECKING:
     from sim.model.mm import World
@@ -99,6 +104,18 @@ def _pp_taken(node: Node, pf: ParsedFile, config: dict[str, int]) -> bool:
     return cond is not None and bool(pp_eval(cond, pf.text, config))
 
 
+def signature_differs(name: str, proto: Prototype, shapes: Sequence[Primitive]) -> Primitive:
+    """A stand-in for a primitive written for another release: calling it
+    ends the run as not modelled, naming both prototypes."""
+    models = " or ".join(p.c_prototype() for p in shapes)
+    what = f"signature differs: the tree has {proto}, the model has {models}"
+
+    def differs(m: Any, f: Any, texts: Any, args: Any) -> None:
+        raise NotModelled(what)
+
+    return Primitive(name, differs, shapes[0].cites, lazy=True)
+
+
 class Frame:
     __slots__ = ("vars",)
 
@@ -119,14 +136,13 @@ class Program:
         files: Sequence[str] = SOURCE_FILES,
         config: dict[str, int] | None = None,
     ) -> None:
-        from sim.kernel import PRIMITIVES
-
         self.tree = tree
         self.files = tuple(files)
         self.config = dict(DEFAULT_CONFIG if config is None else config)
-        self.primitives = PRIMITIVES
         self._compiled: dict[str, CompiledFunction | None] = {}
         self._units: dict[str, FunctionUnit] | None = None
+        self._chosen: dict[str, Primitive | None] = {}
+        self._prototypes: dict[str, dict[str, Prototype]] = {}
 
     def _index(self) -> dict[str, FunctionUnit]:
         if self._units is None:
@@ -136,7 +152,7 @@ class Program:
                 data = self.tree.read(path)
                 if data is None:
                     continue
-                pf = parse(data, path)
+                pf = parse(configure(data, self.config), path)
                 for name, node in configured_functions(pf, self.config).items():
                     units[name] = FunctionUnit(pf, name, node)
             self._units = units
@@ -153,16 +169,47 @@ class Program:
             )
         return self._compiled[name]
 
+    def prototype(self, name: str, cited: str = "") -> Prototype | None:
+        """The tree's prototype of ``name``: from the files the simulator
+        reads, else from the file a primitive cites; None if neither has it."""
+        for path in (*self.files, cited):
+            if not path:
+                continue
+            if path not in self._prototypes:
+                data = self.tree.read(path)
+                self._prototypes[path] = (
+                    prototypes(parse(configure(data, self.config), path)) if data else {}
+                )
+            found = self._prototypes[path].get(name)
+            if found is not None:
+                return found
+        return None
+
+    def primitive_for(self, name: str) -> Primitive | None:
+        """The primitive standing for ``name`` in this tree: the shape that
+        fits the tree's prototype, or one that says the signature differs."""
+        if name in self._chosen:
+            return self._chosen[name]
+        shapes = candidates(name)
+        chosen = shapes[0] if shapes else None
+        if shapes:
+            proto = self.prototype(name, shapes[0].cited_file)
+            if proto is not None:
+                fitting = [p for p in shapes if p.fits(proto)]
+                chosen = fitting[0] if fitting else signature_differs(name, proto, shapes)
+        self._chosen[name] = chosen
+        return chosen
+
     def bound_primitive(self, name: str) -> Any:
         """The primitive ``resolve(name)`` will return, or None if it will not
         return one (the tree's source, or nothing: decided when executed)."""
-        prim = self.primitives.get(name)
+        prim = self.primitive_for(name)
         if prim is None or prim.prefer:
             return prim
         return None if self.unit(name) is not None else prim
 
     def resolve(self, name: str) -> Any:
-        prim = self.primitives.get(name)
+        prim = self.primitive_for(name)
         if prim is not None and prim.prefer:
             return prim
         fn = self.function(name)
@@ -170,11 +217,28 @@ class Program:
             return fn
         if prim is not None:
             return prim
-        raise NotModelled(name)
+        raise NotModelled(f"{name}() is unknown")
+
+
+# Every this many steps a run looks at its clock and its memory.
+CHECKPOINT_STEPS = 5_000
+MAX_SECONDS = 5.0  # wall clock per case
+MAX_MEMORY = 512 << 20  # bytes of peak memory a case may add
+
+
+def _peak_memory() -> int:
+    """The process's peak resident memory in bytes (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class Machine:
-    """One execution: budgets, trace and coverage over one World."""
+    """One execution: budgets, trace and coverage over one World.
+
+    Budgets: statements executed, loop iterations and primitive calls share
+    the step budget (a primitive that walks ``nr`` entries charges ``nr``);
+    the call depth; and, looked at every CHECKPOINT_STEPS steps, a
+    wall-clock and a memory budget.  Each ends the run as ``budget``.
+    """
 
     def __init__(
         self,
@@ -183,15 +247,22 @@ class Machine:
         max_steps: int = 100_000,
         max_depth: int = 48,
         trace_len: int = 12,
+        *,
+        max_seconds: float = MAX_SECONDS,
+        max_memory: int = MAX_MEMORY,
     ) -> None:
         self.program = program
         self.world = world
         self.max_steps = max_steps
         self.max_depth = max_depth
-        self.ticks = 0  # loop iterations
-        # Statements still allowed before the budget is exceeded, less the
-        # ticks: a statement checks ``len(log) > room``, one comparison.
-        self.room = max_steps
+        self.max_seconds = max_seconds
+        self.max_memory = max_memory
+        self.charged = 0  # loop iterations and primitive work
+        # Statements still allowed before the next checkpoint, less what
+        # was charged: a statement checks ``len(log) > room``, one comparison.
+        self.room = min(max_steps, CHECKPOINT_STEPS)
+        self.started = time.monotonic()
+        self.memory_at_start = _peak_memory()
         self.depth = 0
         self.trace_len = trace_len
         # Every statement executed, in order: the trace is its tail and the
@@ -203,8 +274,13 @@ class Machine:
         }
 
     @property
+    def ticks(self) -> int:
+        """Loop iterations and primitive work charged so far."""
+        return self.charged
+
+    @property
     def steps(self) -> int:
-        return len(self.log) + self.ticks
+        return len(self.log) + self.charged
 
     @property
     def trace(self) -> list[tuple[str, str, int, str]]:
@@ -221,10 +297,35 @@ class Machine:
             self.exhausted()
 
     def exhausted(self) -> None:
-        raise SimFault(
-            Kind.BUDGET,
-            f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
-        )
+        """Past ``room``: the step budget is spent, or a checkpoint is due."""
+        if self.steps > self.max_steps:
+            raise SimFault(
+                Kind.BUDGET,
+                f"step budget of {self.max_steps} statements exhausted (an endless loop?)",
+            )
+        elapsed = time.monotonic() - self.started
+        if elapsed > self.max_seconds:
+            raise SimFault(
+                Kind.BUDGET,
+                f"time budget of {self.max_seconds:g} s exhausted after {self.steps} steps",
+            )
+        grown = _peak_memory() - self.memory_at_start
+        if grown > self.max_memory:
+            raise SimFault(
+                Kind.BUDGET,
+                f"memory budget of {self.max_memory >> 20} MB exhausted "
+                f"({grown >> 20} MB) after {self.steps} steps",
+            )
+        # Next checkpoint: room is compared with len(log) and already less the charges.
+        self.room = len(self.log) + min(CHECKPOINT_STEPS, self.max_steps - self.steps)
+
+    def charge(self, work: int) -> None:
+        """Count ``work`` steps done inside a primitive (``nr`` entries walked)."""
+        if work > 0:
+            self.charged += work
+            self.room -= work
+            if len(self.log) > self.room:
+                self.exhausted()
 
     def note(self, event: str, data: object) -> None:
         """Record a model event with the C statement that caused it."""
@@ -233,7 +334,7 @@ class Machine:
 
     def tick(self) -> None:
         """One loop iteration: counts against the budget even with an empty body."""
-        self.ticks += 1
+        self.charged += 1
         self.room -= 1
         if len(self.log) > self.room:
             self.exhausted()

@@ -16,9 +16,9 @@ from tree_sitter import Node
 from checkers.frontend import FunctionUnit, declarator_name
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, converter_for
-from sim.interp.expressions import ExpressionCompiler, local_name, truth
-from sim.interp.values import UNINIT
+from sim.interp.expressions import Expr, ExpressionCompiler, _raise, local_name
 from sim.model.mm import PtePtr
+from sim.values import UNINIT, ArrayPtr, truth
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine
@@ -129,7 +129,8 @@ class CompiledFunction:
                     name = declarator_name(inner) if inner is not None else None
                     if name is not None and inner is not None:
                         names.add(name)
-                        convs.setdefault(name, converter_for(ttext, _is_pointer(inner)))
+                        array = inner.type == "array_declarator"
+                        convs.setdefault(name, converter_for(ttext, _is_pointer(inner) or array))
                 continue
             stack.extend(n.named_children)
 
@@ -309,6 +310,9 @@ class CompiledFunction:
                 inner, value = d, None
             assert inner is not None
             name = declarator_name(inner)
+            if name is not None and inner.type == "array_declarator" and value is None:
+                inits.append((name, self._array(inner, name), None))
+                continue
             if name is None or inner.type == "array_declarator":
                 return self._located(node, self._unsupported(node))
             conv = converter_for(ttext, _is_pointer(inner))
@@ -355,6 +359,21 @@ class CompiledFunction:
             return None
 
         return self._located(node, declare)
+
+    def _array(self, decl: Node, name: str) -> Expr:
+        """``T name[N];``: N cells, each uninitialised until written."""
+        size_node = decl.child_by_field_name("size")
+        if size_node is None:
+            return _raise(NotModelled(f"array {name}[] without a size"))
+        size = self.ec.expr(size_node)
+
+        def new_array(m: Machine, f: Frame) -> Any:
+            n = size(m, f)
+            if type(n) is not int or not 0 < n <= 4096:
+                raise NotModelled(f"array {name}[{n!r}]")
+            return ArrayPtr([UNINIT] * n, 0, name)
+
+        return new_array
 
     def _s_if_statement(self, node: Node) -> Stmt:
         cond_node = node.child_by_field_name("condition")
@@ -471,7 +490,7 @@ class CompiledFunction:
                 if check and cond is not None and not truth(cond(m, f)):
                     return None
                 check = True
-                m.ticks += 1
+                m.charged += 1
                 m.room -= 1
                 if len(m.log) > m.room:
                     m.exhausted()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.values import NullPtr
 from sim.kernel import OBSERVED, noop, primitive
 from sim.kernel.constants import RMAP_EXCLUSIVE, VM_FAULT_RETRY
 from sim.model.mm import Folio, Page
+from sim.values import NullPtr
 
 
 def _folio(v: Any, fn: str) -> Folio:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.expressions import truth
-from sim.interp.values import ErrPtr, Opaque
 from sim.kernel import primitive
+from sim.values import ErrPtr, Opaque, truth
 
 
 def _identity(name: str, cites: str) -> None:
@@ -28,13 +27,13 @@ def min_(m: Any, a: int, b: int) -> int:
     return a if a < b else b
 
 
-@primitive("max_t", "include/linux/minmax.h: max_t()", lazy=True)
+@primitive("max_t", "include/linux/minmax.h: max_t()", lazy=True, nargs=3)
 def max_t(m: Any, f: Any, texts: Any, args: Any) -> int:
     a, b = args[1](m, f), args[2](m, f)
     return int(a if a > b else b)
 
 
-@primitive("min_t", "include/linux/minmax.h: min_t()", lazy=True)
+@primitive("min_t", "include/linux/minmax.h: min_t()", lazy=True, nargs=3)
 def min_t(m: Any, f: Any, texts: Any, args: Any) -> int:
     a, b = args[1](m, f), args[2](m, f)
     return int(a if a < b else b)
@@ -55,7 +54,7 @@ def is_aligned(m: Any, x: int, a: int) -> bool:
     return x & (a - 1) == 0
 
 
-@primitive("IS_ENABLED", "include/linux/kconfig.h: IS_ENABLED()", lazy=True)
+@primitive("IS_ENABLED", "include/linux/kconfig.h: IS_ENABLED()", lazy=True, nargs=1)
 def is_enabled(m: Any, f: Any, texts: Any, args: Any) -> int:
     return 1 if m.program.config.get(texts[0].strip(), 0) else 0
 
@@ -75,7 +74,7 @@ def ptr_err(m: Any, p: Any) -> int:
     return p.err if isinstance(p, ErrPtr) else 0
 
 
-@primitive("DECLARE_WAITQUEUE", "include/linux/wait.h: DECLARE_WAITQUEUE()", lazy=True)
+@primitive("DECLARE_WAITQUEUE", "include/linux/wait.h: DECLARE_WAITQUEUE()", lazy=True, nargs=2)
 def declare_waitqueue(m: Any, f: Any, texts: Any, args: Any) -> None:
     f.vars[texts[0].strip()] = Opaque("wait_queue_entry " + texts[0].strip())
 
@@ -148,3 +147,15 @@ def pfn_down(m: Any, x: int) -> int:
 @primitive("PFN_UP", "include/linux/pfn.h: PFN_UP()")
 def pfn_up(m: Any, x: int) -> int:
     return (x + 4095) >> 12
+
+
+@primitive("memset", "include/linux/string.h: memset()")
+def memset(m: Any, dest: Any, c: int, size: int) -> Any:
+    # Local arrays of int (init_rss_vec()): whole cells only.
+    from sim.values import ArrayPtr
+
+    if not isinstance(dest, ArrayPtr) or size % 4:
+        raise NotModelled(f"memset() of {type(dest).__name__}, {size} bytes")
+    for i in range(size // 4):
+        dest.moved(i).store(c)
+    return dest

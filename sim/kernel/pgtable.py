@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.values import NULL, FieldRef, NullPtr, VarRef
-from sim.kernel import OBSERVED, noop, primitive
+from sim.kernel import OBSERVED, noop, primitive, walked
 from sim.kernel.constants import VM_SOFTDIRTY, VM_UFFD_WP
 from sim.model.mm import (
     PAGE_SHIFT,
@@ -15,6 +14,7 @@ from sim.model.mm import (
     PMD_SHIFT,
     PMD_SIZE,
     PTRS_PER_PTE,
+    Folio,
     Pmd,
     PtePtr,
 )
@@ -27,6 +27,7 @@ from sim.model.pte import (
     SwapEntry,
     swap_entry,
 )
+from sim.values import NULL, FieldRef, NullPtr, VarRef
 
 _make = tuple.__new__
 
@@ -126,7 +127,8 @@ def non_swap_entry(m: Any, entry: Any) -> bool:
 
 @primitive("is_migration_entry", "include/linux/swapops.h: is_migration_entry()")
 def is_migration_entry(m: Any, entry: Any) -> bool:
-    return bool(entry.type == SWP_MIGRATION)
+    # SWP_MIGRATION (read), then read-exclusive and write (sim/kernel/mprotect.py).
+    return bool(SWP_MIGRATION <= entry.type <= SWP_MIGRATION + 2)
 
 
 @primitive("is_hwpoison_entry", "include/linux/swapops.h: is_hwpoison_entry()")
@@ -204,6 +206,20 @@ for _name, _attr, _value in (
 @primitive("mk_pte", "include/linux/mm.h: mk_pte()")
 def mk_pte(m: Any, page: Any, prot: Any) -> Pte:
     return Pte.present(page.pfn, young=True)
+
+
+@primitive(
+    "folio_mk_pte",
+    "include/linux/mm.h: folio_mk_pte() (6.16)",
+    params=("struct folio *", "pgprot_t"),
+)
+def folio_mk_pte(m: Any, folio: Any, prot: Any) -> Pte:
+    """The PTE of a folio's first page (later releases' form of mk_pte())."""
+    if isinstance(folio, NullPtr):
+        raise SimFault(Kind.NULL, "folio_mk_pte() on a NULL folio")
+    if not isinstance(folio, Folio):
+        raise NotModelled(f"folio_mk_pte on {type(folio).__name__}")
+    return Pte.present(folio.pages[0].pfn, young=True)
 
 
 @primitive("pte_advance_pfn", "include/linux/pgtable.h: pte_advance_pfn()")
@@ -342,7 +358,7 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
     table = p.handle.table
     if p.handle.live and not table.freed and not table.ptl.held:
         raise SimFault(Kind.LOCK, "set_ptes() without the page table lock held")
-    if nr < 1:
+    if walked(m, nr, "set_ptes") < 1:
         raise SimFault(Kind.WRONG_COUNT, f"set_ptes() of {nr} entries")
     if p.handle.live and 0 <= p.index < PTRS_PER_PTE and table.address(p.index) != addr:
         raise SimFault(
@@ -379,7 +395,7 @@ def set_pte_at(m: Any, mm: Any, addr: int, ptep: Any, pte: Any) -> None:
 def update_mmu_cache_range(m: Any, vmf: Any, vma: Any, addr: int, ptep: Any, nr: int) -> None:
     # A no-op on x86, but other architectures read the PTEs: they must be live.
     p = _ptr(ptep, "update_mmu_cache_range")
-    for i in range(max(nr, 1)):
+    for i in range(max(walked(m, nr, "update_mmu_cache_range"), 1)):
         p.moved(i).load()
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.interp.values import NULL
-from sim.kernel import OBSERVED, noop, primitive
+from sim.kernel import OBSERVED, noop, primitive, walked
 from sim.kernel.constants import EEXIST
 from sim.model.mm import Folio
 from sim.model.pte import SwapEntry
+from sim.values import NULL
 
 
 def _entry(v: Any, fn: str) -> SwapEntry:
@@ -54,7 +54,7 @@ def swap_count(m: Any, entry: Any) -> int:
 def swap_free_nr(m: Any, entry: Any, nr: int) -> None:
     e = _entry(entry, "swap_free_nr")
     smap = m.world.swap.swap_map
-    for off in range(e.offset, e.offset + nr):
+    for off in range(e.offset, e.offset + walked(m, nr, "swap_free_nr")):
         count = smap.get(off, 0)
         if count <= 0:
             raise SimFault(
@@ -99,21 +99,26 @@ def page_swap_entry(m: Any, page: Any) -> SwapEntry:
     return SwapEntry(folio.swap.type, folio.swap.offset + page.idx)
 
 
-@primitive("swapcache_prepare", "mm/swapfile.c: swapcache_prepare()")
+@primitive("swapcache_prepare", "mm/swapfile.c: swapcache_prepare()", params=("swp_entry_t", "int"))
 def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
     e = _entry(entry, "swapcache_prepare")
     si = m.world.swap
-    offsets = range(e.offset, e.offset + nr)
+    offsets = range(e.offset, e.offset + walked(m, nr, "swapcache_prepare"))
     if any(o in si.has_cache for o in offsets):
         return -EEXIST
     si.has_cache.update(offsets)
     return 0
 
 
-@primitive("swapcache_clear", "mm/swapfile.c: swapcache_clear()", prefer=True)
+@primitive(
+    "swapcache_clear",
+    "mm/swapfile.c: swapcache_clear()",
+    prefer=True,
+    params=("struct swap_info_struct *", "swp_entry_t", "int"),
+)
 def swapcache_clear(m: Any, si: Any, entry: Any, nr: int) -> None:
     e = _entry(entry, "swapcache_clear")
-    for o in range(e.offset, e.offset + nr):
+    for o in range(e.offset, e.offset + walked(m, nr, "swapcache_clear")):
         if o not in si.has_cache:
             raise SimFault(Kind.WRONG_COUNT, f"swapcache_clear() of {o:#x} without the cache flag")
         si.has_cache.discard(o)
@@ -190,3 +195,27 @@ noop(
 )
 noop("waitqueue_active", cites="include/linux/wait.h: waitqueue_active()", result=False)
 noop("print_bad_pte", cites="mm/memory.c: print_bad_pte()", prefer=True)
+
+
+# Before 6.11 the swap cache pin of a synchronous swap-in covered one entry:
+# swapcache_prepare(entry) and swapcache_clear(si, entry).
+@primitive(
+    "swapcache_prepare",
+    "mm/swapfile.c: swapcache_prepare() of 6.10",
+    params=("swp_entry_t",),
+    variant=True,
+)
+def swapcache_prepare_one(m: Any, entry: Any) -> int:
+    result: int = swapcache_prepare(m, entry, 1)
+    return result
+
+
+@primitive(
+    "swapcache_clear",
+    "mm/swapfile.c: swapcache_clear() of 6.10",
+    prefer=True,
+    params=("struct swap_info_struct *", "swp_entry_t"),
+    variant=True,
+)
+def swapcache_clear_one(m: Any, si: Any, entry: Any) -> None:
+    swapcache_clear(m, si, entry, 1)

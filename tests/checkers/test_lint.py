@@ -204,3 +204,20 @@ def test_files_without_trigger_words_are_not_parsed(
     assert main(["lint", "--format", "json", str(d)]) == 1
     stats = json.loads(capsys.readouterr().out)["stats"]
     assert (stats["files"], stats["files_skipped"], stats["functions"]) == (1, 1, 1)
+
+
+def test_lint_leaves_a_naming_idiom_of_the_linted_code_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No patch in lint: a pte_t * name the code uses in several functions is
+    its convention; a name used once is still a nit."""
+    d = _copy(tmp_path, "ptep-naming/bad_start_pte.c")
+    src = (d / "bad_start_pte.c").read_text()
+    (d / "second.c").write_text(src.replace("static ", "static inline ").replace("(", "_again(", 1))
+    assert main(["lint", "--format", "json", str(d)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f for f in doc["findings"] if f["checker"] == "ptep-naming"] == []
+    (d / "second.c").unlink()
+    assert main(["lint", "--format", "json", str(d)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f["line"] for f in doc["findings"] if f["checker"] == "ptep-naming"] == [6]

@@ -21,9 +21,9 @@ from reviewbot.config import (
     WatchConfig,
     WorkerConfig,
 )
-from reviewbot.watch.database import dispose_all, sessions_for
+from reviewbot.devtools.services import CeleryWorker, RedisServer, SmtpSink
+from reviewbot.storage.sessions import dispose_all, sessions_for
 from tests.support.fixtures import public_inbox  # noqa: F401 (a fixture)
-from tests.support.services import CeleryWorker, RedisServer, SmtpSink
 
 PG_ADMIN = os.environ.get("REVIEWBOT_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 FAKE = "tests.service.fakepipe:Pipeline"
@@ -115,49 +115,6 @@ def make_config(
         lists=(lst,),
     )
     return dataclasses.replace(cfg, **over)  # type: ignore[arg-type]
-
-
-def write_config(cfg: Config, path: Path) -> Path:
-    """The same config as TOML, for subprocesses (workers)."""
-    lst = cfg.lists[0]
-    broker = f'broker = "{cfg.broker}"' if cfg.broker else ""
-    text = f"""
-database = "{cfg.database}"
-{broker}
-tree = "{cfg.tree}"
-state_dir = "{cfg.state_dir}"
-message_domain = "{cfg.message_domain}"
-pipeline = "{cfg.pipeline}"
-simulate = {str(cfg.simulate).lower()}
-
-[smtp]
-host = "{cfg.smtp.host}"
-port = {cfg.smtp.port}
-sender = "{cfg.smtp.sender}"
-
-[watch]
-backfill = {str(cfg.watch.backfill).lower()}
-interval = {cfg.watch.interval}
-requeue_after = {cfg.watch.requeue_after}
-
-[worker]
-soft_time_limit = {cfg.worker.soft_time_limit}
-time_limit = {cfg.worker.time_limit}
-visibility_timeout = {cfg.worker.visibility_timeout}
-max_attempts = {cfg.worker.max_attempts}
-retry_backoff = {cfg.worker.retry_backoff}
-restore_interval = {cfg.worker.restore_interval}
-
-[[lists]]
-name = "{lst.name}"
-inbox_url = "{lst.inbox_url}"
-address = "{lst.address}"
-[lists.policy]
-mode = "{lst.policy.mode.value}"
-rate_per_hour = {lst.policy.rate_per_hour}
-"""
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture

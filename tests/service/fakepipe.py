@@ -3,12 +3,15 @@
 It parses the mbox for real (email package) and reports one finding per
 ``/* FIXME ... */`` line a patch adds; the reply names findings fixed since
 the previous revision.  ``REVIEWBOT_FAKE_DELAY`` (seconds) makes a review
-slow enough to kill a worker in the middle of it.  The end-to-end tests with
-the bundled sample use the real pipeline instead.
+slow enough to kill a worker in the middle of it; with
+``REVIEWBOT_FAKE_OVERLAY=TREE`` it holds an apply overlay over TREE
+meanwhile.  The end-to-end tests with the bundled sample use the real
+pipeline instead.
 """
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import time
@@ -32,6 +35,12 @@ class FakeReply:
     body: str
 
 
+def _header_values(raw: bytes, name: str) -> tuple[str, ...]:
+    """The header's values as written (the outbox parses the addresses itself)."""
+    msg = email.message_from_bytes(raw)
+    return tuple(" ".join(str(v).split()) for v in msg.get_all(name, []))
+
+
 def _split(mbox: bytes) -> list[bytes]:
     parts = re.split(rb"^From mboxrd@z .*\n", mbox, flags=re.MULTILINE)
     return [p for p in parts if p.strip()]
@@ -39,6 +48,7 @@ def _split(mbox: bytes) -> list[bytes]:
 
 class FakePipeline:
     def parse(self, mbox: bytes, version: int | None) -> tuple[Series, Revision]:
+        raws = {i.message_id: raw for raw in _split(mbox) if (i := parse_mail(raw)) is not None}
         infos = [i for raw in _split(mbox) if (i := parse_mail(raw)) is not None]
         if not infos:
             raise ValueError("empty mbox")
@@ -54,6 +64,8 @@ class FakePipeline:
                 diff_text=i.body,
                 raw_subject=i.subject,
                 references=i.references,
+                to=_header_values(raws[i.message_id], "To"),
+                cc=_header_values(raws[i.message_id], "Cc"),
             )
             for i in sorted(infos, key=lambda i: i.index)
             if i.index > 0
@@ -75,7 +87,13 @@ class FakePipeline:
 
     def review(self, series: Series, revision: Revision, tree: Path, *, simulate: bool) -> Review:
         delay = float(os.environ.get("REVIEWBOT_FAKE_DELAY", "0") or 0)
-        if delay:
+        if delay and os.environ.get("REVIEWBOT_FAKE_OVERLAY"):
+            # the real apply stage's temporary index, held while the review is slow
+            from reviewbot.git import Overlay, Repo
+
+            with Overlay(Repo(os.environ["REVIEWBOT_FAKE_OVERLAY"])):
+                time.sleep(delay)
+        elif delay:
             time.sleep(delay)
         findings = []
         for p in revision.patches:
@@ -123,7 +141,7 @@ class FakePipeline:
                     references=refs,
                     subject=f"Re: {p.raw_subject}",
                     to=(p.author,),
-                    cc=(),
+                    cc=(*p.to, *p.cc),  # as the real report does: the list stays on Cc
                     body="\n".join(lines),
                 )
             )

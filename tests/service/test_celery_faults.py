@@ -18,16 +18,16 @@ import pytest
 from sqlalchemy import func, select
 
 from reviewbot.config import Config, SmtpConfig
+from reviewbot.devtools.mails import mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import CeleryWorker, RedisServer, SmtpSink, write_config
 from reviewbot.storage.models import ReviewRow, RevisionRow, TaskAttemptRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
+from reviewbot.task_names import REVIEW_REVISION as REVIEW_TASK
 from reviewbot.watch.watcher import Watcher
-from tests.service.conftest import make_config, write_config
-from tests.service.mails import mbox, series_mails
+from tests.service.conftest import make_config
 from tests.service.test_watch_inbox import running, wait_for
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import CeleryWorker, RedisServer, SmtpSink
 from workers.dispatch import Dispatcher
-from workers.jobs import REVIEW_TASK
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

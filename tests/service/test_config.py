@@ -42,6 +42,18 @@ def test_example_config_parses_with_every_key() -> None:
         ("[worker]\ntime_limit = 900\nvisibility_timeout = 900\n", "below worker.visibility"),
         ("[[lists]]\nname = 'a'\n", "needs a name and an inbox_url"),
         ("x = [", "config"),
+        # values that were tracebacks, or a watcher that never waits
+        ("[watch]\ninterval = nan\n", "watch.interval must be a finite number"),
+        ("[watch]\ninterval = -1\n", "watch.interval must be a finite number"),
+        ("[watch]\ninterval = 0\n", "watch.interval must be above 0"),
+        ("[watch]\ngrace = inf\n", "watch.grace must be a finite number"),
+        ("[smtp]\nport = 70000\n", "smtp.port 70000 is not a TCP port"),
+        ("[worker]\nmax_attempts = -3\n", "worker.max_attempts must be between"),
+        ("tree = 5\n", "tree must be a path"),
+        ("smtp = 3\n", r"\[smtp\] must be a table"),
+        ("[[lists]]\nname='a'\ninbox_url='http://x'\npolicy = 'loud'\n", "policy must be a table"),
+        ("[[lists]]\nname='a'\ninbox_url='http://x'\nmaintainers = 'me'\n", "list of strings"),
+        ("[limits]\nmax_patches = 1.5\n", "limits.max_patches must be an integer"),
     ],
 )
 def test_bad_config_is_a_usage_error(tmp_path: Path, text: str, message: str) -> None:
@@ -86,6 +98,7 @@ def test_example_config_documents_every_key() -> None:
 
     from reviewbot.config import (
         Config,
+        LimitsConfig,
         ListConfig,
         ListPolicy,
         SmtpConfig,
@@ -95,9 +108,17 @@ def test_example_config_documents_every_key() -> None:
 
     text = (ROOT / "deploy" / "reviewbot.example.toml").read_text()
     keys = set(re.findall(r"^([a-z_]+)\s*=", text, re.MULTILINE))
-    for cls in (Config, ListConfig, ListPolicy, SmtpConfig, WatchConfig, WorkerConfig):
+    for cls in (
+        Config,
+        ListConfig,
+        ListPolicy,
+        SmtpConfig,
+        WatchConfig,
+        WorkerConfig,
+        LimitsConfig,
+    ):
         for f in dataclasses.fields(cls):
-            if f.name not in ("smtp", "watch", "worker", "lists", "policy"):
+            if f.name not in ("smtp", "watch", "worker", "lists", "policy", "limits"):
                 assert f.name in keys, f"{cls.__name__}.{f.name} is not in the example config"
 
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from reviewbot.config import Config
+from reviewbot.devtools.mails import series_mails
 from reviewbot.storage.models import MessageRow, PatchRow, RevisionRow, SeriesRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, link_revisions, store_message
 from tests.service.conftest import make_config
-from tests.service.mails import series_mails
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 

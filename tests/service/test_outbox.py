@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from reviewbot import task_names
 from reviewbot.config import Config, PolicyMode, ReplyTo, SmtpConfig
+from reviewbot.devtools.mails import series_mails
+from reviewbot.devtools.services import SmtpSink
 from reviewbot.outbox import Delivery, Outcome, approve, deliver, resolve, send_due
 from reviewbot.storage.models import OutboxRow, RevisionRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, store_message
 from tests.service.conftest import make_config
 from tests.service.fakepipe import FakePipeline
-from tests.service.mails import series_mails
-from tests.support.services import SmtpSink
 from workers import jobs
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -242,7 +243,8 @@ def test_transient_errors_are_retried_then_given_up(sqlite_url: str, tmp_path: P
             a.state
             for a in s.scalars(
                 select(TaskAttemptRow).where(
-                    TaskAttemptRow.revision_id == first, TaskAttemptRow.task == jobs.REVIEW_TASK
+                    TaskAttemptRow.revision_id == first,
+                    TaskAttemptRow.task == task_names.REVIEW_REVISION,
                 )
             )
         ]

@@ -14,15 +14,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from reviewbot.config import Config
+from reviewbot.devtools.mails import series_mails
 from reviewbot.models import Review, Revision, Series
 from reviewbot.storage.models import OutboxRow, ReviewRow, RevisionRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.mail import parse_mail
 from reviewbot.watch.series import group_pending, store_message
 from reviewbot.web import create_app
 from tests.service.conftest import make_config
 from tests.service.fakepipe import FakePipeline
-from tests.service.mails import series_mails
 from workers import jobs
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)

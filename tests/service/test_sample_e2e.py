@@ -21,14 +21,14 @@ import pytest
 from sqlalchemy import select
 
 from reviewbot.config import SmtpConfig
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import CeleryWorker, RedisServer, SmtpSink, write_config
 from reviewbot.sample import build_sample_tree
 from reviewbot.storage.models import RevisionRow
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.watcher import Watcher
-from tests.service.conftest import make_config, write_config
+from tests.service.conftest import make_config
 from tests.service.test_watch_inbox import running, wait_for
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import CeleryWorker, RedisServer, SmtpSink
 from workers.dispatch import Dispatcher
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from reviewbot.cli import main
+from reviewbot.devtools.mails import series_mails
 from reviewbot.errors import FetchError
 from reviewbot.reviewer_commands import parse_commands
 from reviewbot.watch.epochs import discover_epochs
 from reviewbot.watch.mail import parse_mail, touches
-from tests.service.mails import series_mails
 
 
 def test_parse_patch_mail() -> None:

@@ -21,6 +21,9 @@ from sqlalchemy import func, select
 
 from reviewbot.cli import main
 from reviewbot.config import Config, SmtpConfig
+from reviewbot.devtools.mails import mbox, series_mails
+from reviewbot.devtools.publicinbox import PublicInbox
+from reviewbot.devtools.services import SmtpSink, write_config
 from reviewbot.storage.models import (
     CursorRow,
     MessageRow,
@@ -28,12 +31,9 @@ from reviewbot.storage.models import (
     RevisionRow,
     SuppressionRow,
 )
-from reviewbot.watch.database import sessions_for
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.watcher import Watcher
-from tests.service.conftest import make_config, write_config
-from tests.service.mails import mbox, series_mails
-from tests.support.publicinbox import PublicInbox
-from tests.support.services import SmtpSink
+from tests.service.conftest import make_config
 from workers.dispatch import Dispatcher
 
 pytestmark = pytest.mark.services
@@ -170,6 +170,8 @@ def test_v2_is_linked_reviewed_and_names_what_was_fixed(
     public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
     cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
+    lst = dataclasses.replace(cfg.lists[0], maintainers=("mai@example.org",))
+    cfg = dataclasses.replace(cfg, lists=(lst,))
     watcher = _watcher(cfg)
     public_inbox.import_mbox(mbox(series_mails("s", version=1, n=3, flagged=(1, 2, 3))))
     watcher.poll_once()

@@ -14,7 +14,16 @@ from sim.model.mm import World
 from sim.scenarios.spec import Spec, build
 
 MUTATIONS = Path(__file__).resolve().parent.parent / "fixtures" / "sim-mutations"
-KERNEL_FILES = ("mm/memory.c", "mm/internal.h", "mm/swap.h")
+# Every file an entry executes from (sim.entries: FILES).
+KERNEL_FILES = (
+    "mm/memory.c",
+    "mm/internal.h",
+    "mm/swap.h",
+    "mm/madvise.c",
+    "mm/mprotect.c",
+    "include/linux/mm_inline.h",
+    "include/linux/userfaultfd_k.h",
+)
 
 
 class MemTree:

@@ -206,7 +206,7 @@ def test_unbounded_recursion_ends_within_the_depth_budget() -> None:
 def test_unknown_callee_is_not_modelled_never_skipped() -> None:
     exc = _fault("unknown")
     assert isinstance(exc, NotModelled)
-    assert exc.message == "not modelled: frobnicate_the_mm"
+    assert exc.message == "not modelled: frobnicate_the_mm() is unknown"
 
 
 def test_call_through_function_pointer_is_not_modelled() -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_check import KERNEL_EDITS, make_kernel_series
+from reviewbot.devtools.kernel_series import TWO_PATCHES as KERNEL_EDITS
+from reviewbot.devtools.kernel_series import make_series
 from reviewbot.git import Repo
 from reviewbot.pipeline import review_revision
 from reviewbot.pipeline.apply import applied
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.kernel_tree
 def test_series_applies_in_an_overlay_of_the_kernel(kernel_tree: Path) -> None:
     repo = Repo(kernel_tree)
     before = repo.snapshot()
-    fetched = from_mbox_bytes(make_kernel_series(kernel_tree))
+    fetched = from_mbox_bytes(make_series(kernel_tree, KERNEL_EDITS))
     assert fetched.revision.base_commit == repo.head()
     t0 = time.perf_counter()
     with applied(kernel_tree, fetched.revision) as a:
@@ -35,7 +36,7 @@ def test_series_applies_in_an_overlay_of_the_kernel(kernel_tree: Path) -> None:
 
 
 def test_review_of_the_kernel_series(kernel_tree: Path) -> None:
-    fetched = from_mbox_bytes(make_kernel_series(kernel_tree))
+    fetched = from_mbox_bytes(make_series(kernel_tree, KERNEL_EDITS))
     review = review_revision(fetched.series, fetched.revision, kernel_tree, simulate=False)
     assert review.apply is not None and review.apply.applied
     assert [p.subject for p in fetched.revision.patches] == [e[0] for e in KERNEL_EDITS]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from reviewbot.devtools.publicinbox import PublicInbox
 from reviewbot.git import Repo
 from tests.spine.conftest import Commit, make_series, replace_in
 from tests.spine.test_cli_check import reviewbot
-from tests.support.publicinbox import PublicInbox
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -18,6 +18,7 @@ from reviewbot.models import (
     Evidence,
     Finding,
     PatchApply,
+    Reproducer,
     Review,
     Severity,
 )
@@ -251,12 +252,15 @@ def test_sample_v2_reply_keeps_the_renamed_stale_pointer(tmp_path: Path) -> None
 
 
 def test_simulated_reproducer_names_the_series_and_is_not_wrapped(review: Review) -> None:
+    case = Reproducer("table-freed", 2, 1)
     shown = (
         "simulated: a 4-page folio in the swap cache, fault on page 1, page table freed "
-        "concurrently: pointer arithmetic on NULL vmf->pte at line 151.\n"
+        f"concurrently: pointer arithmetic on NULL vmf->pte at line 151.\n{case.line()}"
+    )
+    assert shown.endswith(
         "Reproduce: reviewbot simulate --scenario table-freed --order 2 --index 1 ..."
     )
-    bug = replace(review.findings[0], simulated=(shown,))
+    bug = replace(review.findings[0], simulated=(shown,), reproducers=(case,))
     (reply,) = report.render_replies(
         replace(review, findings=(bug,)), tool_cmd="reviewbot check --mbox series/v2.mbox"
     )

@@ -8,7 +8,9 @@ is "unchanged since vN" only as part of an unchanged prefix on one base.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from reviewbot.models import Finding, Patch, Review, Revision, Series, Severity
@@ -174,3 +176,27 @@ def test_unchanged_since_is_a_prefix_on_one_base() -> None:
     assert unchanged_since([_step(1, "abc", "old"), _step(2, "abc")], 2) == {}
     assert unchanged_since([_step(1, "-bc"), _step(2, "-bc")], 2) == {}
     assert unchanged_since([_step(1, "abc")], 2) == {}
+
+
+def test_base_is_the_apply_stages_choice_and_a_bad_base_is_refused(tmp_path: Path) -> None:
+    """storage/reuse.py chooses as pipeline/apply.py does: trailer, --base, HEAD;
+    a --base the tree lacks is an error there too, never HEAD."""
+    from reviewbot.errors import TreeError
+    from reviewbot.git import Repo, isolated_env, run_text
+    from reviewbot.storage.reuse import choose_base
+
+    env = {**isolated_env(), "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.org"}
+    env.update(GIT_COMMITTER_NAME="A", GIT_COMMITTER_EMAIL="a@example.org")
+    run_text(tmp_path, "init", "-q", "-b", "master", env=env)
+    run_text(tmp_path, "commit", "-q", "--allow-empty", "-m", "one", env=env)
+    first = Repo(tmp_path).head()
+    run_text(tmp_path, "commit", "-q", "--allow-empty", "-m", "two", env=env)
+    head = Repo(tmp_path).head()
+    plain = _revision(1)
+    assert choose_base(plain, tmp_path) == Base(head, "HEAD")
+    assert choose_base(plain, tmp_path, first[:12]) == Base(first, "--base")
+    with pytest.raises(TreeError, match="--base no-such-ref: not a commit"):
+        choose_base(plain, tmp_path, "no-such-ref")
+    trailer = replace(plain, base_commit=first)
+    assert choose_base(trailer, tmp_path, "no-such-ref") == Base(first, "trailer")
+    assert choose_base(plain, tmp_path / "missing") == Base(None, "HEAD")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.publicinbox import PublicInbox
+from reviewbot.devtools.publicinbox import PublicInbox
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A real public-inbox (v2, full index) served on loopback, for tests.
+"""A real public-inbox (v2, full index) served on loopback, for tests and benchmarks.
 
 No mock of lore: messages are imported with public-inbox's own Perl
 writer and served by ``public-inbox-httpd`` on a socket we bind first and
@@ -17,6 +17,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from reviewbot.git import run_text
 
 _IMPORT_PL = r"""
 use strict;
@@ -68,9 +70,7 @@ class PublicInbox:
         self._git_config("publicinboxmda.spamcheck", "none")
 
     def _git_config(self, key: str, value: str) -> None:
-        subprocess.run(
-            ["git", "config", "-f", str(self.config), key, value], check=True, env=self.env
-        )
+        run_text(self.root, "config", "-f", str(self.config), key, value, env=self.env)
 
     # -- content ----------------------------------------------------------
     def import_mbox(self, mbox: Path | bytes) -> None:
@@ -128,8 +128,8 @@ class PublicInbox:
                 break
             time.sleep(0.05)
         self.stop()
-        log = (self.root / "httpd.log").read_text(errors="replace")
-        raise RuntimeError(f"public-inbox-httpd did not start: {log[-2000:]}")
+        text = (self.root / "httpd.log").read_text(errors="replace")
+        raise RuntimeError(f"public-inbox-httpd did not start: {text[-2000:]}")
 
     def stop(self) -> None:
         if self.proc is not None:

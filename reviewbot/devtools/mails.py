@@ -1,9 +1,9 @@
-"""Synthetic swap/mm patch series as mbox bytes, written for these tests.
+"""Synthetic swap/mm patch series as mbox bytes, for the service tests and benchmarks.
 
 A series has a cover letter (with a ``change-id:`` trailer) and n patches,
 each adding a few kernel-style lines to a file under mm/.  A patch listed in
 ``flagged`` adds a ``/* FIXME */`` line, which the fake pipeline in
-``fakepipe.py`` reports as a finding.
+``tests/service/fakepipe.py`` reports as a finding.
 """
 
 from __future__ import annotations

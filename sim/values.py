@@ -1,8 +1,15 @@
-"""Run-time values the interpreter needs besides ints and model objects."""
+"""Run-time values the interpreter and the kernel primitives share besides
+ints and model objects, and C's truth of a value.
+
+Below both sim/interp (the engine) and sim/kernel (the primitives), so that
+neither imports the other for them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from sim.faults import Kind, SimFault
 
 
 class NullPtr:
@@ -101,3 +108,54 @@ class Opaque:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def truth(v: Any) -> bool:
+    if type(v) is int:
+        return v != 0
+    if isinstance(v, Uninit):
+        raise SimFault(Kind.UNINITIALISED, "use of an uninitialised value")
+    return bool(v)
+
+
+class ArrayPtr:
+    """A local array (``int rss[NR_MM_COUNTERS]``) or a pointer into one:
+    its cells and an index.  Reads and writes are bounds-checked."""
+
+    __slots__ = ("cells", "index", "name")
+
+    def __init__(self, cells: list[Any], index: int, name: str) -> None:
+        self.cells = cells
+        self.index = index
+        self.name = name
+
+    def moved(self, delta: int) -> ArrayPtr:
+        return ArrayPtr(self.cells, self.index + delta, self.name)
+
+    def _checked(self, what: str) -> int:
+        if not 0 <= self.index < len(self.cells):
+            raise SimFault(
+                Kind.OUT_OF_BOUNDS,
+                f"{what} of {self.name}[{self.index}], an array of {len(self.cells)}",
+            )
+        return self.index
+
+    def load(self) -> Any:
+        value = self.cells[self._checked("read")]
+        if value is UNINIT:
+            raise SimFault(Kind.UNINITIALISED, f"read of uninitialised {self.name}[{self.index}]")
+        return value
+
+    def store(self, value: Any) -> None:
+        self.cells[self._checked("write")] = value
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ArrayPtr) and other.cells is self.cells and other.index == self.index
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self.cells), self.index))
+
+    def __repr__(self) -> str:
+        return f"<{self.name} + {self.index}>"

@@ -1,4 +1,5 @@
-"""Real services for the service tests: redis-server, an SMTP sink, Celery workers.
+"""Real services for the service tests and benchmarks: redis-server, an SMTP sink,
+Celery workers and the config file they read.
 
 Each harness binds loopback only, keeps its files under the test's temporary
 directory and can be stopped and started again (the fault tests restart
@@ -22,6 +23,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from reviewbot.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,10 +114,13 @@ class _Sink:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[tuple[list[str], bytes]] = []
+        self.refuse_after: int | None = None  # answer 451 to DATA once this many were kept
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
         with self.lock:
+            if self.refuse_after is not None and len(self.messages) >= self.refuse_after:
+                return "451 try again later"
             self.messages.append((list(envelope.rcpt_tos), bytes(data)))
         return "250 OK"
 
@@ -143,6 +149,11 @@ class SmtpSink:
     def raw(self) -> list[bytes]:
         with self.sink.lock:
             return [raw for _, raw in self.sink.messages]
+
+    def envelopes(self) -> list[list[str]]:
+        """The RCPT TO addresses of each message kept."""
+        with self.sink.lock:
+            return [list(rcpts) for rcpts, _ in self.sink.messages]
 
 
 class CeleryWorker:
@@ -190,3 +201,46 @@ class CeleryWorker:
         if self.proc is not None:
             _stop_group(self.proc, signal.SIGKILL)
             self.proc = None
+
+
+def write_config(cfg: Config, path: Path) -> Path:
+    """The same config as TOML, for subprocesses (workers)."""
+    lst = cfg.lists[0]
+    broker = f'broker = "{cfg.broker}"' if cfg.broker else ""
+    text = f"""
+database = "{cfg.database}"
+{broker}
+tree = "{cfg.tree}"
+state_dir = "{cfg.state_dir}"
+message_domain = "{cfg.message_domain}"
+pipeline = "{cfg.pipeline}"
+simulate = {str(cfg.simulate).lower()}
+
+[smtp]
+host = "{cfg.smtp.host}"
+port = {cfg.smtp.port}
+sender = "{cfg.smtp.sender}"
+
+[watch]
+backfill = {str(cfg.watch.backfill).lower()}
+interval = {cfg.watch.interval}
+requeue_after = {cfg.watch.requeue_after}
+
+[worker]
+soft_time_limit = {cfg.worker.soft_time_limit}
+time_limit = {cfg.worker.time_limit}
+visibility_timeout = {cfg.worker.visibility_timeout}
+max_attempts = {cfg.worker.max_attempts}
+retry_backoff = {cfg.worker.retry_backoff}
+restore_interval = {cfg.worker.restore_interval}
+
+[[lists]]
+name = "{lst.name}"
+inbox_url = "{lst.inbox_url}"
+address = "{lst.address}"
+[lists.policy]
+mode = "{lst.policy.mode.value}"
+rate_per_hour = {lst.policy.rate_per_hour}
+"""
+    path.write_text(text)
+    return path

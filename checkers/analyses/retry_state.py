@@ -1,0 +1,258 @@
+"""State carried across a ``goto retry``: a variable reset before the label.
+
+::
+
+        bool force_break = false;        /* reset once, before the label */
+    retry:
+        ...
+        if (need_break(ptent))
+                force_break = true;      /* set on one pass */
+        ...
+        if (addr != end)
+                goto retry;              /* the next pass starts with it set */
+
+A variable given a constant before a retry label (``retry:``, ``again:``,
+``restart:``...) that a later ``goto`` jumps back to, and given another
+value conditionally inside the retried section before such a ``goto``, keeps
+the previous pass's value on the next one unless it is reset after the label.
+Only flags count: every value the variable is given is a constant
+(``x = false``, ``x = 0``, ``x = NULL``, ``X_FLAG``).  Deliberate carried
+state is left alone: a value set in the block that jumps back (``pass = 1;
+goto retry;``), a set or a jump under a test of the variable itself
+(``if (!locked) { lock(); locked = true; }``, ``if (alloc_ok) goto retry;``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from checkers.analyses.syntax import assignments, key, line, text, unwrap, walk
+
+
+@dataclass(frozen=True)
+class CarriedState:
+    var: str
+    label: str
+    reset: Node  # the reset before the label
+    label_node: Node
+    set_at: Node  # the assignment inside the retried section
+    goto: Node  # a goto back to the label after it
+    used: Node  # a read of the variable after set_at
+
+
+# Labels that start a pass again.  Other backward jumps ("goto checks" from a
+# scan loop) often carry state on purpose ("we have already scanned many").
+_RETRY = re.compile(r"^(?:\w*_)?(?:retry|again|restart|repeat|redo)(?:_\w+)?$")
+_CONSTANTS = {"0", "1", "false", "true", "NULL", "0UL", "-1"}
+
+
+def _is_constant(value: Node | None) -> bool:
+    if value is None:
+        return False
+    v = unwrap(value)
+    return text(v) in _CONSTANTS or (v.type == "identifier" and text(v).isupper())
+
+
+def _conditional_within(node: Node, region: Node) -> bool:
+    """Inside an if/switch/loop body nested in the retried section."""
+    p = node.parent
+    while p is not None and p is not region and p.type != "function_definition":
+        if p.type in (
+            "if_statement",
+            "switch_statement",
+            "case_statement",
+            "while_statement",
+            "for_statement",
+            "do_statement",
+            "conditional_expression",
+        ):
+            return True
+        p = p.parent
+    return False
+
+
+def carried_state(fn: Node) -> list[CarriedState]:
+    raw = fn.text or b""
+    if b"goto" not in raw:
+        return []
+    labels: dict[str, Node] = {}
+    gotos: list[tuple[str, Node]] = []
+    for n in walk(fn):
+        if n.type == "labeled_statement":
+            lab = n.child_by_field_name("label")
+            if lab is not None:
+                labels[text(lab)] = n
+        elif n.type == "goto_statement":
+            lab = n.child_by_field_name("label")
+            if lab is not None:
+                gotos.append((text(lab), n))
+    back = {
+        name: [g for lab, g in gotos if lab == name and g.start_byte > labels[name].start_byte]
+        for name in labels
+    }
+    back = {k: v for k, v in back.items() if v and _RETRY.match(k)}
+    if not back:
+        return []
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return []
+    every = list(assignments(fn))
+    out_params: dict[str, list[Node]] = {}  # var -> "&var" call arguments
+    for n in walk(fn):
+        if (
+            n.type == "pointer_expression"
+            and n.parent is not None
+            and n.parent.type == "argument_list"
+            and text(n).startswith("&")
+        ):
+            arg = n.child_by_field_name("argument")
+            if arg is not None and arg.type == "identifier":
+                out_params.setdefault(text(arg), []).append(n)
+    out: list[CarriedState] = []
+    for name, jumps in back.items():
+        label = labels[name]
+        last = max(g.start_byte for g in jumps)
+        # The retried section: from the label to the last goto back to it.
+        region_parent = label.parent if label.parent is not None else body
+        seen: set[str] = set()
+        for target, value, whole in every:
+            if whole.start_byte >= label.start_byte or not _is_constant(value):
+                continue
+            var = key(target)
+            if var in seen or unwrap(target).type != "identifier":
+                continue
+            inside = [
+                (t, v, w)
+                for t, v, w in every
+                if key(t) == var and label.start_byte <= w.start_byte < last
+            ]
+            if not inside and not out_params.get(var):
+                continue
+            resets = [
+                w
+                for _, v, w in inside
+                if _is_constant(v) and not _conditional_within(w, region_parent)
+            ]
+            sets = [w for _, v, w in inside if w not in resets] + out_params.get(var, [])
+            if resets and (
+                not sets or min(r.start_byte for r in resets) < min(n.start_byte for n in sets)
+            ):
+                continue  # reset after the label, before any set: each pass starts afresh
+            initial = text(unwrap(value)) if value is not None else ""
+            if not all(
+                v is not None and _is_constant(v) and not _compound(w) for _, v, w in inside
+            ):
+                continue  # a count or a pointer recomputed each pass: not a flag
+            changes = [
+                w
+                for _, v, w in inside
+                if _changes(v, initial)
+                and _conditional_within(w, region_parent)
+                and not _steers_retry(w, name)
+                and not _guarded_by(w, var)
+            ]
+            # zap_present_ptes(..., &force_flush, &force_break) may set it too
+            if initial in ("false", "true", "0", "1"):
+                changes.extend(
+                    n
+                    for n in out_params.get(var, [])
+                    if label.start_byte <= n.start_byte < last
+                    and _conditional_within(n, region_parent)
+                    and not _guarded_by(n, var)
+                )
+            changes.sort(key=lambda n: n.start_byte)
+            if not changes:
+                continue
+            set_at = changes[0]
+            goto = next(
+                (g for g in jumps if g.start_byte > set_at.start_byte and not _guarded_by(g, var)),
+                None,
+            )
+            if goto is None:
+                continue
+            used = _read_in(fn, var, label.start_byte, last)
+            if used is None:
+                continue
+            seen.add(var)
+            out.append(CarriedState(var, name, whole, label, set_at, goto, used))
+    return out
+
+
+def _changes(value: Node | None, initial: str) -> bool:
+    """An assignment that gives another value than the reset's (or accumulates)."""
+    return value is None or not (_is_constant(value) and text(unwrap(value)) == initial)
+
+
+def _compound(whole: Node) -> bool:
+    if whole.type == "update_expression":
+        return True
+    op = whole.child_by_field_name("operator")
+    return op is not None and text(op) != "="
+
+
+def _guarded_by(node: Node, var: str) -> bool:
+    """Under an ``if`` that tests var itself: ``if (!locked) { lock(); locked =
+    true; }`` tracks a resource, ``if (alloc_ok) goto retry;`` only retries with
+    the reset value."""
+    p = node.parent
+    while p is not None and p.type != "function_definition":
+        if p.type == "if_statement":
+            cond = p.child_by_field_name("condition")
+            if cond is not None and any(
+                n.type == "identifier" and text(n) == var for n in walk(cond)
+            ):
+                return True
+        p = p.parent
+    return False
+
+
+def _steers_retry(whole: Node, label: str) -> bool:
+    """Set in the block that jumps back (``pass = 1; goto try_again;``): the
+    value is meant for the next pass."""
+    node = whole.parent
+    while node is not None and node.type not in ("compound_statement", "function_definition"):
+        if node.type == "if_statement":
+            break
+        node = node.parent
+    if node is None:
+        return False
+    if node.type == "if_statement":
+        node = node.child_by_field_name("consequence") or node
+    return any(
+        g.type == "goto_statement"
+        and (lab := g.child_by_field_name("label")) is not None
+        and text(lab) == label
+        for g in walk(node)
+    )
+
+
+def _read_in(fn: Node, var: str, start: int, end: int) -> Node | None:
+    """A read of var (not a plain assignment to it) in the retried section."""
+    for n in walk(fn):
+        if n.type != "identifier" or text(n) != var or not start <= n.start_byte < end:
+            continue
+        parent = n.parent
+        if parent is not None and parent.type == "pointer_expression":
+            continue  # &var handed to a callee: a set, not a read
+        if (
+            parent is not None
+            and parent.type == "assignment_expression"
+            and parent.child_by_field_name("left") == n
+        ):
+            op = parent.child_by_field_name("operator")
+            if op is not None and text(op) == "=":
+                continue
+        return n
+    return None
+
+
+def describe(c: CarriedState) -> str:
+    return (
+        f"{c.var} is reset before the {c.label}: label (line {line(c.reset)}) but set at line "
+        f"{line(c.set_at)}, and goto {c.label} at line {line(c.goto)} starts the next pass "
+        f"with the previous pass's value, which line {line(c.used)} then reads. Reset "
+        f"{c.var} after the label."
+    )

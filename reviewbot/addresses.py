@@ -1,0 +1,110 @@
+"""Who a reply goes to, read with the email package's address parser.
+
+Splitting To/Cc on "," mailed ``"Doe, John" <john@x>`` as ``<Doe>`` and
+``<John>``, and let a display name full of addresses redirect the reply.
+Here each header value is parsed by :mod:`email.headerregistry` (RFC 5322,
+quoted display names, groups, encoded words), and an address is kept only
+when it is unambiguous: a header the parser found invalid contributes
+nothing, and an address with no domain, a control character or non-ASCII
+(we do not send SMTPUTF8) is dropped with a log line.  Every path that mails
+(the service's outbox and ``check --send``) chooses recipients here, under
+one cap: the author, the list, then the others, up to ``max_recipients``;
+when the others do not fit, none of them is mailed (a patch Cc'd to 500
+people is no thread to copy).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.errors import InvalidHeaderDefect
+from email.headerregistry import Address
+
+log = logging.getLogger(__name__)
+
+_BAD_CHARS = re.compile(r"[\x00-\x20\x7f<>(),;:\"\[\]\\]")
+MAX_HEADER = 16_384  # a header value longer than this is not worth parsing
+
+
+def parse_addresses(values: Iterable[str]) -> list[Address]:
+    """The valid addresses of some header values, in order, each once."""
+    out: list[Address] = []
+    seen: set[str] = set()
+    for value in values:
+        if not value or not value.strip():
+            continue
+        if len(value) > MAX_HEADER:
+            log.warning("address header of %d characters ignored", len(value))
+            continue
+        try:
+            header = email.policy.default.header_factory("To", value)
+        except Exception as exc:  # the parser's own errors on hostile input
+            log.warning("address header %.80r ignored: %s", value, exc)
+            continue
+        if any(isinstance(d, InvalidHeaderDefect) for d in header.defects):
+            log.warning("address header %.80r ignored: not a valid address list", value)
+            continue
+        for addr in header.addresses:
+            spec = addr.addr_spec
+            if not usable(addr):
+                log.warning("address %.80r skipped: not a plain ASCII mailbox", spec)
+                continue
+            if spec.lower() not in seen:
+                seen.add(spec.lower())
+                out.append(addr)
+    return out
+
+
+def usable(addr: Address) -> bool:
+    spec = addr.addr_spec
+    return (
+        bool(addr.username)
+        and bool(addr.domain)
+        and spec.isascii()
+        and len(spec) <= 254
+        and not _BAD_CHARS.search(addr.domain)
+        and not any(c in spec for c in "\r\n\x00 ")
+    )
+
+
+def addr_specs(values: Iterable[str]) -> list[str]:
+    return [a.addr_spec for a in parse_addresses(values)]
+
+
+@dataclass(frozen=True)
+class Recipients:
+    to: list[Address]
+    cc: list[Address]
+    dropped: int = 0  # others not mailed because they did not fit the cap
+
+    @property
+    def envelope(self) -> list[str]:
+        return [a.addr_spec for a in [*self.to, *self.cc]]
+
+
+def choose(
+    author: Iterable[str],
+    list_addr: Iterable[str],
+    others: Iterable[str],
+    max_recipients: int,
+    exclude: Iterable[str] = (),
+) -> Recipients:
+    """To: the author; Cc: the list, then the others if they all fit under the cap."""
+    skip = {a.lower() for a in addr_specs(exclude)}
+    to = [a for a in parse_addresses(author) if a.addr_spec.lower() not in skip][:1]
+    taken = skip | {a.addr_spec.lower() for a in to}
+    cc = [a for a in parse_addresses(list_addr) if a.addr_spec.lower() not in taken]
+    taken |= {a.addr_spec.lower() for a in cc}
+    rest = [a for a in parse_addresses(others) if a.addr_spec.lower() not in taken]
+    room = max(max_recipients - len(to) - len(cc), 0)
+    if len(rest) > room:
+        log.warning("%d other recipients over max_recipients=%d: not mailed", len(rest), room)
+        return Recipients(to, cc, len(rest))
+    return Recipients(to, cc + rest)
+
+
+def header_value(addrs: list[Address]) -> str:
+    return ", ".join(str(a) for a in addrs)

@@ -1,0 +1,92 @@
+"""What every entry other than do_swap_page does the same way: run the call,
+turn whatever ends it into an Execution, check the entry's invariants and
+place each violation at the statement that last touched its page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sim.faults import Kind, NotModelled, Outcome, SimFault
+from sim.interp.machine import Machine, Program
+from sim.model.mm import PAGE_SIZE, World
+from sim.runner import Execution, _ended
+
+
+class Violation:
+    """A broken invariant: its kind, its message, and where to look for the
+    statement (the page's address, or the last event of a name)."""
+
+    def __init__(self, kind: Kind, message: str, address: int = -1, event: str = "") -> None:
+        self.kind = kind
+        self.message = message
+        self.address = address
+        self.event = event
+
+
+# Events whose data is (first address, number of PTEs) they changed.
+RANGE_EVENTS = ("clear", "set_ptes", "clear_young_dirty")
+
+
+def run_call(  # noqa: PLR0917
+    program: Program,
+    world: World,
+    spec: Any,
+    function: str,
+    args: Sequence[Any],
+    max_steps: int,
+    check: Callable[[int, Machine], list[Violation]],
+) -> Execution:
+    m = Machine(program, world, max_steps=max_steps)
+    try:
+        ret = m.run(function, list(args))
+    except NotModelled as exc:
+        return _ended(spec, m, Outcome.NOT_MODELLED, exc)
+    except SimFault as exc:
+        return _ended(spec, m, Outcome.FAIL, exc)
+    except RecursionError:
+        budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
+        return _ended(spec, m, Outcome.FAIL, budget)
+    except Exception as exc:  # a primitive given something it cannot model
+        return _ended(
+            spec,
+            m,
+            Outcome.NOT_MODELLED,
+            NotModelled(f"simulator could not model this call ({exc!r})"),
+        )
+    if type(ret) is not int:
+        return _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(f"{function} returned {ret!r}"))
+    violations = check(ret, m)
+    if not violations:
+        return Execution(
+            spec, Outcome.PASS, trace=tuple(m.trace), covered=m.covered, steps=m.steps, ret=ret
+        )
+    results = [located(spec, m, v) for v in violations]
+    first = results[0]
+    first.ret = ret
+    first.more = results[1:]
+    return first
+
+
+def located(spec: Any, m: Machine, v: Violation) -> Execution:
+    """The violation at the statement that last touched its page."""
+    exc = SimFault(v.kind, v.message)
+    where: tuple[str, str, int, str] | None = None
+    for name, data, at in reversed(m.world.events):
+        if at is None:
+            continue
+        if v.event and name == v.event:
+            where = at  # type: ignore[assignment]
+            break
+        if v.address >= 0 and name in RANGE_EVENTS:
+            start, nr = data if isinstance(data, tuple) else (0, 0)
+            if start <= v.address < start + nr * PAGE_SIZE:
+                where = at  # type: ignore[assignment]
+                break
+    if where is None and m.trace:
+        where = m.trace[-1]
+    if where is not None:
+        file, fn, line, _ = where
+        exc.locate(file, line, fn)
+    return _ended(spec, m, Outcome.FAIL, exc)

@@ -1,0 +1,146 @@
+"""Seed each new checker's bug class into a real Linux 6.12 function.
+
+Each case copies one file of the kernel tree into a temporary directory
+(nothing of the kernel is kept in the repository), applies one textual
+mutation that recreates a bug mm reviewers caught on the list, and expects the
+new checker to report it, as bug or possible-bug, in that function; the
+unmutated copy gives that function no such finding.  A mutation whose anchor
+text is not found exactly once fails: a kernel update that moves the code must
+be noticed, not skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reviewbot.commands.lint import lint
+
+pytestmark = pytest.mark.kernel_tree
+
+# (name, file, function, [(old, new)], checker)
+Mutation = tuple[str, str, str, list[tuple[str, str]], str]
+
+MUTATIONS: list[Mutation] = [
+    (
+        "or-for-and",
+        "include/linux/pgtable.h",
+        "clear_young_dirty_ptes",
+        [("\t\t\tif (flags & CYDP_CLEAR_YOUNG)\n", "\t\t\tif (flags | CYDP_CLEAR_YOUNG)\n")],
+        "always-true-flag-test",
+    ),
+    (
+        "helper-already-locks",
+        "mm/memory.c",
+        "copy_pte_range",
+        [
+            (
+                "\tsrc_pte = pte_offset_map_nolock(src_mm, src_pmd, addr, &src_ptl);\n",
+                "\tsrc_pte = pte_offset_map_lock(src_mm, src_pmd, addr, &src_ptl);\n",
+            )
+        ],
+        "lock-pairing",
+    ),
+    (
+        "fault-path-locks-twice",
+        "mm/memory.c",
+        "handle_pte_fault",
+        [
+            (
+                "\t\tvmf->pte = pte_offset_map_nolock(vmf->vma->vm_mm, vmf->pmd,\n",
+                "\t\tvmf->pte = pte_offset_map_lock(vmf->vma->vm_mm, vmf->pmd,\n",
+            )
+        ],
+        "lock-pairing",
+    ),
+    (
+        "swap-api-on-inverted-kind-test",
+        "mm/madvise.c",
+        "madvise_free_pte_range",
+        [("\t\t\tif (!non_swap_entry(entry)) {\n", "\t\t\tif (non_swap_entry(entry)) {\n")],
+        "swap-entry-kind",
+    ),
+    (
+        "swap-api-without-kind-test",
+        "mm/madvise.c",
+        "swapin_walk_pmd_entry",
+        [("\t\tif (unlikely(non_swap_entry(entry)))\n\t\t\tcontinue;\n", "")],
+        "swap-entry-kind",
+    ),
+    (
+        "swapcache-clear-one-of-nr",
+        "mm/memory.c",
+        "do_swap_page",
+        [
+            (
+                "after PTL unlock */\n\tif (need_clear_cache) {\n"
+                "\t\tswapcache_clear(si, entry, nr_pages);\n",
+                "after PTL unlock */\n\tif (need_clear_cache) {\n"
+                "\t\tswapcache_clear(si, entry, 1);\n",
+            )
+        ],
+        "swap-device-pairing",
+    ),
+    (
+        "swap-device-leak-on-error-path",
+        "mm/memory.c",
+        "do_swap_page",
+        [
+            (
+                "\tif (si)\n\t\tput_swap_device(si);\n\treturn ret;\n}\n",
+                "\treturn ret;\n}\n",
+            )
+        ],
+        "swap-device-pairing",
+    ),
+    (
+        "aligned-span-by-subtraction",
+        "mm/hugetlb.c",
+        "adjust_range_if_pmd_sharing_possible",
+        [
+            (
+                "!(v_end > v_start) ||",
+                "!((v_end - v_start) >> PUD_SHIFT) ||",
+            )
+        ],
+        "unsigned-range-underflow",
+    ),
+]
+
+
+def _copy(kernel_tree: Path, tmp_path: Path, rel: str) -> Path:
+    root = tmp_path / "linux"
+    (root / "mm").mkdir(parents=True)
+    (root / "include").mkdir()
+    dst = root / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes((kernel_tree / rel).read_bytes())
+    return dst
+
+
+def _blocking(path: Path, function: str) -> list[str]:
+    result = lint([path])
+    assert result.notes == []
+    return sorted(
+        f.checker for f in result.findings if f.severity.blocking and f.function == function
+    )
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_unmutated_function_is_quiet(kernel_tree: Path, tmp_path: Path, mutation: Mutation) -> None:
+    _, rel, function, _, checker = mutation
+    path = _copy(kernel_tree, tmp_path, rel)
+    assert checker not in _blocking(path, function)
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_seeded_bug_is_found(kernel_tree: Path, tmp_path: Path, mutation: Mutation) -> None:
+    name, rel, function, edits, checker = mutation
+    path = _copy(kernel_tree, tmp_path, rel)
+    text = path.read_text()
+    for old, new in edits:
+        assert text.count(old) == 1, f"{name}: the anchor no longer matches {rel}: {old!r}"
+        text = text.replace(old, new)
+    path.write_text(text)
+    assert checker in _blocking(path, function)
