@@ -25,7 +25,8 @@ C_SUFFIXES = (".c", ".h")
 class CheckResult:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
-    # path -> the functions the series changes where it landed (the simulator's gate)
+    # path -> the functions the series changes where it landed (the simulator's
+    # gate): not the callers checked with them
     touched: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -128,6 +129,8 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
     targets = touched_functions(applied, revision)
+    # What the series changes (the simulator's gate), before callers join.
+    changed = {path: set(names) for path, names in targets.items()}
     # Callers of a changed helper may break without being touched.
     targets, caller_notes = with_callers(targets, applied)
     notes.extend(caller_notes)
@@ -165,4 +168,4 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
         if f.id not in seen:
             seen.add(f.id)
             unique.append(f)
-    return CheckResult(tuple(unique), tuple(notes), targets)
+    return CheckResult(tuple(unique), tuple(notes), changed)
