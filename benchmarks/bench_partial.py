@@ -18,7 +18,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_check import AUTHOR, KERNEL_TREE, RUNS, time_check
+from benchmarks.bench_check import KERNEL_TREE, RUNS, time_check
+from reviewbot.devtools.kernel_series import AUTHOR
 from reviewbot.git import Overlay, Repo
 
 TARGET_RATIO = 2.0
