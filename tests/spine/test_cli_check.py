@@ -135,6 +135,11 @@ def test_range_reviews_commits_before_sending(mini_tree: Path, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["revision"]["applied"] is True
+    # the range names its base: not a guess, not "from --base"
+    assert (data["revision"]["base_source"], data["revision"]["base_reason"]) == (
+        "--range",
+        "from --range",
+    )
     messages = " ".join(f["message"] for f in data["findings"])
     assert "no Signed-off-by" in messages and "subsystem prefix" in messages
     assert Repo(mini_tree).snapshot() == before
