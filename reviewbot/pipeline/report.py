@@ -458,7 +458,7 @@ def render_text(review: Review, *, colour: bool = False) -> str:
             if pa.status is not ApplyStatus.APPLIED:
                 status = status.upper()
             line = f"  [{pa.index}/{rev.total}] {status:<8} {subject}"
-            if pa.status is not ApplyStatus.APPLIED:
+            if pa.status not in (ApplyStatus.APPLIED, ApplyStatus.MISSING):
                 line += f"\n               {coverage.status_words(pa)}"
                 if pa.failed_hunks:
                     line += "".join(
