@@ -464,7 +464,7 @@ def render_text(review: Review, *, colour: bool = False) -> str:
                     line += "".join(
                         f"\n               - {partial.describe(fh)}" for fh in pa.failed_hunks
                     )
-                elif pa.detail and pa.status is not ApplyStatus.MISSING:
+                elif pa.detail:
                     line += f": {pa.detail}"
             out.append(line)
         out.append(coverage.tally(review))
