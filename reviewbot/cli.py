@@ -141,7 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the C function to execute, with its own scenarios (default: do_swap_page); "
         "'--entry list' lists the entries",
     )
-    p.add_argument("--list-entries", action="store_true", help="list the entries and exit")
+    p.add_argument(
+        "--list-entries",
+        action="store_true",
+        help="list the entries and exit (default: simulate)",
+    )
     p.add_argument(
         "--format", choices=("text", "json"), default="text", help="output (default: text)"
     )

@@ -7,12 +7,14 @@ applied, partial (``failed_hunks`` did not land, the rest was reviewed),
 failed (no hunk landed), skipped (it needs a hunk of an earlier patch that
 did not land), missing (never received) or already-applied (the base has
 it); ``failed_hunks`` gives each hunk's file, header, base and cause.
-``review.base_source`` says where the base came from, ``base_reason`` why.
+``revision.base_source`` says where the base came from (trailer, index,
+--base, --range, HEAD), ``revision.base_reason`` the same in words.
 """
 
 from __future__ import annotations
 
 from reviewbot.models import ApplyStatus, Review
+from reviewbot.pipeline.coverage import BASE_SOURCE_WORDS
 
 
 def review_to_json(review: Review) -> dict[str, object]:
@@ -33,6 +35,11 @@ def review_to_json(review: Review) -> dict[str, object]:
             "version": rev.version,
             "base": review.apply.base if review.apply else rev.base_commit,
             "base_source": review.apply.base_source if review.apply else None,
+            "base_reason": (
+                BASE_SOURCE_WORDS.get(review.apply.base_source, review.apply.base_source)
+                if review.apply
+                else None
+            ),
             "applied": bool(review.apply and review.apply.applied),
             "missing": list(rev.missing),
         },

@@ -227,6 +227,11 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         if not replies:
             print("reviewbot: no findings, no reply", file=sys.stderr)
+            # No reply carries the "Not reviewed:" list: say it here, unless
+            # nothing was reviewed at all (then one line says why, below).
+            if coverage.unreviewable(review) is None:
+                for gap in coverage.gaps(review):
+                    print(f"reviewbot: not reviewed: {gap}", file=sys.stderr)
     else:
         sys.stdout.write(report.render_text(review, colour=use_colour()))
         if written and args.outbox:

@@ -25,7 +25,8 @@ C_SUFFIXES = (".c", ".h")
 class CheckResult:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
-    # path -> the functions the series changes where it landed (the simulator's gate)
+    # path -> the functions the series changes where it landed (the simulator's
+    # gate): not the callers checked with them
     touched: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -135,6 +136,23 @@ def _too_large(applied: AppliedSeries, revision: Revision) -> list[Finding]:
     return out
 
 
+def _landed(f: Finding, patch: Patch, shifts: tuple[tuple[int, int, int], ...]) -> Finding:
+    """A patch checker's finding on a hunk line (trailing whitespace, say),
+    moved to where that hunk landed in the end-of-series file."""
+    if not f.line or not f.file:
+        return f
+    by_hunk = {(fi, hi): shift for fi, hi, shift in shifts}
+    for fi, fd in enumerate(patch.files):
+        if f.file != fd.new_path:
+            continue
+        for hi, hunk in enumerate(fd.hunks):
+            if (fi, hi) in by_hunk and any(ln.new_lineno == f.line for ln in hunk.lines):
+                d = by_hunk[(fi, hi)]
+                moved = tuple(replace(e, line=e.line + d) if e.line else e for e in f.evidence)
+                return replace(f, line=f.line + d, evidence=moved)
+    return f
+
+
 def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
@@ -166,9 +184,10 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
             findings.append(
                 replace(finding, patch_index=patch.index, patch_message_id=patch.message_id)
             )
+    shifts = {pa.index: pa.shifts for pa in applied.result.patches}
     for patch in revision.patches:
         out = check_patch(patch)
-        findings.extend(out.findings)
+        findings.extend(_landed(f, patch, shifts.get(patch.index, ())) for f in out.findings)
         notes.extend(out.notes)
     findings.extend(_too_large(applied, revision))
     seen: set[str] = set()

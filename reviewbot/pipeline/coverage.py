@@ -13,6 +13,14 @@ from reviewbot.models import ApplyStatus, PatchApply, Review
 from reviewbot.pipeline.partial import describe
 
 C_SUFFIXES = (".c", ".h")
+# Why the base is the base, as every output says it.
+BASE_SOURCE_WORDS = {
+    "trailer": "from the base-commit: trailer",
+    "index": "found from the diffs' index lines: its files are the patches' pre-images",
+    "--base": "from --base",
+    "--range": "from --range",
+    "HEAD": "the tree's HEAD",
+}
 
 
 def gaps(review: Review) -> list[str]:

@@ -11,10 +11,14 @@ its own.  This module only reads text: it never runs git.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 # "@@ -40,3 +40,3 @@ vm_fault_t demo_swap_fault(...)": counts default to 1
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+# A line that many places of a file have ("}", "\treturn 0;") votes for at
+# most this many of them.
+MAX_COPIES = 2000
 # Header lines after which git applies the file as one unit.
 _WHOLE_FILE = (
     "new file mode",
@@ -151,27 +155,30 @@ def first_difference(file_lines: list[str], expected: list[str], near: int) -> t
     first line there that differs: (1-based line, expected text, file text).
 
     The best position is the one with the most equal lines, the nearest to
-    ``near`` among equals; line 0 when no line of it is in the file.
+    ``near`` among equals; line 0 when no line of it is in the file.  Each
+    non-blank expected line votes for the positions its copies imply, so a
+    hunk of any size costs its matches, not file lines times hunk lines.
     """
     if not expected:
         return 0, "", ""
     stripped = [ln.rstrip() for ln in file_lines]
     want = [ln.rstrip() for ln in expected]
-    best: tuple[int, int] | None = None  # (-matches, distance), position
-    best_at = 0
-    for pos in range(0, max(1, len(stripped) - len(want) + 1)):
-        window = stripped[pos : pos + len(want)]
-        matches = sum(1 for a, b in zip(window, want, strict=False) if a == b)
-        if matches == 0:
-            continue
-        key = (-matches, abs(pos + 1 - near))
-        if best is None or key < best:
-            best, best_at = key, pos
-    if best is None:
+    where: dict[str, list[int]] = {}
+    for i, text in enumerate(stripped):
+        where.setdefault(text, []).append(i)
+    votes: Counter[int] = Counter()
+    for k, text in enumerate(want):
+        copies = where.get(text, []) if text.strip() else []
+        for i in copies[:MAX_COPIES]:
+            if i >= k:
+                votes[i - k] += 1
+    if not votes:
         return 0, want[0], ""
+    best_at = min(votes, key=lambda pos: (-votes[pos], abs(pos + 1 - near)))
     for k, text in enumerate(want):
         line = best_at + k
-        have = stripped[line] if line < len(stripped) else ""
-        if have != text:
-            return line + 1, text, have if line < len(stripped) else "(end of file)"
+        if line >= len(stripped):
+            return line + 1, text, "(end of file)"
+        if stripped[line] != text:
+            return line + 1, text, stripped[line]
     return best_at + 1, want[0], stripped[best_at]

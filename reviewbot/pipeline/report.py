@@ -27,13 +27,7 @@ from reviewbot.pipeline import coverage, partial
 WIDTH = 78
 CONTEXT = 3  # quoted lines before the one a finding is about
 DEFAULT_FROM = "reviewbot <reviewbot@reviewbot.invalid>"
-BASE_SOURCE_WORDS = {
-    "trailer": "from the base-commit: trailer",
-    "index": "found from the diffs' index lines: its files are the patches' pre-images",
-    "--base": "from --base",
-    "--range": "from --range",
-    "HEAD": "the tree's HEAD",
-}
+BASE_SOURCE_WORDS = coverage.BASE_SOURCE_WORDS
 
 
 @dataclass(frozen=True)
@@ -464,13 +458,13 @@ def render_text(review: Review, *, colour: bool = False) -> str:
             if pa.status is not ApplyStatus.APPLIED:
                 status = status.upper()
             line = f"  [{pa.index}/{rev.total}] {status:<8} {subject}"
-            if pa.status is not ApplyStatus.APPLIED:
+            if pa.status not in (ApplyStatus.APPLIED, ApplyStatus.MISSING):
                 line += f"\n               {coverage.status_words(pa)}"
                 if pa.failed_hunks:
                     line += "".join(
                         f"\n               - {partial.describe(fh)}" for fh in pa.failed_hunks
                     )
-                elif pa.detail and pa.status is not ApplyStatus.MISSING:
+                elif pa.detail:
                     line += f": {pa.detail}"
             out.append(line)
         out.append(coverage.tally(review))

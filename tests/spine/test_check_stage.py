@@ -149,3 +149,30 @@ def test_a_file_the_front_end_refuses_is_said_not_skipped(mini_tree: Path) -> No
     )
     assert any(n.startswith("could not analyse mm/deep.c: ") for n in review.notes), review.notes
     assert review.apply is not None and review.apply.applied
+
+
+def test_patch_checker_lines_are_where_the_hunk_landed(mini_tree: Path) -> None:
+    import re
+
+    from reviewbot.pipeline import check as check_stage
+    from reviewbot.pipeline.apply import applied
+    from reviewbot.pipeline.fetch import from_mbox_bytes
+    from tests.spine.conftest import Commit, git, make_series, replace_in
+
+    mbox = make_series(
+        mini_tree,
+        [Commit("mm: demo: count two", replace_in("mm/memory.c", "int nr = 1;", "int nr = 2; "))],
+        cover=False,
+    )
+    # the reviewer's tree: 40 more lines above, no history shared with the author's
+    memory = mini_tree / "mm" / "memory.c"
+    memory.write_text("".join(f"/* line {n} */\n" for n in range(40)) + memory.read_text())
+    git(mini_tree, "checkout", "-q", "--orphan", "other")
+    git(mini_tree, "commit", "-q", "-am", "other tree")
+    revision = from_mbox_bytes(re.sub(rb"\nbase-commit: \w+\n", b"\n", mbox)).revision
+    with applied(mini_tree, revision) as a:
+        assert a.result.base_source == "HEAD" and a.result.applied
+        result = check_stage.run(a, revision)
+        end = (a.states[-1].view.read("mm/memory.c") or b"").decode().splitlines()
+    (ws,) = [f for f in result.findings if "whitespace" in f.message]
+    assert end[ws.line - 1] == "\tint nr = 2; "

@@ -135,6 +135,11 @@ def test_range_reviews_commits_before_sending(mini_tree: Path, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["revision"]["applied"] is True
+    # the range names its base: not a guess, not "from --base"
+    assert (data["revision"]["base_source"], data["revision"]["base_reason"]) == (
+        "--range",
+        "from --range",
+    )
     messages = " ".join(f["message"] for f in data["findings"])
     assert "no Signed-off-by" in messages and "subsystem prefix" in messages
     assert Repo(mini_tree).snapshot() == before
@@ -379,3 +384,23 @@ def test_nothing_reviewed_exits_2_with_one_line(mini_tree: Path, tmp_path: Path)
     # the report still says which hunk and why
     assert "[1/1] FAILED" in out.stdout
     assert "context differs at line 27 of mm/memory.c" in out.stdout
+
+
+def test_email_without_a_reply_still_says_what_was_not_reviewed(
+    mini_tree: Path, tmp_path: Path
+) -> None:
+    out = reviewbot(
+        "check",
+        "--tree",
+        str(mini_tree),
+        "--mbox",
+        str(MAIL / "partial-3of5.mbox"),
+        "--format",
+        "email",
+        "--outbox",
+        str(tmp_path / "o"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    assert "reviewbot: not reviewed: patch 3/5 never reached reviewbot" in out.stderr
+    assert "reviewbot: not reviewed: patch 5/5 never reached reviewbot" in out.stderr

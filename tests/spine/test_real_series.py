@@ -207,6 +207,11 @@ def test_every_output_says_what_was_not_reviewed(
     assert [p["apply_status"] for p in patches] == ["partial", "skipped", "already-applied"]
     assert [len(p["failed_hunks"]) for p in patches] == [1, 1, 0]
     assert patches[0]["failed_hunks"][0]["cause"].startswith("context differs at line")
+    revision = data["revision"]
+    assert isinstance(revision, dict)
+    assert (revision["base_source"], revision["base_reason"]) == ("HEAD", "the tree's HEAD")
+    notes = " ".join(str(n) for n in review.notes)
+    assert "is not in the tree" in notes and "index lines" in notes  # why not the others
 
 
 def test_the_simulator_runs_only_when_the_series_touches_what_it_runs(
