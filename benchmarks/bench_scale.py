@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from reviewbot.git import run_text
+
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_TREE = Path(os.environ.get("REVIEWBOT_KERNEL_TREE", ROOT / ".cache" / "linux-6.12"))
 SIZES = [int(n) for n in os.environ.get("REVIEWBOT_BENCH_SCALE", "100,500").split(",")]
@@ -45,17 +47,8 @@ def _bodies(lines: list[str]) -> list[int]:
 
 def make_series(tree: Path, n: int) -> bytes:
     """An mbox of ``n`` patches, each adding one line to a function (round robin)."""
-    head = subprocess.run(
-        ["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    texts = {
-        p: subprocess.run(
-            ["git", "-C", str(tree), "show", f"{head}:{p}"], capture_output=True, check=True
-        )
-        .stdout.decode("utf-8", "replace")
-        .splitlines(keepends=True)
-        for p in FILES
-    }
+    head = run_text(tree, "rev-parse", "HEAD").strip()
+    texts = {p: run_text(tree, "show", f"{head}:{p}").splitlines(keepends=True) for p in FILES}
     spots = {p: _bodies(texts[p])[:200] for p in FILES}
     when = email.utils.parsedate_to_datetime("Fri, 20 Nov 2026 10:00:00 +0000")
     out = []

@@ -689,10 +689,10 @@ def isolated_env() -> dict[str, str]:
     return env
 
 
-def run_text(
+def run_bytes(
     cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None
-) -> str:
-    """``git args`` in ``cwd`` (a repository reviewbot builds), its stdout as text.
+) -> bytes:
+    """``git args`` in ``cwd`` (a repository reviewbot builds), its stdout as bytes.
 
     Raises GitError when git fails, TreeError when git is not installed.
     """
@@ -704,7 +704,14 @@ def run_text(
         raise TreeError("git is not installed") from exc
     if proc.returncode != 0:
         raise GitError(args, proc.returncode, proc.stderr.decode(errors="replace"))
-    return proc.stdout.decode(errors="replace")
+    return proc.stdout
+
+
+def run_text(
+    cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None
+) -> str:
+    """``run_bytes`` with its stdout as text."""
+    return run_bytes(cwd, *args, input=input, env=env).decode(errors="replace")
 
 
 # -- mirrors (the watcher's public-inbox epochs) -------------------------------

@@ -81,6 +81,11 @@ def split_diff(diff: str) -> list[FileSection]:
         if old is None and new is None and header and header[0].startswith("diff --git "):
             parts = header[0].split()
             old = new = _path(parts[3], "") if len(parts) > 3 else None
+            # a binary or mode-only section names its paths in git's header only
+            if any(ln.startswith("new file mode") for ln in header):
+                old = None
+            if any(ln.startswith("deleted file mode") for ln in header):
+                new = None
         whole = not hunks or any(ln.startswith(_WHOLE_FILE) for ln in header)
         sections.append(FileSection(text, old, new, tuple("".join(h) for h in hunks), whole))
         header.clear()

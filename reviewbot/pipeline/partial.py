@@ -169,6 +169,9 @@ def _diagnose(
     lost: list[Lost],
 ) -> tuple[str, str]:
     """(kind, cause in words) for a unit that did not apply."""
+    refused = _git_error(message)
+    if "over the limit" in refused:  # reviewbot's own refusal (limits.max_blob_bytes)
+        return FAILED, refused
     back, _ = overlay.apply(text, reverse=True, check_only=True)
     if back:
         return ALREADY, "already in the tree (the change applies in reverse)"

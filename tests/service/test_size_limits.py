@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from reviewbot.config import LimitsConfig
 from reviewbot.devtools.mails import series_mails
-from reviewbot.git import BlobReader, BlobTooLarge, Overlay, Repo, binary_result_sizes
+from reviewbot.git import BlobReader, BlobTooLarge, Overlay, Repo, binary_result_sizes, run_text
 from reviewbot.storage.models import ReviewRow
 from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.mail import parse_mail
@@ -33,9 +33,7 @@ GB = 1024**3
 def _git(repo: Path, *args: str, data: bytes | None = None) -> str:
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org")
     env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], input=data, env=env, capture_output=True, check=True
-    ).stdout.decode()
+    return run_text(repo, *args, input=data, env=env)
 
 
 @pytest.fixture

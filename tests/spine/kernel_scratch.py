@@ -11,9 +11,10 @@ tree.  The edits are written here, in kernel style; none is copied.
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from reviewbot.git import run_bytes, run_text
 
 AUTHOR_ENV = {
     "GIT_AUTHOR_NAME": "A Developer",
@@ -39,49 +40,22 @@ class ScratchRepo:
         self.path = where
         self._git_raw("init", "-q", "-b", "master", str(where), cwd=where.parent)
         objects = self._git("rev-parse", "--git-common-dir").strip()
-        kernel_objects = (
-            subprocess.run(
-                ["git", "-C", str(kernel_tree), "rev-parse", "--path-format=absolute", "--git-dir"],
-                capture_output=True,
-                check=True,
-            )
-            .stdout.decode()
-            .strip()
-        )
+        kernel_objects = run_text(
+            kernel_tree, "rev-parse", "--path-format=absolute", "--git-dir"
+        ).strip()
         alternates = where / objects / "objects" / "info" / "alternates"
         alternates.write_text(f"{kernel_objects}/objects\n")
-        self.kernel_head = (
-            subprocess.run(
-                ["git", "-C", str(kernel_tree), "rev-parse", "HEAD"],
-                capture_output=True,
-                check=True,
-            )
-            .stdout.decode()
-            .strip()
-        )
+        self.kernel_head = run_text(kernel_tree, "rev-parse", "HEAD").strip()
         self._index = where.parent / f"{where.name}.index"
 
     def _git_raw(self, *args: str, cwd: Path, input: bytes | None = None) -> str:
-        env = dict(os.environ, **AUTHOR_ENV)
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, input=input, capture_output=True, check=True
-        )
-        return proc.stdout.decode()
+        return run_text(cwd, *args, input=input, env=dict(os.environ, **AUTHOR_ENV))
 
     def _git(self, *args: str, input: bytes | None = None, index: bool = False) -> str:
         env = dict(os.environ, **AUTHOR_ENV)
         if index:
             env["GIT_INDEX_FILE"] = str(self._index)
-        proc = subprocess.run(
-            ["git", "-C", str(self.path), *args],
-            env=env,
-            input=input,
-            capture_output=True,
-            check=False,
-        )
-        if proc.returncode:
-            raise RuntimeError(f"git {' '.join(args)}: {proc.stderr.decode()}")
-        return proc.stdout.decode()
+        return run_text(self.path, *args, input=input, env=env)
 
     def read(self, commit: str, path: str) -> str:
         return self._git("cat-file", "blob", f"{commit}:{path}")
@@ -104,13 +78,8 @@ class ScratchRepo:
             self._git("update-index", "--add", "--cacheinfo", f"100644,{sha},{path}", index=True)
         tree = self._git("write-tree", index=True).strip()
         parents = ["-p", parent] if parent and not orphan else []
-        proc = subprocess.run(
-            ["git", "-C", str(self.path), "commit-tree", tree, *parents, "-m", message],
-            env=dict(os.environ, **AUTHOR_ENV, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date),
-            capture_output=True,
-            check=True,
-        )
-        return proc.stdout.decode().strip()
+        env = dict(os.environ, **AUTHOR_ENV, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        return run_text(self.path, "commit-tree", tree, *parents, "-m", message, env=env).strip()
 
     def edit(
         self,
@@ -134,23 +103,17 @@ class ScratchRepo:
         self._git("update-ref", "refs/heads/master", commit)
 
     def series(self, base: str, tip: str, *extra: str) -> bytes:
-        return subprocess.run(
-            [
-                "git",
-                "-C",
-                str(self.path),
-                "format-patch",
-                "--stdout",
-                "--no-signature",
-                "--thread=shallow",
-                "--to=linux-mm@kvack.org",
-                *extra,
-                f"{base}..{tip}",
-            ],
+        return run_bytes(
+            self.path,
+            "format-patch",
+            "--stdout",
+            "--no-signature",
+            "--thread=shallow",
+            "--to=linux-mm@kvack.org",
+            *extra,
+            f"{base}..{tip}",
             env=dict(os.environ, **AUTHOR_ENV),
-            capture_output=True,
-            check=True,
-        ).stdout
+        )
 
 
 def signed(subject: str, body: str = "Explain the change.") -> str:
