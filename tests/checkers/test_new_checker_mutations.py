@@ -106,6 +106,18 @@ MUTATIONS: list[Mutation] = [
         ],
         "unsigned-range-underflow",
     ),
+    (
+        "install-without-pte-same",
+        "mm/memory.c",
+        "do_swap_page",
+        [
+            (
+                "\tif (unlikely(!vmf->pte || !pte_same(ptep_get(vmf->pte), vmf->orig_pte)))\n",
+                "\tif (unlikely(!vmf->pte))\n",
+            )
+        ],
+        "recheck-under-lock",
+    ),
 ]
 
 
