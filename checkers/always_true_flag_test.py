@@ -51,10 +51,16 @@ from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import C_LANGUAGE, FunctionUnit
 from reviewbot.models import Finding, Severity
 
+# Only the shapes that can be constant: a capture per candidate, not per operator.
 _QUERY = """
 (binary_expression operator: "|") @or
-(binary_expression operator: "&") @and
-(binary_expression operator: ["<" ">=" ">" "<=" "==" "!="]) @cmp
+(binary_expression operator: "&" right: (number_literal)) @and
+(binary_expression left: (number_literal) operator: "&") @and
+(binary_expression left: (unary_expression operator: "!") operator: "&") @and
+(binary_expression operator: ["<" ">=" ">" "<=" "==" "!="] right: (number_literal)) @cmp
+(binary_expression left: (number_literal) operator: ["<" ">=" ">" "<=" "==" "!="]) @cmp
+(binary_expression operator: ["==" "!="]
+    right: (unary_expression operator: "-" argument: (number_literal))) @cmp
 """
 _MACRO = re.compile(r"[A-Z][A-Z0-9_]*")
 _BIT_MACROS = frozenset({"BIT", "BIT_ULL", "_BITUL", "_BITULL", "BIT_MASK"})
@@ -93,7 +99,7 @@ class AlwaysTrueFlagTest(FunctionChecker):
             hit = _or_constant(node)
             if hit is not None:
                 out.append(self._finding(unit, node, "true", hit, _effect(node, True)))
-        for node in caps.get("and", []):
+        for node in _unique(caps.get("and", [])):
             if _masks_with_zero(node):
                 why = "it masks with 0"
                 out.append(self._finding(unit, node, "false", why, _effect(node, False)))
@@ -103,7 +109,7 @@ class AlwaysTrueFlagTest(FunctionChecker):
                 out.append(self._not_and(unit, node, hit))
         cmps = caps.get("cmp", [])
         if cmps:
-            for node in cmps:
+            for node in _unique(cmps):
                 if types is None:
                     types = scalar_types(unit.node)
                 f = self._comparison(unit, node, types)
@@ -189,6 +195,17 @@ class AlwaysTrueFlagTest(FunctionChecker):
             evidence=(evidence(unit, line(node), "test"),),
             key=_short(node),
         )
+
+
+def _unique(nodes: list[Node]) -> list[Node]:
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for n in nodes:
+        k = (n.start_byte, n.end_byte)
+        if k not in seen:
+            seen.add(k)
+            out.append(n)
+    return out
 
 
 def _or_constant(node: Node) -> str | None:

@@ -63,15 +63,15 @@ from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import Fact, State, solve
 from checkers.analyses.syntax import (
     assignment_chain,
-    assignments,
     call_args,
     call_name,
-    calls_in,
+    declared_identifier,
     is_lvalue,
     key,
     line,
     text,
     unwrap,
+    walk,
 )
 from checkers.analyses.tables import indices, names
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
@@ -131,9 +131,53 @@ def _call_pattern() -> re.Pattern[bytes]:
     return re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\s*\(")
 
 
-@cache
-def _call_query() -> Query:
-    return Query(C_LANGUAGE, "(call_expression function: (identifier)) @call")
+def _may_report(unit: FunctionUnit, calls: list[Node]) -> bool:
+    """Whether the lock calls can make a finding at all: two acquisitions or two
+    releases of one lock, or a lock kept in a local variable that is both taken
+    and released (the only kind a return is checked for), or a release with a
+    call that needs the PTE lock.  Most functions take one lock once and drop it
+    once: the dataflow is not run for them."""
+    t = _tables()
+    taken: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    for call in calls:
+        name = call_name(call) or ""
+        args = call_args(call)
+        if name in t.acquire and t.acquire[name] < len(args):
+            taken[lock_of(args[t.acquire[name]])] += 1
+        elif name in t.trylock and t.trylock[name] < len(args):
+            taken[lock_of(args[t.trylock[name]])] += 1
+        elif name in t.via_out and t.via_out[name] < len(args):
+            taken[lock_of_out(args[t.via_out[name]])] += 1
+        elif name in t.returns_lock or name in t.returns_lock_or_null:
+            target = _assigned_to(call).split("|")[0]
+            taken["*" + target if target else "?"] += 1
+        elif name in t.release and t.release[name] < len(args):
+            dropped[lock_of(args[t.release[name]])] += 1
+    if any(n > 1 for n in taken.values()) or any(n > 1 for n in dropped.values()):
+        return True
+    if any(lock in taken and "->" not in lock and "." not in lock for lock in dropped):
+        return True
+    raw = unit.node.text or b""
+    return bool(dropped) and any(r.encode() in raw for r in t.requires)
+
+
+def _lock_calls(body: Node, raw: bytes) -> list[Node]:
+    """The lock calls of a body, found by a text search and mapped back to nodes
+    (cheaper than walking or querying every call of the function)."""
+    out = []
+    names_ = _tables().lock_calls
+    base = body.start_byte
+    for m in _call_pattern().finditer(raw):
+        node = body.descendant_for_byte_range(base + m.start(), base + m.start() + 1)
+        while node is not None and node.type != "call_expression":
+            if node.type in ("expression_statement", "compound_statement"):
+                node = None
+                break
+            node = node.parent
+        if node is not None and call_name(node) in names_:
+            out.append(node)
+    return out
 
 
 @cache
@@ -193,19 +237,20 @@ class LockPairing(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return _tables().lock_calls
+        # Every lock call of [locks] contains one of these (spin_lock_irqsave: "lock_irq",
+        # get_locked_pte: "locked"): few alternatives keep the engine's text test cheap.
+        words = frozenset({"lock(", "lock_irq", "lock_bh", "lock_nested", "locked"})
+        missed = [n for n in _tables().lock_calls if not any(w in n + "(" for w in words)]
+        return words | frozenset(missed)
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         body = unit.node.child_by_field_name("body")
         raw = body.text if body is not None else None
         if body is None or raw is None or _call_pattern().search(raw) is None:
             return []
-        cursor = QueryCursor(_call_query())
-        calls = [
-            c for c in cursor.captures(body).get("call", []) if call_name(c) in _tables().lock_calls
-        ]
-        if len(calls) < 2:
-            return []  # one lock call alone pairs with nothing this function does
+        calls = _lock_calls(body, raw)
+        if len(calls) < 2 or not _may_report(unit, calls):
+            return []  # nothing here can pair up into a finding
         cfg = cfg_of(unit)
         ctx = _Context.build(unit, cfg, calls)
         reports: dict[tuple[str, int, str], _Report] = {}
@@ -501,11 +546,31 @@ class _Context:
         if not self.relevant(raw):
             return [], [], False
         assigns = []
-        for target, value, _whole in assignments(ast):
+        calls = []
+        # One walk for both (this runs for every statement that names a lock).
+        for n in walk(ast):
+            t = n.type
+            if t == "call_expression":
+                calls.append(n)
+                continue
+            target: Node | None = None
+            value: Node | None = None
+            if t == "assignment_expression":
+                target = n.child_by_field_name("left")
+                op = n.child_by_field_name("operator")
+                if op is not None and text(op) == "=":
+                    value = n.child_by_field_name("right")
+            elif t == "init_declarator":
+                decl = n.child_by_field_name("declarator")
+                target = declared_identifier(decl) if decl is not None else None
+                value = n.child_by_field_name("value")
+            elif t == "update_expression":
+                target = n.child_by_field_name("argument")
+            if target is None:
+                continue
             _, final = assignment_chain(value)
             fname = call_name(final) if final is not None else None
             assigns.append((key(target), value, final, fname))
-        calls = list(calls_in(ast))
         locks = _call_pattern().search(raw) is not None
         return assigns, calls, locks
 

@@ -88,7 +88,11 @@ class SwapEntryKind(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return names("swap_entry", "sources")
+        return frozenset({"swp_entry", "softleaf"}) | frozenset(
+            n
+            for n in names("swap_entry", "sources")
+            if "swp_entry" not in n and "softleaf" not in n
+        )
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         raw = unit.node.text or b""
