@@ -14,7 +14,9 @@ What it finds:
       which leaves markers, device and hwpoison entries.
 
     A false ``non_swap_entry()``, a true ``softleaf_is_swap()`` or a comparison
-    of ``swp_type()`` with a device's type establish a real slot.
+    of ``swp_type()`` with a device's type establish a real slot.  Each entry
+    gets one finding per severity, at the first swap call it reaches; the
+    later calls are counted in it.
 
 Why it matters:
     A non-present PTE is not always swapped out: migration, device-private,
@@ -42,6 +44,7 @@ Fix:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import cache
 
 from tree_sitter import Node
@@ -140,7 +143,7 @@ class SwapEntryKind(FunctionChecker):
                 if facts:
                     f = self._finding(unit, call, name, var, facts)
                     found.setdefault((var, f.line), f)
-        return sorted(found.values(), key=lambda f: f.line)
+        return _first_per_entry(sorted(found.values(), key=lambda f: f.line))
 
     def _finding(
         self, unit: FunctionUnit, call: Node, name: str, var: str, facts: list[tuple[object, ...]]
@@ -190,6 +193,27 @@ class SwapEntryKind(FunctionChecker):
             evidence=roles,
             key=f"{name}:{var}:{kind}",
         )
+
+
+def _first_per_entry(findings: list[Finding]) -> list[Finding]:
+    """One finding per entry and severity: the first swap call it reaches; the
+    later ones are counted in its message (do_swap_page() makes eight)."""
+    groups: dict[tuple[str, Severity], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.key.split(":")[1], f.severity), []).append(f)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1:
+            more = len(group) - 1
+            lines = ", ".join(str(f.line) for f in group[1:])
+            first = replace(
+                first,
+                message=f"{first.message} The same holds for {more} later swap "
+                f"call{'s' if more > 1 else ''} (line{'s' if more > 1 else ''} {lines}).",
+            )
+        out.append(first)
+    return sorted(out, key=lambda f: f.line)
 
 
 def _transfer(
