@@ -13,8 +13,9 @@ What it finds:
     With ``set_ptes(..., nr)`` and ``nr`` not 1, one entry re-checked is not
     enough: without a batch re-check (``swap_pte_batch()``,
     ``pte_range_none()``) since the lock, it asks (``question``) whether the
-    other entries were re-validated.  The tables are ``[recheck]`` of
-    checkers/data/kernel.toml.
+    other entries were re-validated.  One finding per re-lock and severity,
+    at the first call concerned, names the later ones.  The tables are
+    ``[recheck]`` of checkers/data/kernel.toml.
 
 Why it matters:
     Between the unlocked read and the lock another thread may have faulted
@@ -39,6 +40,7 @@ Fix:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from tree_sitter import Node
 
@@ -101,7 +103,7 @@ class RecheckUnderLock(FunctionChecker):
                 f = self._check_call(unit, an, call, state)
                 if f is not None:
                     found.setdefault(f.line, f)
-        return sorted(found.values(), key=lambda f: f.line)
+        return _first_per_lock(sorted(found.values(), key=lambda f: f.line))
 
     def _check_call(
         self, unit: FunctionUnit, an: _Analysis, call: Node, state: State
@@ -166,6 +168,22 @@ class RecheckUnderLock(FunctionChecker):
             evidence=(evidence(unit, locked, "re-locked"), evidence(unit, ln, "installs")),
             key=f"batch:{name}:{f[1]}",
         )
+
+
+def _first_per_lock(findings: list[Finding]) -> list[Finding]:
+    """One finding per re-lock and severity, at the first call it concerns; the
+    later calls (the counter, the rmap, the install of one fault) are named in it."""
+    groups: dict[tuple[int, Severity], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.evidence[0].line, f.severity), []).append(f)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1:
+            later = ", ".join(f"{f.message.split('(', 1)[0]}() at line {f.line}" for f in group[1:])
+            first = replace(first, message=f"{first.message} So are {later}.")
+        out.append(first)
+    return sorted(out, key=lambda f: f.line)
 
 
 class _Analysis:
