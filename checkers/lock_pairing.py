@@ -265,7 +265,8 @@ class LockPairing(FunctionChecker):
         sol = solve(cfg, transfer, refine)
         # Report from the fixpoint only: one more, reporting, pass over its states.
         for node in cfg.stmt_nodes():
-            ctx.transfer(node, sol.before[node.id], reports)
+            if ctx.may_report_at(node):
+                ctx.transfer(node, sol.before[node.id], reports)
         self._returns(ctx, cfg, sol.after, reports)
         return [self._finding(unit, r) for r in sorted(reports.values(), key=lambda r: r.line)]
 
@@ -404,6 +405,14 @@ class _Context:
         words = {w for w in roots | tested if w and re.fullmatch(r"\w+", w)}
         ctx.words = tuple(w.encode() for w in words)
         return ctx
+
+    def may_report_at(self, node: CfgNode) -> bool:
+        """Reports come from lock calls and calls that need the PTE lock only."""
+        eff = self._effects.get(node.id)
+        if eff is None:
+            return True
+        _, calls, locks = eff
+        return locks or any(call_name(c) in self.tables.requires for c in calls)
 
     def relevant(self, raw: bytes) -> bool:
         return _call_pattern().search(raw) is not None or any(w in raw for w in self.words)
