@@ -277,6 +277,13 @@ class _Analysis:
                 if best is not None:
                     self.chains.append((cond.start_byte, cond.end_byte, ptr, best))
 
+        self._ops: dict[int, list[tuple[object, ...]]] = {}
+        self._levels: dict[tuple[int, str], str | None] = {}
+        words = self.pointers | set(self.alias) | set(self.nr_vars) | set(self.lock_of)
+        words |= set(indices("recheck", "unmaps")) | names("recheck", "unlock_calls")
+        words |= self.lock_calls
+        self.words = tuple(w.split("->")[-1].encode() for w in words if w)
+
     def base_of(self, ptr: str) -> str:
         return self.alias.get(ptr, ptr)
 
@@ -284,59 +291,82 @@ class _Analysis:
         ast = node.ast
         assert ast is not None
         if node.kind == "cond":
-            return self._checked(ast, state) if state else state
+            return self._checked(node, state) if state else state
+        ops = self._ops.get(node.id)
+        if ops is None:
+            ops = self._ops_of(ast)
+            self._ops[node.id] = ops
+        if not ops:
+            return state
         out = set(state)
-        changed = False
+        for op in ops:
+            kind, name = op[0], str(op[1])
+            if kind == "nr":
+                value = op[2]
+                assert value is None or isinstance(value, Node)
+                out = set(flags.assign(frozenset(out), name, value))
+            elif kind == "map":
+                out = {f for f in out if f[0] != LOCKED or f[1] != name}
+                if op[2]:
+                    snap = flags.snapshot(frozenset(out))
+                    out.add((LOCKED, name, op[2], "none", snap))
+            elif kind == "unmap":
+                out = {f for f in out if f[0] != LOCKED or f[1] != name}
+            elif kind == "lock":
+                out = {f for f in out if f[0] != LOCKED or f[1] != name}
+                out.add((LOCKED, name, op[2], "none", flags.snapshot(frozenset(out))))
+        return frozenset(out)
+
+    def _ops_of(self, ast: Node) -> list[tuple[object, ...]]:
+        """What one statement does to the facts, read once: nr assignments,
+        (re-)maps of a pointer, unmaps and unlocks, spin_lock() of a mapped lock."""
+        raw = ast.text or b""
+        if not any(w in raw for w in self.words):
+            return []
+        ops: list[tuple[object, ...]] = []
         for target, value, _ in assignments(ast):
             tk = key(target)
             if tk in self.nr_vars:
-                out = set(flags.assign(frozenset(out), tk, value))
-                changed = True
+                ops.append(("nr", tk, value))
             if tk in self.pointers:
-                for f in list(out):
-                    if f[0] == LOCKED and f[1] == tk:
-                        out.discard(f)
-                        changed = True
                 v = unwrap(value) if value is not None else None
-                if v is not None and call_name(v) in self.locked:
-                    out.add((LOCKED, tk, line(v), "none", flags.snapshot(frozenset(out))))
-                    changed = True
+                locked = line(v) if v is not None and call_name(v) in self.locked else 0
+                ops.append(("map", tk, locked))
         unmaps = indices("recheck", "unmaps")
+        unlocks = names("recheck", "unlock_calls")
         for call in calls_in(ast):
             name = call_name(call)
             args = call_args(call)
-            ptr = None
             if name in unmaps and unmaps[name] < len(args):
-                ptr = self.base_of(key(args[unmaps[name]]))
-            elif name in names("recheck", "unlock_calls") and args:
+                ops.append(("unmap", self.base_of(key(args[unmaps[name]]))))
+            elif name in unlocks and args:
                 ptr = self.lock_of.get(key(args[0]).lstrip("&"))
-            if ptr is not None and any(f[0] == LOCKED and f[1] == ptr for f in out):
-                out = {f for f in out if f[0] != LOCKED or f[1] != ptr}
-                changed = True
-        if self.lock_of:
-            for call in calls_in(ast):
-                if call_name(call) in self.lock_calls:
-                    args = call_args(call)
-                    ptr = self.lock_of.get(key(args[0]).lstrip("&")) if args else None
-                    if ptr is not None:
-                        out = {f for f in out if f[0] != LOCKED or f[1] != ptr}
-                        out.add((LOCKED, ptr, line(call), "none", flags.snapshot(frozenset(out))))
-                        changed = True
-        return frozenset(out) if changed else state
+                if ptr is not None:
+                    ops.append(("unmap", ptr))
+            elif name in self.lock_calls and args:
+                ptr = self.lock_of.get(key(args[0]).lstrip("&"))
+                if ptr is not None:
+                    ops.append(("lock", ptr, line(call)))
+        return ops
 
-    def _checked(self, atom: Node, state: State) -> State:
+    def _checked(self, node: CfgNode, state: State) -> State:
         """A condition that looks at the entry re-checks it (on both edges: the
         failing one leaves the install path)."""
-        raw = atom.text or b""
+        atom = node.ast
+        assert atom is not None
         out = set(state)
         for f in state:
             if f[0] != LOCKED:
                 continue
             ptr = str(f[1])
-            level = self._level(atom, raw, ptr)
-            for start, end, cptr, clevel in self.chains:
-                if cptr == ptr and start <= atom.start_byte < end and level != "batch":
-                    level = clevel
+            ck = (node.id, ptr)
+            if ck not in self._levels:
+                level = self._level(atom, atom.text or b"", ptr)
+                for start, end, cptr, clevel in self.chains:
+                    if cptr == ptr and start <= atom.start_byte < end and level != "batch":
+                        level = clevel
+                self._levels[ck] = level
+            level = self._levels[ck]
             if level is None:
                 continue
             if level == "batch" or f[3] == "none":
