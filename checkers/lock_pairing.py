@@ -248,6 +248,8 @@ class LockPairing(FunctionChecker):
         raw = body.text if body is not None else None
         if body is None or raw is None or _call_pattern().search(raw) is None:
             return []
+        if unit.has_error:
+            return []  # a misparsed body (a macro tree-sitter cannot read) has no reliable paths
         calls = _lock_calls(body, raw)
         if len(calls) < 2 or not _may_report(unit, calls):
             return []  # nothing here can pair up into a finding
@@ -358,6 +360,8 @@ class _Context:
         ] = {}
         self.name = ""
         self._helpers: dict[tuple[str, int], str] = {}
+        self._touch_cache: dict[tuple[str, str], bool] = {}
+        self.file_functions: dict[str, Node] = {}
         self._containers: dict[str, set[str]] = {}
         self.fn: Node
         self.end_line = 0
@@ -367,6 +371,7 @@ class _Context:
         ctx = cls()
         ctx.name = unit.name
         ctx.fn = unit.node
+        ctx.file_functions = unit.file.functions()
         ctx.end_line = unit.end_line
         counts: Counter[str] = Counter()
         tested: set[str] = set()
@@ -391,6 +396,9 @@ class _Context:
         for n in calls:
             for a in call_args(n):
                 roots.add(_root(key(a)))
+                # every name the lock is reached through (EXT4_SB(inode->i_sb)->lock:
+                # a call given inode may drop it)
+                roots.update(re.findall(r"(?<![>.])\b[a-z_]\w*\b", key(a)))
             parent = n.parent
             while parent is not None and parent.type in (
                 "assignment_expression",
@@ -639,6 +647,8 @@ class _Context:
                 return
             for a in args:
                 self._hand(key(a), out)
+            if name in self.file_functions:
+                self._hand_to_callee(name, out)
 
     def _acquire(
         self,
@@ -718,9 +728,36 @@ class _Context:
                 a == base
                 or base.startswith((a + "->", a + "."))
                 or a in self._containers.get(str(f[1]), ())
+                # a whole object the lock is reached through: EXT4_SB(inode->i_sb)->lock
+                or (a.isidentifier() and re.search(rf"\b{re.escape(a)}\b", base) is not None)
             ):
                 out.discard(f)
                 out.add((f[0], f[1], f[2], f[3], True, f[5]))
+
+    def _hand_to_callee(self, name: str, out: set[Fact]) -> None:
+        """A function of the same file that takes or drops a lock of the same name
+        (do_signal_stop() drops current->sighand->siglock) may do it to this one."""
+        for f in list(out):
+            if f[0] not in (HELD, RELEASED) or f[4]:
+                continue
+            field = re.split(r"->|\.", _base(str(f[1])))[-1]
+            if self._callee_touches(name, field):
+                out.discard(f)
+                out.add((f[0], f[1], f[2], f[3], True, f[5]))
+
+    def _callee_touches(self, name: str, field: str) -> bool:
+        k = (name, field)
+        hit = self._touch_cache.get(k)
+        if hit is None:
+            node = self.file_functions.get(name)
+            raw = node.text or b"" if node is not None else b""
+            hit = (
+                bool(raw)
+                and _call_pattern().search(raw) is not None
+                and (re.search(rb"\b" + re.escape(field.encode()) + rb"\b", raw) is not None)
+            )
+            self._touch_cache[k] = hit
+        return hit
 
 
 def _how(fact: Fact, ctx: _Context) -> str:
