@@ -21,7 +21,10 @@ What it finds:
     branches on the same condition (or a status variable such as ``locked``)
     are correlated.  A lock whose container is passed to a function that may
     take or drop it (``wp_page_reuse(vmf)``) is handed over: nothing more is
-    said about it.  The tables are in ``[locks]`` of checkers/data/kernel.toml.
+    said about it.  When a call this function cannot see into (not in this
+    file, not ``[locks] neutral`` or ``neutral_prefixes``) comes between the
+    two locks or unlocks, the finding is a ``question``: does it drop (or
+    retake) the lock?  The tables are in ``[locks]`` of checkers/data/kernel.toml.
 
 Why it matters:
     Kernel spinlocks do not nest: taking the PTE lock again spins forever.
@@ -79,6 +82,13 @@ from checkers.frontend import C_LANGUAGE, FunctionUnit
 from reviewbot.models import Finding, Severity
 
 HELD, RELEASED, ASSUME = "held", "released", "assume"
+_CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+_KEYWORDS = frozenset({b"if", b"while", b"for", b"switch", b"return", b"sizeof", b"typeof"})
+_ITERATOR = re.compile(rb"\b\w*for_each\w*\s*\(\s*&?(\w+)")
+# What is known of a lock fact since it was made: nothing in the way; a call this function
+# cannot see into came in between (a second lock or unlock is only a question); the lock
+# was handed to a call that may take or drop it (nothing is reported).
+CLEAR, OPAQUE, HANDED = 0, 1, 2
 # A lock fact: (kind, lock, line, via, handed, status)
 #   lock:   "*ptl", "mm->page_table_lock" (what the lock argument points to)
 #   via:    the pte pointer (or lock pointer) whose non-NULL value means "held", or ""
@@ -96,6 +106,7 @@ class _Tables:
     returns_lock: frozenset[str]
     returns_lock_or_null: frozenset[str]
     neutral: frozenset[str]
+    neutral_prefixes: tuple[str, ...]
     requires: dict[str, int]
     container: dict[str, int]
     noreturn: frozenset[str]
@@ -119,6 +130,7 @@ def _tables() -> _Tables:
         returns_lock=names("locks", "returns_lock"),
         returns_lock_or_null=names("locks", "returns_lock_or_null"),
         neutral=names("locks", "neutral"),
+        neutral_prefixes=tuple(sorted(names("locks", "neutral_prefixes"))),
         requires=indices("locks", "requires_pte_lock"),
         container=indices("locks", "container_arg"),
         noreturn=names("locks", "noreturn"),
@@ -287,7 +299,7 @@ class LockPairing(FunctionChecker):
             state = after[p]
             returned = key(node.ast) if node.ast is not None else ""
             for f in state:
-                if f[0] != HELD or f[4]:
+                if f[0] != HELD or f[4] == HANDED:
                     continue
                 lock = str(f[1])
                 base_root = _base(lock)
@@ -295,7 +307,7 @@ class LockPairing(FunctionChecker):
                     continue
                 if any(re.search(rf"\b{re.escape(v)}\b", returned) for v in _vias(f)):
                     continue
-                if any(f2[0] == HELD and f2[1] == lock and f2[4] for f2 in state):
+                if any(f2[0] == HELD and f2[1] == lock and f2[4] == HANDED for f2 in state):
                     continue
                 where = node.ast if node.ast is not None else ctx.fn
                 ln = line(where) if node.ast is not None else ctx.end_line
@@ -312,6 +324,18 @@ class LockPairing(FunctionChecker):
                 f"(taken at line {r.other}{r.how}): a spinlock does not nest, this deadlocks."
             )
             roles = (evidence(unit, r.other, "taken"), evidence(unit, r.line, "taken-again"))
+        elif r.kind in ("double-lock?", "double-unlock?"):
+            sev = Severity.QUESTION
+            again = "taken" if r.kind == "double-lock?" else "released"
+            harm = "deadlocks" if again == "taken" else "is a double unlock"
+            did = "took" if again == "taken" else "released"
+            what = (
+                f"{lock} is {again} at line {r.line} although this function already {did} it "
+                f"at line {r.other}, and in between it calls what it cannot see into "
+                f"({r.how}): does one of them {'drop' if again == 'taken' else 'retake'} it? "
+                f"Otherwise this {harm}."
+            )
+            roles = (evidence(unit, r.other, again), evidence(unit, r.line, f"{again}-again"))
         elif r.kind == "double-unlock":
             sev = Severity.BUG
             what = (
@@ -361,6 +385,9 @@ class _Context:
         self.name = ""
         self._helpers: dict[tuple[str, int], str] = {}
         self._touch_cache: dict[tuple[str, str], bool] = {}
+        self._opaque_calls: dict[str, list[str]] = {}
+        self._opaque_names: dict[int, list[str]] = {}
+        self.iterators: frozenset[str] = frozenset()
         self.file_functions: dict[str, Node] = {}
         self._containers: dict[str, set[str]] = {}
         self.fn: Node
@@ -372,6 +399,9 @@ class _Context:
         ctx.name = unit.name
         ctx.fn = unit.node
         ctx.file_functions = unit.file.functions()
+        # hlist_for_each_entry(old, ...) re-assigns old on every turn, invisibly: a lock
+        # named through an iterator is a different lock each time
+        ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(unit.node.text or b""))
         ctx.end_line = unit.end_line
         counts: Counter[str] = Counter()
         tested: set[str] = set()
@@ -453,7 +483,7 @@ class _Context:
             if label and idx < len(args):
                 lock = lock_of(args[idx])
                 kept = {f for f in state if f[0] == ASSUME or f[1] != lock}
-                return frozenset(kept | {(HELD, lock, line(atom), "", False, self._guard(state))})
+                return frozenset(kept | {(HELD, lock, line(atom), "", CLEAR, self._guard(state))})
             return state
         atom = info[2]
         label = label if info[3] else not label
@@ -514,6 +544,21 @@ class _Context:
             self._effects[node.id] = eff
         assigns, calls, locks = eff
         if not assigns and not calls:
+            # a statement about nothing lock-related may still call what this
+            # function cannot see into
+            opaque = self._opaque_names.get(node.id)
+            if opaque is None:
+                opaque = [
+                    n.decode()
+                    for n in _CALLED.findall(ast.text or b"")
+                    if n not in _KEYWORDS and not self._lock_free(n.decode())
+                ]
+                self._opaque_names[node.id] = opaque
+            if opaque and any(f[0] in (HELD, RELEASED) and f[4] != HANDED for f in state):
+                out = set(state)
+                for name in opaque:
+                    self._obscure(name, out)
+                return frozenset(out)
             return state
         if not locks and not any(f[0] != ASSUME for f in state):
             return state
@@ -542,7 +587,7 @@ class _Context:
                 ):
                     # the lock escapes into another lvalue (*ptlp = ptl): handed over
                     out.discard(f)
-                    out.add((f[0], f[1], f[2], f[3], True, f[5]))
+                    out.add((f[0], f[1], f[2], f[3], HANDED, f[5]))
             if tk in self.tested_vars:
                 c = _const(st.constant(value)) if value is not None else None
                 for f in list(out):
@@ -649,6 +694,8 @@ class _Context:
                 self._hand(key(a), out)
             if name in self.file_functions:
                 self._hand_to_callee(name, out)
+            if not self._lock_free(name):
+                self._obscure(name, out)
 
     def _acquire(
         self,
@@ -663,15 +710,18 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and held and not any(f[4] for f in held + released):
-            first = min(held, key=lambda f: int(str(f[2])))
-            k = (lock, ln, "double-lock")
+        if reports is not None and held and not any(f[4] == HANDED for f in held + released):
+            kind = "double-lock" if all(f[4] == CLEAR for f in held) else "double-lock?"
+            pool = held if kind == "double-lock" else [f for f in held if f[4] == OPAQUE]
+            first = min(pool, key=lambda f: int(str(f[2])))
+            k = (lock, ln, kind)
             reports.setdefault(
-                k, _Report(ln, lock, "double-lock", call, int(str(first[2])), _how(first, self))
+                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
             )
         for f in held + released:
             out.discard(f)
-        out.add((HELD, lock, ln, via, _conditional(call), self._guard(frozenset(out))))
+        state = HANDED if _conditional(call) or _root(_base(lock)) in self.iterators else CLEAR
+        out.add((HELD, lock, ln, via, state, self._guard(frozenset(out))))
         if how:
             self._helpers[(lock, ln)] = how
         name = call_name(call) or ""
@@ -690,14 +740,19 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and released and not any(f[4] for f in held + released):
-            first = min(released, key=lambda f: int(str(f[2])))
-            k = (lock, ln, "double-unlock")
-            reports.setdefault(k, _Report(ln, lock, "double-unlock", call, int(str(first[2]))))
+        if reports is not None and released and not any(f[4] == HANDED for f in held + released):
+            kind = "double-unlock" if all(f[4] == CLEAR for f in released) else "double-unlock?"
+            pool = released if kind == "double-unlock" else [f for f in released if f[4] == OPAQUE]
+            first = min(pool, key=lambda f: int(str(f[2])))
+            k = (lock, ln, kind)
+            reports.setdefault(
+                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
+            )
         via = next((str(f[3]) for f in held if f[3]), "")
         for f in held + released:
             out.discard(f)
-        out.add((RELEASED, lock, ln, via, False, self._guard(frozenset(out))))
+        state = HANDED if _root(_base(lock)) in self.iterators else CLEAR
+        out.add((RELEASED, lock, ln, via, state, self._guard(frozenset(out))))
 
     def _requires(
         self,
@@ -709,7 +764,7 @@ class _Context:
         out: set[Fact],
         reports: dict[tuple[str, int, str], _Report],
     ) -> None:
-        released = [f for f in out if f[0] == RELEASED and ptr in _vias(f) and not f[4]]
+        released = [f for f in out if f[0] == RELEASED and ptr in _vias(f) and f[4] != HANDED]
         if not released:
             return
         if any(f[0] == HELD and (ptr in _vias(f) or f[1] == released[0][1]) for f in out):
@@ -721,7 +776,7 @@ class _Context:
     def _hand(self, arg: str, out: set[Fact]) -> None:
         a = arg.lstrip("&")
         for f in list(out):
-            if f[0] not in (HELD, RELEASED) or f[4]:
+            if f[0] not in (HELD, RELEASED) or f[4] == HANDED:
                 continue
             base = _base(str(f[1]))
             if (
@@ -732,18 +787,48 @@ class _Context:
                 or (a.isidentifier() and re.search(rf"\b{re.escape(a)}\b", base) is not None)
             ):
                 out.discard(f)
-                out.add((f[0], f[1], f[2], f[3], True, f[5]))
+                out.add((f[0], f[1], f[2], f[3], HANDED, f[5]))
+
+    def _how_or_call(self, fact: Fact) -> str:
+        """The helper that took the lock (" by pte_offset_map_lock()"), or, for a
+        fact a call was opaque to, that call's name."""
+        if fact[4] == OPAQUE:
+            calls = self._opaque_calls.get(str(fact[1]), [])
+            return ", ".join(f"{c}()" for c in calls[-3:]) or "calls"
+        return _how(fact, self)
+
+    def _lock_free(self, name: str) -> bool:
+        """Known not to take or drop a lock: neutral, a predicate or accessor by its
+        prefix, or a function of this file whose body has no lock call."""
+        if name.startswith(self.tables.neutral_prefixes):
+            return True
+        node = self.file_functions.get(name)
+        return node is not None and _call_pattern().search(node.text or b"") is None
+
+    def _obscure(self, name: str, out: set[Fact]) -> None:
+        """A call this function cannot see into comes while a lock is held or
+        after it was dropped: a second lock or unlock after it is a question."""
+        for f in list(out):
+            if f[0] not in (HELD, RELEASED) or f[4] == HANDED:
+                continue
+            if f[4] == CLEAR:
+                out.discard(f)
+                out.add((f[0], f[1], f[2], f[3], OPAQUE, f[5]))
+            seen = self._opaque_calls.setdefault(str(f[1]), [])
+            if name in seen:
+                seen.remove(name)
+            seen.append(name)  # the last ones are nearest to a second lock or unlock
 
     def _hand_to_callee(self, name: str, out: set[Fact]) -> None:
         """A function of the same file that takes or drops a lock of the same name
         (do_signal_stop() drops current->sighand->siglock) may do it to this one."""
         for f in list(out):
-            if f[0] not in (HELD, RELEASED) or f[4]:
+            if f[0] not in (HELD, RELEASED) or f[4] == HANDED:
                 continue
             field = re.split(r"->|\.", _base(str(f[1])))[-1]
             if self._callee_touches(name, field):
                 out.discard(f)
-                out.add((f[0], f[1], f[2], f[3], True, f[5]))
+                out.add((f[0], f[1], f[2], f[3], HANDED, f[5]))
 
     def _callee_touches(self, name: str, field: str) -> bool:
         k = (name, field)
