@@ -13,8 +13,10 @@ What it finds:
     - a ``bool`` compared ``==``/``!=`` with a value other than 0/1/true/false.
 
     A constant test is a ``bug`` when it decides a branch or a loop (the
-    branch never or always runs); a ``>= 0`` that is one conjunct of a wider
-    test only repeats what the type says, and is a ``nit``.
+    branch never or always runs); a ``< 0`` that is one operand of a wider
+    test is a ``possible-bug`` (that part is dead); a ``>= 0`` conjunct only
+    repeats what the type says, and a constant part of a ``WARN_ON()`` can
+    never fire: both are ``nit``.
 
 Why it matters:
     The compiler folds the test away without a word: the code runs as if the
@@ -150,9 +152,17 @@ class AlwaysTrueFlagTest(FunctionChecker):
         why = f"{text(var)} is {typ}, never negative"
         effect = _effect(node, always)
         severity = Severity.BUG
-        if always and not _decides(node):
+        if _in_assertion(node):
+            # WARN_ON(len < 0 || ...): the assertion just never fires for this part
+            severity = Severity.NIT
+            effect = " This part of the assertion can never fire."
+        elif always and not _decides(node):
             severity = Severity.NIT
             effect = " It only repeats what the type says."
+        elif not always and not _decides(node):
+            # one operand of a wider test: the rest of it still decides
+            severity = Severity.POSSIBLE_BUG
+            effect = " That part of the test is dead: was a negative value expected here?"
         return self._finding(unit, node, _word(always), why, effect, severity=severity)
 
     def _not_and(self, unit: FunctionUnit, node: Node, why: str) -> Finding:
@@ -295,6 +305,18 @@ def _decides(node: Node) -> bool:
             # a conjunct of a loop condition still ends (or not) the loop
             return _loop_condition(p)
         return False
+
+
+def _in_assertion(node: Node) -> bool:
+    """Inside WARN_ON()/BUG_ON()/VM_WARN_ON()... (their condition, at any depth)."""
+    p = node.parent
+    while p is not None and not p.type.endswith("statement"):
+        if p.type == "call_expression":
+            name = call_name(p) or ""
+            if name.startswith(("WARN", "BUG_ON", "VM_BUG_ON", "VM_WARN")):
+                return True
+        p = p.parent
+    return False
 
 
 def _loop_condition(node: Node) -> bool:
