@@ -250,8 +250,8 @@ class LockPairing(FunctionChecker):
 
     def triggers(self) -> frozenset[str]:
         # Every lock call of [locks] contains one of these (spin_lock_irqsave: "lock_irq",
-        # get_locked_pte: "locked"): few alternatives keep the engine's text test cheap.
-        words = frozenset({"lock(", "lock_irq", "lock_bh", "lock_nested", "locked"})
+        # get_locked_pte is added whole): few alternatives keep the engine's text test cheap.
+        words = frozenset({"lock(", "lock_irq", "lock_bh", "lock_nested"})
         missed = [n for n in _tables().lock_calls if not any(w in n + "(" for w in words)]
         return words | frozenset(missed)
 
@@ -387,6 +387,7 @@ class _Context:
         self._touch_cache: dict[tuple[str, str], bool] = {}
         self._opaque_calls: dict[str, list[str]] = {}
         self._opaque_names: dict[int, list[str]] = {}
+        self._plans: dict[int, tuple[object, ...]] = {}
         self.iterators: frozenset[str] = frozenset()
         self.file_functions: dict[str, Node] = {}
         self._containers: dict[str, set[str]] = {}
@@ -636,66 +637,71 @@ class _Context:
         locks = _call_pattern().search(raw) is not None
         return assigns, calls, locks
 
+    def _plan(self, call: Node) -> tuple[object, ...]:
+        """What a call does, worked out once per call (the fixpoint visits it often):
+        (kind, name, line, lock, via, how, pte pointer needing the lock, argument keys,
+        defined in this file, known lock-free)."""
+        plan = self._plans.get(call.id)
+        if plan is not None:
+            return plan
+        t = self.tables
+        name = call_name(call) or ""
+        args = call_args(call)
+        ln = line(call)
+        kind, lock, via, how, needs = "other", "", "", "", ""
+        if not name:
+            kind = "none"
+        elif name in t.acquire and t.acquire[name] < len(args):
+            kind, lock = "acquire", lock_of(args[t.acquire[name]])
+        elif name in t.via_out and t.via_out[name] < len(args):
+            kind, lock = "acquire", lock_of_out(args[t.via_out[name]])
+            via, how = _assigned_to(call), f" by {name}()"
+        elif name in t.returns_lock or name in t.returns_lock_or_null:
+            target = _assigned_to(call)
+            kind = "acquire" if target else "none"
+            lock, via, how = "*" + target.split("|")[0], target, f" by {name}()"
+        elif name in t.release and t.release[name] < len(args):
+            kind, lock = "release", lock_of(args[t.release[name]])
+        elif name in t.trylock:
+            kind = "none"
+        elif name in t.requires and t.requires[name] < len(args):
+            needs = key(args[t.requires[name]])
+        keys = tuple(key(a) for a in args) if kind == "other" else ()
+        plan = (
+            kind, name, ln, lock, via, how, needs, keys,
+            name in self.file_functions, kind == "other" and self._lock_free(name),
+        )  # fmt: skip
+        self._plans[call.id] = plan
+        return plan
+
     def _call(
         self, call: Node, out: set[Fact], reports: dict[tuple[str, int, str], _Report] | None
     ) -> None:
-        name = call_name(call)
-        if name is None:
+        kind, name, ln, lock, via, how, needs, keys, in_file, lock_free = self._plan(call)
+        assert isinstance(name, str) and isinstance(ln, int)
+        if kind == "none":
             return
-        t = self.tables
-        args = call_args(call)
-        ln = line(call)
-        if name in t.acquire and t.acquire[name] < len(args):
+        if kind == "acquire":
             self._acquire(
-                lock_of(args[t.acquire[name]]),
-                "",
-                ln=ln,
-                call=call,
-                out=out,
-                reports=reports,
-                how="",
+                str(lock), str(via), ln=ln, call=call, out=out, reports=reports, how=str(how)
             )
-        elif name in t.via_out and t.via_out[name] < len(args):
-            via = _assigned_to(call)
-            self._acquire(
-                lock_of_out(args[t.via_out[name]]),
-                via,
-                ln=ln,
-                call=call,
-                out=out,
-                reports=reports,
-                how=f" by {name}()",
-            )
-        elif name in t.returns_lock or name in t.returns_lock_or_null:
-            target = _assigned_to(call)
-            if target:
-                first = target.split("|")[0]
-                self._acquire(
-                    "*" + first,
-                    target,
-                    ln=ln,
-                    call=call,
-                    out=out,
-                    reports=reports,
-                    how=f" by {name}()",
-                )
-        elif name in t.release and t.release[name] < len(args):
-            self._release(lock_of(args[t.release[name]]), ln, call, out, reports)
-        elif name in t.trylock:
             return
-        else:
-            if name in t.requires and reports is not None and t.requires[name] < len(args):
-                self._requires(
-                    name, key(args[t.requires[name]]), ln=ln, call=call, out=out, reports=reports
-                )
-            if name in t.neutral:
-                return
-            for a in args:
-                self._hand(key(a), out)
-            if name in self.file_functions:
-                self._hand_to_callee(name, out)
-            if not self._lock_free(name):
-                self._obscure(name, out)
+        if kind == "release":
+            self._release(str(lock), ln, call, out, reports)
+            return
+        if needs and reports is not None:
+            self._requires(name, str(needs), ln=ln, call=call, out=out, reports=reports)
+        if name in self.tables.neutral or not any(
+            f[0] in (HELD, RELEASED) and f[4] != HANDED for f in out
+        ):
+            return
+        assert isinstance(keys, tuple)
+        for k in keys:
+            self._hand(str(k), out)
+        if in_file:
+            self._hand_to_callee(name, out)
+        if not lock_free:
+            self._obscure(name, out)
 
     def _acquire(
         self,
