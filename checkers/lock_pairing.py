@@ -56,7 +56,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from tree_sitter import Node, Query, QueryCursor
 
@@ -297,15 +297,15 @@ class LockPairing(FunctionChecker):
         for p in preds:
             node = cfg.nodes[p]
             state = after[p]
-            returned = key(node.ast) if node.ast is not None else ""
+            returned = text(node.ast) if node.ast is not None else ""
             for f in state:
                 if f[0] != HELD or f[4] == HANDED:
                     continue
                 lock = str(f[1])
                 base_root = _base(lock)
-                if base_root not in ctx.locals or base_root in returned:
+                if base_root not in ctx.locals or base_root in _words(returned):
                     continue
-                if any(re.search(rf"\b{re.escape(v)}\b", returned) for v in _vias(f)):
+                if any(v in _words(returned) for v in _vias(f)):
                     continue
                 if any(f2[0] == HELD and f2[1] == lock and f2[4] == HANDED for f2 in state):
                     continue
@@ -790,7 +790,7 @@ class _Context:
                 or base.startswith((a + "->", a + "."))
                 or a in self._containers.get(str(f[1]), ())
                 # a whole object the lock is reached through: EXT4_SB(inode->i_sb)->lock
-                or (a.isidentifier() and re.search(rf"\b{re.escape(a)}\b", base) is not None)
+                or (a.isidentifier() and a in _words(base))
             ):
                 out.discard(f)
                 out.add((f[0], f[1], f[2], f[3], HANDED, f[5]))
@@ -845,10 +845,16 @@ class _Context:
             hit = (
                 bool(raw)
                 and _call_pattern().search(raw) is not None
-                and (re.search(rb"\b" + re.escape(field.encode()) + rb"\b", raw) is not None)
+                and field in _words(raw.decode("utf-8", "replace"))
             )
             self._touch_cache[k] = hit
         return hit
+
+
+@lru_cache(maxsize=4096)
+def _words(expr: str) -> frozenset[str]:
+    """The identifiers of an expression (and ``a->b`` chains as written)."""
+    return frozenset(re.findall(r"[\w>-]+|\w+", expr)) | frozenset(re.findall(r"\w+", expr))
 
 
 def _how(fact: Fact, ctx: _Context) -> str:
