@@ -55,6 +55,26 @@ MUTATIONS: list[Mutation] = [
         "lock-pairing",
     ),
     (
+        "error-path-keeps-lock",
+        "mm/memory.c",
+        "copy_pte_range",
+        [("\tif (!src_pte) {\n\t\tpte_unmap_unlock(dst_pte, dst_ptl);\n", "\tif (!src_pte) {\n")],
+        "lock-pairing",
+    ),
+    (
+        "unlock-twice-after-merge",
+        "mm/memory.c",
+        "copy_pte_range",
+        [
+            (
+                "\tpte_unmap_unlock(orig_dst_pte, dst_ptl);\n",
+                "\tpte_unmap_unlock(orig_dst_pte, dst_ptl);\n"
+                "\tpte_unmap_unlock(orig_dst_pte, dst_ptl);\n",
+            )
+        ],
+        "lock-pairing",
+    ),
+    (
         "swap-api-on-inverted-kind-test",
         "mm/madvise.c",
         "madvise_free_pte_range",
