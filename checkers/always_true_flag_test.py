@@ -13,8 +13,10 @@ What it finds:
     - a ``bool`` compared ``==``/``!=`` with a value other than 0/1/true/false.
 
     A constant test is a ``bug`` when it decides a branch or a loop (the
-    branch never or always runs); a ``>= 0`` that is one conjunct of a wider
-    test only repeats what the type says, and is a ``nit``.
+    branch never or always runs); a ``< 0`` that is one operand of a wider
+    test is a ``possible-bug`` (that part is dead); a ``>= 0`` conjunct only
+    repeats what the type says, and a constant part of a ``WARN_ON()`` can
+    never fire: both are ``nit``.
 
 Why it matters:
     The compiler folds the test away without a word: the code runs as if the
@@ -51,10 +53,16 @@ from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import C_LANGUAGE, FunctionUnit
 from reviewbot.models import Finding, Severity
 
+# Only the shapes that can be constant: a capture per candidate, not per operator.
 _QUERY = """
 (binary_expression operator: "|") @or
-(binary_expression operator: "&") @and
-(binary_expression operator: ["<" ">=" ">" "<=" "==" "!="]) @cmp
+(binary_expression operator: "&" right: (number_literal)) @and
+(binary_expression left: (number_literal) operator: "&") @and
+(binary_expression left: (unary_expression operator: "!") operator: "&") @and
+(binary_expression operator: ["<" ">=" ">" "<=" "==" "!="] right: (number_literal)) @cmp
+(binary_expression left: (number_literal) operator: ["<" ">=" ">" "<=" "==" "!="]) @cmp
+(binary_expression operator: ["==" "!="]
+    right: (unary_expression operator: "-" argument: (number_literal))) @cmp
 """
 _MACRO = re.compile(r"[A-Z][A-Z0-9_]*")
 _BIT_MACROS = frozenset({"BIT", "BIT_ULL", "_BITUL", "_BITULL", "BIT_MASK"})
@@ -93,7 +101,7 @@ class AlwaysTrueFlagTest(FunctionChecker):
             hit = _or_constant(node)
             if hit is not None:
                 out.append(self._finding(unit, node, "true", hit, _effect(node, True)))
-        for node in caps.get("and", []):
+        for node in _unique(caps.get("and", [])):
             if _masks_with_zero(node):
                 why = "it masks with 0"
                 out.append(self._finding(unit, node, "false", why, _effect(node, False)))
@@ -103,7 +111,7 @@ class AlwaysTrueFlagTest(FunctionChecker):
                 out.append(self._not_and(unit, node, hit))
         cmps = caps.get("cmp", [])
         if cmps:
-            for node in cmps:
+            for node in _unique(cmps):
                 if types is None:
                     types = scalar_types(unit.node)
                 f = self._comparison(unit, node, types)
@@ -144,9 +152,17 @@ class AlwaysTrueFlagTest(FunctionChecker):
         why = f"{text(var)} is {typ}, never negative"
         effect = _effect(node, always)
         severity = Severity.BUG
-        if always and not _decides(node):
+        if _in_assertion(node):
+            # WARN_ON(len < 0 || ...): the assertion just never fires for this part
+            severity = Severity.NIT
+            effect = " This part of the assertion can never fire."
+        elif always and not _decides(node):
             severity = Severity.NIT
             effect = " It only repeats what the type says."
+        elif not always and not _decides(node):
+            # one operand of a wider test: the rest of it still decides
+            severity = Severity.POSSIBLE_BUG
+            effect = " That part of the test is dead: was a negative value expected here?"
         return self._finding(unit, node, _word(always), why, effect, severity=severity)
 
     def _not_and(self, unit: FunctionUnit, node: Node, why: str) -> Finding:
@@ -189,6 +205,17 @@ class AlwaysTrueFlagTest(FunctionChecker):
             evidence=(evidence(unit, line(node), "test"),),
             key=_short(node),
         )
+
+
+def _unique(nodes: list[Node]) -> list[Node]:
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for n in nodes:
+        k = (n.start_byte, n.end_byte)
+        if k not in seen:
+            seen.add(k)
+            out.append(n)
+    return out
 
 
 def _or_constant(node: Node) -> str | None:
@@ -278,6 +305,18 @@ def _decides(node: Node) -> bool:
             # a conjunct of a loop condition still ends (or not) the loop
             return _loop_condition(p)
         return False
+
+
+def _in_assertion(node: Node) -> bool:
+    """Inside WARN_ON()/BUG_ON()/VM_WARN_ON()... (their condition, at any depth)."""
+    p = node.parent
+    while p is not None and not p.type.endswith("statement"):
+        if p.type == "call_expression":
+            name = call_name(p) or ""
+            if name.startswith(("WARN", "BUG_ON", "VM_BUG_ON", "VM_WARN")):
+                return True
+        p = p.parent
+    return False
 
 
 def _loop_condition(node: Node) -> bool:

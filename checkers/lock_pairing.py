@@ -21,7 +21,10 @@ What it finds:
     branches on the same condition (or a status variable such as ``locked``)
     are correlated.  A lock whose container is passed to a function that may
     take or drop it (``wp_page_reuse(vmf)``) is handed over: nothing more is
-    said about it.  The tables are in ``[locks]`` of checkers/data/kernel.toml.
+    said about it.  When a call this function cannot see into (not in this
+    file, not ``[locks] neutral`` or ``neutral_prefixes``) comes between the
+    two locks or unlocks, the finding is a ``question``: does it drop (or
+    retake) the lock?  The tables are in ``[locks]`` of checkers/data/kernel.toml.
 
 Why it matters:
     Kernel spinlocks do not nest: taking the PTE lock again spins forever.
@@ -53,7 +56,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from tree_sitter import Node, Query, QueryCursor
 
@@ -63,15 +66,15 @@ from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import Fact, State, solve
 from checkers.analyses.syntax import (
     assignment_chain,
-    assignments,
     call_args,
     call_name,
-    calls_in,
+    declared_identifier,
     is_lvalue,
     key,
     line,
     text,
     unwrap,
+    walk,
 )
 from checkers.analyses.tables import indices, names
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
@@ -79,6 +82,13 @@ from checkers.frontend import C_LANGUAGE, FunctionUnit
 from reviewbot.models import Finding, Severity
 
 HELD, RELEASED, ASSUME = "held", "released", "assume"
+_CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+_KEYWORDS = frozenset({b"if", b"while", b"for", b"switch", b"return", b"sizeof", b"typeof"})
+_ITERATOR = re.compile(rb"\b\w*for_each\w*\s*\(\s*&?(\w+)")
+# What is known of a lock fact since it was made: nothing in the way; a call this function
+# cannot see into came in between (a second lock or unlock is only a question); the lock
+# was handed to a call that may take or drop it (nothing is reported).
+CLEAR, OPAQUE, HANDED = 0, 1, 2
 # A lock fact: (kind, lock, line, via, handed, status)
 #   lock:   "*ptl", "mm->page_table_lock" (what the lock argument points to)
 #   via:    the pte pointer (or lock pointer) whose non-NULL value means "held", or ""
@@ -96,6 +106,7 @@ class _Tables:
     returns_lock: frozenset[str]
     returns_lock_or_null: frozenset[str]
     neutral: frozenset[str]
+    neutral_prefixes: tuple[str, ...]
     requires: dict[str, int]
     container: dict[str, int]
     noreturn: frozenset[str]
@@ -119,6 +130,7 @@ def _tables() -> _Tables:
         returns_lock=names("locks", "returns_lock"),
         returns_lock_or_null=names("locks", "returns_lock_or_null"),
         neutral=names("locks", "neutral"),
+        neutral_prefixes=tuple(sorted(names("locks", "neutral_prefixes"))),
         requires=indices("locks", "requires_pte_lock"),
         container=indices("locks", "container_arg"),
         noreturn=names("locks", "noreturn"),
@@ -131,9 +143,53 @@ def _call_pattern() -> re.Pattern[bytes]:
     return re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\s*\(")
 
 
-@cache
-def _call_query() -> Query:
-    return Query(C_LANGUAGE, "(call_expression function: (identifier)) @call")
+def _may_report(unit: FunctionUnit, calls: list[Node]) -> bool:
+    """Whether the lock calls can make a finding at all: two acquisitions or two
+    releases of one lock, or a lock kept in a local variable that is both taken
+    and released (the only kind a return is checked for), or a release with a
+    call that needs the PTE lock.  Most functions take one lock once and drop it
+    once: the dataflow is not run for them."""
+    t = _tables()
+    taken: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    for call in calls:
+        name = call_name(call) or ""
+        args = call_args(call)
+        if name in t.acquire and t.acquire[name] < len(args):
+            taken[lock_of(args[t.acquire[name]])] += 1
+        elif name in t.trylock and t.trylock[name] < len(args):
+            taken[lock_of(args[t.trylock[name]])] += 1
+        elif name in t.via_out and t.via_out[name] < len(args):
+            taken[lock_of_out(args[t.via_out[name]])] += 1
+        elif name in t.returns_lock or name in t.returns_lock_or_null:
+            target = _assigned_to(call).split("|")[0]
+            taken["*" + target if target else "?"] += 1
+        elif name in t.release and t.release[name] < len(args):
+            dropped[lock_of(args[t.release[name]])] += 1
+    if any(n > 1 for n in taken.values()) or any(n > 1 for n in dropped.values()):
+        return True
+    if any(lock in taken and "->" not in lock and "." not in lock for lock in dropped):
+        return True
+    raw = unit.node.text or b""
+    return bool(dropped) and any(r.encode() in raw for r in t.requires)
+
+
+def _lock_calls(body: Node, raw: bytes) -> list[Node]:
+    """The lock calls of a body, found by a text search and mapped back to nodes
+    (cheaper than walking or querying every call of the function)."""
+    out = []
+    names_ = _tables().lock_calls
+    base = body.start_byte
+    for m in _call_pattern().finditer(raw):
+        node = body.descendant_for_byte_range(base + m.start(), base + m.start() + 1)
+        while node is not None and node.type != "call_expression":
+            if node.type in ("expression_statement", "compound_statement"):
+                node = None
+                break
+            node = node.parent
+        if node is not None and call_name(node) in names_:
+            out.append(node)
+    return out
 
 
 @cache
@@ -193,19 +249,22 @@ class LockPairing(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return _tables().lock_calls
+        # Every lock call of [locks] contains one of these (spin_lock_irqsave: "lock_irq",
+        # get_locked_pte is added whole): few alternatives keep the engine's text test cheap.
+        words = frozenset({"lock(", "lock_irq", "lock_bh", "lock_nested"})
+        missed = [n for n in _tables().lock_calls if not any(w in n + "(" for w in words)]
+        return words | frozenset(missed)
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         body = unit.node.child_by_field_name("body")
         raw = body.text if body is not None else None
         if body is None or raw is None or _call_pattern().search(raw) is None:
             return []
-        cursor = QueryCursor(_call_query())
-        calls = [
-            c for c in cursor.captures(body).get("call", []) if call_name(c) in _tables().lock_calls
-        ]
-        if len(calls) < 2:
-            return []  # one lock call alone pairs with nothing this function does
+        if unit.has_error:
+            return []  # a misparsed body (a macro tree-sitter cannot read) has no reliable paths
+        calls = _lock_calls(body, raw)
+        if len(calls) < 2 or not _may_report(unit, calls):
+            return []  # nothing here can pair up into a finding
         cfg = cfg_of(unit)
         ctx = _Context.build(unit, cfg, calls)
         reports: dict[tuple[str, int, str], _Report] = {}
@@ -220,7 +279,8 @@ class LockPairing(FunctionChecker):
         sol = solve(cfg, transfer, refine)
         # Report from the fixpoint only: one more, reporting, pass over its states.
         for node in cfg.stmt_nodes():
-            ctx.transfer(node, sol.before[node.id], reports)
+            if ctx.may_report_at(node):
+                ctx.transfer(node, sol.before[node.id], reports)
         self._returns(ctx, cfg, sol.after, reports)
         return [self._finding(unit, r) for r in sorted(reports.values(), key=lambda r: r.line)]
 
@@ -237,17 +297,17 @@ class LockPairing(FunctionChecker):
         for p in preds:
             node = cfg.nodes[p]
             state = after[p]
-            returned = key(node.ast) if node.ast is not None else ""
+            returned = text(node.ast) if node.ast is not None else ""
             for f in state:
-                if f[0] != HELD or f[4]:
+                if f[0] != HELD or f[4] == HANDED:
                     continue
                 lock = str(f[1])
                 base_root = _base(lock)
-                if base_root not in ctx.locals or base_root in returned:
+                if base_root not in ctx.locals or base_root in _words(returned):
                     continue
-                if any(re.search(rf"\b{re.escape(v)}\b", returned) for v in _vias(f)):
+                if any(v in _words(returned) for v in _vias(f)):
                     continue
-                if any(f2[0] == HELD and f2[1] == lock and f2[4] for f2 in state):
+                if any(f2[0] == HELD and f2[1] == lock and f2[4] == HANDED for f2 in state):
                     continue
                 where = node.ast if node.ast is not None else ctx.fn
                 ln = line(where) if node.ast is not None else ctx.end_line
@@ -264,6 +324,18 @@ class LockPairing(FunctionChecker):
                 f"(taken at line {r.other}{r.how}): a spinlock does not nest, this deadlocks."
             )
             roles = (evidence(unit, r.other, "taken"), evidence(unit, r.line, "taken-again"))
+        elif r.kind in ("double-lock?", "double-unlock?"):
+            sev = Severity.QUESTION
+            again = "taken" if r.kind == "double-lock?" else "released"
+            harm = "deadlocks" if again == "taken" else "is a double unlock"
+            did = "took" if again == "taken" else "released"
+            what = (
+                f"{lock} is {again} at line {r.line} although this function already {did} it "
+                f"at line {r.other}, and in between it calls what it cannot see into "
+                f"({r.how}): does one of them {'drop' if again == 'taken' else 'retake'} it? "
+                f"Otherwise this {harm}."
+            )
+            roles = (evidence(unit, r.other, again), evidence(unit, r.line, f"{again}-again"))
         elif r.kind == "double-unlock":
             sev = Severity.BUG
             what = (
@@ -312,6 +384,12 @@ class _Context:
         ] = {}
         self.name = ""
         self._helpers: dict[tuple[str, int], str] = {}
+        self._touch_cache: dict[tuple[str, str], bool] = {}
+        self._opaque_calls: dict[str, list[str]] = {}
+        self._opaque_names: dict[int, list[str]] = {}
+        self._plans: dict[int, tuple[object, ...]] = {}
+        self.iterators: frozenset[str] = frozenset()
+        self.file_functions: dict[str, Node] = {}
         self._containers: dict[str, set[str]] = {}
         self.fn: Node
         self.end_line = 0
@@ -321,6 +399,10 @@ class _Context:
         ctx = cls()
         ctx.name = unit.name
         ctx.fn = unit.node
+        ctx.file_functions = unit.file.functions()
+        # hlist_for_each_entry(old, ...) re-assigns old on every turn, invisibly: a lock
+        # named through an iterator is a different lock each time
+        ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(unit.node.text or b""))
         ctx.end_line = unit.end_line
         counts: Counter[str] = Counter()
         tested: set[str] = set()
@@ -345,6 +427,9 @@ class _Context:
         for n in calls:
             for a in call_args(n):
                 roots.add(_root(key(a)))
+                # every name the lock is reached through (EXT4_SB(inode->i_sb)->lock:
+                # a call given inode may drop it)
+                roots.update(re.findall(r"(?<![>.])\b[a-z_]\w*\b", key(a)))
             parent = n.parent
             while parent is not None and parent.type in (
                 "assignment_expression",
@@ -359,6 +444,14 @@ class _Context:
         words = {w for w in roots | tested if w and re.fullmatch(r"\w+", w)}
         ctx.words = tuple(w.encode() for w in words)
         return ctx
+
+    def may_report_at(self, node: CfgNode) -> bool:
+        """Reports come from lock calls and calls that need the PTE lock only."""
+        eff = self._effects.get(node.id)
+        if eff is None:
+            return True
+        _, calls, locks = eff
+        return locks or any(call_name(c) in self.tables.requires for c in calls)
 
     def relevant(self, raw: bytes) -> bool:
         return _call_pattern().search(raw) is not None or any(w in raw for w in self.words)
@@ -391,7 +484,7 @@ class _Context:
             if label and idx < len(args):
                 lock = lock_of(args[idx])
                 kept = {f for f in state if f[0] == ASSUME or f[1] != lock}
-                return frozenset(kept | {(HELD, lock, line(atom), "", False, self._guard(state))})
+                return frozenset(kept | {(HELD, lock, line(atom), "", CLEAR, self._guard(state))})
             return state
         atom = info[2]
         label = label if info[3] else not label
@@ -452,6 +545,21 @@ class _Context:
             self._effects[node.id] = eff
         assigns, calls, locks = eff
         if not assigns and not calls:
+            # a statement about nothing lock-related may still call what this
+            # function cannot see into
+            opaque = self._opaque_names.get(node.id)
+            if opaque is None:
+                opaque = [
+                    n.decode()
+                    for n in _CALLED.findall(ast.text or b"")
+                    if n not in _KEYWORDS and not self._lock_free(n.decode())
+                ]
+                self._opaque_names[node.id] = opaque
+            if opaque and any(f[0] in (HELD, RELEASED) and f[4] != HANDED for f in state):
+                out = set(state)
+                for name in opaque:
+                    self._obscure(name, out)
+                return frozenset(out)
             return state
         if not locks and not any(f[0] != ASSUME for f in state):
             return state
@@ -480,7 +588,7 @@ class _Context:
                 ):
                     # the lock escapes into another lvalue (*ptlp = ptl): handed over
                     out.discard(f)
-                    out.add((f[0], f[1], f[2], f[3], True, f[5]))
+                    out.add((f[0], f[1], f[2], f[3], HANDED, f[5]))
             if tk in self.tested_vars:
                 c = _const(st.constant(value)) if value is not None else None
                 for f in list(out):
@@ -501,70 +609,99 @@ class _Context:
         if not self.relevant(raw):
             return [], [], False
         assigns = []
-        for target, value, _whole in assignments(ast):
+        calls = []
+        # One walk for both (this runs for every statement that names a lock).
+        for n in walk(ast):
+            t = n.type
+            if t == "call_expression":
+                calls.append(n)
+                continue
+            target: Node | None = None
+            value: Node | None = None
+            if t == "assignment_expression":
+                target = n.child_by_field_name("left")
+                op = n.child_by_field_name("operator")
+                if op is not None and text(op) == "=":
+                    value = n.child_by_field_name("right")
+            elif t == "init_declarator":
+                decl = n.child_by_field_name("declarator")
+                target = declared_identifier(decl) if decl is not None else None
+                value = n.child_by_field_name("value")
+            elif t == "update_expression":
+                target = n.child_by_field_name("argument")
+            if target is None:
+                continue
             _, final = assignment_chain(value)
             fname = call_name(final) if final is not None else None
             assigns.append((key(target), value, final, fname))
-        calls = list(calls_in(ast))
         locks = _call_pattern().search(raw) is not None
         return assigns, calls, locks
+
+    def _plan(self, call: Node) -> tuple[object, ...]:
+        """What a call does, worked out once per call (the fixpoint visits it often):
+        (kind, name, line, lock, via, how, pte pointer needing the lock, argument keys,
+        defined in this file, known lock-free)."""
+        plan = self._plans.get(call.id)
+        if plan is not None:
+            return plan
+        t = self.tables
+        name = call_name(call) or ""
+        args = call_args(call)
+        ln = line(call)
+        kind, lock, via, how, needs = "other", "", "", "", ""
+        if not name:
+            kind = "none"
+        elif name in t.acquire and t.acquire[name] < len(args):
+            kind, lock = "acquire", lock_of(args[t.acquire[name]])
+        elif name in t.via_out and t.via_out[name] < len(args):
+            kind, lock = "acquire", lock_of_out(args[t.via_out[name]])
+            via, how = _assigned_to(call), f" by {name}()"
+        elif name in t.returns_lock or name in t.returns_lock_or_null:
+            target = _assigned_to(call)
+            kind = "acquire" if target else "none"
+            lock, via, how = "*" + target.split("|")[0], target, f" by {name}()"
+        elif name in t.release and t.release[name] < len(args):
+            kind, lock = "release", lock_of(args[t.release[name]])
+        elif name in t.trylock:
+            kind = "none"
+        elif name in t.requires and t.requires[name] < len(args):
+            needs = key(args[t.requires[name]])
+        keys = tuple(key(a) for a in args) if kind == "other" else ()
+        plan = (
+            kind, name, ln, lock, via, how, needs, keys,
+            name in self.file_functions, kind == "other" and self._lock_free(name),
+        )  # fmt: skip
+        self._plans[call.id] = plan
+        return plan
 
     def _call(
         self, call: Node, out: set[Fact], reports: dict[tuple[str, int, str], _Report] | None
     ) -> None:
-        name = call_name(call)
-        if name is None:
+        kind, name, ln, lock, via, how, needs, keys, in_file, lock_free = self._plan(call)
+        assert isinstance(name, str) and isinstance(ln, int)
+        if kind == "none":
             return
-        t = self.tables
-        args = call_args(call)
-        ln = line(call)
-        if name in t.acquire and t.acquire[name] < len(args):
+        if kind == "acquire":
             self._acquire(
-                lock_of(args[t.acquire[name]]),
-                "",
-                ln=ln,
-                call=call,
-                out=out,
-                reports=reports,
-                how="",
+                str(lock), str(via), ln=ln, call=call, out=out, reports=reports, how=str(how)
             )
-        elif name in t.via_out and t.via_out[name] < len(args):
-            via = _assigned_to(call)
-            self._acquire(
-                lock_of_out(args[t.via_out[name]]),
-                via,
-                ln=ln,
-                call=call,
-                out=out,
-                reports=reports,
-                how=f" by {name}()",
-            )
-        elif name in t.returns_lock or name in t.returns_lock_or_null:
-            target = _assigned_to(call)
-            if target:
-                first = target.split("|")[0]
-                self._acquire(
-                    "*" + first,
-                    target,
-                    ln=ln,
-                    call=call,
-                    out=out,
-                    reports=reports,
-                    how=f" by {name}()",
-                )
-        elif name in t.release and t.release[name] < len(args):
-            self._release(lock_of(args[t.release[name]]), ln, call, out, reports)
-        elif name in t.trylock:
             return
-        else:
-            if name in t.requires and reports is not None and t.requires[name] < len(args):
-                self._requires(
-                    name, key(args[t.requires[name]]), ln=ln, call=call, out=out, reports=reports
-                )
-            if name in t.neutral:
-                return
-            for a in args:
-                self._hand(key(a), out)
+        if kind == "release":
+            self._release(str(lock), ln, call, out, reports)
+            return
+        if needs and reports is not None:
+            self._requires(name, str(needs), ln=ln, call=call, out=out, reports=reports)
+        if name in self.tables.neutral or not any(
+            f[0] in (HELD, RELEASED) and f[4] != HANDED for f in out
+        ):
+            return
+        assert isinstance(keys, tuple)
+        for k in keys:
+            self._hand(str(k), out)
+        if in_file:
+            self._hand_to_callee(name, out)
+        if not lock_free:
+            self._obscure(name, out)
 
     def _acquire(
         self,
@@ -579,15 +716,18 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and held and not any(f[4] for f in held + released):
-            first = min(held, key=lambda f: int(str(f[2])))
-            k = (lock, ln, "double-lock")
+        if reports is not None and held and not any(f[4] == HANDED for f in held + released):
+            kind = "double-lock" if all(f[4] == CLEAR for f in held) else "double-lock?"
+            pool = held if kind == "double-lock" else [f for f in held if f[4] == OPAQUE]
+            first = min(pool, key=lambda f: int(str(f[2])))
+            k = (lock, ln, kind)
             reports.setdefault(
-                k, _Report(ln, lock, "double-lock", call, int(str(first[2])), _how(first, self))
+                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
             )
         for f in held + released:
             out.discard(f)
-        out.add((HELD, lock, ln, via, _conditional(call), self._guard(frozenset(out))))
+        state = HANDED if _conditional(call) or _root(_base(lock)) in self.iterators else CLEAR
+        out.add((HELD, lock, ln, via, state, self._guard(frozenset(out))))
         if how:
             self._helpers[(lock, ln)] = how
         name = call_name(call) or ""
@@ -606,14 +746,19 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and released and not any(f[4] for f in held + released):
-            first = min(released, key=lambda f: int(str(f[2])))
-            k = (lock, ln, "double-unlock")
-            reports.setdefault(k, _Report(ln, lock, "double-unlock", call, int(str(first[2]))))
+        if reports is not None and released and not any(f[4] == HANDED for f in held + released):
+            kind = "double-unlock" if all(f[4] == CLEAR for f in released) else "double-unlock?"
+            pool = released if kind == "double-unlock" else [f for f in released if f[4] == OPAQUE]
+            first = min(pool, key=lambda f: int(str(f[2])))
+            k = (lock, ln, kind)
+            reports.setdefault(
+                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
+            )
         via = next((str(f[3]) for f in held if f[3]), "")
         for f in held + released:
             out.discard(f)
-        out.add((RELEASED, lock, ln, via, False, self._guard(frozenset(out))))
+        state = HANDED if _root(_base(lock)) in self.iterators else CLEAR
+        out.add((RELEASED, lock, ln, via, state, self._guard(frozenset(out))))
 
     def _requires(
         self,
@@ -625,7 +770,7 @@ class _Context:
         out: set[Fact],
         reports: dict[tuple[str, int, str], _Report],
     ) -> None:
-        released = [f for f in out if f[0] == RELEASED and ptr in _vias(f) and not f[4]]
+        released = [f for f in out if f[0] == RELEASED and ptr in _vias(f) and f[4] != HANDED]
         if not released:
             return
         if any(f[0] == HELD and (ptr in _vias(f) or f[1] == released[0][1]) for f in out):
@@ -637,16 +782,79 @@ class _Context:
     def _hand(self, arg: str, out: set[Fact]) -> None:
         a = arg.lstrip("&")
         for f in list(out):
-            if f[0] not in (HELD, RELEASED) or f[4]:
+            if f[0] not in (HELD, RELEASED) or f[4] == HANDED:
                 continue
             base = _base(str(f[1]))
             if (
                 a == base
                 or base.startswith((a + "->", a + "."))
                 or a in self._containers.get(str(f[1]), ())
+                # a whole object the lock is reached through: EXT4_SB(inode->i_sb)->lock
+                or (a.isidentifier() and a in _words(base))
             ):
                 out.discard(f)
-                out.add((f[0], f[1], f[2], f[3], True, f[5]))
+                out.add((f[0], f[1], f[2], f[3], HANDED, f[5]))
+
+    def _how_or_call(self, fact: Fact) -> str:
+        """The helper that took the lock (" by pte_offset_map_lock()"), or, for a
+        fact a call was opaque to, that call's name."""
+        if fact[4] == OPAQUE:
+            calls = self._opaque_calls.get(str(fact[1]), [])
+            return ", ".join(f"{c}()" for c in calls[-3:]) or "calls"
+        return _how(fact, self)
+
+    def _lock_free(self, name: str) -> bool:
+        """Known not to take or drop a lock: neutral, a predicate or accessor by its
+        prefix, or a function of this file whose body has no lock call."""
+        if name.startswith(self.tables.neutral_prefixes):
+            return True
+        node = self.file_functions.get(name)
+        return node is not None and _call_pattern().search(node.text or b"") is None
+
+    def _obscure(self, name: str, out: set[Fact]) -> None:
+        """A call this function cannot see into comes while a lock is held or
+        after it was dropped: a second lock or unlock after it is a question."""
+        for f in list(out):
+            if f[0] not in (HELD, RELEASED) or f[4] == HANDED:
+                continue
+            if f[4] == CLEAR:
+                out.discard(f)
+                out.add((f[0], f[1], f[2], f[3], OPAQUE, f[5]))
+            seen = self._opaque_calls.setdefault(str(f[1]), [])
+            if name in seen:
+                seen.remove(name)
+            seen.append(name)  # the last ones are nearest to a second lock or unlock
+
+    def _hand_to_callee(self, name: str, out: set[Fact]) -> None:
+        """A function of the same file that takes or drops a lock of the same name
+        (do_signal_stop() drops current->sighand->siglock) may do it to this one."""
+        for f in list(out):
+            if f[0] not in (HELD, RELEASED) or f[4] == HANDED:
+                continue
+            field = re.split(r"->|\.", _base(str(f[1])))[-1]
+            if self._callee_touches(name, field):
+                out.discard(f)
+                out.add((f[0], f[1], f[2], f[3], HANDED, f[5]))
+
+    def _callee_touches(self, name: str, field: str) -> bool:
+        k = (name, field)
+        hit = self._touch_cache.get(k)
+        if hit is None:
+            node = self.file_functions.get(name)
+            raw = node.text or b"" if node is not None else b""
+            hit = (
+                bool(raw)
+                and _call_pattern().search(raw) is not None
+                and field in _words(raw.decode("utf-8", "replace"))
+            )
+            self._touch_cache[k] = hit
+        return hit
+
+
+@lru_cache(maxsize=4096)
+def _words(expr: str) -> frozenset[str]:
+    """The identifiers of an expression (and ``a->b`` chains as written)."""
+    return frozenset(re.findall(r"[\w>-]+|\w+", expr)) | frozenset(re.findall(r"\w+", expr))
 
 
 def _how(fact: Fact, ctx: _Context) -> str:

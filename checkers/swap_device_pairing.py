@@ -132,7 +132,7 @@ class SwapDevicePairing(FunctionChecker):
         calls = [c for c in calls_in(unit.node) if call_name(c) in names]
         flag_vars = flags.flag_variables(calls)
         cfg = cfg_of(unit)
-        an = _Analysis(pairs, flag_vars)
+        an = _Analysis(pairs, flag_vars, calls)
         sol = solve(cfg, an.transfer, an.refine)
         reports: dict[tuple[int, str, str], _Report] = {}
         for node in cfg.stmt_nodes():
@@ -201,14 +201,17 @@ def _returns(cfg: Cfg, after: list[State], reports: dict[tuple[int, str, str], _
 
 
 class _Analysis:
-    def __init__(self, pairs: list[_Pair], flag_vars: frozenset[str]) -> None:
+    def __init__(self, pairs: list[_Pair], flag_vars: frozenset[str], calls: list[Node]) -> None:
         self.pairs = pairs
         self.take = {p.take: p for p in pairs}
         self.give = {p.give: p for p in pairs}
         self.flag_vars = flag_vars
-        words = set(self.take) | set(self.give) | set(flag_vars)
+        # the variables a device reference is stored in: statements that copy them
+        # elsewhere hand the reference over
+        held = {_assigned_to(c) for c in calls if call_name(c) in self.take} - {""}
+        words = set(self.take) | set(self.give) | set(flag_vars) | held
         self.words = tuple(w.encode() for w in words)
-        self.vars: set[str] = set()
+        self._ops: dict[int, list[tuple[object, ...]]] = {}
 
     def transfer(
         self,
@@ -218,27 +221,51 @@ class _Analysis:
     ) -> State:
         ast = node.ast
         assert ast is not None
+        ops = self._ops.get(node.id)
+        if ops is None:
+            ops = self._ops_of(ast)
+            self._ops[node.id] = ops
+        for op in ops:
+            kind = op[0]
+            if kind == "flag":
+                value = op[2]
+                assert value is None or isinstance(value, Node)
+                state = flags.assign(state, str(op[1]), value)
+            elif kind == "escape":
+                # a reference stored elsewhere (*sip = si) is handed over
+                what = "dev:" + str(op[1])
+                state = frozenset(f for f in state if not (f[0] == TAKEN and f[1] == what))
+            else:
+                call = op[1]
+                assert isinstance(call, Node)
+                name = call_name(call) or ""
+                args = call_args(call)
+                if kind == "take":
+                    state = self._take(self.take[name], call, args, state)
+                else:
+                    state = self._give(self.give[name], call, args, state, reports)
+        return state
+
+    def _ops_of(self, ast: Node) -> list[tuple[object, ...]]:
+        """What one statement does, read once: flag assignments, escapes of a
+        device reference, takes and gives in source order."""
         raw = ast.text or b""
-        if not any(w in raw for w in self.words) and not (
-            state and any(v.encode() in raw for v in self.vars)
-        ):
-            return state
+        if not any(w in raw for w in self.words):
+            return []
+        ops: list[tuple[object, ...]] = []
         for target, value, _ in assignments(ast):
             tk = key(target)
             if tk in self.flag_vars:
-                state = flags.assign(state, tk, value)
-            # a reference stored elsewhere (*sip = si) is handed over
+                ops.append(("flag", tk, value))
             if value is not None and is_lvalue(unwrap(value)):
-                src = key(unwrap(value))
-                state = frozenset(f for f in state if not (f[0] == TAKEN and f[1] == "dev:" + src))
+                ops.append(("escape", key(unwrap(value))))
         for call in calls_in(ast):
             name = call_name(call)
-            args = call_args(call)
             if name in self.take:
-                state = self._take(self.take[name], call, args, state)
+                ops.append(("take", call))
             elif name in self.give:
-                state = self._give(self.give[name], call, args, state, reports)
-        return state
+                ops.append(("give", call))
+        return ops
 
     def _take(self, p: _Pair, call: Node, args: list[Node], state: State) -> State:
         if p.kind != "dev":
@@ -248,7 +275,6 @@ class _Analysis:
             return state
         what = "dev:" + target
         nr = ""
-        self.vars.add(target)
         kept = frozenset(f for f in state if f[1] != what)
         return kept | {(TAKEN, what, nr, line(call), flags.snapshot(state))}
 
@@ -300,7 +326,6 @@ class _Analysis:
                 return state  # non-zero: nothing pinned
             what = "pin:" + key(args[p.take_entry])
             nr = key(args[p.take_nr]) if 0 <= p.take_nr < len(args) else ""
-            self.vars.add(what.partition(":")[2])
             kept = frozenset(f for f in state if f[1] != what)
             return kept | {(TAKEN, what, nr, line(atom), flags.snapshot(state))}
         if not state:

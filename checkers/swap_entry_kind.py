@@ -14,7 +14,9 @@ What it finds:
       which leaves markers, device and hwpoison entries.
 
     A false ``non_swap_entry()``, a true ``softleaf_is_swap()`` or a comparison
-    of ``swp_type()`` with a device's type establish a real slot.
+    of ``swp_type()`` with a device's type establish a real slot.  Each entry
+    gets one finding per severity, at the first swap call it reaches; the
+    later calls are counted in it.
 
 Why it matters:
     A non-present PTE is not always swapped out: migration, device-private,
@@ -42,6 +44,7 @@ Fix:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import cache
 
 from tree_sitter import Node
@@ -88,7 +91,11 @@ class SwapEntryKind(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return names("swap_entry", "sources")
+        return frozenset({"swp_entry", "softleaf"}) | frozenset(
+            n
+            for n in names("swap_entry", "sources")
+            if "swp_entry" not in n and "softleaf" not in n
+        )
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         raw = unit.node.text or b""
@@ -106,15 +113,21 @@ class SwapEntryKind(FunctionChecker):
         sinks = [c for c in calls_in(unit.node) if call_name(c) in _needs()]
         flag_vars = flags.flag_variables(sinks)
         watched = tuple(v.encode() for v in entries | flag_vars)
+        atoms: dict[int, AtomTest] = {}
+        node_ops: dict[int, list[Op]] = {}
 
         def transfer(node: CfgNode, state: State) -> State:
             assert node.ast is not None
-            return _transfer(node.ast, state, entries, flag_vars, watched)
+            ops = node_ops.get(node.id)
+            if ops is None:
+                ops = _ops_of(node.ast, entries, flag_vars, watched)
+                node_ops[node.id] = ops
+            return _transfer(ops, state, entries, flag_vars) if ops else state
 
         def refine(node: CfgNode, label: bool, state: State) -> State:
             if node.ast is not None and flag_vars:
                 state = flags.refine(state, node.ast, label, flag_vars)
-            return _refine(node, label, state, entries)
+            return _refine(node, label, state, entries, atoms)
 
         sol = solve(cfg, transfer, refine)
         found: dict[tuple[str, int], Finding] = {}
@@ -136,7 +149,7 @@ class SwapEntryKind(FunctionChecker):
                 if facts:
                     f = self._finding(unit, call, name, var, facts)
                     found.setdefault((var, f.line), f)
-        return sorted(found.values(), key=lambda f: f.line)
+        return _first_per_entry(sorted(found.values(), key=lambda f: f.line))
 
     def _finding(
         self, unit: FunctionUnit, call: Node, name: str, var: str, facts: list[tuple[object, ...]]
@@ -188,52 +201,94 @@ class SwapEntryKind(FunctionChecker):
         )
 
 
-def _transfer(
-    ast: Node,
-    state: State,
-    entries: set[str],
-    flag_vars: frozenset[str],
-    watched: tuple[bytes, ...],
-) -> State:
+def _first_per_entry(findings: list[Finding]) -> list[Finding]:
+    """One finding per entry and severity: the first swap call it reaches; the
+    later ones are counted in its message (do_swap_page() makes eight)."""
+    groups: dict[tuple[str, Severity], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.key.split(":")[1], f.severity), []).append(f)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1:
+            more = len(group) - 1
+            lines = ", ".join(str(f.line) for f in group[1:])
+            first = replace(
+                first,
+                message=f"{first.message} The same holds for {more} later swap "
+                f"call{'s' if more > 1 else ''} (line{'s' if more > 1 else ''} {lines}).",
+            )
+        out.append(first)
+    return sorted(out, key=lambda f: f.line)
+
+
+# What a statement does: (var, assigned value, line of a decode into it or 0)
+Op = tuple[str, Node | None, int]
+
+
+def _ops_of(
+    ast: Node, entries: set[str], flag_vars: frozenset[str], watched: tuple[bytes, ...]
+) -> list[Op]:
     raw = ast.text or b""
     if not any(w in raw for w in watched):
-        return state
+        return []
     sources = names("swap_entry", "sources")
+    ops: list[Op] = []
     for target, value, _ in assignments(ast):
         tk = key(target)
+        if tk not in flag_vars and tk not in entries:
+            continue
+        _, final = assignment_chain(value)
+        decoded = line(final) if final is not None and call_name(final) in sources else 0
+        ops.append((tk, value, decoded))
+    return ops
+
+
+def _transfer(ops: list[Op], state: State, entries: set[str], flag_vars: frozenset[str]) -> State:
+    for tk, value, decoded in ops:
         if tk in flag_vars:
             state = flags.assign(state, tk, value)
         if tk not in entries:
             continue
         state = frozenset(f for f in state if f[1] != tk or f[0] == flags.FLAG)
-        _, final = assignment_chain(value)
-        if final is not None and call_name(final) in sources:
-            state = state | {(ANY, tk, line(final), "", flags.snapshot(state))}
+        if decoded:
+            state = state | {(ANY, tk, decoded, "", flags.snapshot(state))}
     return state
 
 
-def _refine(node: CfgNode, label: bool, state: State, entries: set[str]) -> State:
+# What a condition atom tests: (entries whose swp_type() it reads, test name, entry, line)
+AtomTest = tuple[tuple[str, ...], str, str, int]
+
+
+def _atom_test(atom: Node, entries: set[str]) -> AtomTest:
+    atom = unwrap(atom)
+    type_reads = names("swap_entry", "type_reads")
+    typed = []
+    for call in calls_in(atom):
+        args = call_args(call)
+        if args and call_name(call) in type_reads and key(args[0]) in entries:
+            typed.append(key(args[0]))
+    name = call_name(atom) or ""
+    args = call_args(atom) if name else []
+    var = key(args[0]) if args else ""
+    return tuple(typed), name, var if var in entries else "", line(atom)
+
+
+def _refine(
+    node: CfgNode, label: bool, state: State, entries: set[str], cache: dict[int, AtomTest]
+) -> State:
     if not state or node.ast is None:
         return state
-    atom = unwrap(node.ast)
+    test = cache.get(node.id)
+    if test is None:
+        test = _atom_test(node.ast, entries)
+        cache[node.id] = test
+    typed, name, var, ln = test
     # Comparing the swap type with a device's (unuse_pte_range()) proves a real slot.
-    type_reads = names("swap_entry", "type_reads")
-    for call in calls_in(atom):
-        name = call_name(call)
-        args = call_args(call)
-        if not args:
-            continue
-        var = key(args[0])
-        if var not in entries or not any(f[1] == var and f[0] != flags.FLAG for f in state):
-            continue
-        if name in type_reads:
-            return frozenset(f for f in state if f[1] != var or f[0] == flags.FLAG)
-    name = call_name(atom)
-    args = call_args(atom) if name is not None else []
-    if not args:
-        return state
-    var = key(args[0])
-    if var not in entries:
+    for v in typed:
+        if any(f[1] == v and f[0] != flags.FLAG for f in state):
+            return frozenset(f for f in state if f[1] != v or f[0] == flags.FLAG)
+    if not var:
         return state
     not_swap = names("swap_entry", "not_swap_tests")
     swap = names("swap_entry", "swap_tests")
@@ -244,7 +299,7 @@ def _refine(node: CfgNode, label: bool, state: State, entries: set[str]) -> Stat
         proves_real = label
     elif name in kinds:
         if label:
-            return _mark(state, var, NONSWAP, f"{name}() is true@{line(atom)}")
+            return _mark(state, var, NONSWAP, f"{name}() is true@{ln}")
         return frozenset(
             (SOME, f[1], f[2], f"{name}()", f[4]) if f[1] == var and f[0] == ANY else f
             for f in state
@@ -254,7 +309,7 @@ def _refine(node: CfgNode, label: bool, state: State, entries: set[str]) -> Stat
     if proves_real:
         return frozenset(f for f in state if f[1] != var or f[0] == flags.FLAG)
     verdict = "true" if name in not_swap else "false"
-    return _mark(state, var, NONSWAP, f"{name}() is {verdict}@{line(atom)}")
+    return _mark(state, var, NONSWAP, f"{name}() is {verdict}@{ln}")
 
 
 def _mark(state: State, var: str, kind: str, detail: str) -> State:

@@ -40,6 +40,7 @@ Fix:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 
@@ -87,33 +88,36 @@ class UnsignedRangeUnderflow(FunctionChecker):
     )
 
     def triggers(self) -> frozenset[str]:
-        return (
-            names("unsigned_range", "round_up")
-            | names("unsigned_range", "round_down")
-            | names("unsigned_range", "down_masks")
-            | frozenset({" - 1]", " - 1;", "nr - 1"})
-        )
+        # Short words that every rounding helper, mask and "nr - 1" contain: few
+        # alternatives keep the engine's per-function text test cheap.
+        return frozenset({"ALIGN", "round_", "PFN_", "_MASK", " - 1"})
 
     def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
         body = unit.node.child_by_field_name("body")
         if body is None:
             return []
         cursor = QueryCursor(_query())
+        cursor.set_byte_range(body.start_byte, body.end_byte)
         subs = cursor.captures(body).get("sub", [])
         if not subs:
             return []
-        roundings = _rounded_variables(unit.node)
+        roundings: dict[str, Rounding] | None = None
         out: list[Finding] = []
         types: dict[str, str] | None = None
         for sub in subs:
             left, right = sub.child_by_field_name("left"), sub.child_by_field_name("right")
             if left is None or right is None:
                 continue
-            f = self._range(unit, sub, unwrap(left), unwrap(right), roundings)
-            if f is None and text(unwrap(right)) == "1":
+            left, right = unwrap(left), unwrap(right)
+            f = None
+            if left.type in _ROUNDABLE and right.type in _ROUNDABLE:
+                if roundings is None and "identifier" in (left.type, right.type):
+                    roundings = _rounded_variables(unit.node)
+                f = self._range(unit, sub, left, right, roundings or {})
+            if f is None and text(right) == "1":
                 if types is None:
                     types = scalar_types(unit.node)
-                nr, offset = unwrap(left), False
+                nr, offset = left, False
                 if nr.type == "binary_expression" and _op(nr) == "+":
                     inner = nr.child_by_field_name("right")
                     nr, offset = (unwrap(inner), True) if inner is not None else (nr, False)
@@ -193,11 +197,18 @@ class UnsignedRangeUnderflow(FunctionChecker):
         )
 
 
+# Operand shapes that can be (or hold) a rounding.
+_ROUNDABLE = frozenset({"identifier", "call_expression", "binary_expression", "number_literal"})
 _UNSIGNED = frozenset({"size_t", "pgoff_t", "u32", "u64", "u16", "u8"})
+
+
+_ROUND_WORDS = re.compile(rb"ALIGN|round_|PFN_|_MASK")
 
 
 def _rounded_variables(fn: Node) -> dict[str, Rounding]:
     """Variables every assignment of which is one rounding of the same kind."""
+    if _ROUND_WORDS.search(fn.text or b"") is None:
+        return {}
     seen: dict[str, list[Rounding | None]] = {}
     for target, value, _ in assignments(fn):
         if target.type != "identifier":

@@ -8,17 +8,24 @@ on a type it cannot see.
 
 from __future__ import annotations
 
-from tree_sitter import Node
+from functools import cache
 
-from checkers.analyses.syntax import text, walk
+from tree_sitter import Node, Query, QueryCursor
+
+from checkers.analyses.syntax import text
+from checkers.frontend import C_LANGUAGE
+
+
+@cache
+def _query() -> Query:
+    return Query(C_LANGUAGE, "[(declaration) (parameter_declaration)] @decl")
 
 
 def scalar_types(fn: Node) -> dict[str, str]:
     """name -> whitespace-normalised type text, for scalars the function declares."""
     seen: dict[str, set[str]] = {}
-    for n in walk(fn):
-        if n.type not in ("declaration", "parameter_declaration"):
-            continue
+    cursor = QueryCursor(_query())
+    for n in cursor.captures(fn).get("decl", []):
         typ = n.child_by_field_name("type")
         if typ is None:
             continue
