@@ -115,7 +115,8 @@ def _message(reply: ReplyLike, message_id: str, sender: str, rcpt: Recipients) -
         msg["To"] = addresses.header_value(rcpt.to)
     if rcpt.cc:
         msg["Cc"] = addresses.header_value(rcpt.cc)
-    msg["Subject"] = reply.subject
+    # plain text: an "=?utf-8?b?...?=" in it must not be read as an encoded word
+    msg["Subject"] = reply.subject.replace("=?", "= ?")
     msg["Date"] = email.utils.format_datetime(_now())
     msg["Message-ID"] = f"<{message_id}>"
     msg["In-Reply-To"] = f"<{reply.in_reply_to}>"

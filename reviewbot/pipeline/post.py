@@ -10,6 +10,7 @@ clear line.
 from __future__ import annotations
 
 import dataclasses
+import email.errors
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
@@ -82,8 +83,13 @@ def to_maildir(replies: Iterable[ReplyMail], directory: Path | str) -> list[Path
         name = _filename(reply)
         tmp = root / "tmp" / f"{name}.{os.getpid()}"
         final = root / "new" / name
+        try:
+            data = reply.as_bytes()
+        except (UnicodeError, ValueError, email.errors.MessageError) as exc:
+            # a header the email package cannot write back (hostile encoded words)
+            raise UsageError(f"reply to {reply.in_reply_to}: cannot be written: {exc}") from None
         try:  # a read-only or full outbox is the user's to fix, not a traceback
-            tmp.write_bytes(reply.as_bytes())
+            tmp.write_bytes(data)
             tmp.replace(final)
         except OSError as exc:
             raise UsageError(f"outbox {root}: {exc.strerror or exc}") from None
@@ -127,12 +133,16 @@ def send_smtp(
             continue
         # the first Cc is the patch's To (the list, as b4 and git send-email write it)
         rcpt = choose(reply.to, reply.cc[:1], reply.cc[1:], max_recipients)
-        msg = reply.as_message()
-        for name, addrs in (("To", rcpt.to), ("Cc", rcpt.cc)):
-            del msg[name]
-            if addrs:
-                msg[name] = header_value(addrs)
-        raw = msg.as_bytes().decode("utf-8", "replace")
+        try:
+            msg = reply.as_message()
+            for name, addrs in (("To", rcpt.to), ("Cc", rcpt.cc)):
+                del msg[name]
+                if addrs:
+                    msg[name] = header_value(addrs)
+            raw = msg.as_bytes().decode("utf-8", "replace")
+        except (UnicodeError, ValueError, email.errors.MessageError) as exc:
+            errors.append(f"{reply.message_id}: cannot be written: {exc}")
+            continue
         result = deliver_to(dataclasses.replace(target, sender=reply.sender), raw, rcpt.envelope)
         if result.outcome in (Outcome.SENT, Outcome.AMBIGUOUS) and marker is not None:
             _write_marker(marker, f"{result.outcome.value} {result.detail}\n")

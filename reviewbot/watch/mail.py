@@ -74,9 +74,19 @@ def _header(msg: Message, name: str) -> str:
     if value is None:
         return ""
     try:
-        return str(email.header.make_header(email.header.decode_header(str(value))))
+        parts = email.header.decode_header(str(value))
     except (LookupError, ValueError, UnicodeError):
         return str(value)
+    out = []
+    for data, charset in parts:  # word by word: one bad word does not undo the others
+        if isinstance(data, str):
+            out.append(data)
+            continue
+        try:
+            out.append(data.decode(charset or "ascii", "replace"))
+        except LookupError:  # an unknown charset
+            out.append(data.decode("utf-8", "replace"))
+    return "".join(out)
 
 
 def _body_text(msg: Message) -> str:

@@ -196,9 +196,10 @@ class Watcher:
                         raise  # the database is away: no mail's fault, the poll is retried
                     except _STORE_ERRORS as one:
                         mail = info if isinstance(info, MailInfo) else None
-                        counts.quarantined += quarantine(
-                            session, lst.inbox_url, raw, mail, _line(one)
-                        )
+                        if quarantine(session, lst.inbox_url, raw, mail, _line(one)):
+                            counts.quarantined += 1
+                        else:
+                            counts.duplicates += 1
                 self._advance(session, lst.inbox_url, epoch, batch[-1][0])
         stats.read += len(items)
         stats.stored += counts.stored
@@ -213,10 +214,14 @@ class Watcher:
         good: list[tuple[bytes, MailInfo | None]] = []
         for raw, info in items:
             if isinstance(info, str):  # unreadable: kept aside with the reason
-                counts.quarantined += quarantine(session, lst.inbox_url, raw, None, info)
+                if quarantine(session, lst.inbox_url, raw, None, info):
+                    counts.quarantined += 1
+                else:
+                    counts.duplicates += 1  # the same bytes, kept aside before
             else:
                 good.append((raw, info))
-        stored, counts.duplicates = store_messages(session, lst.inbox_url, good)
+        stored, dups = store_messages(session, lst.inbox_url, good)
+        counts.duplicates += dups
         counts.stored = len(stored)
         for info in stored:
             if not info.is_patch:

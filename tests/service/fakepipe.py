@@ -16,6 +16,7 @@ from __future__ import annotations
 import email
 import os
 import re
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,17 @@ class FakePipeline:
             # the real apply stage's temporary index, held while the review is slow
             from reviewbot.git import Overlay, Repo
 
+            if os.environ.get("REVIEWBOT_FAKE_STUBBORN"):
+                # deaf to Celery's SIGTERM too: only the SIGKILL after it ends the review
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
             with Overlay(Repo(os.environ["REVIEWBOT_FAKE_OVERLAY"])):
-                time.sleep(delay)
+                end = time.monotonic() + delay
+                while time.monotonic() < end:
+                    try:
+                        time.sleep(end - time.monotonic())
+                    except Exception:  # Celery's soft limit
+                        if not os.environ.get("REVIEWBOT_FAKE_STUBBORN"):
+                            raise  # with it set, only the hard limit (SIGKILL) ends it
         elif delay:
             time.sleep(delay)
         findings = []

@@ -107,7 +107,8 @@ def test_the_next_start_removes_what_sigkill_left(sample_tree: Path, tmp_path: P
 
 @pytest.mark.services
 @pytest.mark.slow
-def test_celery_soft_time_limit_removes_the_overlay(
+@pytest.mark.parametrize("limit", ["soft", "hard"])
+def test_celery_time_limits_remove_the_overlay(
     *,
     public_inbox: PublicInbox,
     smtp: SmtpSink,
@@ -115,7 +116,10 @@ def test_celery_soft_time_limit_removes_the_overlay(
     workers: Callable[..., CeleryWorker],
     sample_tree: Path,
     tmp_path: Path,
+    limit: str,
 ) -> None:
+    """Soft: the review is interrupted and cleans up.  Hard: a review deaf to the soft
+    limit and to SIGTERM is SIGKILLed by Celery; the next pool child removes what it left."""
     cfg = make_config(
         tmp_path,
         f"sqlite:///{tmp_path / 'rb.db'}",
@@ -131,7 +135,9 @@ def test_celery_soft_time_limit_removes_the_overlay(
         "REVIEWBOT_FAKE_OVERLAY": str(sample_tree),
         "TMPDIR": str(tmp),
     }
-    workers(path, env=env)
+    if limit == "hard":
+        env["REVIEWBOT_FAKE_STUBBORN"] = "1"
+    worker = workers(path, env=env)
     sessions = sessions_for(cfg.database)
     dispatcher = Dispatcher(cfg, sessions)
     watcher = Watcher(cfg, sessions, dispatcher.enqueue, stale=None, send=False)
@@ -139,13 +145,16 @@ def test_celery_soft_time_limit_removes_the_overlay(
     try:
         assert watcher.poll_once().revisions
         assert wait_for(lambda: bool(_overlays(tmp)), 30)
-        # soft limit 5 s: the review is interrupted, its overlay removed, its failure recorded
-        assert wait_for(lambda: not _overlays(tmp), 30)
+        # soft limit 5 s, hard 6 s (make_config): either way the overlay goes
+        assert wait_for(lambda: not _overlays(tmp), 40), worker.log.read_text()[-2000:]
+        if limit == "soft":
 
-        def failed() -> bool:
-            with sessions() as s:
-                return s.scalars(select(RevisionRow.state)).one() == "failed"
+            def failed() -> bool:
+                with sessions() as s:
+                    return s.scalars(select(RevisionRow.state)).one() == "failed"
 
-        assert wait_for(failed, 30)
+            assert wait_for(failed, 30)
+        else:
+            assert "Hard time limit" in worker.log.read_text()
     finally:
         dispatcher.close()
