@@ -29,8 +29,8 @@ from reviewbot import addresses
 from reviewbot.config import ListPolicy
 from reviewbot.outbox import _message
 from reviewbot.storage.models import MessageRow, SuppressionRow
+from reviewbot.storage.sessions import sessions_for
 from reviewbot.terminal import escape_controls
-from reviewbot.watch.database import sessions_for
 from reviewbot.watch.mail import MailInfo
 from reviewbot.watch.series import group_pending
 from reviewbot.watch.watcher import PollStats, Watcher, _parse
