@@ -8,9 +8,11 @@ each distinct failure of a revision into a Finding with its reproducer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from checkers.frontend import find_function, parse
 from reviewbot.models import (
     SIM_ENTRY,
     Evidence,
@@ -56,12 +58,46 @@ def executed_functions(tree: SourceTree, entry: str) -> set[str]:
     return found
 
 
+_EXECUTED: dict[tuple[str, str], frozenset[str]] = {}  # (entry, sources' digest) -> functions
+
+
+def _defines(tree: SourceTree, files: Sequence[str], names: Collection[str]) -> bool:
+    """Whether ``files`` define any of ``names``: the simulator executes only
+    functions those files define, so an entry whose files define no changed
+    function cannot run it (and needs no measuring)."""
+    for path in files:
+        data = tree.read(path)
+        if data is None or not any(name.encode() in data for name in names):
+            continue
+        parsed = parse(data, path)
+        if any(find_function(parsed, name) is not None for name in names):
+            return True
+    return False
+
+
+def _executed_cached(tree: SourceTree, entry: str) -> frozenset[str]:
+    """``executed_functions``, remembered per entry and per content of its files."""
+    digest = hashlib.sha256()
+    for path in get(entry).files:
+        digest.update(path.encode() + b"\0" + (tree.read(path) or b"") + b"\0")
+    key = (entry, digest.hexdigest())
+    if key not in _EXECUTED:
+        _EXECUTED[key] = frozenset(executed_functions(tree, entry))
+    return _EXECUTED[key]
+
+
 def entries_touched(base: SourceTree, touched: Collection[str]) -> list[str]:
     """The entries whose execution on the base runs a function the series
     changes.  A function the base does not run can only matter through a
     changed caller, which is then in ``touched`` itself."""
-    names = set(touched)
-    return [entry for entry in simulated_entries() if names & executed_functions(base, entry)]
+    names = {n for n in touched if n}
+    if not names:
+        return []
+    return [
+        entry
+        for entry in simulated_entries()
+        if _defines(base, get(entry).files, names) and names & _executed_cached(base, entry)
+    ]
 
 
 def simulate_states(
