@@ -73,6 +73,14 @@ def _query() -> Query:
     return Query(C_LANGUAGE, '(binary_expression operator: "-") @sub')
 
 
+@cache
+def _minus_one_query() -> Query:
+    return Query(
+        C_LANGUAGE,
+        '(binary_expression operator: "-" right: (number_literal) @one (#eq? @one "1")) @sub',
+    )
+
+
 # A rounding: (direction "up"/"down", the rounded expression's key, the alignment's text)
 Rounding = tuple[str, str, str]
 
@@ -96,7 +104,9 @@ class UnsignedRangeUnderflow(FunctionChecker):
         body = unit.node.child_by_field_name("body")
         if body is None:
             return []
-        cursor = QueryCursor(_query())
+        # Without a rounding word only "x - 1" can matter: a narrower query.
+        rounding = _ROUND_WORDS.search(body.text or b"") is not None
+        cursor = QueryCursor(_query() if rounding else _minus_one_query())
         cursor.set_byte_range(body.start_byte, body.end_byte)
         subs = cursor.captures(body).get("sub", [])
         if not subs:
