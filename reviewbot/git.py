@@ -275,8 +275,13 @@ class BlobReader:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(command.encode() + b"\n")
         proc.stdin.flush()
-        header = proc.stdout.readline().decode(errors="replace").split()
-        if len(header) != 3:  # "<name> missing", "<name> ambiguous", or git died
+        line = proc.stdout.readline().decode(errors="replace").rstrip("\n")
+        # "<oid> <type> <size>"; else "<name> missing" or "<name> ambiguous"
+        # (a name may hold spaces), or nothing when git died
+        header = line.split()
+        if len(header) != 3 or line.endswith((" missing", " ambiguous")):
+            return None
+        if not header[2].isdigit():
             return None
         return header[1], int(header[2])
 

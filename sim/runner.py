@@ -156,7 +156,9 @@ def call_guarded(
         budget = SimFault(Kind.BUDGET, "host recursion limit reached (unbounded recursion?)")
         return None, _ended(spec, m, Outcome.BUDGET, budget, "over the host's recursion limit")
     except Exception as exc:  # the simulator's own bug, never the patch's
-        log.error("simulator error in %s (%s)", function, describe(spec), exc_info=True)
+        own = getattr(spec, "describe", None)  # another entry's spec describes itself
+        what = own() if callable(own) else describe(spec)
+        log.error("simulator error in %s (%s)", function, what, exc_info=True)
         error = SimFault(Kind.MODEL_ERROR, f"simulator error: {type(exc).__name__}: {exc}")
         return None, _ended(
             spec, m, Outcome.MODEL_ERROR, error, f"simulator error ({type(exc).__name__})"

@@ -8,6 +8,7 @@ statements executed and the statement lines covered.
 
 from __future__ import annotations
 
+import hashlib
 import resource
 import time
 from collections.abc import Sequence
@@ -124,6 +125,23 @@ class Frame:
 
 
 # A call builds its frame's dict in one comprehension, so it skips __init__.
+# (path, content digest, configuration) -> the file's prototypes: every
+# Program of a review (one per entry and tree state) reads the same headers.
+_PROTOTYPES: dict[tuple[str, bytes, tuple[tuple[str, int], ...]], dict[str, Prototype]] = {}
+
+
+def _file_prototypes(data: bytes | None, path: str, config: dict[str, int]) -> dict[str, Prototype]:
+    if not data:
+        return {}
+    key = (path, hashlib.blake2b(data, digest_size=16).digest(), tuple(sorted(config.items())))
+    found = _PROTOTYPES.get(key)
+    if found is None:
+        if len(_PROTOTYPES) > 256:
+            _PROTOTYPES.clear()
+        found = _PROTOTYPES[key] = prototypes(parse(configure(data, config), path))
+    return found
+
+
 _new_frame = object.__new__
 
 
@@ -181,10 +199,7 @@ class Program:
             if not path:
                 continue
             if path not in self._prototypes:
-                data = self.tree.read(path)
-                self._prototypes[path] = (
-                    prototypes(parse(configure(data, self.config), path)) if data else {}
-                )
+                self._prototypes[path] = _file_prototypes(self.tree.read(path), path, self.config)
             found = self._prototypes[path].get(name)
             if found is not None:
                 return found
