@@ -7,7 +7,10 @@ violated invariant is reported with its kind.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
+from operator import is_
 from typing import Final
 
 from sim.faults import Kind
@@ -188,7 +191,6 @@ def _ptes(
                 f"its swap entry {old.swp_offset:#x}",
             )
         folio, idx = owner
-        page = folio.pages[idx]
         if new[_SOFT_DIRTY] != old[_SOFT_DIRTY] or new[_UFFD_WP] != old[_UFFD_WP]:
             return Violation(
                 Kind.SMEARED_BIT,
@@ -197,7 +199,7 @@ def _ptes(
                 f"{int(new.soft_dirty)}/{int(new.uffd_wp)} (smeared from another PTE)",
             )
         if (
-            (new[_WRITE] or page.anon_exclusive)
+            (new[_WRITE] or folio.page_anon_exclusive[idx])
             and not old[_EXCLUSIVE]
             and (swap_refs.get(offset, 0) or folio_refs.get(id(folio), 0))
         ):
@@ -246,6 +248,12 @@ def _hook(  # noqa: PLR0917
     if not ranges:
         return None  # this tree's code does not call the hook at all
     covered = [(start, start + n) for start, n in ranges]
+    if len(covered) == 1:
+        # One call for the whole batch, the common case: every key within it?
+        keys = [pte[_PFN] if by_pfn else addr for addr, _, pte in changed if pte[0] == "present"]
+        (lo, hi) = covered[0]
+        if not keys or (lo <= min(keys) and max(keys) < hi):
+            return None
     for addr, _, pte in changed:
         if pte[0] != "present":
             continue
@@ -261,39 +269,47 @@ def _hook(  # noqa: PLR0917
     return None
 
 
+def _first_difference(a: list[int], b: list[int]) -> int:
+    return next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+
+
 def _counts(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Violation | None:
     si = world.swap
-    swap_refs: dict[int, int] = {}
-    pfn_maps: dict[int, int] = {}
     swap_type = si.type
-    for pte in after.values():
-        kind = pte[_KIND]
-        if kind == "swap" and pte[_TYPE] == swap_type:
-            swap_refs[pte[_OFFSET]] = swap_refs.get(pte[_OFFSET], 0) + 1
-        elif kind == "present":
-            pfn_maps[pte[_PFN]] = pfn_maps.get(pte[_PFN], 0) + 1
+    ptes = after.values()
+    # References to each swap entry of this device, and PTEs mapping each pfn.
+    swap_refs = Counter([p[_OFFSET] for p in ptes if p[_KIND] == "swap" and p[_TYPE] == swap_type])
+    pfn_maps = Counter([p[_PFN] for p in ptes if p[_KIND] == "present"])
+    external = world.external_swap_refs
     for folio in world.folios:
-        for i in range(folio.nr):
-            off = folio.swap.offset + i
-            want = swap_refs.get(off, 0) + world.external_swap_refs.get(off, 0)
-            have = si.swap_map.get(off, 0)
-            if have != want:
-                return Violation(
-                    Kind.WRONG_COUNT,
-                    f"swap_map of entry {off:#x} is {have} but {want} references to it remain",
-                )
-        base, mapcounts = folio.pfn, 0
-        for page in folio.pages:
-            if page.mapcount != pfn_maps.get(base + page.idx, 0):  # page.pfn, inlined
-                return Violation(
-                    Kind.WRONG_COUNT,
-                    f"mapcount of page {page.idx} is "
-                    f"{page.mapcount} but {pfn_maps.get(page.pfn, 0)} PTEs map it",
-                )
-            mapcounts += page.mapcount
+        # Compared as whole lists, then searched only when they differ: a
+        # 512-page folio would otherwise cost three look-ups a page.
+        offsets = range(folio.swap.offset, folio.swap.offset + folio.nr)
+        have = list(map(si.swap_map.get, offsets, repeat(0)))
+        if external:
+            want = [swap_refs.get(off, 0) + external.get(off, 0) for off in offsets]
+        else:
+            want = list(map(swap_refs.get, offsets, repeat(0)))
+        if have != want:
+            i = _first_difference(have, want)
+            return Violation(
+                Kind.WRONG_COUNT,
+                f"swap_map of entry {offsets[i]:#x} is {have[i]} but {want[i]} references "
+                "to it remain",
+            )
+        mapcounts = folio.page_mapcount
+        pfns = range(folio.pfn, folio.pfn + len(mapcounts))
+        mapped = list(map(pfn_maps.get, pfns, repeat(0)))
+        if mapcounts != mapped:
+            i = _first_difference(mapcounts, mapped)
+            return Violation(
+                Kind.WRONG_COUNT,
+                f"mapcount of page {i} is {mapcounts[i]} but {mapped[i]} PTEs map it",
+            )
+        mapcounts_total = sum(mapcounts)
         want_ref = (
             (folio.nr if folio.f.swapcache else 0)
-            + mapcounts
+            + mapcounts_total
             + world.external_folio_refs.get(id(folio), 0)
         )
         if folio.refcount != want_ref:
@@ -302,7 +318,7 @@ def _counts(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Vi
                 f"folio refcount is {folio.refcount}, expected "
                 f"{want_ref} (swap cache + mappings + others)",
             )
-        cached = all(si.cache.get(folio.swap.offset + i) is folio for i in range(folio.nr))
+        cached = all(map(is_, map(si.cache.get, offsets), repeat(folio)))
         if folio.f.swapcache != cached:
             return Violation(Kind.WRONG_COUNT, "folio swapcache flag and the swap cache disagree")
     return None

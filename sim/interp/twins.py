@@ -28,7 +28,7 @@ from sim.interp.ctypes import converter_for
 from sim.interp.statements import Return
 from sim.kernel import PRIMITIVES
 from sim.model.mm import PTRS_PER_PTE, PtePtr
-from sim.model.pte import MAX_SWAPFILES, Pte
+from sim.model.pte import MAX_SWAPFILES, Pte, pte_run
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine, Program
@@ -170,29 +170,35 @@ def _swap_pte_batch(program: Program, fn: CompiledFunction) -> Any:
         log += (b_end, b_entry, b_ptep, b_warn_nr, b_warn_swap, b_warn_entry, b_cgroup, b_while)
         calls += 7  # pte_to_swp_entry, 3 x VM_WARN_ON, is_swap_pte, non_swap_entry, lookup
         cgroups = m.world.swap_cgroup
-        cgroup_id = _u16(int(cgroups.get(pte[3], 0)))
-        index, end = start.index + 1, start.index + max_nr
+        cgroup_id = _u16(int(cgroups.get(pte.swp_offset, 0)))
         entries = table.entries
-        # Every PTE the loop goes past equals the expected one, so all carry
-        # the first PTE's bits: each iteration records the same steps.
-        kind, pfn, swp_type, offset, w, d, y, sd, uw, ex = expected
+        index, end = start.index + 1, start.index + max_nr
+        if index < end and index < 0:
+            return None  # out of bounds: the general path faults
+        # The PTEs the loop would go past if each equals the expected one (so
+        # each carries the first PTE's bits, and each iteration records the
+        # same steps): compared as one run, up to the end of the table.
+        stop = min(end, PTRS_PER_PTE)
+        run = pte_run(expected, max(stop - index, 0))
+        went = len(run)  # iterations that go on to the next PTE
         tail: tuple[Any, ...] = ()
-        while index < end:
-            if not 0 <= index < PTRS_PER_PTE:
-                return None  # out of bounds: the general path faults
-            current = entries[index]
-            if current != expected:
-                tail = (b_get, b_if_same, b_break_same)
-                calls += 3  # the loop's tick, ptep_get(), pte_same()
-                break
-            if cgroups and int(cgroups.get(offset, 0)) != cgroup_id:
-                tail = (b_get, b_if_same, b_if_cg, b_break_cg)
-                calls += 5  # and pte_to_swp_entry(), lookup_swap_cgroup_id()
-                break
-            offset += 1  # pte_next_swp_offset(expected)
-            expected = _make(Pte, (kind, pfn, swp_type, offset, w, d, y, sd, uw, ex))
-            index += 1
-        went = index - start.index - 1  # iterations that went on to the next PTE
+        if entries[index:stop] != run:
+            went = next(
+                k for k, (a, b) in enumerate(zip(entries[index:stop], run, strict=True)) if a != b
+            )
+            tail, tail_calls = (b_get, b_if_same, b_break_same), 3  # tick, ptep_get, pte_same
+        elif stop < end:
+            return None  # the loop goes on out of bounds: the general path faults
+        if cgroups:
+            offset = expected.swp_offset
+            for k in range(went):
+                if int(cgroups.get(offset + k, 0)) != cgroup_id:
+                    went, tail = k, (b_get, b_if_same, b_if_cg, b_break_cg)
+                    tail_calls = 5  # and pte_to_swp_entry(), lookup_swap_cgroup_id()
+                    break
+        if tail:
+            calls += tail_calls
+        index += went
         log += iteration[bits] * went
         calls += (13 + sum(bits)) * went
         log += tail

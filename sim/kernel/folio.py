@@ -79,13 +79,13 @@ def folio_page(m: Any, folio: Any, n: int) -> Page:
     f = _folio(folio, "folio_page")
     if not 0 <= n < f.nr:
         raise SimFault(Kind.OUT_OF_BOUNDS, f"folio_page(): page {n} of a {f.nr}-page folio")
-    return f.pages[n]
+    return f.page_at(n)
 
 
 @primitive("folio_file_page", "include/linux/pagemap.h: folio_file_page()")
 def folio_file_page(m: Any, folio: Any, index: int) -> Page:
     f = _folio(folio, "folio_file_page")
-    return f.pages[index & (f.nr - 1)]
+    return f.page_at(index & (f.nr - 1))
 
 
 @primitive("folio_page_idx", "include/linux/mm.h: folio_page_idx()")
@@ -143,7 +143,7 @@ def folio_unlock(m: Any, folio: Any) -> None:
 
 
 def _put(f: Folio, n: int, who: str) -> None:
-    if f.refcount < n or (f.refcount == n and (f.f.swapcache or any(p.mapcount for p in f.pages))):
+    if f.refcount < n or (f.refcount == n and (f.f.swapcache or any(f.page_mapcount))):
         raise SimFault(
             Kind.WRONG_COUNT,
             f"{who}: refcount {f.refcount} dropped by {n} while the folio is still in use",
@@ -207,10 +207,10 @@ def _rmap(m: Any, folio: Any, page: Any, nr: int, flags: int, who: str) -> None:
         raise SimFault(
             Kind.OUT_OF_BOUNDS, f"{who}(): pages {p.idx}..{p.idx + nr - 1} of a {f.nr}-page folio"
         )
-    for page_ in f.pages[p.idx : p.idx + nr]:
-        page_.mapcount += 1
-        if flags & RMAP_EXCLUSIVE:
-            page_.anon_exclusive = True
+    first, end = p.idx, p.idx + nr
+    f.page_mapcount[first:end] = [count + 1 for count in f.page_mapcount[first:end]]
+    if flags & RMAP_EXCLUSIVE:
+        f.page_anon_exclusive[first:end] = [True] * nr
     m.note("rmap", (p.idx, nr))
 
 
@@ -230,10 +230,9 @@ def folio_add_anon_rmap_pte(m: Any, folio: Any, page: Any, vma: Any, addr: int, 
 def folio_add_new_anon_rmap(m: Any, folio: Any, vma: Any, addr: int, flags: int) -> None:
     f = _folio(folio, "folio_add_new_anon_rmap")
     f.f.anon = True
-    for p in f.pages:
-        p.mapcount += 1
-        if flags & RMAP_EXCLUSIVE:
-            p.anon_exclusive = True
+    f.page_mapcount[:] = [count + 1 for count in f.page_mapcount]
+    if flags & RMAP_EXCLUSIVE:
+        f.page_anon_exclusive[:] = [True] * len(f.page_anon_exclusive)
     m.note("rmap", (0, f.nr))
 
 
@@ -287,9 +286,9 @@ def folio_ref_sub(m: Any, folio: Any, n: int) -> None:
 
 @primitive("folio_mapcount", "include/linux/mm.h: folio_mapcount()")
 def folio_mapcount(m: Any, folio: Any) -> int:
-    return sum(p.mapcount for p in _folio(folio, "folio_mapcount").pages)
+    return sum(_folio(folio, "folio_mapcount").page_mapcount)
 
 
 @primitive("folio_test_hwpoison", "include/linux/page-flags.h: folio_test_hwpoison()")
 def folio_test_hwpoison(m: Any, folio: Any) -> bool:
-    return _folio(folio, "folio_test_hwpoison").pages[0].hwpoison
+    return _folio(folio, "folio_test_hwpoison").page.hwpoison

@@ -145,12 +145,12 @@ def folio_trylock(m: Any, folio: Any) -> bool:
 @primitive("folio_likely_mapped_shared", "include/linux/mm.h: folio_likely_mapped_shared()")
 def folio_likely_mapped_shared(m: Any, folio: Any) -> bool:
     f = _folio(folio, "folio_likely_mapped_shared")
-    mapcount = sum(p.mapcount for p in f.pages)
+    mapcount = sum(f.page_mapcount)
     if f.order == 0:
         return mapcount > 1
     if mapcount <= 1:
         return False
-    return mapcount > f.nr or f.pages[0].mapcount > 1
+    return mapcount > f.nr or f.page_mapcount[0] > 1
 
 
 @primitive(
@@ -177,20 +177,18 @@ def split_folio(m: Any, folio: Any) -> int:
                 f.pfn + i, young=bool(pmd.young), dirty=bool(pmd.dirty), write=True
             )
         pmd.huge_folio = None
-    extra = f.refcount - sum(p.mapcount for p in f.pages)  # the caller's and others' pins
+    extra = f.refcount - sum(f.page_mapcount)  # the caller's and others' pins
     tails: list[Folio] = []
     for page in f.pages[1:]:
         tail = type(f)(page.pfn, 0)
         tail.f = copy.copy(f.f)
         tail.f.locked = False
-        new_page = tail.pages[0]
+        new_page = tail.page
         new_page.mapcount = page.mapcount
         new_page.anon_exclusive = page.anon_exclusive
         tail.refcount = page.mapcount
         tails.append(tail)
-    head: Page = f.pages[0]
-    f.order = 0
-    f.pages = [head]
+    head: Page = f.keep_head()
     f.refcount = head.mapcount + extra
     world.folios.extend(tails)
     m.note("split", (f.pfn, len(tails) + 1))

@@ -25,6 +25,7 @@ from sim.model.pte import (
     SWP_PTE_MARKER,
     Pte,
     SwapEntry,
+    pte_run,
     swap_entry,
 )
 from sim.values import NULL, FieldRef, NullPtr, VarRef
@@ -375,11 +376,7 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
         # through store() below, which raises as it always did.
         start = p.index
         done = max(0, min(nr, PTRS_PER_PTE - start)) if start >= 0 else 0
-        table.entries[start : start + done] = (
-            [_make(Pte, (*head, pfn + i, *tail)) for i in range(done)]
-            if present
-            else [value] * done
-        )
+        table.entries[start : start + done] = pte_run(value, done) if present else [value] * done
     for i in range(done, nr):
         p.moved(i).store(_make(Pte, (*head, pfn + i, *tail)) if present else value)
     m.note("set_ptes", (addr, nr))

@@ -251,12 +251,11 @@ def _remove_rmap(m: Any, folio: Any, page: Any, nr: int, who: str) -> None:
         raise SimFault(
             Kind.OUT_OF_BOUNDS, f"{who}(): pages {p.idx}..{p.idx + nr - 1} of a {f.nr}-page folio"
         )
-    for page_ in f.pages[p.idx : p.idx + nr]:
-        if page_.mapcount <= 0:
-            raise SimFault(
-                Kind.WRONG_COUNT, f"{who}(): page {page_.idx} of the folio is not mapped"
-            )
-        page_.mapcount -= 1
+    counts = f.page_mapcount
+    for idx in range(p.idx, p.idx + nr):
+        if counts[idx] <= 0:
+            raise SimFault(Kind.WRONG_COUNT, f"{who}(): page {idx} of the folio is not mapped")
+        counts[idx] -= 1
     m.note("rmap_remove", (id(f), p.idx, nr))
 
 
