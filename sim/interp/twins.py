@@ -22,13 +22,15 @@ coverage and faults.
 from __future__ import annotations
 
 import hashlib
+from itertools import repeat
+from operator import eq, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sim.interp.ctypes import converter_for
 from sim.interp.statements import Return
 from sim.kernel import PRIMITIVES
 from sim.model.mm import PTRS_PER_PTE, PtePtr
-from sim.model.pte import MAX_SWAPFILES, Pte, pte_run
+from sim.model.pte import MAX_SWAPFILES, Pte
 
 if TYPE_CHECKING:
     from sim.interp.machine import Frame, Machine, Program
@@ -92,9 +94,11 @@ def _fits(program: Program, texts: dict[str, str]) -> bool:
 
 
 # Pte fields the swap-offset helpers read and write (sim.model.pte.Pte).
-_SOFT_DIRTY, _UFFD_WP, _EXCLUSIVE = (
-    Pte._fields.index(f) for f in ("soft_dirty", "uffd_wp", "exclusive")
+_SWP_OFFSET, _SOFT_DIRTY, _UFFD_WP, _EXCLUSIVE = (
+    Pte._fields.index(f) for f in ("swp_offset", "soft_dirty", "uffd_wp", "exclusive")
 )
+_OFFSET_OF = itemgetter(_SWP_OFFSET)
+_ALL_BUT_OFFSET = itemgetter(*(i for i in range(len(Pte._fields)) if i != _SWP_OFFSET))
 _make = tuple.__new__
 
 
@@ -177,22 +181,29 @@ def _swap_pte_batch(program: Program, fn: CompiledFunction) -> Any:
             return None  # out of bounds: the general path faults
         # The PTEs the loop would go past if each equals the expected one (so
         # each carries the first PTE's bits, and each iteration records the
-        # same steps): compared as one run, up to the end of the table.
+        # same steps), up to the end of the table: the expected PTEs differ
+        # from the first only by their swap offset, so the run is compared
+        # field by field in C, without building it.
         stop = min(end, PTRS_PER_PTE)
-        run = pte_run(expected, max(stop - index, 0))
-        went = len(run)  # iterations that go on to the next PTE
+        window = entries[index:stop] if index < stop else []
+        first_offset, rest = expected.swp_offset, _ALL_BUT_OFFSET(expected)
+        offsets = range(first_offset, first_offset + len(window))
+        went = len(window)  # iterations that go on to the next PTE
         tail: tuple[Any, ...] = ()
-        if entries[index:stop] != run:
+        if list(map(_OFFSET_OF, window)) != list(offsets) or not all(
+            map(eq, map(_ALL_BUT_OFFSET, window), repeat(rest))
+        ):
             went = next(
-                k for k, (a, b) in enumerate(zip(entries[index:stop], run, strict=True)) if a != b
+                k
+                for k, current in enumerate(window)
+                if current[_SWP_OFFSET] != offsets[k] or _ALL_BUT_OFFSET(current) != rest
             )
             tail, tail_calls = (b_get, b_if_same, b_break_same), 3  # tick, ptep_get, pte_same
         elif stop < end:
             return None  # the loop goes on out of bounds: the general path faults
         if cgroups:
-            offset = expected.swp_offset
             for k in range(went):
-                if int(cgroups.get(offset + k, 0)) != cgroup_id:
+                if int(cgroups.get(offsets[k], 0)) != cgroup_id:
                     went, tail = k, (b_get, b_if_same, b_if_cg, b_break_cg)
                     tail_calls = 5  # and pte_to_swp_entry(), lookup_swap_cgroup_id()
                     break

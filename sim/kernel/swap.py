@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import sub
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
@@ -54,13 +56,16 @@ def swap_count(m: Any, entry: Any) -> int:
 def swap_free_nr(m: Any, entry: Any, nr: int) -> None:
     e = _entry(entry, "swap_free_nr")
     smap = m.world.swap.swap_map
-    for off in range(e.offset, e.offset + walked(m, nr, "swap_free_nr")):
-        count = smap.get(off, 0)
-        if count <= 0:
-            raise SimFault(
-                Kind.WRONG_COUNT, f"swap_free_nr(): swap_map of entry {off:#x} is already 0"
-            )
-        smap[off] = count - 1
+    offsets = range(e.offset, e.offset + walked(m, nr, "swap_free_nr"))
+    counts = list(map(smap.get, offsets, repeat(0)))  # up to 512: looked up in C
+    freed = len(counts)
+    if counts and min(counts) <= 0:
+        freed = next(i for i, count in enumerate(counts) if count <= 0)
+    # The entries before the first that is already 0 are freed, as one by one.
+    smap.update(zip(offsets[:freed], map(sub, counts[:freed], repeat(1)), strict=True))
+    if freed < len(counts):
+        off = offsets[freed]
+        raise SimFault(Kind.WRONG_COUNT, f"swap_free_nr(): swap_map of entry {off:#x} is already 0")
     m.note("swap_free", (e.offset, nr))
 
 
