@@ -12,7 +12,6 @@ handle_pte_fault() would pass to do_swap_page().  Geometry (all 4 KiB pages):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from sim.kernel.constants import (
     FAULT_FLAG_ALLOW_RETRY,
@@ -224,7 +223,8 @@ def _lay_out_swap_ptes(world: World, spec: Spec, folio_vaddr: int) -> None:
     first = (folio_vaddr >> PAGE_SHIFT) % PTRS_PER_PTE
     entries = world.table(folio_vaddr >> PMD_SHIFT).entries
     if bits[:nr].count(bits[0]) == nr:  # one run: the PTEs differ only by offset
-        entries[first : first + nr] = _swap_run(nr, bits[0].swap_bits())
+        swap_pte = ("swap", 0, SWAP_TYPE, SWAP_BASE, *_NO_PTE_BITS, *bits[0].swap_bits())
+        entries[first : first + nr] = pte_run(_make(Pte, swap_pte), nr)
     else:
         entries[first : first + nr] = [
             _make(Pte, ("swap", 0, SWAP_TYPE, SWAP_BASE + i, *_NO_PTE_BITS, *b.swap_bits()))
@@ -232,15 +232,6 @@ def _lay_out_swap_ptes(world: World, spec: Spec, folio_vaddr: int) -> None:
         ]
     world.mm.counters[MM_SWAPENTS] += nr
     world.swap.swap_map.update(dict.fromkeys(range(SWAP_BASE, SWAP_BASE + nr), 1))
-
-
-@lru_cache(maxsize=64)
-def _swap_run(nr: int, bits: tuple[bool, bool, bool]) -> tuple[Pte, ...]:
-    """The swap PTEs of a folio of ``nr`` pages, all with the same bits.
-    PTEs are values: one run is shared by every case of the same layout, so
-    a 512-page case does not build 512 of them each time."""
-    first = _make(Pte, ("swap", 0, SWAP_TYPE, SWAP_BASE, *_NO_PTE_BITS, *bits))
-    return tuple(pte_run(first, nr))
 
 
 def _lay_out(world: World, folio: Folio, spec: Spec, folio_vaddr: int) -> None:
