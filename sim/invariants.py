@@ -309,7 +309,9 @@ def _hook(  # noqa: PLR0917
 ) -> Violation | None:
     """Every page mapped was flushed from the icache (flush_icache_pages()),
     or got its arch metadata back (arch_do_swap_page_nr())."""
-    ranges: list[tuple[int, int]] = [e[1] for e in world.events if e[0] == event]  # type: ignore[misc]
+    ranges: list[tuple[int, int]] = [
+        data for name, data, _ in world.events if name == event and isinstance(data, tuple)
+    ]
     if not ranges:
         return None  # this tree's code does not call the hook at all
     covered = [(start, start + n) for start, n in ranges]

@@ -171,7 +171,7 @@ def build(spec: MadvSpec) -> MadvBuilt:
         first + spec.stop_page() * PAGE_SIZE,
     )
     split_fails: set[int] = set()
-    world.split_fails = split_fails  # type: ignore[attr-defined]
+    world.split_fails = split_fails
     entries = world.table(pmd.index).entries
     if not spec.pmd_mapped:
         entries[at - 1] = Pte.present(OTHER_PFN, young=True, dirty=True)
@@ -181,7 +181,7 @@ def build(spec: MadvSpec) -> MadvBuilt:
             continue
         folio: Folio = LruFolio(FOLIO_PFN + block, spec.order)
         folio.refcount = 0
-        folio.f.dirty = spec.folio_dirty  # type: ignore[attr-defined]
+        folio.f.dirty = spec.folio_dirty
         if spec.locked:
             folio.f.locked = True
             world.locked_elsewhere.add(id(folio))

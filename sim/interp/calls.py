@@ -39,7 +39,7 @@ _POINTER_KINDS = (Kind.STALE_POINTER, Kind.NULL, Kind.OUT_OF_BOUNDS)
 
 def _name_the_pointer(exc: SimFault, fn: str, args: list[Any], texts: tuple[str, ...]) -> None:
     """Say which argument a primitive found bad: "set_ptes(start_pte): ..."."""
-    if exc.kind not in _POINTER_KINDS or getattr(exc, "named", False):
+    if exc.kind not in _POINTER_KINDS or exc.named:
         return
     for value, text in zip(args, texts, strict=False):
         bad = (
@@ -53,7 +53,7 @@ def _name_the_pointer(exc: SimFault, fn: str, args: list[Any], texts: tuple[str,
         if bad:
             exc.message = f"{fn}({text}): {exc.message}"
             exc.args = (exc.message,)
-            exc.named = True  # type: ignore[attr-defined]
+            exc.named = True
             return
 
 

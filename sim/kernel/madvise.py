@@ -165,7 +165,7 @@ def split_folio(m: Any, folio: Any) -> int:
     world = m.world
     if f.order == 0:
         return 0
-    if id(f) in getattr(world, "split_fails", set()):
+    if id(f) in world.split_fails:
         m.note("split_failed", id(f))
         return -EAGAIN
     pmd = getattr(world, "huge_pmds", {}).get(id(f))
@@ -226,7 +226,7 @@ def folio_mark_lazyfree(m: Any, folio: Any) -> None:
 
 @primitive("folio_test_dirty", "include/linux/page-flags.h: folio_test_dirty()")
 def folio_test_dirty(m: Any, folio: Any) -> bool:
-    return bool(getattr(_folio(folio, "folio_test_dirty").f, "dirty", False))
+    return _folio(folio, "folio_test_dirty").f.dirty
 
 
 @primitive("folio_clear_dirty", "include/linux/page-flags.h: folio_clear_dirty()")
@@ -234,7 +234,7 @@ def folio_clear_dirty(m: Any, folio: Any) -> None:
     f = _folio(folio, "folio_clear_dirty")
     if not f.f.locked:
         raise SimFault(Kind.LOCK, "folio_clear_dirty() of a folio that is not locked")
-    f.f.dirty = False  # type: ignore[attr-defined]
+    f.f.dirty = False
 
 
 noop(

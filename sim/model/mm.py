@@ -176,6 +176,7 @@ class FolioFlags:
     mappedtodisk: bool = False
     swapbacked: bool = True
     mlocked: bool = False
+    dirty: bool = False  # folio_test_dirty(): set by the madvise entries' worlds
 
 
 class Folio:
@@ -309,10 +310,12 @@ class World:
     handles: list[MapHandle] = field(default_factory=list)
     locked_elsewhere: set[int] = field(default_factory=set)  # id(folio) locked by others
     map_lock_calls: int = 0
-    events: list[tuple[str, object, object]] = field(default_factory=list)
+    # Model events: (name, data, the step that caused it: file, function, line, text).
+    events: list[tuple[str, object, tuple[str, str, int, str] | None]] = field(default_factory=list)
     # Folios the fault may allocate (swapin_readahead, alloc_swap_folio).
     pending_folios: list[Folio] = field(default_factory=list)
     on_race: Callable[[], None] | None = None  # lets the runner re-snapshot
+    split_fails: set[int] = field(default_factory=set)  # id(folio): split_folio() -EAGAIN
 
     def table(self, pmd_index: int) -> PageTable:
         if pmd_index not in self.tables:
