@@ -315,24 +315,38 @@ def _hook(  # noqa: PLR0917
     if not ranges:
         return None  # this tree's code does not call the hook at all
     covered = [(start, start + n) for start, n in ranges]
-    if len(covered) == 1:
-        # One call for the whole batch, the common case: every key within it?
-        keys = [pte[_PFN] if by_pfn else addr for addr, _, pte in changed if pte[0] == "present"]
-        (lo, hi) = covered[0]
-        if not keys or (lo <= min(keys) and max(keys) < hi):
-            return None
+    if one_call_covers(covered, changed, by_pfn):
+        return None
+    addr = first_uncovered(covered, changed, by_pfn)
+    if addr is None:
+        return None
+    return Violation(
+        Kind.WRONG_COUNT,
+        f"the page mapped at {addr:#x} was not {what}: a single-page call in a batch",
+    )
+
+
+def one_call_covers(covered: list[tuple[int, int]], changed: list[Change], by_pfn: bool) -> bool:
+    """The fast path of first_uncovered(), for the common case: one call
+    for the whole batch, with every page mapped (its pfn, or its address)
+    inside it.  False whenever in doubt (tests/sim/test_invariants_fast_path.py)."""
+    if len(covered) != 1:
+        return False
+    keys = [pte[_PFN] if by_pfn else addr for addr, _, pte in changed if pte[0] == "present"]
+    (lo, hi) = covered[0]
+    return not keys or (lo <= min(keys) and max(keys) < hi)
+
+
+def first_uncovered(
+    covered: list[tuple[int, int]], changed: list[Change], by_pfn: bool
+) -> int | None:
+    """The address of the first page mapped that no call covered."""
     for addr, _, pte in changed:
         if pte[0] != "present":
             continue
         k = pte.pfn if by_pfn else addr
-        for lo, hi in covered:
-            if lo <= k < hi:
-                break
-        else:
-            return Violation(
-                Kind.WRONG_COUNT,
-                f"the page mapped at {addr:#x} was not {what}: a single-page call in a batch",
-            )
+        if not any(lo <= k < hi for lo, hi in covered):
+            return addr
     return None
 
 

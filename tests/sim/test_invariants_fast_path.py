@@ -17,7 +17,7 @@ from sim.generate import specs
 from sim.interp.machine import Machine, Program
 from sim.kernel.constants import VM_WRITE
 from sim.model.mm import PAGE_SIZE, PMD_SIZE, Folio
-from sim.model.pte import PTE_NONE, SwapEntry
+from sim.model.pte import PTE_NONE, Pte, SwapEntry
 from sim.runner import call_guarded
 from sim.scenarios.spec import Spec, build
 from sim.tree import DirectoryTree
@@ -145,3 +145,43 @@ def test_each_violation_in_a_large_swap_in_is_left_to_the_general_check(
     _edit_world(world, changed, world_edit)
     assert invariants.first_bad_change(world, fault, changed) is not None, what
     assert not invariants.plainly_mapped(world, fault, changed), what
+
+
+@st.composite
+def batches_and_calls(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[Any], bool]:
+    """Pages mapped (present or not) and the hook calls made for them."""
+    base = 0x100
+    pages = draw(st.lists(st.integers(0, 40), max_size=20, unique=True))
+    changed = [
+        (
+            (base + i) << 12,
+            PTE_NONE,
+            Pte.present(base + i) if draw(st.booleans()) else Pte.swap(SwapEntry(1, i)),
+        )
+        for i in sorted(pages)
+    ]
+    calls = draw(
+        st.lists(st.tuples(st.integers(base - 5, base + 45), st.integers(1, 50)), max_size=3)
+    )
+    covered = [(start, start + n) for start, n in calls]
+    by_pfn = draw(st.booleans())
+    if not by_pfn:
+        covered = [(lo << 12, hi << 12) for lo, hi in covered]
+    return covered, changed, by_pfn
+
+
+@SETTINGS
+@given(batches_and_calls())
+def test_the_hook_fast_path_accepts_only_what_the_general_check_accepts(
+    case: tuple[list[tuple[int, int]], list[Any], bool],
+) -> None:
+    covered, changed, by_pfn = case
+    if invariants.one_call_covers(covered, changed, by_pfn):
+        assert invariants.first_uncovered(covered, changed, by_pfn) is None
+
+
+def test_the_hook_fast_path_declines_a_page_outside_the_call() -> None:
+    changed: list[Any] = [(0x1000 * i, PTE_NONE, Pte.present(i)) for i in (1, 2, 3)]
+    assert invariants.one_call_covers([(1, 4)], changed, True)
+    assert not invariants.one_call_covers([(1, 3)], changed, True)
+    assert invariants.first_uncovered([(1, 3)], changed, True) == 0x3000
