@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from itertools import compress, repeat
-from operator import add, is_, itemgetter, lshift, ne
+from operator import add, is_, is_not, itemgetter, lshift
 from typing import Final
 
 from sim.faults import Kind
@@ -90,7 +90,8 @@ def changes(before: Snapshot, after: Snapshot) -> list[Change]:
         if old == new:
             continue
         # Up to 512 entries a table: compared, and the changes gathered, in C.
-        differ = list(compress(range(len(new)), map(ne, old, new)))
+        touched = compress(range(len(new)), map(is_not, old, new))
+        differ = [i for i in touched if old[i] != new[i]]
         addresses = map(add, repeat(pmd << PMD_SHIFT), map(lshift, differ, repeat(PAGE_SHIFT)))
         out.extend(
             zip(addresses, map(old.__getitem__, differ), map(new.__getitem__, differ), strict=True)
@@ -159,7 +160,7 @@ def _locks(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Vio
 def _ptes(
     world: World, before: Snapshot, fault: Fault, after: Snapshot, changed: list[Change]
 ) -> Violation | None:
-    if not plainly_mapped(world, fault, changed):
+    if len(changed) < _FEW or not plainly_mapped(world, fault, changed):
         bad = first_bad_change(world, fault, changed)
         if bad is not None:
             return bad
@@ -167,6 +168,7 @@ def _ptes(
     return _mapped_counts(world, before, fault, after, len(changed))
 
 
+_FEW = 16  # changes below which the fast path costs more than it saves
 _ADDRESS, _OLD, _NEW = itemgetter(0), itemgetter(1), itemgetter(2)
 _KIND_OF, _PFN_OF, _OFFSET_OF = itemgetter(_KIND), itemgetter(_PFN), itemgetter(_OFFSET)
 _WRITE_OF, _EXCLUSIVE_OF = itemgetter(_WRITE), itemgetter(_EXCLUSIVE)

@@ -228,8 +228,7 @@ def _primitive_call(
     model's function; a C truth value comes back as 1 or 0."""
     fn = prim.fn
 
-    def primitive(m: Machine, f: Frame) -> Any:
-        args = [a(m, f) for a in argfns]
+    def apply(m: Machine, args: list[Any]) -> Any:
         m.charged += 1  # a primitive is a step (checked at the next statement)
         m.room -= 1
         try:
@@ -244,6 +243,17 @@ def _primitive_call(
         if result is False:
             return 0
         return result
+
+    if len(argfns) == 2:  # the commonest: no list comprehension to build
+        a0, a1 = argfns
+
+        def primitive2(m: Machine, f: Frame) -> Any:
+            return apply(m, [a0(m, f), a1(m, f)])
+
+        return primitive2
+
+    def primitive(m: Machine, f: Frame) -> Any:
+        return apply(m, [a(m, f) for a in argfns])
 
     return primitive
 
