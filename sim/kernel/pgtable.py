@@ -220,7 +220,7 @@ def folio_mk_pte(m: MachineView, folio: object, prot: object) -> Pte:
         raise SimFault(Kind.NULL, "folio_mk_pte() on a NULL folio")
     if not isinstance(folio, Folio):
         raise NotModelled(f"folio_mk_pte on {type(folio).__name__}")
-    return Pte.present(folio.pages[0].pfn, young=True)
+    return Pte.present(folio.page_at(0).pfn, young=True)
 
 
 @primitive("pte_advance_pfn", "include/linux/pgtable.h: pte_advance_pfn()")
