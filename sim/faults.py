@@ -47,6 +47,7 @@ class SimFault(Exception):
         self.file = ""
         self.line = 0
         self.function = ""
+        self.named = False  # the message already says which argument was bad
 
     def locate(self, file: str, line: int, function: str) -> None:
         if not self.line:

@@ -7,7 +7,10 @@ violated invariant is reported with its kind.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import add, is_, is_not, itemgetter, lshift
 from typing import Final
 
 from sim.faults import Kind
@@ -79,16 +82,19 @@ Change = tuple[int, Pte, Pte]  # address, PTE before, PTE after
 
 def changes(before: Snapshot, after: Snapshot) -> list[Change]:
     """The PTEs that differ, by address: entries a fault did not touch are
-    the same objects, so most are passed over by identity."""
+    the same objects, so most compare equal at once."""
     out: list[Change] = []
     for pmd in sorted(after.tables):
         new = after.tables[pmd]
         old = before.tables.get(pmd, _NONE_TABLE)
-        base = pmd << PMD_SHIFT
+        if old == new:
+            continue
+        # Up to 512 entries a table: compared, and the changes gathered, in C.
+        touched = compress(range(len(new)), map(is_not, old, new))
+        differ = [i for i in touched if old[i] != new[i]]
+        addresses = map(add, repeat(pmd << PMD_SHIFT), map(lshift, differ, repeat(PAGE_SHIFT)))
         out.extend(
-            (base + (i << PAGE_SHIFT), a, b)
-            for i, (a, b) in enumerate(zip(old, new, strict=True))
-            if a is not b and a != b
+            zip(addresses, map(old.__getitem__, differ), map(new.__getitem__, differ), strict=True)
         )
     return out
 
@@ -154,9 +160,65 @@ def _locks(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Vio
 def _ptes(
     world: World, before: Snapshot, fault: Fault, after: Snapshot, changed: list[Change]
 ) -> Violation | None:
+    if len(changed) < _FEW or not plainly_mapped(world, fault, changed):
+        bad = first_bad_change(world, fault, changed)
+        if bad is not None:
+            return bad
+    # Every change passed: each mapped one swap PTE.
+    return _mapped_counts(world, before, fault, after, len(changed))
+
+
+_FEW = 16  # changes below which the fast path costs more than it saves
+_ADDRESS, _OLD, _NEW = itemgetter(0), itemgetter(1), itemgetter(2)
+_KIND_OF, _PFN_OF, _OFFSET_OF = itemgetter(_KIND), itemgetter(_PFN), itemgetter(_OFFSET)
+_WRITE_OF, _EXCLUSIVE_OF = itemgetter(_WRITE), itemgetter(_EXCLUSIVE)
+_SOFT_DIRTY_OF, _UFFD_WP_OF = itemgetter(_SOFT_DIRTY), itemgetter(_UFFD_WP)
+
+
+def plainly_mapped(world: World, fault: Fault, changed: list[Change]) -> bool:
+    """The fast path of first_bad_change(), for the common case: whether
+    the changes are swap PTEs of one folio mapped to its own pages, inside the
+    VMA and the faulting PMD, bits kept, nothing shared, so that
+    first_bad_change() would find nothing.  Checked over whole columns in C
+    (a 512-page fault maps 512 PTEs); False whenever in doubt, and then
+    first_bad_change() looks change by change.
+    tests/sim/test_invariants_fast_path.py checks the two agree."""
+    if not changed:
+        return True
+    folios = [folio for folio in world.folios if folio.swap.type == world.swap.type]
+    if len(folios) != 1:
+        return False
+    (folio,) = folios
+    vma, fault_pmd = world.vma, fault.address >> PMD_SHIFT
+    addresses = list(map(_ADDRESS, changed))
+    lo, hi = min(addresses), max(addresses)
+    if not (vma.vm_start <= lo and hi < vma.vm_end):
+        return False
+    if lo >> PMD_SHIFT != fault_pmd or hi >> PMD_SHIFT != fault_pmd:
+        return False
+    olds, news = list(map(_OLD, changed)), list(map(_NEW, changed))
+    if set(map(_KIND_OF, olds)) != {"swap"} or set(map(_KIND_OF, news)) != {"present"}:
+        return False
+    offsets = list(map(_OFFSET_OF, olds))
+    first = folio.swap.offset
+    if min(offsets) < first or max(offsets) >= first + folio.nr:
+        return False  # not all of this folio
+    if list(map(_PFN_OF, news)) != list(map(add, offsets, repeat(folio.pfn - first))):
+        return False  # a PTE maps another page than its swap entry's
+    for bit in (_SOFT_DIRTY_OF, _UFFD_WP_OF):
+        if list(map(bit, news)) != list(map(bit, olds)):
+            return False
+    shared = world.external_swap_refs or world.external_folio_refs.get(id(folio), 0)
+    if shared and not all(map(_EXCLUSIVE_OF, olds)):
+        return False
+    return bool(world.vma.vm_flags & VM_WRITE) or not any(map(_WRITE_OF, news))
+
+
+def first_bad_change(world: World, fault: Fault, changed: list[Change]) -> Violation | None:
+    """The first change, by address, that is not a swap PTE of the fault's
+    folio mapped to its own page as it should be."""
     address = fault.address
     vma = world.vma
-    mapped = 0
     # The folios of this swap device, found once: a 512-page fault maps 512 PTEs.
     candidates = [
         (folio, folio.swap.offset, folio.nr)
@@ -188,7 +250,6 @@ def _ptes(
                 f"its swap entry {old.swp_offset:#x}",
             )
         folio, idx = owner
-        page = folio.pages[idx]
         if new[_SOFT_DIRTY] != old[_SOFT_DIRTY] or new[_UFFD_WP] != old[_UFFD_WP]:
             return Violation(
                 Kind.SMEARED_BIT,
@@ -197,7 +258,7 @@ def _ptes(
                 f"{int(new.soft_dirty)}/{int(new.uffd_wp)} (smeared from another PTE)",
             )
         if (
-            (new[_WRITE] or page.anon_exclusive)
+            (new[_WRITE] or folio.page_anon_exclusive[idx])
             and not old[_EXCLUSIVE]
             and (swap_refs.get(offset, 0) or folio_refs.get(id(folio), 0))
         ):
@@ -209,7 +270,15 @@ def _ptes(
             )
         if new[_WRITE] and not vma.vm_flags & VM_WRITE:
             return Violation(Kind.PERMISSION, f"the PTE at {addr:#x} writable in a read-only VMA")
-        mapped += 1
+    return None
+
+
+def _mapped_counts(
+    world: World, before: Snapshot, fault: Fault, after: Snapshot, mapped: int
+) -> Violation | None:
+    """The rss counters moved by the PTEs mapped, and the fault, unless it
+    failed or raced, left its address mapped."""
+    address = fault.address
     d_anon = world.mm.counters[MM_ANONPAGES] - before.counters[MM_ANONPAGES]
     d_swap = world.mm.counters[MM_SWAPENTS] - before.counters[MM_SWAPENTS]
     if d_anon != mapped or d_swap != -mapped:
@@ -242,58 +311,88 @@ def _hook(  # noqa: PLR0917
 ) -> Violation | None:
     """Every page mapped was flushed from the icache (flush_icache_pages()),
     or got its arch metadata back (arch_do_swap_page_nr())."""
-    ranges: list[tuple[int, int]] = [e[1] for e in world.events if e[0] == event]  # type: ignore[misc]
+    ranges: list[tuple[int, int]] = [
+        data for name, data, _ in world.events if name == event and isinstance(data, tuple)
+    ]
     if not ranges:
         return None  # this tree's code does not call the hook at all
     covered = [(start, start + n) for start, n in ranges]
+    if one_call_covers(covered, changed, by_pfn):
+        return None
+    addr = first_uncovered(covered, changed, by_pfn)
+    if addr is None:
+        return None
+    return Violation(
+        Kind.WRONG_COUNT,
+        f"the page mapped at {addr:#x} was not {what}: a single-page call in a batch",
+    )
+
+
+def one_call_covers(covered: list[tuple[int, int]], changed: list[Change], by_pfn: bool) -> bool:
+    """The fast path of first_uncovered(), for the common case: one call
+    for the whole batch, with every page mapped (its pfn, or its address)
+    inside it.  False whenever in doubt (tests/sim/test_invariants_fast_path.py)."""
+    if len(covered) != 1:
+        return False
+    keys = [pte[_PFN] if by_pfn else addr for addr, _, pte in changed if pte[0] == "present"]
+    (lo, hi) = covered[0]
+    return not keys or (lo <= min(keys) and max(keys) < hi)
+
+
+def first_uncovered(
+    covered: list[tuple[int, int]], changed: list[Change], by_pfn: bool
+) -> int | None:
+    """The address of the first page mapped that no call covered."""
     for addr, _, pte in changed:
         if pte[0] != "present":
             continue
         k = pte.pfn if by_pfn else addr
-        for lo, hi in covered:
-            if lo <= k < hi:
-                break
-        else:
-            return Violation(
-                Kind.WRONG_COUNT,
-                f"the page mapped at {addr:#x} was not {what}: a single-page call in a batch",
-            )
+        if not any(lo <= k < hi for lo, hi in covered):
+            return addr
     return None
+
+
+def _first_difference(a: list[int], b: list[int]) -> int:
+    return next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
 
 
 def _counts(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Violation | None:
     si = world.swap
-    swap_refs: dict[int, int] = {}
-    pfn_maps: dict[int, int] = {}
     swap_type = si.type
-    for pte in after.values():
-        kind = pte[_KIND]
-        if kind == "swap" and pte[_TYPE] == swap_type:
-            swap_refs[pte[_OFFSET]] = swap_refs.get(pte[_OFFSET], 0) + 1
-        elif kind == "present":
-            pfn_maps[pte[_PFN]] = pfn_maps.get(pte[_PFN], 0) + 1
+    ptes = after.values()
+    # References to each swap entry of this device, and PTEs mapping each pfn.
+    swap_refs = Counter([p[_OFFSET] for p in ptes if p[_KIND] == "swap" and p[_TYPE] == swap_type])
+    pfn_maps = Counter([p[_PFN] for p in ptes if p[_KIND] == "present"])
+    external = world.external_swap_refs
     for folio in world.folios:
-        for i in range(folio.nr):
-            off = folio.swap.offset + i
-            want = swap_refs.get(off, 0) + world.external_swap_refs.get(off, 0)
-            have = si.swap_map.get(off, 0)
-            if have != want:
-                return Violation(
-                    Kind.WRONG_COUNT,
-                    f"swap_map of entry {off:#x} is {have} but {want} references to it remain",
-                )
-        base, mapcounts = folio.pfn, 0
-        for page in folio.pages:
-            if page.mapcount != pfn_maps.get(base + page.idx, 0):  # page.pfn, inlined
-                return Violation(
-                    Kind.WRONG_COUNT,
-                    f"mapcount of page {page.idx} is "
-                    f"{page.mapcount} but {pfn_maps.get(page.pfn, 0)} PTEs map it",
-                )
-            mapcounts += page.mapcount
+        # Compared as whole lists, then searched only when they differ: a
+        # 512-page folio would otherwise cost three look-ups a page.
+        offsets = range(folio.swap.offset, folio.swap.offset + folio.nr)
+        have = list(map(si.swap_map.get, offsets, repeat(0)))
+        if external:
+            want = [swap_refs.get(off, 0) + external.get(off, 0) for off in offsets]
+        else:
+            want = list(map(swap_refs.get, offsets, repeat(0)))
+        if have != want:
+            i = _first_difference(have, want)
+            return Violation(
+                Kind.WRONG_COUNT,
+                f"swap_map of entry {offsets[i]:#x} is {have[i]} but {want[i]} references "
+                "to it remain",
+            )
+        mapcounts = folio.page_mapcount
+        pfns = range(folio.pfn, folio.pfn + len(mapcounts))
+        mapped = list(map(pfn_maps.get, pfns, repeat(0)))
+        if mapcounts != mapped:
+            i = _first_difference(mapcounts, mapped)
+            return Violation(
+                Kind.WRONG_COUNT,
+                f"mapcount of page {i} is {mapcounts[i]} but {mapped[i]} PTEs map it",
+            )
+        mapcounts_total = sum(mapcounts)
         want_ref = (
             (folio.nr if folio.f.swapcache else 0)
-            + mapcounts
+            + mapcounts_total
             + world.external_folio_refs.get(id(folio), 0)
         )
         if folio.refcount != want_ref:
@@ -302,7 +401,7 @@ def _counts(world: World, before: Snapshot, fault: Fault, after: Snapshot) -> Vi
                 f"folio refcount is {folio.refcount}, expected "
                 f"{want_ref} (swap cache + mappings + others)",
             )
-        cached = all(si.cache.get(folio.swap.offset + i) is folio for i in range(folio.nr))
+        cached = all(map(is_, map(si.cache.get, offsets), repeat(folio)))
         if folio.f.swapcache != cached:
             return Violation(Kind.WRONG_COUNT, "folio swapcache flag and the swap cache disagree")
     return None

@@ -128,7 +128,7 @@ def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execut
     for name in names or _EVENT_FOR_KIND.get(violation.kind, ()):
         events = [e for e in world.events if e[0] == name and e[2] is not None]
         if events:
-            where = events[-1][2]  # type: ignore[assignment]
+            where = events[-1][2]
             break
     if where is None and m.trace:
         where = m.trace[-1]

@@ -205,24 +205,26 @@ def run_table(
     paths: list[str] = []
     for function, lines in covered.items():
         files = get(function).files if function in all_entries() else SOURCE_FILES
-        share = _coverage(program(0, files), function, lines, not_modelled[function])
-        coverage[function] = share[function]
+        share, missed = _coverage(program(0, files), function, lines, not_modelled[function])
+        coverage[function] = share
         # One entry keeps the plain list; several say whose path each is.
         lead = f"{function}: " if len(covered) > 1 else ""
-        paths.extend(f"{lead}{p}" for p in share["not_modelled"])  # type: ignore[attr-defined]
+        paths.extend(f"{lead}{p}" for p in missed)
     if not covered:
-        coverage = _coverage(program(0, SOURCE_FILES), entry, set(), [])
-    else:
-        coverage["not_modelled"] = paths
+        share, paths = _coverage(program(0, SOURCE_FILES), entry, set(), [])
+        coverage[entry] = share
+    coverage["not_modelled"] = paths
     return SimulationResult(runs=tuple(runs), coverage=coverage)
 
 
 def _coverage(
     program: Program, entry: str, covered: set[int], not_modelled: list[str]
-) -> dict[str, object]:
+) -> tuple[float, list[str]]:
+    """The share of the entry's statement lines covered, and what was not:
+    the paths not modelled, then the ranges of lines not reached."""
     fn = program.function(entry)
     if fn is None:
-        return {entry: 0.0, "not_modelled": [f"entry function {entry} not found"]}
+        return 0.0, [f"entry function {entry} not found"]
     lines = fn.statement_lines
     hit = lines & covered
     missing = sorted(lines - hit)
@@ -232,7 +234,7 @@ def _coverage(
         text = " ".join(source[start - 1].split())[:60] if start <= len(source) else ""
         span = f"line {start}" if start == end else f"lines {start}-{end}"
         paths.append(f"not reached: {span}: {text}")
-    return {entry: round(len(hit) / len(lines), 3) if lines else 0.0, "not_modelled": paths}
+    return (round(len(hit) / len(lines), 3) if lines else 0.0), paths
 
 
 def _ranges(lines: list[int]) -> list[tuple[int, int]]:

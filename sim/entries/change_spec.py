@@ -193,7 +193,7 @@ def build(spec: ChangeSpec) -> ChangeBuilt:
     for i, code in enumerate(pages):
         wp = bool(spec.wp) and spec.wp[i] == "1"
         if code == "P":
-            page = built.folios[i // nr].pages[i % nr]
+            page = built.folios[i // nr].page_at(i % nr)
             page.mapcount = 1
             page.anon_exclusive = not shmem and not spec.shared_pages
             page.folio.refcount += 1
@@ -268,7 +268,7 @@ def may_be_writable(built: ChangeBuilt, new: Pte, i: int) -> tuple[bool, str]:
     if spec.uffd and new.uffd_wp:
         return False, "it has uffd-wp"
     if spec.vma == "anon":
-        page = built.folios[i // spec.nr].pages[i % spec.nr]
+        page = built.folios[i // spec.nr].page_at(i % spec.nr)
         if not page.anon_exclusive:
             return False, "its anonymous page is shared (not PageAnonExclusive)"
         return True, ""

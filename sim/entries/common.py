@@ -62,12 +62,12 @@ def located(spec: Any, m: Machine, v: Violation) -> Execution:
         if at is None:
             continue
         if v.event and name == v.event:
-            where = at  # type: ignore[assignment]
+            where = at
             break
         if v.address >= 0 and name in RANGE_EVENTS:
             start, nr = data if isinstance(data, tuple) else (0, 0)
             if start <= v.address < start + nr * PAGE_SIZE:
-                where = at  # type: ignore[assignment]
+                where = at
                 break
     if where is None and m.trace:
         where = m.trace[-1]

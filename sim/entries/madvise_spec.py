@@ -171,7 +171,7 @@ def build(spec: MadvSpec) -> MadvBuilt:
         first + spec.stop_page() * PAGE_SIZE,
     )
     split_fails: set[int] = set()
-    world.split_fails = split_fails  # type: ignore[attr-defined]
+    world.split_fails = split_fails
     entries = world.table(pmd.index).entries
     if not spec.pmd_mapped:
         entries[at - 1] = Pte.present(OTHER_PFN, young=True, dirty=True)
@@ -181,7 +181,7 @@ def build(spec: MadvSpec) -> MadvBuilt:
             continue
         folio: Folio = LruFolio(FOLIO_PFN + block, spec.order)
         folio.refcount = 0
-        folio.f.dirty = spec.folio_dirty  # type: ignore[attr-defined]
+        folio.f.dirty = spec.folio_dirty
         if spec.locked:
             folio.f.locked = True
             world.locked_elsewhere.add(id(folio))
@@ -191,7 +191,7 @@ def build(spec: MadvSpec) -> MadvBuilt:
         world.folios.append(folio)
     for i, code in enumerate(pages):
         if code == "P":
-            page = built.folios[i // nr].pages[i % nr]
+            page = built.folios[i // nr].page_at(i % nr)
             folio = page.folio
             page.mapcount = 2 if spec.shared else 1
             folio.refcount += page.mapcount
@@ -205,7 +205,7 @@ def build(spec: MadvSpec) -> MadvBuilt:
             mm.counters[MM_SWAPENTS] += 1
             pte = Pte.swap(SwapEntry(SWAP_TYPE, off), exclusive=True)
         elif code == "H":
-            built.folios[i // nr].pages[i % nr].hwpoison = True
+            built.folios[i // nr].page_at(i % nr).hwpoison = True
             pte = Pte.swap(SwapEntry(SWP_HWPOISON, FOLIO_PFN + i))
         else:
             continue
@@ -372,7 +372,9 @@ def check_walk(  # noqa: PLR0917
         # Advised whole: a small folio (maybe split from a large one), or a
         # large one all of whose pages are mapped in the range (one batch).
         whole = owner is not None and (owner.order == 0 or _mapped_whole(built, before, owner))
-        exclusive = owner is not None and not any(built.external.get(p.pfn) for p in owner.pages)
+        exclusive = owner is not None and not any(
+            built.external.get(pfn) for pfn in range(owner.pfn, owner.pfn + owner.nr)
+        )
         may = whole and (exclusive or not exclusive_only)
         for bit in ("young", "dirty"):
             was, now = getattr(old, bit), getattr(new, bit)

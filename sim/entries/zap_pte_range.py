@@ -100,7 +100,7 @@ class Before:
         table = world.table(built.pmd.index)
         b = Before(list(table.entries), dict(world.swap.swap_map), dict(world.mm.counters))
         for folio in world.folios:
-            b.mapcounts[id(folio)] = [p.mapcount for p in folio.pages]
+            b.mapcounts[id(folio)] = list(folio.page_mapcount)
             b.refcounts[id(folio)] = folio.refcount
         return b
 

@@ -183,7 +183,7 @@ def build(spec: ZapSpec) -> ZapBuilt:
         wp = spec.wp[i] == "1" if spec.wp else False
         if code == "P":
             folio = built.folio_at(i)
-            folio.pages[i % nr].mapcount += 1
+            folio.page_at(i % nr).mapcount += 1
             folio.refcount += 1
             counters[built.counter_of(i)] += 1
             pte = Pte.present(FOLIO_PFN + i, young=True, dirty=spec.dirty, uffd_wp=wp, write=True)
@@ -198,7 +198,7 @@ def build(spec: ZapSpec) -> ZapBuilt:
             counters[built.counter_of(i)] += 1  # still accounted while it migrates
             pte = Pte.swap(SwapEntry(SWP_MIGRATION, FOLIO_PFN + i), uffd_wp=wp)
         elif code == "H":
-            built.folio_at(i).pages[i % nr].hwpoison = True
+            built.folio_at(i).page_at(i % nr).hwpoison = True
             pte = Pte.swap(SwapEntry(SWP_HWPOISON, FOLIO_PFN + i), uffd_wp=wp)
         elif code == "W":
             pte = Pte.swap(built.marker_entry)

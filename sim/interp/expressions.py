@@ -33,6 +33,15 @@ def _raise(exc: SimFault) -> Expr:
     return fn
 
 
+def child_in(node: Node, field: str) -> Node:
+    """``node``'s child in ``field``.  tree-sitter gives None where the C is
+    malformed (an ERROR node took its place): that is not modelled."""
+    found = node.child_by_field_name(field)
+    if found is None:
+        raise NotModelled(f"C {node.type} without its {field}")
+    return found
+
+
 def local_name(e: Expr) -> str | None:
     """The local an expression only reads (its consumer may read it inline)."""
     name: str | None = getattr(e, "local_name", None)
@@ -239,11 +248,11 @@ class ExpressionCompiler:
 
     # --- operators --------------------------------------------------------
     def _x_binary_expression(self, node: Node) -> Expr:
-        op = self.text_of(node.child_by_field_name("operator"))  # type: ignore[arg-type]
-        left = self.expr(node.child_by_field_name("left"))  # type: ignore[arg-type]
-        right = self.expr(node.child_by_field_name("right"))  # type: ignore[arg-type]
+        op = self.text_of(child_in(node, "operator"))
+        left = self.expr(child_in(node, "left"))
+        right = self.expr(child_in(node, "right"))
         text = self.text_of(node)
-        left_text = self.text_of(node.child_by_field_name("left"))  # type: ignore[arg-type]
+        left_text = self.text_of(child_in(node, "left"))
         if op == "&&":
             return lambda m, f: 1 if truth(left(m, f)) and truth(right(m, f)) else 0
         if op == "||":
@@ -388,8 +397,8 @@ class ExpressionCompiler:
         return arith
 
     def _x_unary_expression(self, node: Node) -> Expr:
-        op = self.text_of(node.child_by_field_name("operator"))  # type: ignore[arg-type]
-        arg = self.expr(node.child_by_field_name("argument"))  # type: ignore[arg-type]
+        op = self.text_of(child_in(node, "operator"))
+        arg = self.expr(child_in(node, "argument"))
         text = self.text_of(node)
         if op == "!":
             return lambda m, f: 0 if truth(arg(m, f)) else 1
@@ -403,7 +412,7 @@ class ExpressionCompiler:
         return un
 
     def _x_pointer_expression(self, node: Node) -> Expr:
-        op = self.text_of(node.child_by_field_name("operator"))  # type: ignore[arg-type]
+        op = self.text_of(child_in(node, "operator"))
         arg_node = node.child_by_field_name("argument")
         assert arg_node is not None
         text = self.text_of(arg_node)
@@ -423,7 +432,7 @@ class ExpressionCompiler:
             return lambda m, f: VarRef(f.vars, name) if name in f.vars else m.global_address(name)
         if node.type == "field_expression":
             obj = self._field_object(node)
-            name = self.text_of(node.child_by_field_name("field"))  # type: ignore[arg-type]
+            name = self.text_of(child_in(node, "field"))
             text = self.text_of(node)
 
             def addr(m: Machine, f: Frame) -> Any:
@@ -435,22 +444,22 @@ class ExpressionCompiler:
 
             return addr
         if node.type == "pointer_expression":
-            return self.expr(node.child_by_field_name("argument"))  # type: ignore[arg-type]
+            return self.expr(child_in(node, "argument"))
         return _raise(NotModelled(f"address of {node.type}"))
 
     def _field_object(self, node: Node) -> Expr:
-        arg = self.expr(node.child_by_field_name("argument"))  # type: ignore[arg-type]
+        arg = self.expr(child_in(node, "argument"))
         return arg
 
     def _x_field_expression(self, node: Node) -> Expr:
         obj = self._field_object(node)
-        name = self.text_of(node.child_by_field_name("field"))  # type: ignore[arg-type]
+        name = self.text_of(child_in(node, "field"))
         text = self.text_of(node)
         return lambda m, f: get_field(obj(m, f), name, text)
 
     def _x_subscript_expression(self, node: Node) -> Expr:
-        arg = self.expr(node.child_by_field_name("argument"))  # type: ignore[arg-type]
-        idx = self.expr(node.child_by_field_name("index"))  # type: ignore[arg-type]
+        arg = self.expr(child_in(node, "argument"))
+        idx = self.expr(child_in(node, "index"))
         text = self.text_of(node)
 
         def sub(m: Machine, f: Frame) -> Any:
@@ -461,14 +470,14 @@ class ExpressionCompiler:
         return sub
 
     def _x_conditional_expression(self, node: Node) -> Expr:
-        cond = self.expr(node.child_by_field_name("condition"))  # type: ignore[arg-type]
-        cons = self.expr(node.child_by_field_name("consequence"))  # type: ignore[arg-type]
-        alt = self.expr(node.child_by_field_name("alternative"))  # type: ignore[arg-type]
+        cond = self.expr(child_in(node, "condition"))
+        cons = self.expr(child_in(node, "consequence"))
+        alt = self.expr(child_in(node, "alternative"))
         return lambda m, f: cons(m, f) if truth(cond(m, f)) else alt(m, f)
 
     def _x_comma_expression(self, node: Node) -> Expr:
-        first = self.expr(node.child_by_field_name("left"))  # type: ignore[arg-type]
-        second = self.expr(node.child_by_field_name("right"))  # type: ignore[arg-type]
+        first = self.expr(child_in(node, "left"))
+        second = self.expr(child_in(node, "right"))
 
         def comma(m: Machine, f: Frame) -> Any:
             first(m, f)
@@ -478,7 +487,7 @@ class ExpressionCompiler:
 
     def _x_cast_expression(self, node: Node) -> Expr:
         type_node = node.child_by_field_name("type")
-        value = self.expr(node.child_by_field_name("value"))  # type: ignore[arg-type]
+        value = self.expr(child_in(node, "value"))
         type_text = self.text_of(type_node) if type_node is not None else ""
         conv = converter_for(type_text, "*" in type_text)
         if conv is None:
@@ -514,8 +523,8 @@ class ExpressionCompiler:
         if node.type == "field_expression":
             obj_node = node.child_by_field_name("argument")
             assert obj_node is not None
-            field = self.text_of(node.child_by_field_name("field"))  # type: ignore[arg-type]
-            operator = self.text_of(node.child_by_field_name("operator"))  # type: ignore[arg-type]
+            field = self.text_of(child_in(node, "field"))
+            operator = self.text_of(child_in(node, "operator"))
             getter = self._x_field_expression(node)
             if operator == "." and obj_node.type == "identifier":
                 # A value struct in a local (swp_entry_t entry; entry.val = ...).
@@ -559,8 +568,8 @@ class ExpressionCompiler:
 
             return self.expr(node), store
         if node.type == "subscript_expression":
-            base = self.expr(node.child_by_field_name("argument"))  # type: ignore[arg-type]
-            idx = self.expr(node.child_by_field_name("index"))  # type: ignore[arg-type]
+            base = self.expr(child_in(node, "argument"))
+            idx = self.expr(child_in(node, "index"))
 
             def store_element(m: Machine, f: Frame, v: Any) -> None:
                 p = _ptr_arith("+", base(m, f), idx(m, f), text, text)
@@ -580,7 +589,7 @@ class ExpressionCompiler:
         return fail
 
     def _x_assignment_expression(self, node: Node) -> Expr:
-        op = self.text_of(node.child_by_field_name("operator"))  # type: ignore[arg-type]
+        op = self.text_of(child_in(node, "operator"))
         left_node = node.child_by_field_name("left")
         right_node = node.child_by_field_name("right")
         assert left_node is not None and right_node is not None
@@ -605,7 +614,7 @@ class ExpressionCompiler:
         return compound
 
     def _x_update_expression(self, node: Node) -> Expr:
-        op = self.text_of(node.child_by_field_name("operator"))  # type: ignore[arg-type]
+        op = self.text_of(child_in(node, "operator"))
         arg_node = node.child_by_field_name("argument")
         assert arg_node is not None
         get, put = self.lvalue(arg_node)

@@ -220,7 +220,7 @@ class Program:
         self._chosen[name] = chosen
         return chosen
 
-    def bound_primitive(self, name: str) -> Any:
+    def bound_primitive(self, name: str) -> Primitive | None:
         """The primitive ``resolve(name)`` will return, or None if it will not
         return one (the tree's source, or nothing: decided when executed)."""
         prim = self.primitive_for(name)
@@ -228,7 +228,7 @@ class Program:
             return prim
         return None if self.unit(name) is not None else prim
 
-    def resolve(self, name: str) -> Any:
+    def resolve(self, name: str) -> CompiledFunction | Primitive:
         prim = self.primitive_for(name)
         if prim is not None and prim.prefer:
             return prim

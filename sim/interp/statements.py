@@ -16,7 +16,7 @@ from tree_sitter import Node
 from checkers.frontend import FunctionUnit, declarator_name
 from sim.faults import Kind, NotModelled, SimFault
 from sim.interp.ctypes import Converter, converter_for
-from sim.interp.expressions import Expr, ExpressionCompiler, _raise, local_name
+from sim.interp.expressions import Expr, ExpressionCompiler, _raise, child_in, local_name
 from sim.model.mm import PtePtr
 from sim.values import UNINIT, ArrayPtr, truth
 
@@ -385,7 +385,7 @@ class CompiledFunction:
         negated = self.ec.negated(cond_node)
         cond = self.ec.expr(cond_node) if negated is None else negated
         negate = negated is not None
-        cons = self.stmt(node.child_by_field_name("consequence"))  # type: ignore[arg-type]
+        cons = self.stmt(child_in(node, "consequence"))
         alt_node = node.child_by_field_name("alternative")
         alt: Stmt | None = None
         if alt_node is not None:
@@ -516,20 +516,20 @@ class CompiledFunction:
         return self._located(node, loop)
 
     def _s_while_statement(self, node: Node) -> Stmt:
-        cond = self.ec.expr(node.child_by_field_name("condition"))  # type: ignore[arg-type]
-        body = self.stmt(node.child_by_field_name("body"))  # type: ignore[arg-type]
+        cond = self.ec.expr(child_in(node, "condition"))
+        body = self.stmt(child_in(node, "body"))
         return self._loop(node, cond, body, None, True)
 
     def _s_do_statement(self, node: Node) -> Stmt:
-        cond = self.ec.expr(node.child_by_field_name("condition"))  # type: ignore[arg-type]
-        body = self.stmt(node.child_by_field_name("body"))  # type: ignore[arg-type]
+        cond = self.ec.expr(child_in(node, "condition"))
+        body = self.stmt(child_in(node, "body"))
         return self._loop(node, cond, body, None, False)
 
     def _s_for_statement(self, node: Node) -> Stmt:
         init_node = node.child_by_field_name("initializer")
         cond_node = node.child_by_field_name("condition")
         upd_node = node.child_by_field_name("update")
-        body = self.stmt(node.child_by_field_name("body"))  # type: ignore[arg-type]
+        body = self.stmt(child_in(node, "body"))
         init: Any = None
         if init_node is not None:
             init = (
@@ -549,7 +549,7 @@ class CompiledFunction:
         return run
 
     def _s_switch_statement(self, node: Node) -> Stmt:
-        value = self.ec.expr(node.child_by_field_name("condition"))  # type: ignore[arg-type]
+        value = self.ec.expr(child_in(node, "condition"))
         body = node.child_by_field_name("body")
         assert body is not None
         cases: list[tuple[Any, int]] = []  # (value expr or None for default, index)
@@ -636,12 +636,12 @@ def pp_eval(node: Node, text: Callable[[Node], str], config: dict[str, int]) -> 
     if t == "parenthesized_expression":
         return pp_eval(node.named_children[0], text, config)
     if t == "unary_expression":
-        v = pp_eval(node.child_by_field_name("argument"), text, config)  # type: ignore[arg-type]
+        v = pp_eval(child_in(node, "argument"), text, config)
         return int(not v)
     if t == "binary_expression":
-        op = text(node.child_by_field_name("operator"))  # type: ignore[arg-type]
-        a = pp_eval(node.child_by_field_name("left"), text, config)  # type: ignore[arg-type]
-        b = pp_eval(node.child_by_field_name("right"), text, config)  # type: ignore[arg-type]
+        op = text(child_in(node, "operator"))
+        a = pp_eval(child_in(node, "left"), text, config)
+        b = pp_eval(child_in(node, "right"), text, config)
         ops = {
             "&&": int(bool(a and b)),
             "||": int(bool(a or b)),

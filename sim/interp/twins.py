@@ -22,6 +22,8 @@ coverage and faults.
 from __future__ import annotations
 
 import hashlib
+from itertools import repeat
+from operator import eq, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sim.interp.ctypes import converter_for
@@ -92,9 +94,11 @@ def _fits(program: Program, texts: dict[str, str]) -> bool:
 
 
 # Pte fields the swap-offset helpers read and write (sim.model.pte.Pte).
-_SOFT_DIRTY, _UFFD_WP, _EXCLUSIVE = (
-    Pte._fields.index(f) for f in ("soft_dirty", "uffd_wp", "exclusive")
+_SWP_OFFSET, _SOFT_DIRTY, _UFFD_WP, _EXCLUSIVE = (
+    Pte._fields.index(f) for f in ("swp_offset", "soft_dirty", "uffd_wp", "exclusive")
 )
+_OFFSET_OF = itemgetter(_SWP_OFFSET)
+_ALL_BUT_OFFSET = itemgetter(*(i for i in range(len(Pte._fields)) if i != _SWP_OFFSET))
 _make = tuple.__new__
 
 
@@ -170,29 +174,42 @@ def _swap_pte_batch(program: Program, fn: CompiledFunction) -> Any:
         log += (b_end, b_entry, b_ptep, b_warn_nr, b_warn_swap, b_warn_entry, b_cgroup, b_while)
         calls += 7  # pte_to_swp_entry, 3 x VM_WARN_ON, is_swap_pte, non_swap_entry, lookup
         cgroups = m.world.swap_cgroup
-        cgroup_id = _u16(int(cgroups.get(pte[3], 0)))
-        index, end = start.index + 1, start.index + max_nr
+        cgroup_id = _u16(int(cgroups.get(pte.swp_offset, 0)))
         entries = table.entries
-        # Every PTE the loop goes past equals the expected one, so all carry
-        # the first PTE's bits: each iteration records the same steps.
-        kind, pfn, swp_type, offset, w, d, y, sd, uw, ex = expected
+        index, end = start.index + 1, start.index + max_nr
+        if index < end and index < 0:
+            return None  # out of bounds: the general path faults
+        # The PTEs the loop would go past if each equals the expected one (so
+        # each carries the first PTE's bits, and each iteration records the
+        # same steps), up to the end of the table: the expected PTEs differ
+        # from the first only by their swap offset, so the run is compared
+        # field by field in C, without building it.
+        stop = min(end, PTRS_PER_PTE)
+        window = entries[index:stop] if index < stop else []
+        first_offset, rest = expected.swp_offset, _ALL_BUT_OFFSET(expected)
+        offsets = range(first_offset, first_offset + len(window))
+        went = len(window)  # iterations that go on to the next PTE
         tail: tuple[Any, ...] = ()
-        while index < end:
-            if not 0 <= index < PTRS_PER_PTE:
-                return None  # out of bounds: the general path faults
-            current = entries[index]
-            if current != expected:
-                tail = (b_get, b_if_same, b_break_same)
-                calls += 3  # the loop's tick, ptep_get(), pte_same()
-                break
-            if cgroups and int(cgroups.get(offset, 0)) != cgroup_id:
-                tail = (b_get, b_if_same, b_if_cg, b_break_cg)
-                calls += 5  # and pte_to_swp_entry(), lookup_swap_cgroup_id()
-                break
-            offset += 1  # pte_next_swp_offset(expected)
-            expected = _make(Pte, (kind, pfn, swp_type, offset, w, d, y, sd, uw, ex))
-            index += 1
-        went = index - start.index - 1  # iterations that went on to the next PTE
+        if list(map(_OFFSET_OF, window)) != list(offsets) or not all(
+            map(eq, map(_ALL_BUT_OFFSET, window), repeat(rest))
+        ):
+            went = next(
+                k
+                for k, current in enumerate(window)
+                if current[_SWP_OFFSET] != offsets[k] or _ALL_BUT_OFFSET(current) != rest
+            )
+            tail, tail_calls = (b_get, b_if_same, b_break_same), 3  # tick, ptep_get, pte_same
+        elif stop < end:
+            return None  # the loop goes on out of bounds: the general path faults
+        if cgroups:
+            for k in range(went):
+                if int(cgroups.get(offsets[k], 0)) != cgroup_id:
+                    went, tail = k, (b_get, b_if_same, b_if_cg, b_break_cg)
+                    tail_calls = 5  # and pte_to_swp_entry(), lookup_swap_cgroup_id()
+                    break
+        if tail:
+            calls += tail_calls
+        index += went
         log += iteration[bits] * went
         calls += (13 + sum(bits)) * went
         log += tail

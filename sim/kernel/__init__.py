@@ -13,9 +13,23 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sim.model.mm import World
 
 SEMANTIC, NOOP, OBSERVED = "semantic", "noop", "observed"
+
+
+class MachineView(Protocol):
+    """What a primitive sees of the machine that runs it
+    (sim.interp.machine.Machine): the world, events, the step budget."""
+
+    world: World
+
+    def note(self, event: str, data: object) -> None: ...
+
+    def charge(self, work: int) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.kernel import noop, primitive
+from sim.kernel import MachineView, noop, primitive
 from sim.kernel.constants import CONSTANTS
 from sim.kernel.folio import _page
 from sim.kernel.pgtable import _pte, set_ptes
@@ -43,7 +43,7 @@ class PgProt:
 
 
 @primitive("pte_modify", "arch/x86/include/asm/pgtable.h: pte_modify()")
-def pte_modify(m: Any, pte: Any, newprot: Any) -> Pte:
+def pte_modify(m: MachineView, pte: Any, newprot: Any) -> Pte:
     # _PAGE_CHG_MASK keeps pfn, accessed, dirty, soft-dirty and uffd-wp; the
     # protection bits (here: write) come from newprot.
     p = _pte(pte, "pte_modify")
@@ -51,34 +51,36 @@ def pte_modify(m: Any, pte: Any, newprot: Any) -> Pte:
 
 
 @primitive("ptep_modify_prot_start", "include/linux/pgtable.h: ptep_modify_prot_start()")
-def ptep_modify_prot_start(m: Any, vma: Any, addr: int, ptep: Any) -> Pte:
+def ptep_modify_prot_start(m: MachineView, vma: object, addr: int, ptep: object) -> Pte:
     return _clear(m, ptep, addr, 1, "ptep_modify_prot_start")[0]
 
 
 @primitive("ptep_modify_prot_commit", "include/linux/pgtable.h: ptep_modify_prot_commit()")
-def ptep_modify_prot_commit(m: Any, vma: Any, addr: int, ptep: Any, old: Any, pte: Any) -> None:
+def ptep_modify_prot_commit(
+    m: MachineView, vma: Any, addr: int, ptep: Any, old: Any, pte: Any
+) -> None:
     set_ptes(m, vma.vm_mm, addr, ptep, pte, 1)
 
 
 @primitive("pte_needs_flush", "arch/x86/include/asm/tlbflush.h: pte_needs_flush()")
-def pte_needs_flush(m: Any, old: Any, new: Any) -> bool:
+def pte_needs_flush(m: MachineView, old: object, new: object) -> bool:
     return bool(_pte(old, "pte_needs_flush") != _pte(new, "pte_needs_flush"))
 
 
 @primitive("PageAnon", "include/linux/page-flags.h: PageAnon()")
-def page_anon(m: Any, page: Any) -> bool:
+def page_anon(m: MachineView, page: object) -> bool:
     return bool(_page(page, "PageAnon").folio.f.anon)
 
 
 @primitive("is_writable_migration_entry", "include/linux/swapops.h: is_writable_migration_entry()")
-def is_writable_migration_entry(m: Any, entry: Any) -> bool:
+def is_writable_migration_entry(m: MachineView, entry: Any) -> bool:
     return bool(entry.type == SWP_MIGRATION_WRITE)
 
 
 @primitive(
     "make_readable_migration_entry", "include/linux/swapops.h: make_readable_migration_entry()"
 )
-def make_readable_migration_entry(m: Any, offset: int) -> SwapEntry:
+def make_readable_migration_entry(m: MachineView, offset: int) -> SwapEntry:
     return SwapEntry(SWP_MIGRATION_READ, offset)
 
 
@@ -86,7 +88,7 @@ def make_readable_migration_entry(m: Any, offset: int) -> SwapEntry:
     "make_readable_exclusive_migration_entry",
     "include/linux/swapops.h: make_readable_exclusive_migration_entry()",
 )
-def make_readable_exclusive_migration_entry(m: Any, offset: int) -> SwapEntry:
+def make_readable_exclusive_migration_entry(m: MachineView, offset: int) -> SwapEntry:
     return SwapEntry(SWP_MIGRATION_READ_EXCLUSIVE, offset)
 
 

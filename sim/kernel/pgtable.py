@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.kernel import OBSERVED, noop, primitive, walked
+from sim.kernel import OBSERVED, MachineView, noop, primitive, walked
 from sim.kernel.constants import VM_SOFTDIRTY, VM_UFFD_WP
 from sim.model.mm import (
     PAGE_SHIFT,
@@ -25,6 +25,7 @@ from sim.model.pte import (
     SWP_PTE_MARKER,
     Pte,
     SwapEntry,
+    pte_run,
     swap_entry,
 )
 from sim.values import NULL, FieldRef, NullPtr, VarRef
@@ -47,7 +48,7 @@ def _ptr(v: Any, fn: str) -> PtePtr:
 
 
 @primitive("ptep_get", "include/linux/pgtable.h: ptep_get()")
-def ptep_get(m: Any, ptep: Any) -> Pte:
+def ptep_get(m: MachineView, ptep: object) -> Pte:
     # Every entry of a batch walk is read here: a live, in-bounds pointer is
     # loaded directly; anything else takes PtePtr.load() and its checks.
     if type(ptep) is PtePtr:
@@ -59,29 +60,29 @@ def ptep_get(m: Any, ptep: Any) -> Pte:
 
 
 @primitive("pte_same", "include/linux/pgtable.h: pte_same()")
-def pte_same(m: Any, a: Any, b: Any) -> bool:
+def pte_same(m: MachineView, a: object, b: object) -> bool:
     if type(a) is Pte and type(b) is Pte:
         return a == b
     return _pte(a, "pte_same") == _pte(b, "pte_same")
 
 
 @primitive("pte_none", "arch/x86/include/asm/pgtable.h: pte_none()")
-def pte_none(m: Any, pte: Any) -> bool:
+def pte_none(m: MachineView, pte: object) -> bool:
     return _pte(pte, "pte_none").kind == "none"
 
 
 @primitive("pte_present", "arch/x86/include/asm/pgtable.h: pte_present()")
-def pte_present(m: Any, pte: Any) -> bool:
+def pte_present(m: MachineView, pte: object) -> bool:
     return _pte(pte, "pte_present").kind == "present"
 
 
 @primitive("is_swap_pte", "include/linux/swapops.h: is_swap_pte()")
-def is_swap_pte(m: Any, pte: Any) -> bool:
+def is_swap_pte(m: MachineView, pte: object) -> bool:
     return _pte(pte, "is_swap_pte").kind == "swap"
 
 
 @primitive("pte_to_swp_entry", "include/linux/swapops.h: pte_to_swp_entry()")
-def pte_to_swp_entry(m: Any, pte: Any) -> SwapEntry:
+def pte_to_swp_entry(m: MachineView, pte: object) -> SwapEntry:
     p = pte if type(pte) is Pte else _pte(pte, "pte_to_swp_entry")
     if p[0] != "swap":
         raise NotModelled("pte_to_swp_entry() of a pte that is not a swap pte")
@@ -89,55 +90,55 @@ def pte_to_swp_entry(m: Any, pte: Any) -> SwapEntry:
 
 
 @primitive("__swp_entry", "arch/x86/include/asm/pgtable_64.h: __swp_entry()")
-def swp_entry_raw(m: Any, type_: int, offset: int) -> SwapEntry:
+def swp_entry_raw(m: MachineView, type_: int, offset: int) -> SwapEntry:
     return swap_entry(type_, offset)
 
 
 @primitive("swp_entry", "include/linux/swapops.h: swp_entry()")
-def swp_entry(m: Any, type_: int, offset: int) -> SwapEntry:
+def swp_entry(m: MachineView, type_: int, offset: int) -> SwapEntry:
     return SwapEntry(type_, offset)
 
 
 @primitive("__swp_entry_to_pte", "arch/x86/include/asm/pgtable_64.h: __swp_entry_to_pte()")
-def swp_entry_to_pte_raw(m: Any, entry: Any) -> Pte:
+def swp_entry_to_pte_raw(m: MachineView, entry: Any) -> Pte:
     # Pte.swap(entry), inlined: once per entry swap_pte_batch() walks.
     t, off = entry.type, entry.offset
     return _make(Pte, ("swap", 0, t, off, False, False, False, False, False, False))
 
 
 @primitive("swp_entry_to_pte", "include/linux/swapops.h: swp_entry_to_pte()")
-def swp_entry_to_pte(m: Any, entry: Any) -> Pte:
+def swp_entry_to_pte(m: MachineView, entry: Any) -> Pte:
     return Pte.swap(entry)
 
 
 @primitive("swp_type", "include/linux/swapops.h: swp_type()")
-def swp_type(m: Any, entry: Any) -> int:
+def swp_type(m: MachineView, entry: Any) -> int:
     return int(entry.type)
 
 
 @primitive("swp_offset", "include/linux/swapops.h: swp_offset()")
-def swp_offset(m: Any, entry: Any) -> int:
+def swp_offset(m: MachineView, entry: Any) -> int:
     return int(entry.offset)
 
 
 @primitive("non_swap_entry", "include/linux/swapops.h: non_swap_entry()")
-def non_swap_entry(m: Any, entry: Any) -> bool:
+def non_swap_entry(m: MachineView, entry: Any) -> bool:
     return bool(entry.type >= MAX_SWAPFILES)
 
 
 @primitive("is_migration_entry", "include/linux/swapops.h: is_migration_entry()")
-def is_migration_entry(m: Any, entry: Any) -> bool:
+def is_migration_entry(m: MachineView, entry: Any) -> bool:
     # SWP_MIGRATION (read), then read-exclusive and write (sim/kernel/mprotect.py).
     return bool(SWP_MIGRATION <= entry.type <= SWP_MIGRATION + 2)
 
 
 @primitive("is_hwpoison_entry", "include/linux/swapops.h: is_hwpoison_entry()")
-def is_hwpoison_entry(m: Any, entry: Any) -> bool:
+def is_hwpoison_entry(m: MachineView, entry: Any) -> bool:
     return bool(entry.type == SWP_HWPOISON)
 
 
 @primitive("is_pte_marker_entry", "include/linux/swapops.h: is_pte_marker_entry()")
-def is_pte_marker_entry(m: Any, entry: Any) -> bool:
+def is_pte_marker_entry(m: MachineView, entry: Any) -> bool:
     return bool(entry.type == SWP_PTE_MARKER)
 
 
@@ -152,7 +153,7 @@ noop(
 def _bit_reader(name: str, attr: str, cites: str, kind: str | None) -> None:
     index = Pte._fields.index(attr)
 
-    def read(m: Any, pte: Any) -> bool:
+    def read(m: MachineView, pte: object) -> bool:
         p = pte if type(pte) is Pte else _pte(pte, name)
         return bool(p[index])
 
@@ -162,7 +163,7 @@ def _bit_reader(name: str, attr: str, cites: str, kind: str | None) -> None:
 def _bit_writer(name: str, attr: str, value: bool, cites: str) -> None:
     index = Pte._fields.index(attr)
 
-    def write(m: Any, pte: Any, *rest: Any) -> Pte:
+    def write(m: MachineView, pte: object, *rest: object) -> Pte:
         p = pte if type(pte) is Pte else _pte(pte, name)
         return _make(Pte, (*p[:index], value, *p[index + 1 :]))
 
@@ -204,7 +205,7 @@ for _name, _attr, _value in (
 
 
 @primitive("mk_pte", "include/linux/mm.h: mk_pte()")
-def mk_pte(m: Any, page: Any, prot: Any) -> Pte:
+def mk_pte(m: MachineView, page: Any, prot: Any) -> Pte:
     return Pte.present(page.pfn, young=True)
 
 
@@ -213,56 +214,56 @@ def mk_pte(m: Any, page: Any, prot: Any) -> Pte:
     "include/linux/mm.h: folio_mk_pte() (6.16)",
     params=("struct folio *", "pgprot_t"),
 )
-def folio_mk_pte(m: Any, folio: Any, prot: Any) -> Pte:
+def folio_mk_pte(m: MachineView, folio: object, prot: object) -> Pte:
     """The PTE of a folio's first page (later releases' form of mk_pte())."""
     if isinstance(folio, NullPtr):
         raise SimFault(Kind.NULL, "folio_mk_pte() on a NULL folio")
     if not isinstance(folio, Folio):
         raise NotModelled(f"folio_mk_pte on {type(folio).__name__}")
-    return Pte.present(folio.pages[0].pfn, young=True)
+    return Pte.present(folio.page_at(0).pfn, young=True)
 
 
 @primitive("pte_advance_pfn", "include/linux/pgtable.h: pte_advance_pfn()")
-def pte_advance_pfn(m: Any, pte: Any, nr: int) -> Pte:
+def pte_advance_pfn(m: MachineView, pte: object, nr: int) -> Pte:
     p = _pte(pte, "pte_advance_pfn")
     return p.set(pfn=p.pfn + nr)
 
 
 @primitive("pte_next_pfn", "include/linux/pgtable.h: pte_next_pfn()")
-def pte_next_pfn(m: Any, pte: Any) -> Pte:
+def pte_next_pfn(m: MachineView, pte: object) -> Pte:
     p: Pte = pte_advance_pfn(m, pte, 1)
     return p
 
 
 @primitive("pte_pfn", "arch/x86/include/asm/pgtable.h: pte_pfn()")
-def pte_pfn(m: Any, pte: Any) -> int:
+def pte_pfn(m: MachineView, pte: object) -> int:
     return _pte(pte, "pte_pfn").pfn
 
 
 @primitive("pmd_addr_end", "include/linux/pgtable.h: pmd_addr_end()")
-def pmd_addr_end(m: Any, addr: int, end: int) -> int:
+def pmd_addr_end(m: MachineView, addr: int, end: int) -> int:
     boundary = (addr + PMD_SIZE) & PMD_MASK
     return boundary if boundary - 1 < end - 1 else end
 
 
 @primitive("userfaultfd_pte_wp", "include/linux/userfaultfd_k.h: userfaultfd_pte_wp()")
-def userfaultfd_pte_wp(m: Any, vma: Any, pte: Any) -> bool:
+def userfaultfd_pte_wp(m: MachineView, vma: Any, pte: Any) -> bool:
     return bool(vma.vm_flags & VM_UFFD_WP) and _pte(pte, "userfaultfd_pte_wp").uffd_wp
 
 
 @primitive("pte_needs_soft_dirty_wp", "mm/internal.h: pte_needs_soft_dirty_wp()", prefer=True)
-def pte_needs_soft_dirty_wp(m: Any, vma: Any, pte: Any) -> bool:
+def pte_needs_soft_dirty_wp(m: MachineView, vma: Any, pte: Any) -> bool:
     # vma_soft_dirty_enabled(): tracking is on when VM_SOFTDIRTY is clear.
     return not (vma.vm_flags & VM_SOFTDIRTY) and not _pte(pte, "pte_soft_dirty").soft_dirty
 
 
 @primitive("lookup_swap_cgroup_id", "mm/swap_cgroup.c: lookup_swap_cgroup_id()")
-def lookup_swap_cgroup_id(m: Any, entry: Any) -> int:
+def lookup_swap_cgroup_id(m: MachineView, entry: Any) -> int:
     return int(m.world.swap_cgroup.get(entry.offset, 0))
 
 
 # --- page-table access ------------------------------------------------------
-def _map(m: Any, pmd: Any, addr: int, label: str) -> PtePtr | NullPtr:
+def _map(m: MachineView, pmd: object, addr: int, label: str) -> PtePtr | NullPtr:
     world = m.world
     if not isinstance(pmd, Pmd):
         raise NotModelled(f"{label} on {type(pmd).__name__}")
@@ -284,7 +285,7 @@ def _map(m: Any, pmd: Any, addr: int, label: str) -> PtePtr | NullPtr:
     return PtePtr(handle, (addr >> PAGE_SHIFT) % PTRS_PER_PTE)
 
 
-def lock(m: Any, ptl: Any, who: str) -> None:
+def lock(m: MachineView, ptl: Any, who: str) -> None:
     if ptl is None or isinstance(ptl, NullPtr):
         raise SimFault(Kind.NULL, f"{who}: NULL lock")
     if not hasattr(ptl, "held"):
@@ -294,7 +295,7 @@ def lock(m: Any, ptl: Any, who: str) -> None:
     ptl.held = True
 
 
-def unlock(m: Any, ptl: Any, who: str) -> None:
+def unlock(m: MachineView, ptl: Any, who: str) -> None:
     if ptl is None or isinstance(ptl, NullPtr) or not hasattr(ptl, "held"):
         raise SimFault(Kind.LOCK, f"{who}: not a lock ({ptl!r})")
     if not ptl.held:
@@ -303,7 +304,7 @@ def unlock(m: Any, ptl: Any, who: str) -> None:
 
 
 @primitive("pte_offset_map_lock", "include/linux/mm.h: pte_offset_map_lock()")
-def pte_offset_map_lock(m: Any, mm: Any, pmd: Any, addr: int, ptlp: Any) -> Any:
+def pte_offset_map_lock(m: MachineView, mm: object, pmd: object, addr: int, ptlp: object) -> Any:
     ptep = _map(m, pmd, addr, "pte_offset_map_lock")
     if isinstance(ptep, PtePtr):
         ptl = ptep.handle.table.ptl
@@ -315,12 +316,12 @@ def pte_offset_map_lock(m: Any, mm: Any, pmd: Any, addr: int, ptlp: Any) -> Any:
 
 
 @primitive("pte_offset_map", "include/linux/pgtable.h: pte_offset_map()")
-def pte_offset_map(m: Any, pmd: Any, addr: int) -> Any:
+def pte_offset_map(m: MachineView, pmd: object, addr: int) -> Any:
     return _map(m, pmd, addr, "pte_offset_map")
 
 
 @primitive("pte_offset_map_nolock", "mm/pgtable-generic.c: pte_offset_map_nolock()")
-def pte_offset_map_nolock(m: Any, mm: Any, pmd: Any, addr: int, ptlp: Any) -> Any:
+def pte_offset_map_nolock(m: MachineView, mm: object, pmd: object, addr: int, ptlp: object) -> Any:
     ptep = _map(m, pmd, addr, "pte_offset_map_nolock")
     if isinstance(ptep, PtePtr) and isinstance(ptlp, VarRef | FieldRef):
         ptlp.store(ptep.handle.table.ptl)
@@ -328,7 +329,7 @@ def pte_offset_map_nolock(m: Any, mm: Any, pmd: Any, addr: int, ptlp: Any) -> An
 
 
 @primitive("pte_unmap", "include/linux/pgtable.h: pte_unmap()")
-def pte_unmap(m: Any, ptep: Any) -> None:
+def pte_unmap(m: MachineView, ptep: object) -> None:
     p = _ptr(ptep, "pte_unmap")
     if not p.handle.live:
         raise SimFault(Kind.LOCK, f"pte_unmap() of an already unmapped pointer ({p.handle.label})")
@@ -336,23 +337,23 @@ def pte_unmap(m: Any, ptep: Any) -> None:
 
 
 @primitive("pte_unmap_unlock", "include/linux/mm.h: pte_unmap_unlock()")
-def pte_unmap_unlock(m: Any, ptep: Any, ptl: Any) -> None:
+def pte_unmap_unlock(m: MachineView, ptep: object, ptl: object) -> None:
     unlock(m, ptl, "pte_unmap_unlock")
     pte_unmap(m, ptep)
 
 
 @primitive("spin_lock", "include/linux/spinlock.h: spin_lock()")
-def spin_lock(m: Any, ptl: Any) -> None:
+def spin_lock(m: MachineView, ptl: object) -> None:
     lock(m, ptl, "spin_lock")
 
 
 @primitive("spin_unlock", "include/linux/spinlock.h: spin_unlock()")
-def spin_unlock(m: Any, ptl: Any) -> None:
+def spin_unlock(m: MachineView, ptl: object) -> None:
     unlock(m, ptl, "spin_unlock")
 
 
 @primitive("set_ptes", "include/linux/pgtable.h: set_ptes()")
-def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
+def set_ptes(m: MachineView, mm: object, addr: int, ptep: object, pte: object, nr: int) -> None:
     p = _ptr(ptep, "set_ptes")
     value = _pte(pte, "set_ptes")
     table = p.handle.table
@@ -375,18 +376,14 @@ def set_ptes(m: Any, mm: Any, addr: int, ptep: Any, pte: Any, nr: int) -> None:
         # through store() below, which raises as it always did.
         start = p.index
         done = max(0, min(nr, PTRS_PER_PTE - start)) if start >= 0 else 0
-        table.entries[start : start + done] = (
-            [_make(Pte, (*head, pfn + i, *tail)) for i in range(done)]
-            if present
-            else [value] * done
-        )
+        table.entries[start : start + done] = pte_run(value, done) if present else [value] * done
     for i in range(done, nr):
         p.moved(i).store(_make(Pte, (*head, pfn + i, *tail)) if present else value)
     m.note("set_ptes", (addr, nr))
 
 
 @primitive("set_pte_at", "include/linux/pgtable.h: set_pte_at()")
-def set_pte_at(m: Any, mm: Any, addr: int, ptep: Any, pte: Any) -> None:
+def set_pte_at(m: MachineView, mm: object, addr: int, ptep: object, pte: object) -> None:
     set_ptes(m, mm, addr, ptep, pte, 1)
 
 
@@ -395,7 +392,9 @@ def set_pte_at(m: Any, mm: Any, addr: int, ptep: Any, pte: Any) -> None:
     "arch/x86/include/asm/pgtable.h: update_mmu_cache_range()",
     kind=OBSERVED,
 )
-def update_mmu_cache_range(m: Any, vmf: Any, vma: Any, addr: int, ptep: Any, nr: int) -> None:
+def update_mmu_cache_range(
+    m: MachineView, vmf: object, vma: object, addr: int, ptep: object, nr: int
+) -> None:
     # A no-op on x86, but other architectures read the PTEs: they must be live.
     p = _ptr(ptep, "update_mmu_cache_range")
     count = max(walked(m, nr, "update_mmu_cache_range"), 1)
@@ -412,12 +411,12 @@ noop("arch_swap_restore", cites="include/linux/pgtable.h: arch_swap_restore(): n
 # Observed stubs: no-ops on x86, but arm64 (MTE) and icache-incoherent
 # architectures need them for every page mapped; the invariants check that.
 @primitive("flush_icache_pages", "include/linux/cacheflush.h: flush_icache_pages()", kind=OBSERVED)
-def flush_icache_pages(m: Any, vma: Any, page: Any, nr: int) -> None:
+def flush_icache_pages(m: MachineView, vma: Any, page: Any, nr: int) -> None:
     m.note("flush_icache", (page.pfn, nr))
 
 
 @primitive("flush_icache_page", "include/linux/cacheflush.h: flush_icache_page()", kind=OBSERVED)
-def flush_icache_page(m: Any, vma: Any, page: Any) -> None:
+def flush_icache_page(m: MachineView, vma: Any, page: Any) -> None:
     m.note("flush_icache", (page.pfn, 1))
 
 
@@ -429,19 +428,21 @@ def arch_do_swap_page_nr(
 
 
 @primitive("arch_do_swap_page", "include/linux/pgtable.h: arch_do_swap_page()", kind=OBSERVED)
-def arch_do_swap_page(m: Any, mm: Any, vma: Any, addr: int, pte: Any, orig_pte: Any) -> None:
+def arch_do_swap_page(
+    m: MachineView, mm: object, vma: object, addr: int, pte: object, orig_pte: object
+) -> None:
     m.note("arch_do_swap_page", (addr, PAGE_SIZE))
 
 
 @primitive("pte_lockptr", "include/linux/mm.h: pte_lockptr()")
-def pte_lockptr(m: Any, mm: Any, pmd: Any) -> Any:
+def pte_lockptr(m: MachineView, mm: object, pmd: object) -> Any:
     if not isinstance(pmd, Pmd):
         raise NotModelled(f"pte_lockptr on {type(pmd).__name__}")
     return m.world.table(pmd.index).ptl
 
 
 @primitive("maybe_mkwrite", "include/linux/mm.h: maybe_mkwrite()")
-def maybe_mkwrite(m: Any, pte: Any, vma: Any) -> Pte:
+def maybe_mkwrite(m: MachineView, pte: Any, vma: Any) -> Pte:
     from sim.kernel.constants import VM_WRITE
 
     p = _pte(pte, "maybe_mkwrite")
@@ -449,11 +450,11 @@ def maybe_mkwrite(m: Any, pte: Any, vma: Any) -> Pte:
 
 
 @primitive("pte_index", "include/linux/pgtable.h: pte_index()")
-def pte_index(m: Any, addr: int) -> int:
+def pte_index(m: MachineView, addr: int) -> int:
     return (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
 
 
 @primitive("lockdep_assert_held", "include/linux/lockdep.h: lockdep_assert_held()")
-def lockdep_assert_held(m: Any, lock_: Any) -> None:
+def lockdep_assert_held(m: MachineView, lock_: object) -> None:
     if not getattr(lock_, "held", False):
         raise SimFault(Kind.LOCK, "lockdep_assert_held(): the lock is not held")

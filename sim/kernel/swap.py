@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import sub
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.kernel import OBSERVED, noop, primitive, walked
+from sim.kernel import OBSERVED, MachineView, noop, primitive, walked
 from sim.kernel.constants import EEXIST
 from sim.model.mm import Folio
 from sim.model.pte import SwapEntry
@@ -19,7 +21,7 @@ def _entry(v: Any, fn: str) -> SwapEntry:
 
 
 @primitive("get_swap_device", "mm/swapfile.c: get_swap_device()")
-def get_swap_device(m: Any, entry: Any) -> Any:
+def get_swap_device(m: MachineView, entry: object) -> Any:
     si = m.world.swap
     if _entry(entry, "get_swap_device").type != si.type:
         return NULL
@@ -28,14 +30,14 @@ def get_swap_device(m: Any, entry: Any) -> Any:
 
 
 @primitive("put_swap_device", "include/linux/swap.h: put_swap_device()")
-def put_swap_device(m: Any, si: Any) -> None:
+def put_swap_device(m: MachineView, si: object) -> None:
     if si is not m.world.swap or si.refs <= 0:
         raise SimFault(Kind.LOCK, "put_swap_device() without get_swap_device()")
     si.refs -= 1
 
 
 @primitive("swap_cache_get_folio", "mm/swap_state.c: swap_cache_get_folio()", prefer=True)
-def swap_cache_get_folio(m: Any, entry: Any, vma: Any, addr: int) -> Any:
+def swap_cache_get_folio(m: MachineView, entry: object, vma: object, addr: int) -> Any:
     e = _entry(entry, "swap_cache_get_folio")
     folio = m.world.swap.cache.get(e.offset) if e.type == m.world.swap.type else None
     if folio is None:
@@ -45,32 +47,35 @@ def swap_cache_get_folio(m: Any, entry: Any, vma: Any, addr: int) -> Any:
 
 
 @primitive("__swap_count", "mm/swapfile.c: __swap_count()")
-def swap_count(m: Any, entry: Any) -> int:
+def swap_count(m: MachineView, entry: object) -> int:
     count: int = m.world.swap.swap_map.get(_entry(entry, "__swap_count").offset, 0)
     return count
 
 
 @primitive("swap_free_nr", "mm/swapfile.c: swap_free_nr()")
-def swap_free_nr(m: Any, entry: Any, nr: int) -> None:
+def swap_free_nr(m: MachineView, entry: object, nr: int) -> None:
     e = _entry(entry, "swap_free_nr")
     smap = m.world.swap.swap_map
-    for off in range(e.offset, e.offset + walked(m, nr, "swap_free_nr")):
-        count = smap.get(off, 0)
-        if count <= 0:
-            raise SimFault(
-                Kind.WRONG_COUNT, f"swap_free_nr(): swap_map of entry {off:#x} is already 0"
-            )
-        smap[off] = count - 1
+    offsets = range(e.offset, e.offset + walked(m, nr, "swap_free_nr"))
+    counts = list(map(smap.get, offsets, repeat(0)))  # up to 512: looked up in C
+    freed = len(counts)
+    if counts and min(counts) <= 0:
+        freed = next(i for i, count in enumerate(counts) if count <= 0)
+    # The entries before the first that is already 0 are freed, as one by one.
+    smap.update(zip(offsets[:freed], map(sub, counts[:freed], repeat(1)), strict=True))
+    if freed < len(counts):
+        off = offsets[freed]
+        raise SimFault(Kind.WRONG_COUNT, f"swap_free_nr(): swap_map of entry {off:#x} is already 0")
     m.note("swap_free", (e.offset, nr))
 
 
 @primitive("swap_free", "include/linux/swap.h: swap_free()")
-def swap_free(m: Any, entry: Any) -> None:
+def swap_free(m: MachineView, entry: object) -> None:
     swap_free_nr(m, entry, 1)
 
 
 @primitive("folio_free_swap", "mm/swapfile.c: folio_free_swap()")
-def folio_free_swap(m: Any, folio: Any) -> bool:
+def folio_free_swap(m: MachineView, folio: Any) -> bool:
     f: Folio = folio
     si = m.world.swap
     if not f.f.swapcache or f.f.writeback:
@@ -88,19 +93,19 @@ def folio_free_swap(m: Any, folio: Any) -> bool:
 
 
 @primitive("folio_swap", "mm/swap.h: folio_swap()", prefer=True)
-def folio_swap(m: Any, entry: Any, folio: Any) -> SwapEntry:
+def folio_swap(m: MachineView, entry: Any, folio: Any) -> SwapEntry:
     e = _entry(entry, "folio_swap")
     return SwapEntry(e.type, e.offset & ~(folio.nr - 1))
 
 
 @primitive("page_swap_entry", "include/linux/swap.h: page_swap_entry()")
-def page_swap_entry(m: Any, page: Any) -> SwapEntry:
+def page_swap_entry(m: MachineView, page: Any) -> SwapEntry:
     folio = page.folio
     return SwapEntry(folio.swap.type, folio.swap.offset + page.idx)
 
 
 @primitive("swapcache_prepare", "mm/swapfile.c: swapcache_prepare()", params=("swp_entry_t", "int"))
-def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
+def swapcache_prepare(m: MachineView, entry: object, nr: int) -> int:
     e = _entry(entry, "swapcache_prepare")
     si = m.world.swap
     offsets = range(e.offset, e.offset + walked(m, nr, "swapcache_prepare"))
@@ -116,7 +121,7 @@ def swapcache_prepare(m: Any, entry: Any, nr: int) -> int:
     prefer=True,
     params=("struct swap_info_struct *", "swp_entry_t", "int"),
 )
-def swapcache_clear(m: Any, si: Any, entry: Any, nr: int) -> None:
+def swapcache_clear(m: MachineView, si: Any, entry: Any, nr: int) -> None:
     e = _entry(entry, "swapcache_clear")
     for o in range(e.offset, e.offset + walked(m, nr, "swapcache_clear")):
         if o not in si.has_cache:
@@ -125,7 +130,7 @@ def swapcache_clear(m: Any, si: Any, entry: Any, nr: int) -> None:
 
 
 @primitive("swapin_readahead", "mm/swap_state.c: swapin_readahead()", prefer=True)
-def swapin_readahead(m: Any, entry: Any, gfp: int, vmf: Any) -> Any:
+def swapin_readahead(m: MachineView, entry: object, gfp: int, vmf: object) -> Any:
     e = _entry(entry, "swapin_readahead")
     world = m.world
     if not world.pending_folios:
@@ -143,7 +148,7 @@ def swapin_readahead(m: Any, entry: Any, gfp: int, vmf: Any) -> Any:
 
 
 @primitive("alloc_swap_folio", "mm/memory.c: alloc_swap_folio()", prefer=True)
-def alloc_swap_folio(m: Any, vmf: Any) -> Any:
+def alloc_swap_folio(m: MachineView, vmf: object) -> Any:
     world = m.world
     if not world.pending_folios:
         return NULL
@@ -158,7 +163,7 @@ def alloc_swap_folio(m: Any, vmf: Any) -> Any:
 
 
 @primitive("swap_read_folio", "mm/page_io.c: swap_read_folio()", prefer=True)
-def swap_read_folio(m: Any, folio: Any, plug: Any) -> None:
+def swap_read_folio(m: MachineView, folio: Any, plug: Any) -> None:
     # Synchronous I/O completes at once: folio_end_read() marks it uptodate
     # and unlocks it.
     if not folio.f.locked:
@@ -168,7 +173,7 @@ def swap_read_folio(m: Any, folio: Any, plug: Any) -> None:
 
 
 @primitive("migration_entry_wait", "mm/migrate.c: migration_entry_wait()", kind=OBSERVED)
-def migration_entry_wait(m: Any, mm: Any, pmd: Any, addr: int) -> None:
+def migration_entry_wait(m: MachineView, mm: object, pmd: object, addr: int) -> None:
     m.note("migration_entry_wait", addr)
 
 
@@ -205,7 +210,7 @@ noop("print_bad_pte", cites="mm/memory.c: print_bad_pte()", prefer=True)
     params=("swp_entry_t",),
     variant=True,
 )
-def swapcache_prepare_one(m: Any, entry: Any) -> int:
+def swapcache_prepare_one(m: MachineView, entry: object) -> int:
     result: int = swapcache_prepare(m, entry, 1)
     return result
 
@@ -217,5 +222,5 @@ def swapcache_prepare_one(m: Any, entry: Any) -> int:
     params=("struct swap_info_struct *", "swp_entry_t"),
     variant=True,
 )
-def swapcache_clear_one(m: Any, si: Any, entry: Any) -> None:
+def swapcache_clear_one(m: MachineView, si: object, entry: object) -> None:
     swapcache_clear(m, si, entry, 1)

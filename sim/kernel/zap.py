@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from sim.faults import Kind, NotModelled, SimFault
-from sim.kernel import OBSERVED, noop, primitive
+from sim.kernel import OBSERVED, MachineView, noop, primitive
 from sim.kernel.constants import CONSTANTS, VM_UFFD_WP
 from sim.kernel.folio import _folio, _page
 from sim.kernel.pgtable import _pte, _ptr
 from sim.model.mm import MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, PtePtr
 from sim.model.pte import PTE_NONE, SWP_MIGRATION, SWP_PTE_MARKER, Pte, SwapEntry
-from sim.model.tlb import MmuGather
+from sim.model.tlb import MmuGather, ZapWorld
 from sim.values import NULL
 
 # include/linux/swapops.h, include/linux/mm_types.h, mm/internal.h, mm/internal.h
@@ -63,7 +63,7 @@ def _locked_range(ptep: Any, addr: int, nr: int, fn: str) -> PtePtr:
     return p
 
 
-def _clear(m: Any, ptep: Any, addr: int, nr: int, fn: str) -> list[Pte]:
+def _clear(m: MachineView, ptep: object, addr: int, nr: int, fn: str) -> list[Pte]:
     p = _locked_range(ptep, addr, nr, fn)
     entries = p.handle.table.entries
     old = entries[p.index : p.index + nr]
@@ -73,12 +73,14 @@ def _clear(m: Any, ptep: Any, addr: int, nr: int, fn: str) -> list[Pte]:
 
 
 @primitive("ptep_get_and_clear_full", "include/linux/pgtable.h: ptep_get_and_clear_full()")
-def ptep_get_and_clear_full(m: Any, mm: Any, addr: int, ptep: Any, full: int) -> Pte:
+def ptep_get_and_clear_full(m: MachineView, mm: object, addr: int, ptep: object, full: int) -> Pte:
     return _clear(m, ptep, addr, 1, "ptep_get_and_clear_full")[0]
 
 
 @primitive("get_and_clear_full_ptes", "include/linux/pgtable.h: get_and_clear_full_ptes()")
-def get_and_clear_full_ptes(m: Any, mm: Any, addr: int, ptep: Any, nr: int, full: int) -> Pte:
+def get_and_clear_full_ptes(
+    m: MachineView, mm: object, addr: int, ptep: object, nr: int, full: int
+) -> Pte:
     # The first PTE, with the dirty and young bits of all of them.
     old = _clear(m, ptep, addr, nr, "get_and_clear_full_ptes")
     first = old[0]
@@ -89,35 +91,39 @@ def get_and_clear_full_ptes(m: Any, mm: Any, addr: int, ptep: Any, nr: int, full
 
 
 @primitive("clear_full_ptes", "include/linux/pgtable.h: clear_full_ptes()")
-def clear_full_ptes(m: Any, mm: Any, addr: int, ptep: Any, nr: int, full: int) -> None:
+def clear_full_ptes(
+    m: MachineView, mm: object, addr: int, ptep: object, nr: int, full: int
+) -> None:
     _clear(m, ptep, addr, nr, "clear_full_ptes")
 
 
 @primitive("clear_not_present_full_ptes", "include/linux/pgtable.h: clear_not_present_full_ptes()")
-def clear_not_present_full_ptes(m: Any, mm: Any, addr: int, ptep: Any, nr: int, full: int) -> None:
+def clear_not_present_full_ptes(
+    m: MachineView, mm: object, addr: int, ptep: object, nr: int, full: int
+) -> None:
     old = _clear(m, ptep, addr, nr, "clear_not_present_full_ptes")
     if any(p.kind == "present" for p in old):
         raise SimFault(Kind.WRONG_PAGE, "clear_not_present_full_ptes() of a present PTE")
 
 
 @primitive("pte_clear", "arch/x86/include/asm/pgtable.h: pte_clear()")
-def pte_clear(m: Any, mm: Any, addr: int, ptep: Any) -> None:
+def pte_clear(m: MachineView, mm: object, addr: int, ptep: object) -> None:
     _clear(m, ptep, addr, 1, "pte_clear")
 
 
 @primitive("pte_batch_hint", "include/linux/pgtable.h: pte_batch_hint(): 1 without contpte")
-def pte_batch_hint(m: Any, ptep: Any, pte: Any) -> int:
+def pte_batch_hint(m: MachineView, ptep: object, pte: object) -> int:
     return 1
 
 
 @primitive("pte_special", "arch/x86/include/asm/pgtable.h: pte_special()")
-def pte_special(m: Any, pte: Any) -> bool:
+def pte_special(m: MachineView, pte: object) -> bool:
     # Only the zero page is mapped special in the model.
     return _pte(pte, "pte_special").pfn == ZERO_PFN
 
 
 @primitive("is_zero_pfn", "include/linux/pgtable.h: is_zero_pfn()")
-def is_zero_pfn(m: Any, pfn: int) -> bool:
+def is_zero_pfn(m: MachineView, pfn: int) -> bool:
     return pfn == ZERO_PFN
 
 
@@ -125,7 +131,7 @@ noop("pte_devmap", cites="include/linux/pgtable.h: pte_devmap(): no ZONE_DEVICE"
 
 
 @primitive("vm_normal_page", "mm/memory.c: vm_normal_page()")
-def vm_normal_page(m: Any, vma: Any, addr: int, pte: Any) -> Any:
+def vm_normal_page(m: MachineView, vma: object, addr: int, pte: object) -> Any:
     # Used only when the tree does not define it; the tree's runs otherwise.
     p = _pte(pte, "vm_normal_page")
     page = m.world.page_of_pfn(p.pfn) if p.pfn != ZERO_PFN else None
@@ -133,7 +139,7 @@ def vm_normal_page(m: Any, vma: Any, addr: int, pte: Any) -> Any:
 
 
 @primitive("pfn_to_page", "include/asm-generic/memory_model.h: pfn_to_page()")
-def pfn_to_page(m: Any, pfn: int) -> Any:
+def pfn_to_page(m: MachineView, pfn: int) -> Any:
     page = m.world.page_of_pfn(pfn)
     if page is None:
         raise NotModelled(f"pfn_to_page({pfn:#x}): a page outside the model's folios")
@@ -141,7 +147,7 @@ def pfn_to_page(m: Any, pfn: int) -> Any:
 
 
 @primitive("pfn_swap_entry_folio", "include/linux/swapops.h: pfn_swap_entry_folio()")
-def pfn_swap_entry_folio(m: Any, entry: Any) -> Any:
+def pfn_swap_entry_folio(m: MachineView, entry: Any) -> Any:
     page = pfn_to_page(m, entry.offset)
     if SWP_MIGRATION <= entry.type <= SWP_MIGRATION + 2 and not page.folio.f.locked:
         # The kernel BUG_ON()s a migration entry of an unlocked folio.
@@ -150,7 +156,7 @@ def pfn_swap_entry_folio(m: Any, entry: Any) -> Any:
 
 
 @primitive("mm_counter", "include/linux/mm.h: mm_counter()")
-def mm_counter(m: Any, folio: Any) -> int:
+def mm_counter(m: MachineView, folio: object) -> int:
     f = _folio(folio, "mm_counter")
     if f.f.anon:
         return MM_ANONPAGES
@@ -158,72 +164,72 @@ def mm_counter(m: Any, folio: Any) -> int:
 
 
 @primitive("mm_counter_file", "include/linux/mm.h: mm_counter_file()")
-def mm_counter_file(m: Any, folio: Any) -> int:
+def mm_counter_file(m: MachineView, folio: object) -> int:
     return MM_SHMEMPAGES if _folio(folio, "mm_counter_file").f.swapbacked else MM_FILEPAGES
 
 
 @primitive("vma_is_anonymous", "include/linux/mm.h: vma_is_anonymous()")
-def vma_is_anonymous(m: Any, vma: Any) -> bool:
+def vma_is_anonymous(m: MachineView, vma: object) -> bool:
     return not getattr(vma, "vm_ops", NULL)
 
 
 @primitive("userfaultfd_wp", "include/linux/userfaultfd_k.h: userfaultfd_wp()")
-def userfaultfd_wp(m: Any, vma: Any) -> bool:
+def userfaultfd_wp(m: MachineView, vma: Any) -> bool:
     return bool(vma.vm_flags & VM_UFFD_WP)
 
 
 @primitive("vma_has_recency", "include/linux/mm_inline.h: vma_has_recency()", prefer=True)
-def vma_has_recency(m: Any, vma: Any) -> bool:
+def vma_has_recency(m: MachineView, vma: object) -> bool:
     return True  # no VM_SEQ_READ/VM_RAND_READ, no FMODE_NOREUSE file
 
 
 # --- markers (include/linux/swapops.h, userfaultfd_k.h) ---------------------
 @primitive("make_pte_marker", "include/linux/swapops.h: make_pte_marker()")
-def make_pte_marker(m: Any, marker: int) -> Pte:
+def make_pte_marker(m: MachineView, marker: int) -> Pte:
     return Pte.swap(SwapEntry(SWP_PTE_MARKER, marker))
 
 
 @primitive("make_pte_marker_entry", "include/linux/swapops.h: make_pte_marker_entry()")
-def make_pte_marker_entry(m: Any, marker: int) -> SwapEntry:
+def make_pte_marker_entry(m: MachineView, marker: int) -> SwapEntry:
     return SwapEntry(SWP_PTE_MARKER, marker)
 
 
 @primitive("pte_marker_get", "include/linux/swapops.h: pte_marker_get()")
-def pte_marker_get(m: Any, entry: Any) -> int:
+def pte_marker_get(m: MachineView, entry: Any) -> int:
     return int(entry.offset) & 3
 
 
 @primitive("is_pte_marker", "include/linux/swapops.h: is_pte_marker()")
-def is_pte_marker(m: Any, pte: Any) -> bool:
+def is_pte_marker(m: MachineView, pte: object) -> bool:
     p = _pte(pte, "is_pte_marker")
     return p.kind == "swap" and p.swp_type == SWP_PTE_MARKER
 
 
 @primitive("pte_marker_entry_uffd_wp", "include/linux/userfaultfd_k.h: pte_marker_entry_uffd_wp()")
-def pte_marker_entry_uffd_wp(m: Any, entry: Any) -> bool:
+def pte_marker_entry_uffd_wp(m: MachineView, entry: Any) -> bool:
     return bool(entry.type == SWP_PTE_MARKER and entry.offset & PTE_MARKER_UFFD_WP)
 
 
 @primitive("pte_marker_uffd_wp", "include/linux/userfaultfd_k.h: pte_marker_uffd_wp()")
-def pte_marker_uffd_wp(m: Any, pte: Any) -> bool:
+def pte_marker_uffd_wp(m: MachineView, pte: object) -> bool:
     p = _pte(pte, "pte_marker_uffd_wp")
     return p.kind == "swap" and p.swp_type == SWP_PTE_MARKER and bool(p.swp_offset & 1)
 
 
 @primitive("pte_swp_uffd_wp_any", "include/linux/userfaultfd_k.h: pte_swp_uffd_wp_any()")
-def pte_swp_uffd_wp_any(m: Any, pte: Any) -> bool:
+def pte_swp_uffd_wp_any(m: MachineView, pte: object) -> bool:
     p = _pte(pte, "pte_swp_uffd_wp_any")
     return p.kind == "swap" and (p.uffd_wp or pte_marker_uffd_wp(m, p))
 
 
 @primitive("is_poisoned_swp_entry", "include/linux/swapops.h: is_poisoned_swp_entry()")
-def is_poisoned_swp_entry(m: Any, entry: Any) -> bool:
+def is_poisoned_swp_entry(m: MachineView, entry: Any) -> bool:
     return bool(entry.type == SWP_PTE_MARKER and entry.offset & PTE_MARKER_POISONED)
 
 
 # --- swap ---------------------------------------------------------------------
 @primitive("free_swap_and_cache_nr", "mm/swapfile.c: free_swap_and_cache_nr()")
-def free_swap_and_cache_nr(m: Any, entry: Any, nr: int) -> None:
+def free_swap_and_cache_nr(m: MachineView, entry: Any, nr: int) -> None:
     si = m.world.swap
     if entry.type != si.type:
         raise NotModelled(f"free_swap_and_cache_nr() of swap type {entry.type}")
@@ -243,7 +249,7 @@ def free_swap_and_cache_nr(m: Any, entry: Any, nr: int) -> None:
 
 
 # --- rmap and the mmu_gather --------------------------------------------------
-def _remove_rmap(m: Any, folio: Any, page: Any, nr: int, who: str) -> None:
+def _remove_rmap(m: MachineView, folio: object, page: object, nr: int, who: str) -> None:
     f, p = _folio(folio, who), _page(page, who)
     if p.folio is not f:
         raise SimFault(Kind.WRONG_PAGE, f"{who}(): the page is not in this folio")
@@ -251,33 +257,36 @@ def _remove_rmap(m: Any, folio: Any, page: Any, nr: int, who: str) -> None:
         raise SimFault(
             Kind.OUT_OF_BOUNDS, f"{who}(): pages {p.idx}..{p.idx + nr - 1} of a {f.nr}-page folio"
         )
-    for page_ in f.pages[p.idx : p.idx + nr]:
-        if page_.mapcount <= 0:
-            raise SimFault(
-                Kind.WRONG_COUNT, f"{who}(): page {page_.idx} of the folio is not mapped"
-            )
-        page_.mapcount -= 1
+    counts = f.page_mapcount
+    for idx in range(p.idx, p.idx + nr):
+        if counts[idx] <= 0:
+            raise SimFault(Kind.WRONG_COUNT, f"{who}(): page {idx} of the folio is not mapped")
+        counts[idx] -= 1
     m.note("rmap_remove", (id(f), p.idx, nr))
 
 
 @primitive("folio_remove_rmap_ptes", "mm/rmap.c: folio_remove_rmap_ptes()")
-def folio_remove_rmap_ptes(m: Any, folio: Any, page: Any, nr: int, vma: Any) -> None:
+def folio_remove_rmap_ptes(
+    m: MachineView, folio: object, page: object, nr: int, vma: object
+) -> None:
     _remove_rmap(m, folio, page, nr, "folio_remove_rmap_ptes")
 
 
 @primitive("folio_remove_rmap_pte", "include/linux/rmap.h: folio_remove_rmap_pte()")
-def folio_remove_rmap_pte(m: Any, folio: Any, page: Any, vma: Any) -> None:
+def folio_remove_rmap_pte(m: MachineView, folio: object, page: object, vma: object) -> None:
     _remove_rmap(m, folio, page, 1, "folio_remove_rmap_pte")
 
 
 @primitive("tlb_delay_rmap", "include/asm-generic/tlb.h: tlb_delay_rmap() (CONFIG_SMP)")
-def tlb_delay_rmap(m: Any, tlb: Any) -> bool:
+def tlb_delay_rmap(m: MachineView, tlb: object) -> bool:
     _tlb(tlb, "tlb_delay_rmap").delayed_rmap = 1
     return True
 
 
 @primitive("__tlb_remove_folio_pages", "mm/mmu_gather.c: __tlb_remove_folio_pages()")
-def tlb_remove_folio_pages(m: Any, tlb: Any, page: Any, nr: int, delay_rmap: Any) -> bool:
+def tlb_remove_folio_pages(
+    m: MachineView, tlb: object, page: object, nr: int, delay_rmap: object
+) -> bool:
     t = _tlb(tlb, "__tlb_remove_folio_pages")
     p = _page(page, "__tlb_remove_folio_pages")
     if nr < 1 or p.idx + nr > p.folio.nr:
@@ -289,7 +298,7 @@ def tlb_remove_folio_pages(m: Any, tlb: Any, page: Any, nr: int, delay_rmap: Any
 
 
 @primitive("tlb_flush_rmaps", "mm/mmu_gather.c: tlb_flush_rmaps()")
-def tlb_flush_rmaps(m: Any, tlb: Any, vma: Any) -> None:
+def tlb_flush_rmaps(m: MachineView, tlb: object, vma: object) -> None:
     t = _tlb(tlb, "tlb_flush_rmaps")
     if not t.delayed_rmap:
         return
@@ -301,7 +310,7 @@ def tlb_flush_rmaps(m: Any, tlb: Any, vma: Any) -> None:
 
 
 @primitive("tlb_flush_mmu", "mm/mmu_gather.c: tlb_flush_mmu()")
-def tlb_flush_mmu(m: Any, tlb: Any) -> None:
+def tlb_flush_mmu(m: MachineView, tlb: object) -> None:
     """Flush the TLB and free the gathered pages' references."""
     t = _tlb(tlb, "tlb_flush_mmu")
     for page, nr, delayed in t.gathered:
@@ -315,21 +324,22 @@ def tlb_flush_mmu(m: Any, tlb: Any) -> None:
 
 
 @primitive("need_resched", "include/linux/sched.h: need_resched()")
-def need_resched(m: Any) -> bool:
+def need_resched(m: MachineView) -> bool:
     world = m.world
-    world.resched_calls = getattr(world, "resched_calls", 0) + 1
-    at = getattr(world, "resched_at", 0)
-    return bool(at) and world.resched_calls >= at
+    if not isinstance(world, ZapWorld):
+        return False  # no scheduler in this world: never asked to yield
+    world.resched_calls += 1
+    return bool(world.resched_at) and world.resched_calls >= world.resched_at
 
 
 @primitive("folio_mark_dirty", "mm/page-writeback.c: folio_mark_dirty()", kind=OBSERVED)
-def folio_mark_dirty(m: Any, folio: Any) -> bool:
+def folio_mark_dirty(m: MachineView, folio: object) -> bool:
     m.note("folio_mark_dirty", id(_folio(folio, "folio_mark_dirty")))
     return True
 
 
 @primitive("folio_mark_accessed", "mm/swap.c: folio_mark_accessed()", kind=OBSERVED)
-def folio_mark_accessed(m: Any, folio: Any) -> None:
+def folio_mark_accessed(m: MachineView, folio: object) -> None:
     m.note("folio_mark_accessed", id(_folio(folio, "folio_mark_accessed")))
 
 

@@ -122,20 +122,39 @@ class Pmd:
 
 
 class Page:
-    """``struct page``: one page of a folio."""
+    """``struct page``: one page of a folio.
 
-    # Slots: up to 512 pages are built for every simulated fault.
-    __slots__ = ("anon_exclusive", "folio", "hwpoison", "idx", "index", "mapcount", "private")
+    Its mapcount and PG_anon_exclusive live in its folio's per-page lists
+    (``Folio.page_mapcount``, ``Folio.page_anon_exclusive``), so that a
+    512-page folio is two lists rather than 512 objects; the Page itself is
+    made the first time something asks for it (``Folio.page()``).
+    """
+
+    __slots__ = ("folio", "hwpoison", "idx", "index", "private")
     C_FIELDS = frozenset({"index", "private"})
 
     def __init__(self, folio: Folio, idx: int) -> None:
         self.folio = folio
         self.idx = idx
-        self.anon_exclusive = False
-        self.mapcount = 0
         self.hwpoison = False
         self.index = 0
         self.private = 0
+
+    @property
+    def mapcount(self) -> int:
+        return self.folio.page_mapcount[self.idx]
+
+    @mapcount.setter
+    def mapcount(self, value: int) -> None:
+        self.folio.page_mapcount[self.idx] = value
+
+    @property
+    def anon_exclusive(self) -> bool:
+        return self.folio.page_anon_exclusive[self.idx]
+
+    @anon_exclusive.setter
+    def anon_exclusive(self, value: bool) -> None:
+        self.folio.page_anon_exclusive[self.idx] = value
 
     @property
     def pfn(self) -> int:
@@ -157,6 +176,7 @@ class FolioFlags:
     mappedtodisk: bool = False
     swapbacked: bool = True
     mlocked: bool = False
+    dirty: bool = False  # folio_test_dirty(): set by the madvise entries' worlds
 
 
 class Folio:
@@ -171,7 +191,10 @@ class Folio:
         self.refcount = 1
         self.f = FolioFlags()
         self.swap = SwapEntry(0, 0)
-        self.pages = [Page(self, i) for i in range(1 << order)]
+        # Per page, by index in the folio (see Page).
+        self.page_mapcount = [0] * (1 << order)
+        self.page_anon_exclusive = [False] * (1 << order)
+        self._pages: list[Page | None] = [None] * (1 << order)
         self.private = 0
         self.index = 0
         self.mapping = 0
@@ -181,9 +204,27 @@ class Folio:
     def nr(self) -> int:
         return 1 << self.order
 
+    def page_at(self, idx: int) -> Page:
+        """Page ``idx`` of the folio, the same object every time."""
+        page = self._pages[idx]
+        if page is None:
+            page = self._pages[idx] = Page(self, idx)
+        return page
+
+    @property
+    def pages(self) -> list[Page]:
+        return [self.page_at(i) for i in range(len(self._pages))]
+
     @property
     def page(self) -> Page:
-        return self.pages[0]
+        return self.page_at(0)
+
+    def keep_head(self) -> Page:
+        """What a split leaves of this folio: its head page, order 0."""
+        head = self.page_at(0)
+        self.order = 0
+        del self.page_mapcount[1:], self.page_anon_exclusive[1:], self._pages[1:]
+        return head
 
     def __repr__(self) -> str:
         return f"<folio pfn {self.pfn:#x} order {self.order}>"
@@ -269,10 +310,12 @@ class World:
     handles: list[MapHandle] = field(default_factory=list)
     locked_elsewhere: set[int] = field(default_factory=set)  # id(folio) locked by others
     map_lock_calls: int = 0
-    events: list[tuple[str, object, object]] = field(default_factory=list)
+    # Model events: (name, data, the step that caused it: file, function, line, text).
+    events: list[tuple[str, object, tuple[str, str, int, str] | None]] = field(default_factory=list)
     # Folios the fault may allocate (swapin_readahead, alloc_swap_folio).
     pending_folios: list[Folio] = field(default_factory=list)
     on_race: Callable[[], None] | None = None  # lets the runner re-snapshot
+    split_fails: set[int] = field(default_factory=set)  # id(folio): split_folio() -EAGAIN
 
     def table(self, pmd_index: int) -> PageTable:
         if pmd_index not in self.tables:
@@ -304,7 +347,7 @@ class World:
                         folio.pfn + idx, young=True, soft_dirty=old.soft_dirty, uffd_wp=old.uffd_wp
                     ),
                 )
-                folio.pages[idx].mapcount += 1
+                folio.page_mapcount[idx] += 1
                 folio.refcount += 1
                 self.swap.swap_map[old.swp_offset] -= 1
                 self.mm.counters[MM_ANONPAGES] += 1
@@ -324,5 +367,5 @@ class World:
     def page_of_pfn(self, pfn: int) -> Page | None:
         for folio in self.folios:
             if folio.pfn <= pfn < folio.pfn + folio.nr:
-                return folio.pages[pfn - folio.pfn]
+                return folio.page_at(pfn - folio.pfn)
         return None

@@ -7,7 +7,10 @@ uffd-wp, exclusive).  ``pte_same()`` is plain equality.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import repeat
 from typing import Any, NamedTuple
 
 # swp_entry_t.val packs the type above the offset, as the kernel's
@@ -137,3 +140,22 @@ class Pte(NamedTuple):
 _make = tuple.__new__
 _FIELD_INDEX = {name: i for i, name in enumerate(Pte._fields)}
 PTE_NONE = Pte()
+_PFN, _SWP_OFFSET = _FIELD_INDEX["pfn"], _FIELD_INDEX["swp_offset"]
+
+
+@lru_cache(maxsize=64)
+def pte_run(first: Pte, n: int) -> tuple[Pte, ...]:
+    """``n`` PTEs from ``first`` on, each the next page (a present PTE) or
+    the next swap slot (a swap PTE), every other field as in ``first``:
+    what ``set_ptes()`` stores, what a folio's swap PTEs hold.
+
+    Up to 512 per simulated fault.  PTEs are values, so a run is made once
+    and shared by every fault that maps or lays out the same one (the folio
+    sizes and bits of a suite repeat); and made by zip() in C, not one by one:
+    ``[first._replace(pfn=first.pfn + i) for i in range(n)]``.
+    """
+    present = first.kind == "present"
+    start = first.pfn if present else first.swp_offset
+    columns: list[Iterable[object]] = [repeat(value) for value in first]
+    columns[_PFN if present else _SWP_OFFSET] = range(start, start + n)
+    return tuple(map(_make, repeat(Pte), zip(*columns, strict=False)))  # as long as the range

@@ -44,7 +44,7 @@ from sim.model.mm import (
     VmFault,
     World,
 )
-from sim.model.pte import SWP_HWPOISON, SWP_MIGRATION, Pte, SwapEntry
+from sim.model.pte import SWP_HWPOISON, SWP_MIGRATION, Pte, SwapEntry, pte_run
 
 BASE = 0x7F0000000000
 SWAP_TYPE = 1
@@ -154,7 +154,8 @@ def build(spec: Spec) -> Built:
     folio.f.locked = spec.folio_locked
     folio.f.uptodate = spec.uptodate
     folio.f.lru = spec.on_lru
-    folio.pages[spec.index].hwpoison = spec.hwpoison
+    if spec.hwpoison:
+        folio.page_at(spec.index).hwpoison = True
     folio.f.writeback = spec.writeback
     folio.refcount = spec.extra_refs
 
@@ -220,10 +221,15 @@ def _lay_out_swap_ptes(world: World, spec: Spec, folio_vaddr: int) -> None:
     map, stored as one run (up to 512 pages are built for every execution)."""
     nr, bits = spec.nr, spec.bits or (_NO_BITS,) * spec.nr
     first = (folio_vaddr >> PAGE_SHIFT) % PTRS_PER_PTE
-    world.table(folio_vaddr >> PMD_SHIFT).entries[first : first + nr] = [
-        _make(Pte, ("swap", 0, SWAP_TYPE, SWAP_BASE + i, *_NO_PTE_BITS, *b.swap_bits()))
-        for i, b in zip(range(nr), bits, strict=False)
-    ]
+    entries = world.table(folio_vaddr >> PMD_SHIFT).entries
+    if bits[:nr].count(bits[0]) == nr:  # one run: the PTEs differ only by offset
+        swap_pte = ("swap", 0, SWAP_TYPE, SWAP_BASE, *_NO_PTE_BITS, *bits[0].swap_bits())
+        entries[first : first + nr] = pte_run(_make(Pte, swap_pte), nr)
+    else:
+        entries[first : first + nr] = [
+            _make(Pte, ("swap", 0, SWAP_TYPE, SWAP_BASE + i, *_NO_PTE_BITS, *b.swap_bits()))
+            for i, b in zip(range(nr), bits, strict=False)
+        ]
     world.mm.counters[MM_SWAPENTS] += nr
     world.swap.swap_map.update(dict.fromkeys(range(SWAP_BASE, SWAP_BASE + nr), 1))
 
@@ -240,7 +246,7 @@ def _lay_out(world: World, folio: Folio, spec: Spec, folio_vaddr: int) -> None:
         b = bits[i] if bits else _NO_BITS
         if i in mapped:
             pte = Pte.present(folio.pfn + i, young=True, soft_dirty=b.soft_dirty, uffd_wp=b.uffd_wp)
-            folio.pages[i].mapcount = 1
+            folio.page_mapcount[i] = 1
             folio.refcount += 1
             mm.counters[MM_ANONPAGES] += 1
             si.swap_map[offset] = shared[i] if shared else 0
