@@ -84,7 +84,7 @@ from reviewbot.models import Finding, Severity
 HELD, RELEASED, ASSUME = "held", "released", "assume"
 _CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 _KEYWORDS = frozenset({b"if", b"while", b"for", b"switch", b"return", b"sizeof", b"typeof"})
-_ITERATOR = re.compile(rb"\b\w*for_each\w*\s*\(\s*&?(\w+)")
+_ITERATOR = re.compile(rb"\b\w*for_?each\w*\s*\(\s*&?(\w+)")
 # What is known of a lock fact since it was made: nothing in the way; a call this function
 # cannot see into came in between (a second lock or unlock is only a question); the lock
 # was handed to a call that may take or drop it (nothing is reported).
@@ -402,7 +402,9 @@ class _Context:
         ctx.file_functions = unit.file.functions()
         # hlist_for_each_entry(old, ...) re-assigns old on every turn, invisibly: a lock
         # named through an iterator is a different lock each time
-        ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(unit.node.text or b""))
+        # (read from the original text: the normaliser turned the macro into a plain while)
+        original = unit.file.source[unit.node.start_byte : unit.node.end_byte]
+        ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(original))
         ctx.end_line = unit.end_line
         counts: Counter[str] = Counter()
         tested: set[str] = set()
