@@ -296,12 +296,21 @@ class LockPairing(FunctionChecker):
         preds = cfg.preds()[cfg.exit]
         for p in preds:
             node = cfg.nodes[p]
-            state = after[p]
+            # what reaches the exit: a test's state refined by the outcome that leaves
+            state = frozenset().union(
+                *(
+                    after[p] if label is None else ctx.refine(node, label, after[p])
+                    for target, label in node.succ
+                    if target == cfg.exit
+                )
+            )
             returned = text(node.ast) if node.ast is not None else ""
             for f in state:
                 if f[0] != HELD or f[4] == HANDED:
                     continue
                 lock = str(f[1])
+                if lock in ctx.entered_held:
+                    continue  # dropped and taken again: held on entry, held on return
                 base_root = _base(lock)
                 if base_root not in ctx.locals or base_root in _words(returned):
                     continue
@@ -378,7 +387,7 @@ class _Context:
         self.tested_vars: frozenset[str] = frozenset()
         self.locals: frozenset[str] = frozenset()
         self.words: tuple[bytes, ...] = ()
-        self._atoms: dict[int, tuple[Node, bool, Node, bool]] = {}
+        self._atoms: dict[int, tuple[Node, bool, Node, bool, bool]] = {}
         self._effects: dict[
             int, tuple[list[tuple[str, Node | None, Node | None, str | None]], list[Node], bool]
         ] = {}
@@ -389,6 +398,9 @@ class _Context:
         self._opaque_names: dict[int, list[str]] = {}
         self._plans: dict[int, tuple[object, ...]] = {}
         self.iterators: frozenset[str] = frozenset()
+        self.counters: frozenset[str] = frozenset()
+        # locks whose first touch on some path is an unlock: held on entry
+        self.entered_held: set[str] = set()
         self.file_functions: dict[str, Node] = {}
         self._containers: dict[str, set[str]] = {}
         self.fn: Node
@@ -405,6 +417,16 @@ class _Context:
         # (read from the original text: the normaliser turned the macro into a plain while)
         original = unit.file.source[unit.node.start_byte : unit.node.end_byte]
         ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(original))
+        # for (i = 0; i < n; i++) spin_unlock(&v[i]->lock): an element indexed by a
+        # loop counter is a different lock on every turn, as with an iterator
+        ctx.counters = frozenset(
+            key(n)
+            for loop in walk(unit.node)
+            if loop.type == "for_statement"
+            and (update := loop.child_by_field_name("update")) is not None
+            for n in walk(update)
+            if n.type == "identifier"
+        )
         ctx.end_line = unit.end_line
         counts: Counter[str] = Counter()
         tested: set[str] = set()
@@ -474,9 +496,11 @@ class _Context:
                 or any(w.decode() == k for w in self.words)
                 or _tested(tested) is not None
             )
-            info = (raw, useful, tested, flip)
+            info = (raw, useful, tested, flip, k in self.correlated)
             self._atoms[node.id] = info
-        if not info[1] or not state:
+        # (a correlated test is remembered even with nothing held yet: "if (ng)
+        # spin_lock(l); ... if (ng) spin_unlock(l);" needs the first outcome)
+        if not info[1] or (not state and not info[4]):
             return state
         atom = info[0]
         name = call_name(atom)
@@ -728,7 +752,7 @@ class _Context:
             )
         for f in held + released:
             out.discard(f)
-        state = HANDED if _conditional(call) or _root(_base(lock)) in self.iterators else CLEAR
+        state = HANDED if _conditional(call) or self._per_turn(lock) else CLEAR
         out.add((HELD, lock, ln, via, state, self._guard(frozenset(out))))
         if how:
             self._helpers[(lock, ln)] = how
@@ -756,11 +780,23 @@ class _Context:
             reports.setdefault(
                 k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
             )
+        if not held and not released:
+            self.entered_held.add(lock)
         via = next((str(f[3]) for f in held if f[3]), "")
         for f in held + released:
             out.discard(f)
-        state = HANDED if _root(_base(lock)) in self.iterators else CLEAR
+        state = HANDED if self._per_turn(lock) else CLEAR
         out.add((RELEASED, lock, ln, via, state, self._guard(frozenset(out))))
+
+    def _per_turn(self, lock: str) -> bool:
+        """A lock named through a loop's iterator or an element its counter
+        indexes: another lock on every turn of the loop."""
+        base = _base(lock)
+        if _root(base) in self.iterators:
+            return True
+        return any(
+            c in _words(index) for index in re.findall(r"\[([^\]]*)\]", base) for c in self.counters
+        )
 
     def _requires(
         self,
