@@ -398,7 +398,7 @@ class _Context:
         self._opaque_names: dict[int, list[str]] = {}
         self._plans: dict[int, tuple[object, ...]] = {}
         self.iterators: frozenset[str] = frozenset()
-        self.counters: frozenset[str] = frozenset()
+        self._counters: frozenset[str] | None = None
         # locks whose first touch on some path is an unlock: held on entry
         self.entered_held: set[str] = set()
         self.file_functions: dict[str, Node] = {}
@@ -417,16 +417,6 @@ class _Context:
         # (read from the original text: the normaliser turned the macro into a plain while)
         original = unit.file.source[unit.node.start_byte : unit.node.end_byte]
         ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(original))
-        # for (i = 0; i < n; i++) spin_unlock(&v[i]->lock): an element indexed by a
-        # loop counter is a different lock on every turn, as with an iterator
-        ctx.counters = frozenset(
-            key(n)
-            for loop in walk(unit.node)
-            if loop.type == "for_statement"
-            and (update := loop.child_by_field_name("update")) is not None
-            for n in walk(update)
-            if n.type == "identifier"
-        )
         ctx.end_line = unit.end_line
         counts: Counter[str] = Counter()
         tested: set[str] = set()
@@ -794,9 +784,21 @@ class _Context:
         base = _base(lock)
         if _root(base) in self.iterators:
             return True
-        return any(
-            c in _words(index) for index in re.findall(r"\[([^\]]*)\]", base) for c in self.counters
-        )
+        indexes = re.findall(r"\[([^\]]*)\]", base)
+        if not indexes:
+            return False
+        if self._counters is None:
+            # for (i = 0; i < n; i++) spin_unlock(&v[i]->lock): an element indexed by
+            # a loop counter is a different lock on every turn, as with an iterator
+            self._counters = frozenset(
+                key(n)
+                for loop in walk(self.fn)
+                if loop.type == "for_statement"
+                and (update := loop.child_by_field_name("update")) is not None
+                for n in walk(update)
+                if n.type == "identifier"
+            )
+        return any(c in _words(index) for index in indexes for c in self._counters)
 
     def _requires(
         self,
