@@ -54,6 +54,7 @@ from checkers.analyses.syntax import (
     calls_in,
     key,
     line,
+    per_function,
     text,
     unwrap,
     walk,
@@ -815,6 +816,12 @@ _ASSERTS = frozenset(
 
 def condition_texts(fn: Node) -> list[str]:
     """Every condition of ``fn`` (branches, loops, ``?:``, assertions), whitespace-free."""
+    if fn.type == "function_definition":
+        return per_function(fn, "conditions", _condition_texts)
+    return list(_condition_texts(fn))
+
+
+def _condition_texts(fn: Node) -> Iterator[str]:
     out = []
     for n in walk(fn):
         if n.type in (
@@ -831,7 +838,7 @@ def condition_texts(fn: Node) -> list[str]:
             call = n.named_children[0]
             if call_name(call) in _ASSERTS:
                 out.append("".join(text(call).split()))
-    return out
+    yield from out
 
 
 _file_batchers: dict[int, tuple[object, frozenset[str]]] = {}

@@ -106,7 +106,7 @@ def call_args(node: Node) -> list[Node]:
 
 def calls_in(node: Node) -> Iterator[Node]:
     if node.type == "function_definition":
-        return iter(_per_function(node, "calls", _calls_uncached))
+        return iter(per_function(node, "calls", _calls_uncached))
     return _calls_uncached(node)
 
 
@@ -123,7 +123,7 @@ _FUNCTION_CACHE: dict[tuple[str, int, int, int], tuple[Node, list[Any]]] = {}
 _FUNCTION_CACHE_SIZE = 256
 
 
-def _per_function(node: Node, what: str, compute: Callable[[Node], Iterator[Any]]) -> list[Any]:
+def per_function(node: Node, what: str, compute: Callable[[Node], Iterator[Any]]) -> list[Any]:
     k = (what, node.id, node.start_byte, node.end_byte)
     hit = _FUNCTION_CACHE.get(k)
     if hit is not None and hit[0] == node:
@@ -156,7 +156,7 @@ def assignments(node: Node) -> Iterator[tuple[Node, Node | None, Node]]:
     """(target, value, whole) for every assignment or initialised declarator, in
     source order; compound assignments (``+=``) and ``++`` give value None."""
     if node.type == "function_definition":
-        return iter(_per_function(node, "assignments", _assignments_uncached))
+        return iter(per_function(node, "assignments", _assignments_uncached))
     return _assignments_uncached(node)
 
 
