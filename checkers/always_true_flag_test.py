@@ -14,7 +14,10 @@ What it finds:
 
     A constant test is a ``bug`` when it decides a branch or a loop (the
     branch never or always runs); a ``< 0`` that is one operand of a wider
-    test is a ``possible-bug`` (that part is dead); a ``>= 0`` conjunct only
+    test is a ``possible-bug`` (that part is dead), a ``nit`` when the test
+    also rejects the variable above a bound (``x < 0 || x >= N``: a value
+    meant to be negative wraps to a large one and is rejected anyway); a
+    ``>= 0`` conjunct only
     repeats what the type says, and a constant part of a ``WARN_ON()`` can
     never fire: both are ``nit``.
 
@@ -159,6 +162,14 @@ class AlwaysTrueFlagTest(FunctionChecker):
         elif always and not _decides(node):
             severity = Severity.NIT
             effect = " It only repeats what the type says."
+        elif not always and _upper_bound_beside(node, text(var)):
+            # "x < 0 || x >= N": a negative x would have wrapped to a huge one,
+            # which the bound beside it rejects; only the dead part is left
+            severity = Severity.NIT
+            effect = (
+                " It is dead but harmless: a value meant to be negative wraps to a large one, "
+                f"which the upper bound on {text(var)} beside it rejects."
+            )
         elif not always and not _decides(node):
             # one operand of a wider test: the rest of it still decides
             severity = Severity.POSSIBLE_BUG
@@ -305,6 +316,42 @@ def _decides(node: Node) -> bool:
             # a conjunct of a loop condition still ends (or not) the loop
             return _loop_condition(p)
         return False
+
+
+def _upper_bound_beside(node: Node, var: str) -> bool:
+    """``node`` is an operand of an ``||`` chain that also rejects ``var`` above
+    a bound (``var > E``, ``var >= E``, ``E < var``, ``E <= var``)."""
+    top = node
+    while top.parent is not None and (
+        top.parent.type == "parenthesized_expression"
+        or (top.parent.type == "binary_expression" and _op(top.parent) == "||")
+    ):
+        top = top.parent
+    if top is node:
+        return False
+    stack = [top]
+    while stack:
+        n = stack.pop()
+        if n.type == "parenthesized_expression":
+            stack.extend(n.named_children)
+            continue
+        if n.type != "binary_expression":
+            continue
+        op = _op(n)
+        if op == "||":
+            stack.extend(
+                c for c in (n.child_by_field_name("left"), n.child_by_field_name("right")) if c
+            )
+            continue
+        left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+        if left is None or right is None:
+            continue
+        left, right = unwrap(left), unwrap(right)
+        if op in (">", ">=") and left.type == "identifier" and text(left) == var:
+            return True
+        if op in ("<", "<=") and right.type == "identifier" and text(right) == var:
+            return True
+    return False
 
 
 def _in_assertion(node: Node) -> bool:

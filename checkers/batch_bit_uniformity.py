@@ -5,10 +5,12 @@ What it finds:
     whose template PTE takes per-entry bits from one PTE
     (``if (pte_swp_soft_dirty(vmf->orig_pte)) pte = pte_mksoft_dirty(pte);``,
     uffd-wp, exclusive via ``RMAP_EXCLUSIVE``).  The checker reads the body of
-    the batch helper the function calls (``swap_pte_batch()``) in the applied
-    tree and decides per bit: guaranteed uniform (a full ``pte_same()`` against
-    an expected entry that carries the bit), not guaranteed (cleared or ignored
-    before comparing), compensated (an out-parameter such as ``any_shared``
+    the batch helper that formed the batch (``swap_pte_batch()``, called
+    directly or through a wrapper: the batch facts of
+    checkers/analyses/batch_facts.py) in the applied tree and decides per
+    bit: guaranteed uniform (a full ``pte_same()`` against an expected entry
+    that carries the bit), not guaranteed (cleared or ignored before
+    comparing), compensated (an out-parameter such as ``any_shared``
     that the caller reads), or unknown.  Not guaranteed is a possible bug,
     unknown a question, and all guaranteed a note saying why it is safe.
 
@@ -63,7 +65,6 @@ from checkers.analyses import summaries as sm
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import Bit, knowledge
 from checkers.analyses.syntax import (
-    assignments,
     call_args,
     call_name,
     calls_in,
@@ -209,14 +210,13 @@ class BatchBitUniformity(FunctionChecker):
         if b"set_ptes" not in raw:
             return []
         k = knowledge()
-        if not mentions(raw, k.batch_helpers):
+        if not bf.may_form_batch(unit):
+            return []
+        sites = bf.batch_sites(unit, tree)
+        if not sites:
             return []
         out = []
-        calls = list(calls_in(unit.node))
-        helper_calls = [c for c in calls if call_name(c) in k.batch_helpers]
-        if not helper_calls:
-            return []
-        for install in calls:
+        for install in calls_in(unit.node):
             if call_name(install) != "set_ptes":
                 continue
             args = call_args(install)
@@ -225,16 +225,16 @@ class BatchBitUniformity(FunctionChecker):
             propagated = _propagated_bits(unit.node, key(unwrap(args[3])), k.bits)
             if not propagated:
                 continue
-            finding = self._judge(
-                unit,
-                tree,
-                install,
-                nr=key(unwrap(args[4])),
-                propagated=propagated,
-                helper_call=helper_calls[0],
+            out.append(
+                self._judge(
+                    unit,
+                    tree,
+                    install,
+                    nr=key(unwrap(args[4])),
+                    propagated=propagated,
+                    site=bf.site_before(sites, install) or sites[0],
+                )
             )
-            if finding is not None:
-                out.append(finding)
         return out
 
     def _judge(
@@ -245,21 +245,11 @@ class BatchBitUniformity(FunctionChecker):
         *,
         nr: str,
         propagated: list[tuple[Bit, Node, str]],
-        helper_call: Node,
-    ) -> Finding | None:
-        helper_name = call_name(helper_call) or ""
-        helper = sm.lookup(unit, helper_name, tree)
+        site: bf.BatchSite,
+    ) -> Finding:
+        helper_name = site.helper
         bits = [b for b, _, _ in propagated]
-        if helper is None:
-            verdicts = {
-                b.name: sm.Verdict(
-                    b.name, sm.UNKNOWN, f"the body of {helper_name}() is not in the tree"
-                )
-                for b in bits
-            }
-        else:
-            verdicts = sm.summarise(helper, bits, tree, _passed_flags(unit.node, helper_call))
-            verdicts = _compensations(unit, helper, helper_call, bits, verdicts)
+        verdicts = bf.bit_verdicts(unit, site, bits, tree)
         worst = min(verdicts.values(), key=lambda v: _ORDER.index(v.verdict))
         severity = _SEVERITY[worst.verdict]
         source = propagated[0][2]
@@ -447,55 +437,4 @@ def _propagated_bits(fn: Node, template: str, bits: tuple[Bit, ...]) -> list[tup
         if found is not None:
             args = call_args(found)
             out.append((bit, found, key(args[0]) if args else "the faulting entry"))
-    return out
-
-
-def _passed_flags(fn: Node, call: Node) -> frozenset[str]:
-    """Flag tokens of the data file passed to the helper, directly or through a
-    variable the caller sets (``flags = FPB_IGNORE_DIRTY; ... flags |= ...``)."""
-    tokens = knowledge().batch_flags
-    texts = []
-    for arg in call_args(call):
-        texts.append(arg.text or b"")
-        if unwrap(arg).type == "identifier":
-            name = key(unwrap(arg))
-            texts.extend(
-                whole.text or b"" for target, _, whole in assignments(fn) if key(target) == name
-            )
-    return frozenset(t for t in tokens if any(t.encode() in x for x in texts))
-
-
-def _compensations(
-    unit: FunctionUnit,
-    helper: FunctionUnit,
-    call: Node,
-    bits: list[Bit],
-    verdicts: dict[str, sm.Verdict],
-) -> dict[str, sm.Verdict]:
-    params = sm.helper_params(helper)
-    args = call_args(call)
-    out = dict(verdicts)
-    for bit in bits:
-        if verdicts[bit.name].verdict == sm.GUARANTEED:
-            continue
-        for i, p in enumerate(params):
-            if p not in bit.out_params or i >= len(args):
-                continue
-            arg = unwrap(args[i])
-            t = text(arg)
-            if not t.startswith("&"):
-                continue
-            var = t[1:].strip()
-            reads = [
-                n
-                for n in walk(unit.node)
-                if n.type == "identifier" and text(n) == var and n.start_byte > call.end_byte
-            ]
-            if reads:
-                out[bit.name] = sm.Verdict(
-                    bit.name,
-                    sm.COMPENSATED,
-                    f"{helper.name}() reports a mixed batch through {p}, which "
-                    f"{unit.name}() reads at line {line(reads[0])}",
-                )
     return out

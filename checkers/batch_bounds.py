@@ -50,13 +50,19 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from checkers.analyses.batch_facts import FOLIO_SIZES, TABLE_TOKENS, batch_sites
+from checkers.analyses.batch_facts import (
+    FOLIO_SIZES,
+    TABLE_TOKENS,
+    batch_sites,
+    condition_texts,
+    folio_batches,
+    idents,
+    mentions_var,
+)
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import knowledge
 from checkers.analyses.syntax import (
-    assignment_chain,
     assignments,
-    call_args,
     call_name,
     calls_in,
     key,
@@ -64,7 +70,6 @@ from checkers.analyses.syntax import (
     mentions,
     text,
     unwrap,
-    walk,
 )
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import FunctionUnit
@@ -101,7 +106,7 @@ class BatchBounds(FunctionChecker):
         if not mentions(raw, k.batch_helpers | {"batch"}) or not mentions(raw, FOLIO_SIZES):
             return []
         out = []
-        conds = _condition_texts(unit.node)
+        conds = condition_texts(unit.node)
         for site in batch_sites(unit, tree):
             if site.max_nr is None or site.clamps_to_table:
                 continue
@@ -113,7 +118,7 @@ class BatchBounds(FunctionChecker):
             if any(t in c for c in clamps for t in TABLE_TOKENS):
                 continue
             if any(
-                any(t in c for t in TABLE_TOKENS) and any(_mentions(c, v) for v in group)
+                any(t in c for t in TABLE_TOKENS) and any(mentions_var(c, v) for v in group)
                 for c in conds
             ):
                 continue
@@ -152,47 +157,16 @@ class BatchBounds(FunctionChecker):
         return out
 
     def _folio_starts(self, unit: FunctionUnit) -> Iterable[Finding]:
-        k = knowledge()
-        raw = unit.node.text or b""
-        if not mentions(raw, k.page_size_tokens):
-            return []
-        batched = k.batched_nr_arg
-        if not mentions(raw, batched):
-            return []
-        starts: list[tuple[str, Node]] = []
-        derived: dict[str, str] = {}  # var -> the start var it comes from
-        for target, value, _ in assignments(unit.node):
-            if value is None:
-                continue
-            _, final = assignment_chain(value)
-            if final is None:
-                continue
-            tk = key(target)
-            if _is_folio_start(final, k.page_size_tokens):
-                starts.append((tk, final))
-                derived[tk] = tk
-            else:
-                for var in _idents(final):
-                    if var in derived and tk not in derived:
-                        derived[tk] = derived[var]
-        if not starts:
-            return []
-        conds = _condition_texts(unit.node)
         out = []
-        for start, node in starts:
-            group = {v for v, s in derived.items() if s == start}
-            use = _batched_use(unit.node, group, batched)
-            if use is None:
-                continue
-            relevant = [c for c in conds if any(_mentions(c, v) for v in group)]
-            missing = []
-            if not any(any(t in c for t in k.vma_tokens) for c in relevant):
-                missing.append("the VMA")
-            if not any(any(t in c for t in k.pmd_tokens) for c in relevant):
-                missing.append("the PMD")
+        for batch in folio_batches(unit):
+            missing = [
+                label
+                for bound, label in (("vma", "the VMA"), ("pmd", "the PMD"))
+                if bound not in batch.bounded
+            ]
             if not missing:
                 continue
-            ln = line(node)
+            ln, use = line(batch.node), batch.install
             out.append(
                 Finding(
                     checker=self.info.id,
@@ -201,93 +175,17 @@ class BatchBounds(FunctionChecker):
                     line=ln,
                     function=unit.name,
                     message=self.info.message.format(
-                        start=start,
+                        start=batch.start,
                         line=ln,
                         call=call_name(use),
                         used=line(use),
                         missing=" or ".join(missing),
                     ),
                     evidence=(evidence(unit, ln, "start"), evidence(unit, line(use), "installed")),
-                    key=start + ":" + ",".join(missing),
+                    key=batch.start + ":" + ",".join(missing),
                 )
             )
         return out
-
-
-def _is_folio_start(expr: Node, page_tokens: tuple[str, ...]) -> bool:
-    """``address - idx * PAGE_SIZE`` or ``address - (idx << PAGE_SHIFT)``."""
-    expr = unwrap(expr)
-    if expr.type != "binary_expression":
-        return False
-    op = expr.child_by_field_name("operator")
-    right = expr.child_by_field_name("right")
-    if op is None or right is None or text(op) != "-":
-        return False
-    r = unwrap(right)
-    if r.type != "binary_expression":
-        return False
-    rop = r.child_by_field_name("operator")
-    if rop is None or text(rop) not in ("*", "<<"):
-        return False
-    rt = text(r)
-    if not any(t in rt for t in page_tokens):
-        return False
-    # a variable count, not "addr - 2 * PAGE_SIZE"
-    return any(n.type == "identifier" and text(n) not in page_tokens for n in walk(r))
-
-
-def _idents(expr: Node) -> set[str]:
-    out = {key(n) for n in walk(expr) if n.type in ("identifier", "field_expression")}
-    return out
-
-
-def _mentions(cond: str, var: str) -> bool:
-    import re
-
-    return re.search(r"(?<![\w>.])" + re.escape(var) + r"(?!\w)", cond) is not None
-
-
-def _condition_texts(fn: Node) -> list[str]:
-    out = []
-    for n in walk(fn):
-        if n.type in (
-            "if_statement",
-            "while_statement",
-            "for_statement",
-            "do_statement",
-            "conditional_expression",
-        ):
-            c = n.child_by_field_name("condition")
-            if c is not None:
-                out.append("".join(text(c).split()))
-        elif n.type == "expression_statement" and n.named_child_count:
-            call = n.named_children[0]
-            if call_name(call) in (
-                "BUG_ON",
-                "VM_BUG_ON",
-                "VM_WARN_ON",
-                "WARN_ON",
-                "VM_WARN_ON_ONCE",
-                "WARN_ON_ONCE",
-            ):
-                out.append("".join(text(call).split()))
-    return out
-
-
-def _batched_use(fn: Node, group: set[str], batched: dict[str, int]) -> Node | None:
-    """The batched call installing the batch (set_ptes() first: it writes the PTEs)."""
-    calls = sorted(calls_in(fn), key=lambda c: call_name(c) != "set_ptes")
-    for call in calls:
-        name = call_name(call)
-        if name not in batched:
-            continue
-        args = call_args(call)
-        idx = batched[name]
-        if idx < len(args) and text(unwrap(args[idx])) in ("1", "1UL"):
-            continue
-        if any(key(unwrap(a)) in group for a in args):
-            return call
-    return None
 
 
 def _folio_sized(fn: Node, max_nr: Node) -> Node | None:
@@ -315,7 +213,7 @@ def _derived_group(fn: Node, names: set[str]) -> set[str]:
     group = set(names)
     for _ in range(2):
         for target, value, _ in assignments(fn):
-            if value is not None and _idents(value) & group:
+            if value is not None and idents(value) & group:
                 group.add(key(target))
     return group
 
@@ -330,6 +228,6 @@ def _derivation_texts(fn: Node, group: set[str]) -> list[str]:
 
 def _checks_first_entry(fn: Node) -> bool:
     """pte_pfn(pte) != folio_pfn(folio): the batch starts at the folio's first page."""
-    return any("pte_pfn(" in c and "folio_pfn(" in c for c in _condition_texts(fn)) or (
+    return any("pte_pfn(" in c and "folio_pfn(" in c for c in condition_texts(fn)) or (
         b"folio_pfn(" in (fn.text or b"") and b"pte_pfn(" in (fn.text or b"")
     )

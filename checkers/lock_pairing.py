@@ -84,7 +84,7 @@ from reviewbot.models import Finding, Severity
 HELD, RELEASED, ASSUME = "held", "released", "assume"
 _CALLED = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 _KEYWORDS = frozenset({b"if", b"while", b"for", b"switch", b"return", b"sizeof", b"typeof"})
-_ITERATOR = re.compile(rb"\b\w*for_each\w*\s*\(\s*&?(\w+)")
+_ITERATOR = re.compile(rb"\b\w*for_?each\w*\s*\(\s*&?(\w+)")
 # What is known of a lock fact since it was made: nothing in the way; a call this function
 # cannot see into came in between (a second lock or unlock is only a question); the lock
 # was handed to a call that may take or drop it (nothing is reported).
@@ -296,12 +296,21 @@ class LockPairing(FunctionChecker):
         preds = cfg.preds()[cfg.exit]
         for p in preds:
             node = cfg.nodes[p]
-            state = after[p]
+            # what reaches the exit: a test's state refined by the outcome that leaves
+            state = frozenset().union(
+                *(
+                    after[p] if label is None else ctx.refine(node, label, after[p])
+                    for target, label in node.succ
+                    if target == cfg.exit
+                )
+            )
             returned = text(node.ast) if node.ast is not None else ""
             for f in state:
                 if f[0] != HELD or f[4] == HANDED:
                     continue
                 lock = str(f[1])
+                if lock in ctx.entered_held:
+                    continue  # dropped and taken again: held on entry, held on return
                 base_root = _base(lock)
                 if base_root not in ctx.locals or base_root in _words(returned):
                     continue
@@ -378,7 +387,7 @@ class _Context:
         self.tested_vars: frozenset[str] = frozenset()
         self.locals: frozenset[str] = frozenset()
         self.words: tuple[bytes, ...] = ()
-        self._atoms: dict[int, tuple[Node, bool, Node, bool]] = {}
+        self._atoms: dict[int, tuple[Node, bool, Node, bool, bool]] = {}
         self._effects: dict[
             int, tuple[list[tuple[str, Node | None, Node | None, str | None]], list[Node], bool]
         ] = {}
@@ -389,6 +398,9 @@ class _Context:
         self._opaque_names: dict[int, list[str]] = {}
         self._plans: dict[int, tuple[object, ...]] = {}
         self.iterators: frozenset[str] = frozenset()
+        self._counters: frozenset[str] | None = None
+        # locks whose first touch on some path is an unlock: held on entry
+        self.entered_held: set[str] = set()
         self.file_functions: dict[str, Node] = {}
         self._containers: dict[str, set[str]] = {}
         self.fn: Node
@@ -402,7 +414,9 @@ class _Context:
         ctx.file_functions = unit.file.functions()
         # hlist_for_each_entry(old, ...) re-assigns old on every turn, invisibly: a lock
         # named through an iterator is a different lock each time
-        ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(unit.node.text or b""))
+        # (read from the original text: the normaliser turned the macro into a plain while)
+        original = unit.file.source[unit.node.start_byte : unit.node.end_byte]
+        ctx.iterators = frozenset(m.decode() for m in _ITERATOR.findall(original))
         ctx.end_line = unit.end_line
         counts: Counter[str] = Counter()
         tested: set[str] = set()
@@ -472,9 +486,11 @@ class _Context:
                 or any(w.decode() == k for w in self.words)
                 or _tested(tested) is not None
             )
-            info = (raw, useful, tested, flip)
+            info = (raw, useful, tested, flip, k in self.correlated)
             self._atoms[node.id] = info
-        if not info[1] or not state:
+        # (a correlated test is remembered even with nothing held yet: "if (ng)
+        # spin_lock(l); ... if (ng) spin_unlock(l);" needs the first outcome)
+        if not info[1] or (not state and not info[4]):
             return state
         atom = info[0]
         name = call_name(atom)
@@ -726,7 +742,7 @@ class _Context:
             )
         for f in held + released:
             out.discard(f)
-        state = HANDED if _conditional(call) or _root(_base(lock)) in self.iterators else CLEAR
+        state = HANDED if _conditional(call) or self._per_turn(lock) else CLEAR
         out.add((HELD, lock, ln, via, state, self._guard(frozenset(out))))
         if how:
             self._helpers[(lock, ln)] = how
@@ -754,11 +770,35 @@ class _Context:
             reports.setdefault(
                 k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
             )
+        if not held and not released:
+            self.entered_held.add(lock)
         via = next((str(f[3]) for f in held if f[3]), "")
         for f in held + released:
             out.discard(f)
-        state = HANDED if _root(_base(lock)) in self.iterators else CLEAR
+        state = HANDED if self._per_turn(lock) else CLEAR
         out.add((RELEASED, lock, ln, via, state, self._guard(frozenset(out))))
+
+    def _per_turn(self, lock: str) -> bool:
+        """A lock named through a loop's iterator or an element its counter
+        indexes: another lock on every turn of the loop."""
+        base = _base(lock)
+        if _root(base) in self.iterators:
+            return True
+        indexes = re.findall(r"\[([^\]]*)\]", base)
+        if not indexes:
+            return False
+        if self._counters is None:
+            # for (i = 0; i < n; i++) spin_unlock(&v[i]->lock): an element indexed by
+            # a loop counter is a different lock on every turn, as with an iterator
+            self._counters = frozenset(
+                key(n)
+                for loop in walk(self.fn)
+                if loop.type == "for_statement"
+                and (update := loop.child_by_field_name("update")) is not None
+                for n in walk(update)
+                if n.type == "identifier"
+            )
+        return any(c in _words(index) for index in indexes for c in self._counters)
 
     def _requires(
         self,

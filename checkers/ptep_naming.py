@@ -28,11 +28,13 @@ Noise:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
 
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import knowledge
-from checkers.analyses.syntax import line, text, walk
+from checkers.analyses.syntax import line, text
 from checkers.base import CheckerInfo, Confidence, FunctionChecker, TreeView
 from checkers.frontend import FunctionUnit
 from reviewbot.models import Finding, Severity
@@ -56,9 +58,7 @@ class PtepNaming(FunctionChecker):
             return []
         k = knowledge()
         out = []
-        for n in walk(body):
-            if n.type != "declaration":
-                continue
+        for n in _declarations(body):
             typ = n.child_by_field_name("type")
             if typ is None or text(typ) != "pte_t":
                 continue
@@ -93,6 +93,38 @@ class PtepNaming(FunctionChecker):
                     )
                 )
         return out
+
+
+# Where a declaration can sit: statements and their blocks, never inside an
+# expression (so expressions, the bulk of a body, are not walked).
+_HOLDERS = frozenset(
+    {
+        "compound_statement",
+        "if_statement",
+        "else_clause",
+        "for_statement",
+        "while_statement",
+        "do_statement",
+        "switch_statement",
+        "case_statement",
+        "labeled_statement",
+        "preproc_if",
+        "preproc_ifdef",
+        "preproc_else",
+        "preproc_elif",
+        "preproc_elifdef",
+    }
+)
+
+
+def _declarations(body: Node) -> Iterator[Node]:
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type == "declaration":
+            yield n
+        elif n.type in _HOLDERS:
+            stack.extend(reversed(n.named_children))
 
 
 def _better(name: str) -> str | None:

@@ -15,6 +15,12 @@ What it finds:
     (``result = SCAN_PMD_NULL; ... if (result != SCAN_SUCCEED) goto out;``)
     all count as checks.
 
+    Left alone: a lookup that replaces a ``pte_t *`` parameter for an
+    address the function was also given (the caller's pointer to the entry
+    shows the table is there), and a walk of the kernel's own tables
+    (``pgd_offset_k()``, ``init_mm``), which are not freed or replaced by a
+    huge PMD under the walker.
+
 Why it matters:
     Since the page table can be freed or replaced by a huge PMD under us
     (``pte_offset_map()`` returns NULL then), every caller must check the result
@@ -90,9 +96,12 @@ class UncheckedNullPte(FunctionChecker):
         if not mentions(raw, producers):
             return []
         cfg = cfg_of(unit)
+        cannot_fail = _cannot_fail(unit, producers)
 
         def transfer(node: CfgNode, state: State) -> State:
             out = _transfer(node, state)
+            if out and cannot_fail:
+                out = frozenset(f for f in out if f[2] not in cannot_fail)
             if out and node.ast is not None:
                 out = _checked_by_callees(node.ast, out, unit, tree)
             return out
@@ -220,6 +229,88 @@ def _checked_by_callees(ast: Node, state: State, unit: FunctionUnit, tree: TreeV
                 origins = {f[2] for f in state if f[1] == k}
                 state = frozenset(f for f in state if f[2] not in origins)
     return state
+
+
+KERNEL_TABLES = ("pgd_offset_k", "init_mm", "pte_offset_kernel")
+
+
+def _cannot_fail(unit: FunctionUnit, producers: frozenset[str]) -> set[int]:
+    """Lookups (by start byte) whose NULL result is not this function's to
+    check, for a reason read from the function itself:
+
+    - the result replaces a pte pointer parameter, and the lookup is for an
+      address the function was given too (``ptep = huge_pte_offset(mm, addr,
+      sz)`` in a function called with ``ptep`` and ``addr``): the caller's
+      pointer to that entry shows the table is there;
+    - the table walked is the kernel's own (the pmd comes from
+      ``pgd_offset_k()`` or ``init_mm``): those tables are not freed or
+      replaced by a huge PMD under the walker, which is what a NULL result of
+      ``pte_offset_map()`` stands for.
+    """
+    raw = unit.node.text or b""
+    params = _param_types(unit)
+    kernel = any(t.encode() in raw for t in KERNEL_TABLES)
+    if not params and not kernel:
+        return set()
+    values: dict[str, list[Node]] = {}
+    for target, value, _ in assignments(unit.node):
+        if value is not None:
+            values.setdefault(key(target), []).append(value)
+    out: set[int] = set()
+    for target, value, _ in assignments(unit.node):
+        if value is None:
+            continue
+        _, final = assignment_chain(value)
+        if final is None or call_name(final) not in producers:
+            continue
+        args = [key(unwrap(a)) for a in call_args(final)]
+        given = params.get(key(target)) == "pte_t*" and any(
+            params.get(a) == "unsignedlong" for a in args
+        )
+        if given or (kernel and any(_from_kernel_tables(a, values) for a in args)):
+            out.add(final.start_byte)
+    return out
+
+
+def _param_types(unit: FunctionUnit) -> dict[str, str]:
+    """Parameter name -> its type, whitespace-free (``pte_t*``, ``unsignedlong``)."""
+    decl = unit.node.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    out: dict[str, str] = {}
+    for p in plist.named_children if plist is not None else []:
+        if p.type != "parameter_declaration":
+            continue
+        typ = p.child_by_field_name("type")
+        d = p.child_by_field_name("declarator")
+        stars = ""
+        while d is not None and d.type == "pointer_declarator":
+            stars += "*"
+            d = d.child_by_field_name("declarator")
+        if typ is not None and d is not None and d.type == "identifier":
+            out[key(d)] = key(typ) + stars
+    return out
+
+
+def _from_kernel_tables(name: str, values: dict[str, list[Node]], depth: int = 0) -> bool:
+    """``name`` is derived (through up to five assignments: pgd, p4d, pud,
+    pmd) from the kernel's page tables, on every assignment of it."""
+    if any(t in name for t in KERNEL_TABLES):
+        return True
+    defs = values.get(name)
+    if not defs or depth > 5:
+        return False
+    for v in defs:
+        t = key(v)
+        if any(k in t for k in KERNEL_TABLES):
+            continue
+        inner = [key(unwrap(a)) for c in calls_in(v) for a in call_args(c)]
+        if unwrap(v).type == "identifier":
+            inner.append(t)
+        if not any(_from_kernel_tables(a, values, depth + 1) for a in inner if a != name):
+            return False
+    return True
 
 
 def _kill(state: State, var: str) -> State:

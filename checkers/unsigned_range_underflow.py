@@ -6,7 +6,9 @@ What it finds:
 
     - ``ALIGN_DOWN(end, S) - ALIGN(start, S)`` (also through variables
       assigned from them, ``round_down``/``round_up``, ``& PMD_MASK``):
-      wraps when ``start`` and ``end`` lie in one ``S``-aligned block;
+      wraps when ``start`` and ``end`` lie in one ``S``-aligned block (a
+      ``question`` when the block is a page, ``PFN_DOWN(end) - PFN_UP(start)``:
+      what is counted in pages is rarely smaller than one);
     - ``x - ALIGN(x, S)`` and ``ALIGN_DOWN(x, S) - x``: wrap whenever ``x``
       is not aligned (``possible-bug``);
     - ``nr - 1`` used as an index, a dereferenced pointer offset or a loop
@@ -146,11 +148,13 @@ class UnsignedRangeUnderflow(FunctionChecker):
     ) -> Finding | None:
         lr, rr = _rounding(left, roundings), _rounding(right, roundings)
         lk, rk = key(left), key(right)
+        sub_page = False
         if rr is not None and rr[0] == "up" and lr is not None and lr[0] == "down":
             if lr[1] == rr[1]:
                 wraps = f"{lr[1]} not {_aligned(lr[2])}"
             else:
                 wraps = f"{rr[1]} and {lr[1]} in one {_block(rr[2])}"
+                sub_page = rr[2] == "PAGE_SIZE" and lr[2] == "PAGE_SIZE"
         elif rr is not None and rr[0] == "up" and lr is None and lk == rr[1]:
             wraps = f"{_show(left)} not {_aligned(rr[2])}"
         elif lr is not None and lr[0] == "down" and rr is None and rk == lr[1]:
@@ -162,16 +166,21 @@ class UnsignedRangeUnderflow(FunctionChecker):
         expr = " ".join(text(sub).split())
         lk, rk = _show(left), _show(right)
         ln = line(sub)
+        message = (
+            f"{expr} wraps around when {rk} > {lk}, which happens with {wraps}; nothing "
+            f"before it establishes {rk} <= {lk}."
+        )
+        if sub_page:
+            # A range inside one page: rare for what is counted in pages (memory
+            # regions, firmware tables), so whether it can happen is asked, not said.
+            message += " Can the range be smaller than a page here?"
         return Finding(
             checker=self.info.id,
-            severity=Severity.POSSIBLE_BUG,
+            severity=Severity.QUESTION if sub_page else Severity.POSSIBLE_BUG,
             file=unit.file.path,
             line=ln,
             function=unit.name,
-            message=(
-                f"{expr} wraps around when {rk} > {lk}, which happens with {wraps}; nothing "
-                f"before it establishes {rk} <= {lk}."
-            ),
+            message=message,
             evidence=(evidence(unit, ln, "subtraction"),),
             key=f"range:{lk}-{rk}",
         )

@@ -35,8 +35,17 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from checkers.analyses.knowledge import knowledge
-from checkers.analyses.summaries import _may_be_pte_helper, helper_params, lookup
+from checkers.analyses.knowledge import Bit, knowledge
+from checkers.analyses.summaries import (
+    COMPENSATED,
+    GUARANTEED,
+    UNKNOWN,
+    Verdict,
+    _may_be_pte_helper,
+    helper_params,
+    lookup,
+    summarise,
+)
 from checkers.analyses.syntax import (
     assignment_chain,
     assignments,
@@ -44,6 +53,8 @@ from checkers.analyses.syntax import (
     call_name,
     calls_in,
     key,
+    line,
+    per_function,
     text,
     unwrap,
     walk,
@@ -634,3 +645,222 @@ def folio_size_call(expr: Node) -> Node | None:
         if call_name(c) in FOLIO_SIZES:
             return c
     return None
+
+
+# -- per-bit guarantees of a site --------------------------------------------
+
+
+def bit_verdicts(
+    near: FunctionUnit, site: BatchSite, bits: list[Bit], tree: TreeView
+) -> dict[str, Verdict]:
+    """Per bit, whether the batch formed at ``site`` has it the same in every
+    entry: the helper's body judged with the flags the site passes
+    (``summaries.summarise()``), a bit it does not guarantee but reports back
+    through an out-parameter the caller reads afterwards being compensated."""
+    helper = lookup(near, site.helper, tree)
+    if helper is None:
+        return {
+            b.name: Verdict(b.name, UNKNOWN, f"the body of {site.helper}() is not in the tree")
+            for b in bits
+        }
+    verdicts = summarise(helper, bits, tree, site.flags)
+    facts = helper_facts(near, site.helper, tree)
+    param_of = {bit: p for p, bit in facts.out_params.items()}
+    for bit in bits:
+        if verdicts[bit.name].verdict == GUARANTEED:
+            continue
+        for b, arg in site.out_args:
+            reader = _read_after(near, site, arg) if b == bit.name else None
+            if reader is not None:
+                verdicts[bit.name] = Verdict(
+                    bit.name,
+                    COMPENSATED,
+                    f"{helper.name}() reports a mixed batch through {param_of.get(b, b)}, "
+                    f"which {near.name}() reads at line {line(reader)}",
+                )
+                break
+    return verdicts
+
+
+def _read_after(near: FunctionUnit, site: BatchSite, arg: Node) -> Node | None:
+    """The first read, after the site, of the variable whose address is ``arg``."""
+    t = text(unwrap(arg))
+    if not t.startswith("&"):
+        return None
+    var = t[1:].strip()
+    for n in walk(near.node):
+        if n.type == "identifier" and text(n) == var and n.start_byte > site.call.end_byte:
+            return n
+    return None
+
+
+def site_before(sites: list[BatchSite], at: Node) -> BatchSite | None:
+    """The batch ``at`` sees: the closest site before it in the source, else
+    the first site of the function (a batch formed in a loop's later part)."""
+    before = [s for s in sites if s.call.end_byte <= at.start_byte]
+    if before:
+        return max(before, key=lambda s: s.call.start_byte)
+    return sites[0] if sites else None
+
+
+# -- batches positioned from a folio ----------------------------------------
+
+
+@dataclass(frozen=True)
+class FolioBatch:
+    """A batch whose start address is computed from a folio's index
+    (``start = address - idx * PAGE_SIZE``) and installed by a batched call."""
+
+    start: str  # the start variable (key)
+    node: Node  # its computation
+    group: frozenset[str]  # the start and the locals derived from it (the end...)
+    install: Node  # the batched call that installs it
+    bounded: frozenset[str]  # of "vma", "pmd": what a condition on the group checks
+
+
+def folio_batches(unit: FunctionUnit) -> list[FolioBatch]:
+    """Every batch of ``unit`` positioned from a folio's index, with the bounds
+    that the function's conditions check on it."""
+    k = knowledge()
+    raw = unit.node.text or b""
+    if not any(t.encode() in raw for t in k.page_size_tokens):
+        return []
+    batched = k.batched_nr_arg
+    if not any(b.encode() in raw for b in batched):
+        return []
+    starts: list[tuple[str, Node]] = []
+    derived: dict[str, str] = {}  # var -> the start var it comes from
+    for target, value, _ in assignments(unit.node):
+        if value is None:
+            continue
+        _, final = assignment_chain(value)
+        if final is None:
+            continue
+        tk = key(target)
+        if _is_folio_start(final, k.page_size_tokens):
+            starts.append((tk, final))
+            derived[tk] = tk
+        else:
+            for var in idents(final):
+                if var in derived and tk not in derived:
+                    derived[tk] = derived[var]
+    if not starts:
+        return []
+    conds = condition_texts(unit.node)
+    out = []
+    for start, node in starts:
+        group = frozenset(v for v, s in derived.items() if s == start)
+        use = _batched_use(unit.node, group, batched)
+        if use is None:
+            continue
+        relevant = [c for c in conds if any(mentions_var(c, v) for v in group)]
+        bounded = set()
+        if any(any(t in c for t in k.vma_tokens) for c in relevant):
+            bounded.add("vma")
+        if any(any(t in c for t in k.pmd_tokens) for c in relevant):
+            bounded.add("pmd")
+        out.append(FolioBatch(start, node, group, use, frozenset(bounded)))
+    return out
+
+
+def _is_folio_start(expr: Node, page_tokens: tuple[str, ...]) -> bool:
+    """``address - idx * PAGE_SIZE`` or ``address - (idx << PAGE_SHIFT)``."""
+    expr = unwrap(expr)
+    if expr.type != "binary_expression":
+        return False
+    op = expr.child_by_field_name("operator")
+    right = expr.child_by_field_name("right")
+    if op is None or right is None or text(op) != "-":
+        return False
+    r = unwrap(right)
+    if r.type != "binary_expression":
+        return False
+    rop = r.child_by_field_name("operator")
+    if rop is None or text(rop) not in ("*", "<<"):
+        return False
+    rt = text(r)
+    if not any(t in rt for t in page_tokens):
+        return False
+    # a variable count, not "addr - 2 * PAGE_SIZE"
+    return any(n.type == "identifier" and text(n) not in page_tokens for n in walk(r))
+
+
+def _batched_use(fn: Node, group: frozenset[str], batched: dict[str, int]) -> Node | None:
+    """The batched call installing the batch (set_ptes() first: it writes the PTEs)."""
+    calls = sorted(calls_in(fn), key=lambda c: call_name(c) != "set_ptes")
+    for call in calls:
+        name = call_name(call)
+        if name not in batched:
+            continue
+        args = call_args(call)
+        idx = batched[name]
+        if idx < len(args) and text(unwrap(args[idx])) in ("1", "1UL"):
+            continue
+        if any(key(unwrap(a)) in group for a in args):
+            return call
+    return None
+
+
+def idents(expr: Node) -> set[str]:
+    return {key(n) for n in walk(expr) if n.type in ("identifier", "field_expression")}
+
+
+def mentions_var(cond: str, var: str) -> bool:
+    return re.search(r"(?<![\w>.])" + re.escape(var) + r"(?!\w)", cond) is not None
+
+
+_ASSERTS = frozenset(
+    {"BUG_ON", "VM_BUG_ON", "VM_WARN_ON", "WARN_ON", "VM_WARN_ON_ONCE", "WARN_ON_ONCE"}
+)
+
+
+def condition_texts(fn: Node) -> list[str]:
+    """Every condition of ``fn`` (branches, loops, ``?:``, assertions), whitespace-free."""
+    if fn.type == "function_definition":
+        return per_function(fn, "conditions", _condition_texts)
+    return list(_condition_texts(fn))
+
+
+def _condition_texts(fn: Node) -> Iterator[str]:
+    out = []
+    for n in walk(fn):
+        if n.type in (
+            "if_statement",
+            "while_statement",
+            "for_statement",
+            "do_statement",
+            "conditional_expression",
+        ):
+            c = n.child_by_field_name("condition")
+            if c is not None:
+                out.append("".join(text(c).split()))
+        elif n.type == "expression_statement" and n.named_child_count:
+            call = n.named_children[0]
+            if call_name(call) in _ASSERTS:
+                out.append("".join(text(call).split()))
+    yield from out
+
+
+_file_batchers: dict[int, tuple[object, frozenset[str]]] = {}
+
+
+def may_form_batch(unit: FunctionUnit) -> bool:
+    """Cheap text prefilter: ``unit`` names a batch helper, something called
+    "...batch...", or a function of its own file whose body names a helper
+    (a wrapper such as ``swapin_whole_folio()``)."""
+    raw = unit.node.text or b""
+    helpers = knowledge().batch_helpers
+    if b"batch" in raw or any(h.encode() in raw for h in helpers):
+        return True
+    pf = unit.file
+    hit = _file_batchers.get(id(pf))
+    if hit is None or hit[0] is not pf:
+        if len(_file_batchers) > _CACHE:
+            _file_batchers.clear()
+        names = frozenset(
+            name
+            for name, node in pf.functions().items()
+            if any(h.encode() in (node.text or b"") for h in helpers)
+        )
+        hit = _file_batchers[id(pf)] = (pf, names)
+    return any(n.encode() + b"(" in raw for n in hit[1])

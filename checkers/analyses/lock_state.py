@@ -13,9 +13,12 @@ What the flag says held while the lock was held; once it is dropped,
 anything may change, and the second critical section decides on a stale
 answer unless it recomputes it.  Found in source order within one function:
 lock L at a, unlock L at b, lock L again at c, a flag assigned a computed
-value between a and b, read in a condition after c, and not assigned between
-b and that read.  Only scalar flags count (the value of a test: a call or a
-comparison), not pointers (the pointer checkers' business).
+value between a and b, read in a condition after c while L is held again
+(no unlock of L between c and the read, other than on a path that leaves:
+a read with L dropped again treats the flag as a lockless snapshot either
+way), and not assigned between b and that read.  Only scalar flags count
+(the value of a test: a call or a comparison), not pointers (the pointer
+checkers' business).
 """
 
 from __future__ import annotations
@@ -142,9 +145,34 @@ def stale_flags(fn: Node) -> list[StaleFlag]:
                 continue
             if any(w.start_byte < read.start_byte for w in later):
                 continue  # recomputed before it is read
+            if any(
+                e[1] == "unlock" and e[2] == lk and relock[0] < e[0] < read.start_byte
+                for e in events
+                if not _leaves(e[3])
+            ):
+                continue  # read with the lock dropped again: a lockless snapshot either way
             seen.add(var)
             out.append(StaleFlag(var, lk, whole, unlock[3], relock[3], read))
     return out
+
+
+def _leaves(call: Node) -> bool:
+    """The unlock is on a path that leaves (its block goes on to return, goto,
+    break or continue): the code after it in the source does not follow it."""
+    stmt = call
+    while stmt.parent is not None and stmt.parent.type != "compound_statement":
+        if stmt.parent.type == "function_definition":
+            return False
+        stmt = stmt.parent
+    block = stmt.parent
+    if block is None:
+        return False
+    return any(
+        sib.start_byte > stmt.start_byte
+        and sib.type
+        in ("return_statement", "goto_statement", "break_statement", "continue_statement")
+        for sib in block.named_children
+    )
 
 
 def _read_in_condition(fn: Node, var: str, after: int) -> Node | None:

@@ -48,6 +48,10 @@ class CarriedState:
 # scan loop) often carry state on purpose ("we have already scanned many").
 RETRY_WORDS = frozenset({"retry", "again", "restart", "repeat", "redo"})
 _RETRY = re.compile(r"^(?:\w*_)?(?:" + "|".join(sorted(RETRY_WORDS)) + r")(?:_\w+)?$")
+# a cheap look at the text first: a goto target named like a retry ("again:")
+_RETRY_LABEL = re.compile(
+    rb"(?m)^\s*(?:\w*_)?(?:" + "|".join(sorted(RETRY_WORDS)).encode() + rb")(?:_\w+)?\s*:(?!:)"
+)
 _CONSTANTS = {"0", "1", "false", "true", "NULL", "0UL", "-1"}
 
 
@@ -78,7 +82,7 @@ def _conditional_within(node: Node, region: Node) -> bool:
 
 def carried_state(fn: Node) -> list[CarriedState]:
     raw = fn.text or b""
-    if b"goto" not in raw:
+    if b"goto" not in raw or not _RETRY_LABEL.search(raw):
         return []
     labels: dict[str, Node] = {}
     gotos: list[tuple[str, Node]] = []

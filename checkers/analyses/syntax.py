@@ -9,8 +9,9 @@ removed (``vmf -> pte`` and ``vmf->pte`` are the same lvalue).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
+from typing import Any
 
 from tree_sitter import Node
 
@@ -104,9 +105,34 @@ def call_args(node: Node) -> list[Node]:
 
 
 def calls_in(node: Node) -> Iterator[Node]:
+    if node.type == "function_definition":
+        return iter(per_function(node, "calls", _calls_uncached))
+    return _calls_uncached(node)
+
+
+def _calls_uncached(node: Node) -> Iterator[Node]:
     for n in walk(node):
         if n.type == "call_expression":
             yield n
+
+
+# Every checker asks for the calls and the assignments of the function it
+# checks, several times: a function definition's are listed once.  Keyed by
+# the node (a tree-sitter node compares equal to itself only within its tree).
+_FUNCTION_CACHE: dict[tuple[str, int, int, int], tuple[Node, list[Any]]] = {}
+_FUNCTION_CACHE_SIZE = 256
+
+
+def per_function(node: Node, what: str, compute: Callable[[Node], Iterator[Any]]) -> list[Any]:
+    k = (what, node.id, node.start_byte, node.end_byte)
+    hit = _FUNCTION_CACHE.get(k)
+    if hit is not None and hit[0] == node:
+        return hit[1]
+    if len(_FUNCTION_CACHE) >= _FUNCTION_CACHE_SIZE:
+        _FUNCTION_CACHE.clear()
+    out = list(compute(node))
+    _FUNCTION_CACHE[k] = (node, out)
+    return out
 
 
 def is_lvalue(node: Node) -> bool:
@@ -129,6 +155,12 @@ def lvalue_root(k: str) -> str:
 def assignments(node: Node) -> Iterator[tuple[Node, Node | None, Node]]:
     """(target, value, whole) for every assignment or initialised declarator, in
     source order; compound assignments (``+=``) and ``++`` give value None."""
+    if node.type == "function_definition":
+        return iter(per_function(node, "assignments", _assignments_uncached))
+    return _assignments_uncached(node)
+
+
+def _assignments_uncached(node: Node) -> Iterator[tuple[Node, Node | None, Node]]:
     for n in walk(node):
         if n.type == "assignment_expression":
             left = n.child_by_field_name("left")

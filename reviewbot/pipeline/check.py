@@ -153,6 +153,40 @@ def _landed(f: Finding, patch: Patch, shifts: tuple[tuple[int, int, int], ...]) 
     return f
 
 
+def _per_state(
+    states: list[TreeState],
+    targets: dict[str, set[str]],
+    renames: dict[str, str],
+    notes: list[str],
+) -> list[dict[str, Finding]]:
+    """The findings of the targets in every tree state, as far as attribution
+    needs them.  A finding is attributed to the first state that has it, and
+    only findings of the end state that the base lacks are attributed: so the
+    base and the end state are checked whole, and the states in between only
+    for the functions those new findings are in (every target when a finding
+    names no function of the targets).  Notes are those of the states checked."""
+    state_notes: list[list[str]] = [[] for _ in states]
+    base, state_notes[0] = _findings_in(states[0], targets, renames)
+    final, state_notes[-1] = _findings_in(states[-1], targets, renames)
+    new = [f for fid, f in final.items() if fid not in base]
+    middle: dict[str, set[str]] = {}
+    for f in new:
+        if f.function not in targets.get(f.file, ()):
+            middle = targets
+            break
+        middle.setdefault(f.file, set()).add(f.function)
+    per_state = [base]
+    for i, state in enumerate(states[1:-1], start=1):
+        found: dict[str, Finding] = {}
+        if middle:
+            found, state_notes[i] = _findings_in(state, middle, renames)
+        per_state.append(found)
+    per_state.append(final)
+    for batch in state_notes:  # in the order of the states
+        notes.extend(n for n in batch if n not in notes)
+    return per_state
+
+
 def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     notes: list[str] = []
     findings: list[Finding] = list(applied.findings)
@@ -169,11 +203,7 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
         if fd.is_rename and fd.new_path and fd.old_path
     }
     if targets and len(applied.states) > 1:
-        per_state = []
-        for state in applied.states:
-            found, state_notes = _findings_in(state, targets, renames)
-            per_state.append(found)
-            notes.extend(n for n in state_notes if n not in notes)
+        per_state = _per_state(applied.states, targets, renames, notes)
         base_ids, final = per_state[0], per_state[-1]
         by_msgid = {p.index: p for p in revision.patches}
         for fid, finding in final.items():

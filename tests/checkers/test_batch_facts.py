@@ -88,3 +88,49 @@ def test_real_sites_in_6_12(kernel_tree: Path) -> None:
     assert facts.where is not None and facts.where.startswith("mm/internal.h:")
     assert facts.always_ignored == {"write": "pte_wrprotect()", "young": "pte_mkold()"}
     assert facts.clamps_to_folio and not facts.clamps_to_table
+
+
+FOLIO_START = """
+vm_fault_t map_folio(struct vm_fault *vmf, struct folio *folio, pte_t *ptep, pte_t pte)
+{
+	unsigned long idx = folio_page_idx(folio, vmf->page);
+	unsigned long start = vmf->address - idx * PAGE_SIZE;
+	unsigned long end = start + folio_nr_pages(folio) * PAGE_SIZE;
+	int nr = folio_nr_pages(folio);
+
+	if (start < vmf->vma->vm_start || end > vmf->vma->vm_end)
+		return VM_FAULT_FALLBACK;
+	set_ptes(vmf->vma->vm_mm, start, ptep - idx, pte, nr);
+	return 0;
+}
+"""
+
+
+def test_folio_batches_say_which_bounds_are_checked() -> None:
+    from checkers.analyses.batch_facts import folio_batches
+
+    pf = parse(FOLIO_START.encode(), "f.c")
+    unit = find_function(pf, "map_folio")
+    assert unit is not None
+    (batch,) = folio_batches(unit)
+    assert batch.start == "start" and {"start", "end"} <= batch.group
+    assert batch.bounded == frozenset({"vma"})  # the PMD is not checked
+    assert batch.install.text is not None and batch.install.text.startswith(b"set_ptes")
+
+
+def test_bit_verdicts_of_a_site_formed_through_a_wrapper(tmp_path: Path) -> None:
+    from checkers.analyses import summaries as sm
+    from checkers.analyses.batch_facts import bit_verdicts
+    from checkers.analyses.knowledge import knowledge
+
+    src = (FIXTURES / "batch-bit-uniformity" / "bad_template_via_wrapper.c").read_bytes()
+    pf = parse(src, "w.c")
+    view = DirectoryTreeView(tmp_path)
+    view.add(pf)
+    unit = find_function(pf, "swapin_map_wrapped")
+    assert unit is not None
+    (site,) = batch_sites(unit, view)
+    assert (site.helper, site.wrapper) == ("swap_pte_batch", "swapin_whole_folio")
+    bits = [b for b in knowledge().bits if b.name == "uffd-wp"]
+    (verdict,) = bit_verdicts(unit, site, bits, view).values()
+    assert verdict.verdict == sm.NOT_GUARANTEED and "only the swap entry" in verdict.reason

@@ -176,3 +176,45 @@ def test_patch_checker_lines_are_where_the_hunk_landed(mini_tree: Path) -> None:
         end = (a.states[-1].view.read("mm/memory.c") or b"").decode().splitlines()
     (ws,) = [f for f in result.findings if "whitespace" in f.message]
     assert end[ws.line - 1] == "\tint nr = 2; "
+
+
+class RecordingChecker(BatchCallChecker):
+    """BatchCallChecker that notes which functions it was given, per tree state."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, str]] = []
+
+    def check_function(self, unit: FunctionUnit, tree: TreeView) -> Iterable[Finding]:
+        self.seen.append((id(tree), unit.name))
+        return super().check_function(unit, tree)
+
+
+def test_states_in_between_are_checked_only_where_a_new_finding_is(
+    mini_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checker = RecordingChecker()
+    monkeypatch.setattr(checkers.engine, "function_checkers", lambda: (checker,))
+    _revision, review = _review(
+        mini_tree,
+        [
+            Commit(
+                "mm: demo: count in one place",
+                replace_in(
+                    "mm/memory.c",
+                    "static void count_swapin(struct mm_struct *mm, int nr)\n{\n",
+                    "static void count_swapin(struct mm_struct *mm, int nr)\n{\n\t/* all */\n",
+                ),
+            ),
+            Commit("mm: demo: batch", INSERT),
+            Commit("mm: demo: make room", SHIFT),
+        ],
+    )
+    (f,) = [f for f in review.findings if f.checker == "test-batch-call"]
+    assert f.patch_index == 2
+    states: dict[int, set[str]] = {}
+    for tree_id, name in checker.seen:
+        states.setdefault(tree_id, set()).add(name)
+    assert len(states) == 4  # the base, two states in between, the end
+    whole = {"count_swapin", "demo_swap_fault"}
+    assert sorted(map(sorted, states.values())).count(sorted(whole)) == 2
+    assert sorted(map(sorted, states.values())).count(["demo_swap_fault"]) == 2
