@@ -41,6 +41,14 @@ def _parts(checker: FunctionChecker | PatchChecker) -> tuple[str, list[tuple[str
     return title.strip(), parts
 
 
+def preamble(checker: FunctionChecker | PatchChecker) -> str:
+    """What the docstring says between its title and its first heading."""
+    doc = inspect.getdoc(sys.modules[type(checker).__module__]) or ""
+    rest = doc.partition("\n")[2]
+    first = _HEADING.search(rest)
+    return inspect.cleandoc(rest[: first.start() if first else len(rest)])
+
+
 def sections(checker: FunctionChecker | PatchChecker) -> tuple[str, dict[str, str]]:
     """(title line, {section: text}) of a checker's module docstring: the
     first of each of SECTIONS."""
@@ -106,6 +114,7 @@ def render(checker: FunctionChecker | PatchChecker) -> str:
         "",
         f"{title}",
         "",
+        *([preamble(checker), ""] if preamble(checker) else []),
         "| id | symbol | severity | confidence | needs |",
         "|---|---|---|---|---|",
         f"| `{info.id}` | `{info.symbol}` | {info.severity.value} | {info.confidence.value} "
