@@ -3,7 +3,9 @@
 ``python -m checkers.docgen docs/checkers`` (``make docs``).  A checker's
 docstring carries four sections, ``What it finds:``, ``Why it matters:``,
 ``Example:`` and ``Fix:``; the meta-test fails when one is missing, and when
-the generated pages differ from the ones committed.
+the generated pages differ from the ones committed.  Any other heading at
+the docstring's margin ("Also, ...:", "Noise:", a second "Fix:") becomes a
+section of its own after those four: nothing written there is dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import inspect
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from checkers.analyses.knowledge import DATA
@@ -21,18 +24,84 @@ SECTIONS = ("What it finds", "Why it matters", "Example", "Fix")
 _CODE_SECTIONS = {"Example", "Fix"}
 
 
-def sections(checker: FunctionChecker | PatchChecker) -> tuple[str, dict[str, str]]:
-    """(title line, {section: text}) of a checker's module docstring."""
+# A heading: a line at the docstring's margin ending with ":" ("Fix:",
+# "Also, state carried across a retry (...):", "Noise:").
+_HEADING = re.compile(r"^(\S[^\n]*?):[ \t]*$", re.M)
+
+
+def _parts(checker: FunctionChecker | PatchChecker) -> tuple[str, list[tuple[str, str]]]:
+    """(title line, [(heading, text)] in docstring order) of a checker's module docstring."""
     doc = inspect.getdoc(sys.modules[type(checker).__module__]) or ""
     title, _, rest = doc.partition("\n")
-    found: dict[str, str] = {}
-    alternatives = "|".join(re.escape(s) for s in SECTIONS)
-    pattern = re.compile(rf"^({alternatives}):\s*$", re.M)
-    marks = list(pattern.finditer(rest))
+    marks = list(_HEADING.finditer(rest))
+    parts = []
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(rest)
-        found[m.group(1)] = inspect.cleandoc(rest[m.end() : end])
-    return title.strip(), found
+        parts.append((m.group(1), inspect.cleandoc(rest[m.end() : end])))
+    return title.strip(), parts
+
+
+def preamble(checker: FunctionChecker | PatchChecker) -> str:
+    """What the docstring says between its title and its first heading."""
+    doc = inspect.getdoc(sys.modules[type(checker).__module__]) or ""
+    rest = doc.partition("\n")[2]
+    first = _HEADING.search(rest)
+    return inspect.cleandoc(rest[: first.start() if first else len(rest)])
+
+
+def sections(checker: FunctionChecker | PatchChecker) -> tuple[str, dict[str, str]]:
+    """(title line, {section: text}) of a checker's module docstring: the
+    first of each of SECTIONS."""
+    title, parts = _parts(checker)
+    found: dict[str, str] = {}
+    for name, body in parts:
+        if name in SECTIONS and name not in found:
+            found[name] = body
+    return title, found
+
+
+def extra_sections(checker: FunctionChecker | PatchChecker) -> list[tuple[str, str]]:
+    """The docstring's other headings ("Also, ...:", "Noise:", a second "Fix:"),
+    in order: rendered after the four sections, never dropped."""
+    _, parts = _parts(checker)
+    seen: set[str] = set()
+    out = []
+    for name, body in parts:
+        if name in SECTIONS and name not in seen:
+            seen.add(name)
+        else:
+            out.append((name, body))
+    return out
+
+
+def _is_code(line: str) -> bool:
+    """A line of C: indented, ending like a statement or an open condition, or a label."""
+    text = line.rstrip()
+    return (
+        line.startswith(("    ", "\t"))
+        or text.endswith((";", "{", "}", "||", "&&", "*/"))
+        or re.fullmatch(r"\w+:", text) is not None
+    )
+
+
+def _continued(line: str) -> bool:
+    """A C line that does not end a statement: a call or condition left open."""
+    text = line.rstrip()
+    return "(" in text and "``" not in text and not text.endswith((".", ":"))
+
+
+def _render_blocks(body: str) -> list[str]:
+    """Each paragraph's prose, then its C (fenced)."""
+    out: list[str] = []
+    for block in re.split(r"\n[ \t]*\n", body):
+        if not block.strip():
+            continue
+        prose, code = _split_code(block)
+        if prose:
+            out.extend([prose, ""])
+        if code:
+            out.extend(["```c", code, "```", ""])
+    return out
 
 
 def render(checker: FunctionChecker | PatchChecker) -> str:
@@ -45,6 +114,7 @@ def render(checker: FunctionChecker | PatchChecker) -> str:
         "",
         f"{title}",
         "",
+        *([preamble(checker), ""] if preamble(checker) else []),
         "| id | symbol | severity | confidence | needs |",
         "|---|---|---|---|---|",
         f"| `{info.id}` | `{info.symbol}` | {info.severity.value} | {info.confidence.value} "
@@ -65,6 +135,9 @@ def render(checker: FunctionChecker | PatchChecker) -> str:
                 out.extend(["```c", code, "```", ""])
         else:
             out.extend([body, ""])
+    for name, body in extra_sections(checker):
+        out.extend([f"## {name}" if name not in SECTIONS else f"### {name}", ""])
+        out.extend(_render_blocks(body))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -73,8 +146,14 @@ def _split_code(body: str) -> tuple[str, str]:
     lines = body.splitlines()
     prose: list[str] = []
     for i, line in enumerate(lines):
-        if line.startswith(("    ", "\t")) or line.rstrip().endswith((";", "{", "}")):
-            return "\n".join(prose).strip(), inspect.cleandoc("\n".join(lines[i:]))
+        if _is_code(line):
+            # the head of a statement the code line continues ("if (x)", "p = f(a,")
+            start = i
+            while start and _continued(lines[start - 1]):
+                start -= 1
+                prose.pop()
+            code = textwrap.dedent("\n".join(lines[start:])).strip("\n")
+            return "\n".join(prose).strip(), code
         prose.append(line)
     return "\n".join(prose).strip(), ""
 

@@ -3,12 +3,14 @@ datasette's documentation tests): a new checker without them fails here."""
 
 from __future__ import annotations
 
+import inspect
+import sys
 from pathlib import Path
 
 import pytest
 
 from checkers.base import FunctionChecker, PatchChecker
-from checkers.docgen import SECTIONS, generate, sections
+from checkers.docgen import SECTIONS, generate, render, sections
 from checkers.registry import all_checkers, function_checkers
 from tests.checkers.helpers import FIXTURES, SNAPSHOTS
 
@@ -52,3 +54,19 @@ def test_docs_are_generated_from_docstrings() -> None:
         p.name for p, text in generate(outdir).items() if not p.exists() or p.read_text() != text
     ]
     assert not stale, f"run `python -m checkers.docgen docs/checkers`: {stale} out of date"
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=[c.info.id for c in CHECKERS])
+def test_the_generated_page_drops_no_docstring_line(
+    checker: FunctionChecker | PatchChecker,
+) -> None:
+    # A second "Fix:" once replaced the first, and an "Also, ...:" paragraph
+    # ended up inside a code block or nowhere.
+    doc = inspect.getdoc(sys.modules[type(checker).__module__]) or ""
+    page = render(checker)
+    lost = [
+        text
+        for text in (ln.strip().removesuffix(":") for ln in doc.splitlines()[1:])
+        if text and text not in page
+    ]
+    assert not lost, f"{checker.info.id}: not on its page: {lost[:3]}"
