@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sim import invariants
 from sim.faults import Kind, NotModelled, Outcome, SimFault
@@ -19,6 +20,7 @@ from sim.model.mm import VmFault, World
 from sim.scenarios.spec import Spec, build, describe
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")  # an entry's kind of invariant violation
 
 # Which recorded event locates an invariant violation in the C source.
 _EVENT_FOR_KIND = {
@@ -109,15 +111,7 @@ def run_fault(  # noqa: PLR0917
     violations = invariants.check(
         world, before[0], invariants.Fault(vmf.address, ret, spec.write, raced[0])
     )
-    if not violations:
-        return Execution(
-            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
-        )
-    results = [_violated(spec, m, v) for v in violations]
-    first = results[0]
-    first.ret = ret
-    first.more = results[1:]
-    return first
+    return concluded(spec, m, ret, violations, _violated)
 
 
 def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execution:
@@ -165,6 +159,26 @@ def call_guarded(
         what = f"{function} returned {ret!r}"
         return None, _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(what), what)
     return ret, None
+
+
+def concluded(
+    spec: Any,
+    m: Machine,
+    ret: int,
+    violations: Sequence[V],
+    locate: Callable[[Any, Machine, V], Execution],
+) -> Execution:
+    """A call that returned ``ret``: PASS when no invariant was broken,
+    otherwise the first violation, located, with the others in ``more``."""
+    if not violations:
+        return Execution(
+            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
+        )
+    results = [locate(spec, m, v) for v in violations]
+    first = results[0]
+    first.ret = ret
+    first.more = results[1:]
+    return first
 
 
 def _budget_reason(exc: SimFault) -> str:

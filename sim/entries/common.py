@@ -11,7 +11,7 @@ from typing import Any
 from sim.faults import Kind, Outcome, SimFault
 from sim.interp.machine import Machine, Program
 from sim.model.mm import PAGE_SIZE, World
-from sim.runner import Execution, _ended, call_guarded
+from sim.runner import Execution, _ended, call_guarded, concluded
 
 
 class Violation:
@@ -42,16 +42,7 @@ def run_call(  # noqa: PLR0917
     ret, ended = call_guarded(m, spec, function, list(args))
     if ended is not None:
         return ended
-    violations = check(ret, m)
-    if not violations:
-        return Execution(
-            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
-        )
-    results = [located(spec, m, v) for v in violations]
-    first = results[0]
-    first.ret = ret
-    first.more = results[1:]
-    return first
+    return concluded(spec, m, ret, check(ret, m), located)
 
 
 def located(spec: Any, m: Machine, v: Violation) -> Execution:
