@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.entries.common import Violation
+from sim.entries.common import Violation, unreleased
 from sim.faults import Kind
 from sim.interp.machine import Machine
 from sim.kernel.constants import VM_MAYWRITE, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE
@@ -299,13 +299,9 @@ def expected(built: ChangeBuilt, i: int, old: Pte) -> tuple[Pte, int]:
 
 def check_change(built: ChangeBuilt, before: list[Pte], ret: int, m: Machine) -> list[Violation]:
     world = built.world
-    for table in world.tables.values():
-        if table.ptl.held:
-            return [Violation(Kind.LOCK, f"returned with {table.ptl.name} held")]
-    for handle in world.handles:
-        if handle.live:
-            what = f"returned with the pte map of {handle.label} not unmapped"
-            return [Violation(Kind.LOCK, what)]
+    held = unreleased(world)
+    if held:
+        return held
     table = world.table(built.pmd.index)
     raced = built.spec.race == "table-freed"
     if raced and ret != -EAGAIN:

@@ -15,11 +15,12 @@ The walk is the one walk_page_range() makes for one PMD:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sim.entries.common import Violation
+from sim.entries.common import PTE_WALK_BACKS, Violation, run_call, unreleased
 from sim.faults import Kind
-from sim.interp.machine import Machine
+from sim.interp.machine import Machine, Program
 from sim.kernel.constants import VM_MAYWRITE, VM_READ, VM_WRITE
 from sim.model.mm import (
     MM_ANONPAGES,
@@ -37,6 +38,7 @@ from sim.model.mm import (
 )
 from sim.model.pte import PTE_NONE, SWP_HWPOISON, Pte, SwapEntry
 from sim.model.tlb import FileVma, MmuGather, ZapWorld
+from sim.runner import Execution
 
 BASE = 0x7F0000000000
 SWAP_TYPE = 1
@@ -46,6 +48,9 @@ OTHER_PFN = 0x90000
 CODES = "PSH-"
 MAX_ORDER = 9  # 9: a THP, PMD-mapped with pmd_mapped
 MAX_PAGES = PTRS_PER_PTE - 32
+# What both walkers are executed from, and the checkers their failures back.
+FILES = ("mm/madvise.c", "mm/internal.h", "mm/memory.c", "mm/swap.h")
+BACKS = {**PTE_WALK_BACKS, Kind.SMEARED_BIT.value: "batch-bit-uniformity"}
 
 
 @dataclass(frozen=True)
@@ -303,13 +308,9 @@ def check_walk(  # noqa: PLR0917
     (of "young", "dirty") on the folios it advised whole (or split), only
     exclusive ones when ``exclusive_only``."""
     world = built.world
-    for lock in [t.ptl for t in world.tables.values()] + [built.pmd.ptl]:
-        if lock.held:
-            return [Violation(Kind.LOCK, f"returned with {lock.name} held")]
-    for handle in world.handles:
-        if handle.live:
-            what = f"returned with the pte map of {handle.label} not unmapped"
-            return [Violation(Kind.LOCK, what)]
+    held = unreleased(world, [built.pmd.ptl])
+    if held:
+        return held
     for folio in world.folios:
         if folio.f.locked and id(folio) not in world.locked_elsewhere:
             return [Violation(Kind.LOCK, f"returned with the folio at pfn {folio.pfn:#x} locked")]
@@ -451,3 +452,32 @@ def check_walk(  # noqa: PLR0917
                 )
             ]
     return []
+
+
+def run_walk(  # noqa: PLR0917
+    program: Program,
+    spec: MadvSpec,
+    function: str,
+    max_steps: int,
+    private: Callable[[MadvBuilt], object],
+    clears: tuple[str, ...],
+    frees_swap: bool,
+    exclusive_only: bool,
+) -> Execution:
+    """Build ``spec``, call ``function(pmd, addr, end, walk)`` with
+    ``walk->private`` what ``private`` makes of the built case, and check
+    the walk (check_walk() with ``clears``, ``frees_swap``, ``exclusive_only``)."""
+    built = build(spec)
+    before = Before.take(built)
+    walk = MmWalk(private(built), built.vma, built.vma.vm_mm)
+    return run_call(
+        program,
+        built.world,
+        spec,
+        function,
+        [built.pmd, built.addr, built.end, walk],
+        max_steps,
+        lambda ret, m: check_walk(
+            built, before, m, clears, frees_swap=frees_swap, exclusive_only=exclusive_only
+        ),
+    )
