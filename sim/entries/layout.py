@@ -7,7 +7,11 @@ change just below and just above the layout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from sim.model.mm import PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE
+from sim.scenarios import Scenario
 from sim.scenarios.spec import BASE, FOLIO_PFN, OTHER_PFN, SWAP_BASE, SWAP_TYPE
 
 __all__ = [
@@ -21,9 +25,12 @@ __all__ = [
     "check_layout",
     "place",
     "runs",
+    "scenario",
+    "wp_at",
 ]
 
 MAX_PAGES = PTRS_PER_PTE - 32  # room for the layout and its two neighbours
+Maker = TypeVar("Maker", bound=Callable[[int, int], Any])  # (order, index) -> a case
 
 
 class PageLayout:
@@ -85,3 +92,24 @@ def runs(pages: str, words: dict[str, str]) -> str:
         found.append(f"{j - i} {words[pages[i]]}")
         i = j
     return ", ".join(found)
+
+
+def wp_at(n: int, *pages: int) -> str:
+    """A per-page uffd-wp string of ``n`` pages, "1" at ``pages``."""
+    return "".join("1" if i in pages else "0" for i in range(n))
+
+
+def scenario(
+    tables: tuple[dict[str, Scenario], ...], name: str, grid: list[tuple[int, int]]
+) -> Callable[[Maker], Maker]:
+    """Register the decorated ``maker(order, index)`` as scenario ``name`` in
+    each of ``tables``, its default cases those of the (order, index) ``grid``."""
+
+    def register(fn: Maker) -> Maker:
+        for table in tables:
+            table[name] = Scenario(
+                name, fn.__doc__ or "", False, fn, lambda: [fn(o, i) for o, i in grid]
+            )
+        return fn
+
+    return register
