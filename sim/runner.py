@@ -124,6 +124,14 @@ def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execut
         if events:
             where = events[-1][2]  # type: ignore[assignment]
             break
+    return failed_at(spec, m, exc, where)
+
+
+def failed_at(
+    spec: Any, m: Machine, exc: SimFault, where: tuple[str, str, int, str] | None
+) -> Execution:
+    """The FAIL of ``exc`` located at ``where`` (file, function, line, text),
+    or at the last statement run when nothing recorded a place."""
     if where is None and m.trace:
         where = m.trace[-1]
     if where is not None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sim.faults import Kind, Outcome, SimFault
+from sim.faults import Kind, SimFault
 from sim.interp.machine import Machine, Program
 from sim.model.mm import PAGE_SIZE, SpinLock, World
-from sim.runner import Execution, _ended, call_guarded, concluded
+from sim.runner import Execution, call_guarded, concluded, failed_at
 
 
 class Violation:
@@ -82,9 +82,4 @@ def located(spec: Any, m: Machine, v: Violation) -> Execution:
             if start <= v.address < start + nr * PAGE_SIZE:
                 where = at  # type: ignore[assignment]
                 break
-    if where is None and m.trace:
-        where = m.trace[-1]
-    if where is not None:
-        file, fn, line, _ = where
-        exc.locate(file, line, fn)
-    return _ended(spec, m, Outcome.FAIL, exc)
+    return failed_at(spec, m, exc, where)
