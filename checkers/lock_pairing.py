@@ -60,6 +60,7 @@ from functools import cache, lru_cache
 
 from tree_sitter import Node, Query, QueryCursor
 
+from checkers.analyses import flags
 from checkers.analyses import status as st
 from checkers.analyses.cfg import Cfg, CfgNode
 from checkers.analyses.context import cfg_of, evidence
@@ -415,7 +416,10 @@ class _Context:
                 tested.add(t[0])
         guarding = _guarding_atoms(calls)
         ctx.correlated = frozenset(k for k, c in counts.items() if c >= 2 and k in guarding)
-        ctx.tested_vars = frozenset(tested & _flag_variables(calls))
+        # Only variables given a constant right next to a lock call
+        # (``spin_lock(l); locked = true;``, ``pte_unmap_unlock(pte, ptl);
+        # pte = NULL;``) are status variables worth following for the lock.
+        ctx.tested_vars = frozenset(tested & flags.flag_variables(calls))
         body = unit.node.child_by_field_name("body")
         local: set[str] = set()
         if body is not None:
@@ -946,34 +950,6 @@ def _guarding_atoms(calls: list[Node]) -> set[str]:
                     else:
                         out.add(key(n))
             p = p.parent
-    return out
-
-
-def _flag_variables(calls: list[Node]) -> set[str]:
-    """Variables given a constant right next to a lock call (``spin_lock(l);
-    locked = true;``, ``pte_unmap_unlock(pte, ptl); pte = NULL;``): the only
-    status variables worth following for the lock."""
-    out: set[str] = set()
-    for call in calls:
-        stmt = call
-        while stmt.parent is not None and stmt.parent.type != "compound_statement":
-            stmt = stmt.parent
-        block = stmt.parent
-        if block is None:
-            continue
-        for sibling in block.named_children:
-            if sibling.type != "expression_statement" or not sibling.named_child_count:
-                continue
-            expr = sibling.named_children[0]
-            if expr.type != "assignment_expression":
-                continue
-            left = expr.child_by_field_name("left")
-            if (
-                left is not None
-                and is_lvalue(left)
-                and st.constant(expr.child_by_field_name("right"))
-            ):
-                out.add(key(left))
     return out
 
 
