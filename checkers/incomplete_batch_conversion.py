@@ -141,12 +141,10 @@ class IncompleteBatchConversion(FunctionChecker):
                     f"{nr_name})."
                 )
             out.append(
-                Finding(
-                    checker=self.info.id,
-                    severity=severity,
-                    file=unit.file.path,
-                    line=ln,
-                    function=unit.name,
+                self.finding(
+                    unit,
+                    ln,
+                    severity,
                     message=message,
                     evidence=(evidence(unit, bl, "batched"), evidence(unit, ln, "single-entry")),
                     key=name,

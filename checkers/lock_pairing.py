@@ -358,12 +358,10 @@ class LockPairing(FunctionChecker):
                 f"line {r.other} and not taken again."
             )
             roles = (evidence(unit, r.other, "released"), evidence(unit, r.line, "needs-lock"))
-        return Finding(
-            checker=self.info.id,
-            severity=sev,
-            file=unit.file.path,
-            line=r.line,
-            function=unit.name,
+        return self.finding(
+            unit,
+            r.line,
+            sev,
             message=what,
             evidence=roles,
             key=f"{r.kind}:{lock}",

@@ -171,12 +171,10 @@ class SwapDevicePairing(FunctionChecker):
                 f"balance."
             )
             roles = (evidence(unit, r.other, "pinned"), evidence(unit, r.line, "cleared"))
-        return Finding(
-            checker=self.info.id,
-            severity=sev,
-            file=unit.file.path,
-            line=r.line,
-            function=unit.name,
+        return self.finding(
+            unit,
+            r.line,
+            sev,
             message=msg,
             evidence=roles,
             key=f"{r.kind}:{r.what}",

@@ -162,12 +162,10 @@ class UnsignedRangeUnderflow(FunctionChecker):
         expr = " ".join(text(sub).split())
         lk, rk = _show(left), _show(right)
         ln = line(sub)
-        return Finding(
-            checker=self.info.id,
-            severity=Severity.POSSIBLE_BUG,
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            Severity.POSSIBLE_BUG,
             message=(
                 f"{expr} wraps around when {rk} > {lk}, which happens with {wraps}; nothing "
                 f"before it establishes {rk} <= {lk}."
@@ -192,12 +190,10 @@ class UnsignedRangeUnderflow(FunctionChecker):
         if _tested_against_zero(unit.node, nr):
             return None
         ln = line(sub)
-        return Finding(
-            checker=self.info.id,
-            severity=Severity.QUESTION,
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            Severity.QUESTION,
             message=(
                 f"{nr} - 1 wraps to the largest {typ} when {nr} is 0, and {unit.name}() never "
                 f"tests {nr} against 0: can a caller pass {nr} == 0?"
