@@ -893,8 +893,7 @@ def _assigned_to(call: Node) -> str:
             continue
         if p.type == "init_declarator":
             d = p.child_by_field_name("declarator")
-            while d is not None and d.type != "identifier":
-                d = d.child_by_field_name("declarator")
+            d = declared_identifier(d) if d is not None else None
             if d is not None:
                 out.append(text(d))
         break

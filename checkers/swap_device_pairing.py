@@ -55,6 +55,7 @@ from checkers.analyses.syntax import (
     call_args,
     call_name,
     calls_in,
+    declared_identifier,
     is_lvalue,
     key,
     line,
@@ -345,8 +346,7 @@ def _assigned_to(call: Node) -> str:
         return key(left) if left is not None and is_lvalue(left) else ""
     if p.type == "init_declarator":
         d = p.child_by_field_name("declarator")
-        while d is not None and d.type != "identifier":
-            d = d.child_by_field_name("declarator")
+        d = declared_identifier(d) if d is not None else None
         return text(d) if d is not None else ""
     return ""
 
