@@ -718,14 +718,7 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and held and not any(f[4] == HANDED for f in held + released):
-            kind = "double-lock" if all(f[4] == CLEAR for f in held) else "double-lock?"
-            pool = held if kind == "double-lock" else [f for f in held if f[4] == OPAQUE]
-            first = min(pool, key=lambda f: int(str(f[2])))
-            k = (lock, ln, kind)
-            reports.setdefault(
-                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
-            )
+        self._report_again("double-lock", lock, ln, call, held, released, reports)
         for f in held + released:
             out.discard(f)
         state = HANDED if _conditional(call) or _root(_base(lock)) in self.iterators else CLEAR
@@ -738,6 +731,31 @@ class _Context:
         if idx is not None and idx < len(args):
             self._containers.setdefault(lock, set()).add(key(args[idx]).lstrip("&"))
 
+    def _report_again(  # noqa: PLR0917
+        self,
+        kind: str,
+        lock: str,
+        ln: int,
+        call: Node,
+        same: list[Fact],
+        other: list[Fact],
+        reports: dict[tuple[str, int, str], _Report] | None,
+    ) -> None:
+        """``lock`` taken (released) at ``ln`` while ``same`` says it is already
+        held (released): ``kind`` when every earlier one was clear, ``kind?``
+        (against the earliest opaque one) when something unseen ran between;
+        nothing when a fact of ``same`` or ``other`` was handed over."""
+        if reports is None or not same or any(f[4] == HANDED for f in same + other):
+            return
+        if not all(f[4] == CLEAR for f in same):
+            kind += "?"
+            same = [f for f in same if f[4] == OPAQUE]
+        first = min(same, key=lambda f: int(str(f[2])))
+        reports.setdefault(
+            (lock, ln, kind),
+            _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first)),
+        )
+
     def _release(
         self,
         lock: str,
@@ -748,14 +766,7 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and released and not any(f[4] == HANDED for f in held + released):
-            kind = "double-unlock" if all(f[4] == CLEAR for f in released) else "double-unlock?"
-            pool = released if kind == "double-unlock" else [f for f in released if f[4] == OPAQUE]
-            first = min(pool, key=lambda f: int(str(f[2])))
-            k = (lock, ln, kind)
-            reports.setdefault(
-                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
-            )
+        self._report_again("double-unlock", lock, ln, call, released, held, reports)
         via = next((str(f[3]) for f in held if f[3]), "")
         for f in held + released:
             out.discard(f)
