@@ -68,6 +68,24 @@ def apply_mutation(kernel: Path, mutation: dict[str, Any], dest: Path) -> Path:
     return dest
 
 
+def assert_every_scenario_passes(kernel: Path, entry: str, *, runs: int = 0) -> None:
+    """Every scenario of ``entry`` passes on the tree at ``kernel`` (``runs``
+    cases at least), covering at least 60% of its statements (printed)."""
+    from sim.suite import entry_cases, run_table
+    from sim.tree import DirectoryTree
+
+    result = run_table([("base", DirectoryTree(kernel))], entry_cases(entry), reference=False)
+    bad = [r for r in result.runs if r.outcome != "pass"]
+    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
+    assert len(result.runs) >= runs
+    share = result.coverage[entry]
+    assert isinstance(share, float)
+    print(f"\ncoverage of {entry} (6.12): {share:.1%}")
+    for path in result.coverage["not_modelled"]:  # type: ignore[union-attr]
+        print("  ", path)
+    assert share >= 0.6
+
+
 @pytest.fixture
 def kernel_copy(kernel_tree: Path, tmp_path: Path) -> Path:
     """An unmodified copy of the simulated files of the 6.12 tree."""

@@ -8,9 +8,9 @@ import pytest
 
 from reviewbot.pipeline.simulate import findings_from_simulation
 from sim.entries.change_spec import ChangeSpec, build, describe
-from sim.suite import entry_cases, one_case, run_table
+from sim.suite import one_case, run_table
 from sim.tree import DirectoryTree
-from tests.sim.conftest import apply_mutation
+from tests.sim.conftest import apply_mutation, assert_every_scenario_passes
 
 ENTRY = "change_pte_range"
 
@@ -28,15 +28,7 @@ def test_actions_pass_what_change_protection_passes() -> None:
 
 @pytest.mark.kernel_tree
 def test_6_12_passes_every_scenario_with_coverage(kernel_tree: Path) -> None:
-    result = run_table([("base", DirectoryTree(kernel_tree))], entry_cases(ENTRY), reference=False)
-    bad = [r for r in result.runs if r.outcome != "pass"]
-    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
-    share = result.coverage[ENTRY]
-    assert isinstance(share, float)
-    print(f"\ncoverage of change_pte_range (6.12): {share:.1%}")
-    for path in result.coverage["not_modelled"]:  # type: ignore[union-attr]
-        print("  ", path)
-    assert share >= 0.6
+    assert_every_scenario_passes(kernel_tree, ENTRY)
 
 
 _BROKEN = [

@@ -10,7 +10,12 @@ from reviewbot.pipeline.simulate import findings_from_simulation
 from sim.entries.madvise_spec import MadvSpec, build, describe
 from sim.suite import entry_cases, one_case, run_table
 from sim.tree import DirectoryTree
-from tests.sim.conftest import MUTATIONS, apply_mutation, load_mutation
+from tests.sim.conftest import (
+    MUTATIONS,
+    apply_mutation,
+    assert_every_scenario_passes,
+    load_mutation,
+)
 
 FREE = "madvise_free_pte_range"
 COLD = "madvise_cold_or_pageout_pte_range"
@@ -31,15 +36,7 @@ def test_a_pmd_mapped_thp_has_no_ptes_until_split() -> None:
 @pytest.mark.kernel_tree
 @pytest.mark.parametrize("entry", [FREE, COLD])
 def test_6_12_passes_every_scenario_with_coverage(kernel_tree: Path, entry: str) -> None:
-    result = run_table([("base", DirectoryTree(kernel_tree))], entry_cases(entry), reference=False)
-    bad = [r for r in result.runs if r.outcome != "pass"]
-    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
-    share = result.coverage[entry]
-    assert isinstance(share, float)
-    print(f"\ncoverage of {entry} (6.12): {share:.1%}")
-    for path in result.coverage["not_modelled"]:  # type: ignore[union-attr]
-        print("  ", path)
-    assert share >= 0.6
+    assert_every_scenario_passes(kernel_tree, entry)
 
 
 @pytest.mark.kernel_tree
