@@ -44,6 +44,7 @@ from checkers.analyses.batch_paths import nr_argument, nr_paths
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import knowledge
 from checkers.analyses.syntax import (
+    BRANCHING,
     assignments,
     call_args,
     call_name,
@@ -175,15 +176,7 @@ def _conditional_ancestors(node: Node) -> set[int]:
     out = set()
     child, parent = node, node.parent
     while parent is not None and parent.type != "function_definition":
-        if parent.type in (
-            "if_statement",
-            "switch_statement",
-            "case_statement",
-            "while_statement",
-            "for_statement",
-            "do_statement",
-            "conditional_expression",
-        ) and child is not parent.child_by_field_name("condition"):
+        if parent.type in BRANCHING and child is not parent.child_by_field_name("condition"):
             out.add(parent.start_byte)
         child, parent = parent, parent.parent
     return out
