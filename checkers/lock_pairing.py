@@ -875,14 +875,9 @@ def _how(fact: Fact, ctx: _Context) -> str:
 
 
 def lock_of_out(arg: Node) -> str:
-    """The lock a helper stores through a ``spinlock_t **`` argument: ``&ptl`` -> ``*ptl``."""
-    arg = unwrap(arg)
-    if arg.type == "pointer_expression":
-        op = arg.child_by_field_name("operator")
-        inner = arg.child_by_field_name("argument")
-        if op is not None and text(op) == "&" and inner is not None:
-            return "*" + key(inner)
-    return "**" + key(arg)
+    """The lock a helper stores through a ``spinlock_t **`` argument: ``&ptl`` -> ``*ptl``
+    (what the argument points to, one level further)."""
+    return "*" + lock_of(arg)
 
 
 def _assigned_to(call: Node) -> str:
