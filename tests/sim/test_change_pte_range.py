@@ -8,9 +8,7 @@ import pytest
 
 from reviewbot.pipeline.simulate import findings_from_simulation
 from sim.entries.change_spec import ChangeSpec, build, describe
-from sim.suite import one_case, run_table
-from sim.tree import DirectoryTree
-from tests.sim.conftest import apply_mutation, assert_every_scenario_passes
+from tests.sim.conftest import assert_every_scenario_passes, assert_mutation_fails
 
 ENTRY = "change_pte_range"
 
@@ -82,13 +80,7 @@ def test_a_broken_change_fails_its_invariant(  # noqa: PLR0917
     kind: str,
     text: str,
 ) -> None:
-    v1 = apply_mutation(kernel_tree, {"file": "mm/mprotect.c", "old": old, "new": new}, tmp_path)
-    trees = {"base": DirectoryTree(kernel_tree), "v1": DirectoryTree(v1)}
-    result = run_table(list(trees.items()), [one_case(*case, entry=ENTRY)])
-    base, broken = result.runs[:2]
-    assert base.outcome == "pass", base.message
-    assert (broken.outcome, broken.kind) == ("fail", kind), broken.message
-    assert text in broken.message
-    assert broken.line > 0
+    mutation = {"file": "mm/mprotect.c", "old": old, "new": new}
+    result, trees = assert_mutation_fails(kernel_tree, mutation, tmp_path, case, ENTRY, kind, text)
     (finding,) = findings_from_simulation(result, trees)
     assert f"--entry {ENTRY} --scenario {case[0]}" in finding.message
