@@ -183,12 +183,10 @@ class AlwaysTrueFlagTest(FunctionChecker):
         arg = left.child_by_field_name("argument")
         inner = text(arg) if arg is not None else "x"
         meant = f"!({inner} & {text(right)})"
-        return Finding(
-            checker=self.info.id,
-            severity=Severity.BUG,
-            file=unit.file.path,
-            line=line(node),
-            function=unit.name,
+        return self.finding(
+            unit,
+            line(node),
+            Severity.BUG,
             message=(f"{_short(node)} is (!{inner}) & {text(right)}: {why}. {meant} was meant?"),
             evidence=(evidence(unit, line(node), "test"),),
             key=_short(node),
@@ -204,12 +202,10 @@ class AlwaysTrueFlagTest(FunctionChecker):
         *,
         severity: Severity = Severity.BUG,
     ) -> Finding:
-        return Finding(
-            checker=self.info.id,
-            severity=severity,
-            file=unit.file.path,
-            line=line(node),
-            function=unit.name,
+        return self.finding(
+            unit,
+            line(node),
+            severity,
             message=self.info.message.format(
                 expr=_short(node), value=value, why=why, effect=effect
             ),

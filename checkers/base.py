@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from checkers.frontend import FunctionUnit
-from reviewbot.models import Finding, Patch, Severity
+from reviewbot.models import Evidence, Finding, Patch, Severity
 
 
 class Confidence(enum.Enum):
@@ -56,6 +56,28 @@ class FunctionChecker(ABC):
         and ``reviewbot lint`` whole files, that mention none of them.  Empty
         (the default) means: always run."""
         return frozenset()
+
+    def finding(
+        self,
+        unit: FunctionUnit,
+        line: int,
+        severity: Severity,
+        *,
+        message: str,
+        evidence: tuple[Evidence, ...] = (),
+        key: str = "",
+    ) -> Finding:
+        """A Finding of this checker at ``line`` of ``unit``'s function."""
+        return Finding(
+            checker=self.info.id,
+            severity=severity,
+            file=unit.file.path,
+            line=line,
+            function=unit.name,
+            message=message,
+            evidence=evidence,
+            key=key,
+        )
 
 
 class PatchChecker(ABC):

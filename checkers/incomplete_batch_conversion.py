@@ -44,6 +44,7 @@ from checkers.analyses.batch_paths import nr_argument, nr_paths
 from checkers.analyses.context import evidence
 from checkers.analyses.knowledge import knowledge
 from checkers.analyses.syntax import (
+    BRANCHING,
     assignments,
     call_args,
     call_name,
@@ -141,12 +142,10 @@ class IncompleteBatchConversion(FunctionChecker):
                     f"{nr_name})."
                 )
             out.append(
-                Finding(
-                    checker=self.info.id,
-                    severity=severity,
-                    file=unit.file.path,
-                    line=ln,
-                    function=unit.name,
+                self.finding(
+                    unit,
+                    ln,
+                    severity,
                     message=message,
                     evidence=(evidence(unit, bl, "batched"), evidence(unit, ln, "single-entry")),
                     key=name,
@@ -177,15 +176,7 @@ def _conditional_ancestors(node: Node) -> set[int]:
     out = set()
     child, parent = node, node.parent
     while parent is not None and parent.type != "function_definition":
-        if parent.type in (
-            "if_statement",
-            "switch_statement",
-            "case_statement",
-            "while_statement",
-            "for_statement",
-            "do_statement",
-            "conditional_expression",
-        ) and child is not parent.child_by_field_name("condition"):
+        if parent.type in BRANCHING and child is not parent.child_by_field_name("condition"):
             out.add(parent.start_byte)
         child, parent = parent, parent.parent
     return out

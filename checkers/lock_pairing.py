@@ -60,6 +60,7 @@ from functools import cache, lru_cache
 
 from tree_sitter import Node, Query, QueryCursor
 
+from checkers.analyses import flags
 from checkers.analyses import status as st
 from checkers.analyses.cfg import Cfg, CfgNode
 from checkers.analyses.context import cfg_of, evidence
@@ -366,12 +367,10 @@ class LockPairing(FunctionChecker):
                 f"line {r.other} and not taken again."
             )
             roles = (evidence(unit, r.other, "released"), evidence(unit, r.line, "needs-lock"))
-        return Finding(
-            checker=self.info.id,
-            severity=sev,
-            file=unit.file.path,
-            line=r.line,
-            function=unit.name,
+        return self.finding(
+            unit,
+            r.line,
+            sev,
             message=what,
             evidence=roles,
             key=f"{r.kind}:{lock}",
@@ -429,7 +428,10 @@ class _Context:
                 tested.add(t[0])
         guarding = _guarding_atoms(calls)
         ctx.correlated = frozenset(k for k, c in counts.items() if c >= 2 and k in guarding)
-        ctx.tested_vars = frozenset(tested & _flag_variables(calls))
+        # Only variables given a constant right next to a lock call
+        # (``spin_lock(l); locked = true;``, ``pte_unmap_unlock(pte, ptl);
+        # pte = NULL;``) are status variables worth following for the lock.
+        ctx.tested_vars = frozenset(tested & flags.flag_variables(calls))
         body = unit.node.child_by_field_name("body")
         local: set[str] = set()
         if body is not None:
@@ -732,14 +734,7 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and held and not any(f[4] == HANDED for f in held + released):
-            kind = "double-lock" if all(f[4] == CLEAR for f in held) else "double-lock?"
-            pool = held if kind == "double-lock" else [f for f in held if f[4] == OPAQUE]
-            first = min(pool, key=lambda f: int(str(f[2])))
-            k = (lock, ln, kind)
-            reports.setdefault(
-                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
-            )
+        self._report_again("double-lock", lock, ln, call, held, released, reports)
         for f in held + released:
             out.discard(f)
         state = HANDED if _conditional(call) or self._per_turn(lock) else CLEAR
@@ -752,6 +747,31 @@ class _Context:
         if idx is not None and idx < len(args):
             self._containers.setdefault(lock, set()).add(key(args[idx]).lstrip("&"))
 
+    def _report_again(  # noqa: PLR0917
+        self,
+        kind: str,
+        lock: str,
+        ln: int,
+        call: Node,
+        same: list[Fact],
+        other: list[Fact],
+        reports: dict[tuple[str, int, str], _Report] | None,
+    ) -> None:
+        """``lock`` taken (released) at ``ln`` while ``same`` says it is already
+        held (released): ``kind`` when every earlier one was clear, ``kind?``
+        (against the earliest opaque one) when something unseen ran between;
+        nothing when a fact of ``same`` or ``other`` was handed over."""
+        if reports is None or not same or any(f[4] == HANDED for f in same + other):
+            return
+        if not all(f[4] == CLEAR for f in same):
+            kind += "?"
+            same = [f for f in same if f[4] == OPAQUE]
+        first = min(same, key=lambda f: int(str(f[2])))
+        reports.setdefault(
+            (lock, ln, kind),
+            _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first)),
+        )
+
     def _release(
         self,
         lock: str,
@@ -762,14 +782,7 @@ class _Context:
     ) -> None:
         held = [f for f in out if f[0] == HELD and f[1] == lock]
         released = [f for f in out if f[0] == RELEASED and f[1] == lock]
-        if reports is not None and released and not any(f[4] == HANDED for f in held + released):
-            kind = "double-unlock" if all(f[4] == CLEAR for f in released) else "double-unlock?"
-            pool = released if kind == "double-unlock" else [f for f in released if f[4] == OPAQUE]
-            first = min(pool, key=lambda f: int(str(f[2])))
-            k = (lock, ln, kind)
-            reports.setdefault(
-                k, _Report(ln, lock, kind, call, int(str(first[2])), self._how_or_call(first))
-            )
+        self._report_again("double-unlock", lock, ln, call, released, held, reports)
         if not held and not released:
             self.entered_held.add(lock)
         via = next((str(f[3]) for f in held if f[3]), "")
@@ -902,14 +915,9 @@ def _how(fact: Fact, ctx: _Context) -> str:
 
 
 def lock_of_out(arg: Node) -> str:
-    """The lock a helper stores through a ``spinlock_t **`` argument: ``&ptl`` -> ``*ptl``."""
-    arg = unwrap(arg)
-    if arg.type == "pointer_expression":
-        op = arg.child_by_field_name("operator")
-        inner = arg.child_by_field_name("argument")
-        if op is not None and text(op) == "&" and inner is not None:
-            return "*" + key(inner)
-    return "**" + key(arg)
+    """The lock a helper stores through a ``spinlock_t **`` argument: ``&ptl`` -> ``*ptl``
+    (what the argument points to, one level further)."""
+    return "*" + lock_of(arg)
 
 
 def _assigned_to(call: Node) -> str:
@@ -931,8 +939,7 @@ def _assigned_to(call: Node) -> str:
             continue
         if p.type == "init_declarator":
             d = p.child_by_field_name("declarator")
-            while d is not None and d.type != "identifier":
-                d = d.child_by_field_name("declarator")
+            d = declared_identifier(d) if d is not None else None
             if d is not None:
                 out.append(text(d))
         break
@@ -986,34 +993,6 @@ def _guarding_atoms(calls: list[Node]) -> set[str]:
                     else:
                         out.add(key(n))
             p = p.parent
-    return out
-
-
-def _flag_variables(calls: list[Node]) -> set[str]:
-    """Variables given a constant right next to a lock call (``spin_lock(l);
-    locked = true;``, ``pte_unmap_unlock(pte, ptl); pte = NULL;``): the only
-    status variables worth following for the lock."""
-    out: set[str] = set()
-    for call in calls:
-        stmt = call
-        while stmt.parent is not None and stmt.parent.type != "compound_statement":
-            stmt = stmt.parent
-        block = stmt.parent
-        if block is None:
-            continue
-        for sibling in block.named_children:
-            if sibling.type != "expression_statement" or not sibling.named_child_count:
-                continue
-            expr = sibling.named_children[0]
-            if expr.type != "assignment_expression":
-                continue
-            left = expr.child_by_field_name("left")
-            if (
-                left is not None
-                and is_lvalue(left)
-                and st.constant(expr.child_by_field_name("right"))
-            ):
-                out.add(key(left))
     return out
 
 

@@ -81,12 +81,10 @@ class PtepNaming(FunctionChecker):
                     continue
                 ln = line(ident)
                 out.append(
-                    Finding(
-                        checker=self.info.id,
-                        severity=self.info.severity,
-                        file=unit.file.path,
-                        line=ln,
-                        function=unit.name,
+                    self.finding(
+                        unit,
+                        ln,
+                        self.info.severity,
                         message=self.info.message.format(name=name, better=better),
                         evidence=(evidence(unit, ln, "declared"),),
                         key=name,

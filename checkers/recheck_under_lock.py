@@ -128,12 +128,10 @@ class RecheckUnderLock(FunctionChecker):
         if unchecked:
             f = min(unchecked, key=lambda f: int(str(f[2])))
             locked = int(str(f[2]))
-            return Finding(
-                checker=self.info.id,
-                severity=Severity.POSSIBLE_BUG,
-                file=unit.file.path,
-                line=ln,
-                function=unit.name,
+            return self.finding(
+                unit,
+                ln,
+                Severity.POSSIBLE_BUG,
                 message=(
                     f"{name}() at line {ln} acts on {f[1]} re-locked at line {locked}, but on "
                     f"this path nothing since the lock re-checks the entry that was read "
@@ -154,12 +152,10 @@ class RecheckUnderLock(FunctionChecker):
             return None
         f = single[0]
         locked = int(str(f[2]))
-        return Finding(
-            checker=self.info.id,
-            severity=Severity.QUESTION,
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            Severity.QUESTION,
             message=(
                 f"{name}() at line {ln} installs {nr} entries from {f[1]}, but on this path "
                 f"only one entry was re-checked since the lock at line {locked}: were the other "

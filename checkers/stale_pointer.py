@@ -112,12 +112,10 @@ class StalePointer(FunctionChecker):
         for s in stale_flags(unit.node):
             used = line(s.used)
             out.append(
-                Finding(
-                    checker=self.info.id,
-                    severity=self.info.severity,
-                    file=unit.file.path,
-                    line=used,
-                    function=unit.name,
+                self.finding(
+                    unit,
+                    used,
+                    self.info.severity,
                     message=(
                         f"{s.var} is computed at line {line(s.computed)} while {s.lock} is "
                         f"held, but {s.lock} is dropped at line {line(s.dropped)} and taken "
@@ -140,14 +138,12 @@ class StalePointer(FunctionChecker):
         for c in carried_state(unit.node):
             used = line(c.used)
             out.append(
-                Finding(
-                    checker=self.info.id,
+                self.finding(
+                    unit,
+                    line(c.set_at),
                     # Carried state is as often meant (sticky "seen", events gathered
                     # over passes) as not: the code does not say which, so ask.
-                    severity=Severity.QUESTION,
-                    file=unit.file.path,
-                    line=line(c.set_at),
-                    function=unit.name,
+                    Severity.QUESTION,
                     message=describe(c),
                     evidence=(
                         evidence(unit, line(c.reset), "reset"),
@@ -210,12 +206,10 @@ class StalePointer(FunctionChecker):
             used=used,
             path=_path_phrase(unit.node, copy, use),
         )
-        return Finding(
-            checker=self.info.id,
-            severity=self.info.severity,
-            file=unit.file.path,
-            line=used,
-            function=unit.name,
+        return self.finding(
+            unit,
+            used,
+            self.info.severity,
             message=msg,
             evidence=(
                 evidence(unit, copied, "copied"),

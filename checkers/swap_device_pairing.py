@@ -55,6 +55,7 @@ from checkers.analyses.syntax import (
     call_args,
     call_name,
     calls_in,
+    declared_identifier,
     is_lvalue,
     key,
     line,
@@ -171,12 +172,10 @@ class SwapDevicePairing(FunctionChecker):
                 f"balance."
             )
             roles = (evidence(unit, r.other, "pinned"), evidence(unit, r.line, "cleared"))
-        return Finding(
-            checker=self.info.id,
-            severity=sev,
-            file=unit.file.path,
-            line=r.line,
-            function=unit.name,
+        return self.finding(
+            unit,
+            r.line,
+            sev,
             message=msg,
             evidence=roles,
             key=f"{r.kind}:{r.what}",
@@ -347,8 +346,7 @@ def _assigned_to(call: Node) -> str:
         return key(left) if left is not None and is_lvalue(left) else ""
     if p.type == "init_declarator":
         d = p.child_by_field_name("declarator")
-        while d is not None and d.type != "identifier":
-            d = d.child_by_field_name("declarator")
+        d = declared_identifier(d) if d is not None else None
         return text(d) if d is not None else ""
     return ""
 

@@ -189,12 +189,10 @@ class SwapEntryKind(FunctionChecker):
                 f"device or hwpoison entry reach here? non_swap_entry({var}) would say."
             )
             roles = (evidence(unit, decoded, "decoded"), evidence(unit, ln, "swap-api"))
-        return Finding(
-            checker=self.info.id,
-            severity=sev,
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            sev,
             message=what,
             evidence=roles,
             key=f"{name}:{var}:{kind}",

@@ -153,12 +153,10 @@ class UncheckedNullPte(FunctionChecker):
         ev = [evidence(unit, origin_line, "may-be-null"), evidence(unit, use_line, "used")]
         if later is not None:
             ev.append(evidence(unit, later, "checked"))
-        return Finding(
-            checker=self.info.id,
-            severity=self.info.severity,
-            file=unit.file.path,
-            line=use_line,
-            function=unit.name,
+        return self.finding(
+            unit,
+            use_line,
+            self.info.severity,
             message=msg,
             evidence=tuple(ev),
             key=var,

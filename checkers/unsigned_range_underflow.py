@@ -174,12 +174,10 @@ class UnsignedRangeUnderflow(FunctionChecker):
             # A range inside one page: rare for what is counted in pages (memory
             # regions, firmware tables), so whether it can happen is asked, not said.
             message += " Can the range be smaller than a page here?"
-        return Finding(
-            checker=self.info.id,
-            severity=Severity.QUESTION if sub_page else Severity.POSSIBLE_BUG,
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            Severity.QUESTION if sub_page else Severity.POSSIBLE_BUG,
             message=message,
             evidence=(evidence(unit, ln, "subtraction"),),
             key=f"range:{lk}-{rk}",
@@ -201,12 +199,10 @@ class UnsignedRangeUnderflow(FunctionChecker):
         if _tested_against_zero(unit.node, nr):
             return None
         ln = line(sub)
-        return Finding(
-            checker=self.info.id,
-            severity=Severity.QUESTION,
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            Severity.QUESTION,
             message=(
                 f"{nr} - 1 wraps to the largest {typ} when {nr} is 0, and {unit.name}() never "
                 f"tests {nr} against 0: can a caller pass {nr} == 0?"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sim import invariants
 from sim.faults import Kind, NotModelled, Outcome, SimFault
@@ -19,6 +20,7 @@ from sim.model.mm import VmFault, World
 from sim.scenarios.spec import Spec, build, describe
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")  # an entry's kind of invariant violation
 
 # Which recorded event locates an invariant violation in the C source.
 _EVENT_FOR_KIND = {
@@ -109,15 +111,7 @@ def run_fault(  # noqa: PLR0917
     violations = invariants.check(
         world, before[0], invariants.Fault(vmf.address, ret, spec.write, raced[0])
     )
-    if not violations:
-        return Execution(
-            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
-        )
-    results = [_violated(spec, m, v) for v in violations]
-    first = results[0]
-    first.ret = ret
-    first.more = results[1:]
-    return first
+    return concluded(spec, m, ret, violations, _violated)
 
 
 def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execution:
@@ -130,6 +124,14 @@ def _violated(spec: Spec, m: Machine, violation: invariants.Violation) -> Execut
         if events:
             where = events[-1][2]
             break
+    return failed_at(spec, m, exc, where)
+
+
+def failed_at(
+    spec: Any, m: Machine, exc: SimFault, where: tuple[str, str, int, str] | None
+) -> Execution:
+    """The FAIL of ``exc`` located at ``where`` (file, function, line, text),
+    or at the last statement run when nothing recorded a place."""
     if where is None and m.trace:
         where = m.trace[-1]
     if where is not None:
@@ -167,6 +169,26 @@ def call_guarded(
         what = f"{function} returned {ret!r}"
         return None, _ended(spec, m, Outcome.NOT_MODELLED, NotModelled(what), what)
     return ret, None
+
+
+def concluded(
+    spec: Any,
+    m: Machine,
+    ret: int,
+    violations: Sequence[V],
+    locate: Callable[[Any, Machine, V], Execution],
+) -> Execution:
+    """A call that returned ``ret``: PASS when no invariant was broken,
+    otherwise the first violation, located, with the others in ``more``."""
+    if not violations:
+        return Execution(
+            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
+        )
+    results = [locate(spec, m, v) for v in violations]
+    first = results[0]
+    first.ret = ret
+    first.more = results[1:]
+    return first
 
 
 def _budget_reason(exc: SimFault) -> str:

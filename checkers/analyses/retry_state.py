@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from checkers.analyses.syntax import assignments, key, line, text, unwrap, walk
+from checkers.analyses.syntax import BRANCHING, assignments, key, line, text, unwrap, walk
 
 
 @dataclass(frozen=True)
@@ -66,15 +66,7 @@ def _conditional_within(node: Node, region: Node) -> bool:
     """Inside an if/switch/loop body nested in the retried section."""
     p = node.parent
     while p is not None and p is not region and p.type != "function_definition":
-        if p.type in (
-            "if_statement",
-            "switch_statement",
-            "case_statement",
-            "while_statement",
-            "for_statement",
-            "do_statement",
-            "conditional_expression",
-        ):
+        if p.type in BRANCHING:
             return True
         p = p.parent
     return False

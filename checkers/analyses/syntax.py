@@ -15,6 +15,19 @@ from typing import Any
 
 from tree_sitter import Node
 
+# Statements and expressions whose parts run only on some paths (their
+# condition aside): what is nested in one of them is conditional.
+BRANCHING = frozenset(
+    {
+        "if_statement",
+        "switch_statement",
+        "case_statement",
+        "while_statement",
+        "for_statement",
+        "do_statement",
+        "conditional_expression",
+    }
+)
 # Wrappers that do not change the truth of a condition or the value read.
 TRANSPARENT_CALLS = frozenset(
     {

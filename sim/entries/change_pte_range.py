@@ -21,19 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from sim.entries.change_spec import ChangeSpec, build, check_change
-from sim.entries.common import run_call
-from sim.faults import Kind
+from sim.entries.common import PTE_WALK_BACKS, run_call
 from sim.interp.machine import Program
 from sim.runner import Execution
 from sim.scenarios import Scenario
 
 NAME = "change_pte_range"
 FILES = ("mm/mprotect.c", "mm/internal.h", "mm/memory.c", "include/linux/userfaultfd_k.h")
-BACKS = {
-    Kind.STALE_POINTER.value: "stale-pointer",
-    Kind.NULL.value: "unchecked-null-pte",
-    Kind.OUT_OF_BOUNDS.value: "batch-bounds",
-}
+BACKS = dict(PTE_WALK_BACKS)
 
 
 def scenarios() -> dict[str, Scenario]:

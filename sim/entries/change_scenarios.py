@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.entries import layout
 from sim.entries.change_spec import ChangeSpec
+from sim.entries.layout import wp_at
 from sim.scenarios import Scenario
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -15,17 +17,7 @@ Maker = Callable[[int, int], ChangeSpec]
 
 
 def scenario(name: str, grid: list[tuple[int, int]]) -> Callable[[Maker], Maker]:
-    def register(fn: Maker) -> Maker:
-        SCENARIOS[name] = Scenario(
-            name, fn.__doc__ or "", False, fn, lambda: [fn(o, i) for o, i in grid]
-        )
-        return fn
-
-    return register
-
-
-def _wp_at(n: int, *pages: int) -> str:
-    return "".join("1" if i in pages else "0" for i in range(n))
+    return layout.scenario((SCENARIOS,), name, grid)
 
 
 @scenario("read-only", [(0, 0), (2, 0), (4, 0)])
@@ -142,7 +134,7 @@ def uffd_wp_kept_on_mprotect(order: int, index: int) -> ChangeSpec:
     [P P P* P ...]
     """
     nr = 1 << order
-    return ChangeSpec(order, index, action="writable", uffd=True, wp=_wp_at(nr, index))
+    return ChangeSpec(order, index, action="writable", uffd=True, wp=wp_at(nr, index))
 
 
 @scenario("table-freed", [(2, 0)])

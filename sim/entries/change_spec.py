@@ -21,7 +21,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.entries.common import Violation
+from sim.entries.common import Violation, unreleased
+from sim.entries.layout import (
+    BASE,
+    FOLIO_PFN,
+    OTHER_PFN,
+    SWAP_BASE,
+    SWAP_TYPE,
+    PageLayout,
+    check_layout,
+    place,
+    runs,
+)
 from sim.faults import Kind
 from sim.interp.machine import Machine
 from sim.kernel.constants import VM_MAYWRITE, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE
@@ -53,21 +64,15 @@ from sim.model.pte import PTE_NONE, SWP_PTE_MARKER, Pte, SwapEntry
 from sim.model.tlb import FileVma, MmuGather, VmOps, ZapWorld
 from sim.values import NULL
 
-BASE = 0x7F0000000000
-SWAP_TYPE = 1
-SWAP_BASE = 0x1000
-FOLIO_PFN = 0x40000
-OTHER_PFN = 0x90000
 CODES = "PSMW-"
 ACTIONS = ("read-only", "writable", "uffd-wp", "uffd-wp-resolve")
 MAX_ORDER = 8
-MAX_PAGES = PTRS_PER_PTE - 32
 EAGAIN = 11
 MARKER = Pte.swap(SwapEntry(SWP_PTE_MARKER, PTE_MARKER_UFFD_WP))
 
 
 @dataclass(frozen=True)
-class ChangeSpec:
+class ChangeSpec(PageLayout):
     order: int = 4  # pages per folio / block
     index: int = 0  # the page the scenario singles out
     layout: str = ""  # one code per page; "" = one folio of present pages
@@ -81,17 +86,6 @@ class ChangeSpec:
     start: int = 0
     stop: int = 0
     race: str = ""  # "" | table-freed
-
-    @property
-    def nr(self) -> int:
-        return 1 << self.order
-
-    @property
-    def pages(self) -> str:
-        return self.layout or "P" * self.nr
-
-    def stop_page(self) -> int:
-        return self.stop or len(self.pages)
 
     def describe(self) -> str:
         return describe(self)
@@ -113,25 +107,14 @@ class ChangeBuilt:
 
 
 def build(spec: ChangeSpec) -> ChangeBuilt:
-    if not 0 <= spec.order <= MAX_ORDER:
-        raise ValueError(f"--order {spec.order}: a folio of order 0 to {MAX_ORDER}")
+    n = check_layout(spec, CODES, MAX_ORDER)
     pages = spec.pages
-    n = len(pages)
-    if not 0 < n <= MAX_PAGES or set(pages) - set(CODES):
-        raise ValueError(f"a layout of {n} pages: 1 to {MAX_PAGES} of {CODES}")
-    if not 0 <= spec.index < max(spec.nr, n):
-        raise ValueError(f"--index {spec.index} outside the {n} pages laid out")
-    if not 0 <= spec.start < spec.stop_page() <= n:
-        raise ValueError(f"range [{spec.start}, {spec.stop_page()}) outside the {n} pages")
     if spec.action not in ACTIONS:
         raise ValueError(f"action {spec.action!r}: one of {', '.join(ACTIONS)}")
     if spec.wp and len(spec.wp) != n:
         raise ValueError("wp: one flag per page")
     nr = spec.nr
-    first = BASE + PMD_SIZE + max(nr, 16) * PAGE_SIZE
-    at = (first >> PAGE_SHIFT) % PTRS_PER_PTE
-    if at + n + 1 > PTRS_PER_PTE:
-        raise ValueError(f"{n} pages of order-{spec.order} folios do not fit in one PTE table")
+    first, at = place(spec, n)
     shmem = spec.vma == "shmem"
     flags = VM_READ | VM_MAYWRITE
     if spec.action != "read-only":
@@ -223,17 +206,8 @@ def build(spec: ChangeSpec) -> ChangeBuilt:
 def describe(spec: ChangeSpec) -> str:
     words = {"P": "present", "S": "swap", "M": "writable migration", "W": "uffd-wp marker"}
     words["-"] = "none"
-    runs: list[str] = []
-    pages = spec.pages
-    i = 0
-    while i < len(pages):
-        j = i
-        while j < len(pages) and pages[j] == pages[i]:
-            j += 1
-        runs.append(f"{j - i} {words[pages[i]]}")
-        i = j
     kind = "a private anonymous VMA" if spec.vma == "anon" else "a shared shmem VMA"
-    parts = [f"{', '.join(runs)} PTEs ({spec.nr}-page folios) in {kind}", spec.action]
+    parts = [f"{runs(spec.pages, words)} PTEs ({spec.nr}-page folios) in {kind}", spec.action]
     if spec.uffd:
         parts.append("registered for uffd-wp")
     if spec.wp and "1" in spec.wp:
@@ -299,13 +273,9 @@ def expected(built: ChangeBuilt, i: int, old: Pte) -> tuple[Pte, int]:
 
 def check_change(built: ChangeBuilt, before: list[Pte], ret: int, m: Machine) -> list[Violation]:
     world = built.world
-    for table in world.tables.values():
-        if table.ptl.held:
-            return [Violation(Kind.LOCK, f"returned with {table.ptl.name} held")]
-    for handle in world.handles:
-        if handle.live:
-            what = f"returned with the pte map of {handle.label} not unmapped"
-            return [Violation(Kind.LOCK, what)]
+    held = unreleased(world)
+    if held:
+        return held
     table = world.table(built.pmd.index)
     raced = built.spec.race == "table-freed"
     if raced and ret != -EAGAIN:

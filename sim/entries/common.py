@@ -5,13 +5,13 @@ place each violation at the statement that last touched its page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sim.faults import Kind, Outcome, SimFault
+from sim.faults import Kind, SimFault
 from sim.interp.machine import Machine, Program
-from sim.model.mm import PAGE_SIZE, World
-from sim.runner import Execution, _ended, call_guarded
+from sim.model.mm import PAGE_SIZE, SpinLock, World
+from sim.runner import Execution, call_guarded, concluded, failed_at
 
 
 class Violation:
@@ -23,6 +23,28 @@ class Violation:
         self.message = message
         self.address = address
         self.event = event
+
+
+# The checkers a failure of these kinds backs up, for every entry that walks
+# a PTE table; an entry adds the kinds its invariants find beyond these.
+PTE_WALK_BACKS = {
+    Kind.STALE_POINTER.value: "stale-pointer",
+    Kind.NULL.value: "unchecked-null-pte",
+    Kind.OUT_OF_BOUNDS.value: "batch-bounds",
+}
+
+
+def unreleased(world: World, locks: Iterable[SpinLock] = ()) -> list[Violation]:
+    """A PTE table's lock (or one of ``locks``) still held, or a PTE map
+    not unmapped, when the call returned: the first one, or nothing."""
+    for lock in [t.ptl for t in world.tables.values()] + list(locks):
+        if lock.held:
+            return [Violation(Kind.LOCK, f"returned with {lock.name} held")]
+    for handle in world.handles:
+        if handle.live:
+            what = f"returned with the pte map of {handle.label} not unmapped"
+            return [Violation(Kind.LOCK, what)]
+    return []
 
 
 # Events whose data is (first address, number of PTEs) they changed.
@@ -42,16 +64,7 @@ def run_call(  # noqa: PLR0917
     ret, ended = call_guarded(m, spec, function, list(args))
     if ended is not None:
         return ended
-    violations = check(ret, m)
-    if not violations:
-        return Execution(
-            spec, Outcome.PASS, trace=tuple(m.trace), log=m.log, steps=m.steps, ret=ret
-        )
-    results = [located(spec, m, v) for v in violations]
-    first = results[0]
-    first.ret = ret
-    first.more = results[1:]
-    return first
+    return concluded(spec, m, ret, check(ret, m), located)
 
 
 def located(spec: Any, m: Machine, v: Violation) -> Execution:
@@ -69,9 +82,4 @@ def located(spec: Any, m: Machine, v: Violation) -> Execution:
             if start <= v.address < start + nr * PAGE_SIZE:
                 where = at
                 break
-    if where is None and m.trace:
-        where = m.trace[-1]
-    if where is not None:
-        file, fn, line, _ = where
-        exc.locate(file, line, fn)
-    return _ended(spec, m, Outcome.FAIL, exc)
+    return failed_at(spec, m, exc, where)

@@ -29,6 +29,15 @@ def _layout(draw: Callable[[Any], Any], st: Any, codes: str, nr: int, blocks: in
     return "".join(out)
 
 
+def _laid_out(draw: Callable[[Any], Any], st: Any, codes: str) -> tuple[int, str, int, int]:
+    """(order, layout, start, stop): folios of order 0 to 4, one to three
+    blocks of ``codes``, and a range inside them."""
+    order = draw(st.integers(0, 4))
+    layout = _layout(draw, st, codes, 1 << order, draw(st.integers(1, 3)))
+    start, stop = _range(draw, st, len(layout))
+    return order, layout, start, stop
+
+
 def _range(draw: Callable[[Any], Any], st: Any, n: int) -> tuple[int, int]:
     start = draw(st.sampled_from([0, 0, 0, draw(st.integers(0, n - 1))]))
     stop = draw(st.sampled_from([0, 0, draw(st.integers(start + 1, n))]))
@@ -57,11 +66,8 @@ def zap_specs(
 
     @st.composite
     def draw_spec(draw: Callable[[Any], Any]) -> ZapSpec:
-        order = draw(st.integers(0, 4))
-        nr = 1 << order
-        layout = _layout(draw, st, "PSMHWZ-", nr, draw(st.integers(1, 3)))
-        n = len(layout)
-        start, stop = _range(draw, st, n)
+        order, layout, start, stop = _laid_out(draw, st, "PSMHWZ-")
+        nr, n = 1 << order, len(layout)
         vma = draw(st.sampled_from(vmas))
         uffd = draw(st.sampled_from([False, True, True] if vma == "shmem" else [False, True]))
         return ZapSpec(
@@ -92,10 +98,7 @@ def madvise_specs(entry: str) -> Any:
 
     @st.composite
     def draw_spec(draw: Callable[[Any], Any]) -> MadvSpec:
-        order = draw(st.integers(0, 4))
-        nr = 1 << order
-        layout = _layout(draw, st, "PSH-" if free else "PS-", nr, draw(st.integers(1, 3)))
-        start, stop = _range(draw, st, len(layout))
+        order, layout, start, stop = _laid_out(draw, st, "PSH-" if free else "PS-")
         return MadvSpec(
             order=order,
             index=0,
@@ -122,11 +125,8 @@ def change_specs() -> Any:
 
     @st.composite
     def draw_spec(draw: Callable[[Any], Any]) -> ChangeSpec:
-        order = draw(st.integers(0, 4))
-        nr = 1 << order
-        layout = _layout(draw, st, "PSMW-", nr, draw(st.integers(1, 3)))
+        order, layout, start, stop = _laid_out(draw, st, "PSMW-")
         n = len(layout)
-        start, stop = _range(draw, st, n)
         wp = _bits(draw, st, n)
         # A writable migration entry never carries uffd-wp (its PTE was writable).
         wp = "".join("0" if c == "M" else b for c, b in zip(layout, wp, strict=True))

@@ -16,21 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.entries.common import run_call
-from sim.entries.madvise_spec import Before, MadvSpec, MmWalk, build, check_walk
-from sim.faults import Kind
+from sim.entries.madvise_spec import BACKS, FILES, MadvSpec, build, run_walk
 from sim.interp.machine import Program
 from sim.runner import Execution
 from sim.scenarios import Scenario
 
 NAME = "madvise_free_pte_range"
-FILES = ("mm/madvise.c", "mm/internal.h", "mm/memory.c", "mm/swap.h")
-BACKS = {
-    Kind.STALE_POINTER.value: "stale-pointer",
-    Kind.NULL.value: "unchecked-null-pte",
-    Kind.OUT_OF_BOUNDS.value: "batch-bounds",
-    Kind.SMEARED_BIT.value: "batch-bit-uniformity",
-}
+__all__ = ["BACKS", "FILES", "NAME", "check", "execute", "scenarios"]
 
 
 def scenarios() -> dict[str, Scenario]:
@@ -47,17 +39,13 @@ def execute(
     program: Program, spec: Any, function: str = NAME, max_steps: int = 100_000
 ) -> Execution:
     assert isinstance(spec, MadvSpec)
-    built = build(spec)
-    before = Before.take(built)
-    walk = MmWalk(built.tlb, built.vma, built.vma.vm_mm)
-    return run_call(
+    return run_walk(
         program,
-        built.world,
         spec,
         function,
-        [built.pmd, built.addr, built.end, walk],
         max_steps,
-        lambda ret, m: check_walk(
-            built, before, m, ("young", "dirty"), frees_swap=True, exclusive_only=spec.folio_dirty
-        ),
+        lambda built: built.tlb,
+        ("young", "dirty"),
+        frees_swap=True,
+        exclusive_only=spec.folio_dirty,
     )

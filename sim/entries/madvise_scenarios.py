@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.entries.layout import scenario
 from sim.entries.madvise_spec import MadvSpec
 from sim.scenarios import Scenario
 
@@ -15,19 +16,6 @@ FREE: dict[str, Scenario] = {}
 COLD: dict[str, Scenario] = {}
 
 Maker = Callable[[int, int], MadvSpec]
-
-
-def scenario(
-    tables: tuple[dict[str, Scenario], ...], name: str, grid: list[tuple[int, int]]
-) -> Callable[[Maker], Maker]:
-    def register(fn: Maker) -> Maker:
-        for table in tables:
-            table[name] = Scenario(
-                name, fn.__doc__ or "", False, fn, lambda: [fn(o, i) for o, i in grid]
-            )
-        return fn
-
-    return register
 
 
 BOTH = (FREE, COLD)

@@ -15,11 +15,24 @@ The walk is the one walk_page_range() makes for one PMD:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sim.entries.common import Violation
+from sim.entries.common import PTE_WALK_BACKS, Violation, run_call, unreleased
+from sim.entries.layout import (
+    BASE,
+    FOLIO_PFN,
+    MAX_PAGES,
+    OTHER_PFN,
+    SWAP_BASE,
+    SWAP_TYPE,
+    PageLayout,
+    check_layout,
+    place,
+    runs,
+)
 from sim.faults import Kind
-from sim.interp.machine import Machine
+from sim.interp.machine import Machine, Program
 from sim.kernel.constants import VM_MAYWRITE, VM_READ, VM_WRITE
 from sim.model.mm import (
     MM_ANONPAGES,
@@ -37,19 +50,17 @@ from sim.model.mm import (
 )
 from sim.model.pte import PTE_NONE, SWP_HWPOISON, Pte, SwapEntry
 from sim.model.tlb import FileVma, MmuGather, ZapWorld
+from sim.runner import Execution
 
-BASE = 0x7F0000000000
-SWAP_TYPE = 1
-SWAP_BASE = 0x1000
-FOLIO_PFN = 0x40000
-OTHER_PFN = 0x90000
 CODES = "PSH-"
 MAX_ORDER = 9  # 9: a THP, PMD-mapped with pmd_mapped
-MAX_PAGES = PTRS_PER_PTE - 32
+# What both walkers are executed from, and the checkers their failures back.
+FILES = ("mm/madvise.c", "mm/internal.h", "mm/memory.c", "mm/swap.h")
+BACKS = {**PTE_WALK_BACKS, Kind.SMEARED_BIT.value: "batch-bit-uniformity"}
 
 
 @dataclass(frozen=True)
-class MadvSpec:
+class MadvSpec(PageLayout):
     order: int = 4  # pages per folio / block
     index: int = 0  # the page the scenario singles out
     layout: str = ""  # one code per page; "" = one folio of present pages
@@ -65,17 +76,6 @@ class MadvSpec:
     folio_dirty: bool = False  # PG_dirty on the folios (MADV_FREE clears it under the lock)
     resched_at: int = 0  # need_resched() true from its Nth call
     pmd_mapped: bool = False  # one order-9 folio mapped by the PMD (a THP)
-
-    @property
-    def nr(self) -> int:
-        return 1 << self.order
-
-    @property
-    def pages(self) -> str:
-        return self.layout or "P" * self.nr
-
-    def stop_page(self) -> int:
-        return self.stop or len(self.pages)
 
     def describe(self) -> str:
         return describe(self)
@@ -136,25 +136,15 @@ class MadvBuilt:
 
 
 def build(spec: MadvSpec) -> MadvBuilt:
-    if not 0 <= spec.order <= MAX_ORDER:
-        raise ValueError(f"--order {spec.order}: a folio of order 0 to {MAX_ORDER}")
-    if spec.order == 9 and not spec.pmd_mapped:
+    if spec.order == 9 and not spec.pmd_mapped:  # in range: check_layout() would pass it
         raise ValueError(f"--order {spec.order}: 0 to 8 (9 is the PMD-mapped THP)")
+    n = check_layout(spec, CODES, MAX_ORDER, PTRS_PER_PTE if spec.pmd_mapped else MAX_PAGES)
     pages = spec.pages
-    n = len(pages)
-    if not 0 < n <= (PTRS_PER_PTE if spec.pmd_mapped else MAX_PAGES) or set(pages) - set(CODES):
-        raise ValueError(f"a layout of {n} pages: 1 to {MAX_PAGES} of {CODES}")
-    if not 0 <= spec.index < max(spec.nr, n):
-        raise ValueError(f"--index {spec.index} outside the {n} pages laid out")
-    if not 0 <= spec.start < spec.stop_page() <= n:
-        raise ValueError(f"range [{spec.start}, {spec.stop_page()}) outside the {n} pages")
     nr = spec.nr
     if spec.pmd_mapped and (spec.order != 9 or spec.pages != "P" * 512):
         raise ValueError("pmd_mapped: one order-9 folio of present pages")
-    first = BASE + PMD_SIZE + (0 if spec.pmd_mapped else max(nr, 16) * PAGE_SIZE)
-    at = (first >> PAGE_SHIFT) % PTRS_PER_PTE
-    if not spec.pmd_mapped and at + n + 1 > PTRS_PER_PTE:
-        raise ValueError(f"{n} pages of order-{spec.order} folios do not fit in one PTE table")
+    # A PMD-mapped THP starts PMD 1 (its entry 0) and fills the table.
+    first, at = (BASE + PMD_SIZE, 0) if spec.pmd_mapped else place(spec, n)
     mm = Mm()
     vma = FileVma(mm, BASE, BASE + 3 * PMD_SIZE, VM_READ | VM_WRITE | VM_MAYWRITE)
     world = ZapWorld(mm=mm, vma=vma, swap=SwapDevice(SWAP_TYPE, 3), resched_at=spec.resched_at)
@@ -224,16 +214,7 @@ def build(spec: MadvSpec) -> MadvBuilt:
 
 def describe(spec: MadvSpec) -> str:
     words = {"P": "present", "S": "swap", "H": "hwpoison", "-": "none"}
-    runs: list[str] = []
-    pages = spec.pages
-    i = 0
-    while i < len(pages):
-        j = i
-        while j < len(pages) and pages[j] == pages[i]:
-            j += 1
-        runs.append(f"{j - i} {words[pages[i]]}")
-        i = j
-    parts = [f"{', '.join(runs)} PTEs ({spec.nr}-page folios)"]
+    parts = [f"{runs(spec.pages, words)} PTEs ({spec.nr}-page folios)"]
     bits = [b for b, on in (("young", spec.young), ("dirty", spec.dirty)) if on]
     if bits:
         parts.append(" and ".join(bits))
@@ -303,13 +284,9 @@ def check_walk(  # noqa: PLR0917
     (of "young", "dirty") on the folios it advised whole (or split), only
     exclusive ones when ``exclusive_only``."""
     world = built.world
-    for lock in [t.ptl for t in world.tables.values()] + [built.pmd.ptl]:
-        if lock.held:
-            return [Violation(Kind.LOCK, f"returned with {lock.name} held")]
-    for handle in world.handles:
-        if handle.live:
-            what = f"returned with the pte map of {handle.label} not unmapped"
-            return [Violation(Kind.LOCK, what)]
+    held = unreleased(world, [built.pmd.ptl])
+    if held:
+        return held
     for folio in world.folios:
         if folio.f.locked and id(folio) not in world.locked_elsewhere:
             return [Violation(Kind.LOCK, f"returned with the folio at pfn {folio.pfn:#x} locked")]
@@ -453,3 +430,32 @@ def check_walk(  # noqa: PLR0917
                 )
             ]
     return []
+
+
+def run_walk(  # noqa: PLR0917
+    program: Program,
+    spec: MadvSpec,
+    function: str,
+    max_steps: int,
+    private: Callable[[MadvBuilt], object],
+    clears: tuple[str, ...],
+    frees_swap: bool,
+    exclusive_only: bool,
+) -> Execution:
+    """Build ``spec``, call ``function(pmd, addr, end, walk)`` with
+    ``walk->private`` what ``private`` makes of the built case, and check
+    the walk (check_walk() with ``clears``, ``frees_swap``, ``exclusive_only``)."""
+    built = build(spec)
+    before = Before.take(built)
+    walk = MmWalk(private(built), built.vma, built.vma.vm_mm)
+    return run_call(
+        program,
+        built.world,
+        spec,
+        function,
+        [built.pmd, built.addr, built.end, walk],
+        max_steps,
+        lambda ret, m: check_walk(
+            built, before, m, clears, frees_swap=frees_swap, exclusive_only=exclusive_only
+        ),
+    )

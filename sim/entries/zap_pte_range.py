@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.entries.common import Violation, run_call
+from sim.entries.common import PTE_WALK_BACKS, Violation, run_call, unreleased
 from sim.entries.zap_spec import ZapBuilt, ZapSpec, build
 from sim.faults import Kind, SimFault
 from sim.interp.machine import Machine, Program
@@ -47,10 +47,8 @@ FILES = (
     "include/linux/userfaultfd_k.h",
 )
 BACKS = {
+    **PTE_WALK_BACKS,
     Kind.SMEARED_BIT.value: "batch-bit-uniformity",
-    Kind.STALE_POINTER.value: "stale-pointer",
-    Kind.NULL.value: "unchecked-null-pte",
-    Kind.OUT_OF_BOUNDS.value: "batch-bounds",
     Kind.WRONG_COUNT.value: "incomplete-batch-conversion",
 }
 
@@ -152,14 +150,9 @@ def check_zap(built: ZapBuilt, before: Before, ret: int, m: Machine) -> list[Vio
 
 def _locks(built: ZapBuilt, before: Before, ret: int, m: Machine) -> list[Violation]:
     world = built.world
-    for table in world.tables.values():
-        if table.ptl.held:
-            return [Violation(Kind.LOCK, f"returned with {table.ptl.name} held")]
-    for handle in world.handles:
-        if handle.live:
-            return [
-                Violation(Kind.LOCK, f"returned with the pte map of {handle.label} not unmapped")
-            ]
+    held = unreleased(world)
+    if held:
+        return held
     if world.swap.refs:
         return [Violation(Kind.LOCK, "returned without put_swap_device()")]
     if built.tlb.delayed_rmap:

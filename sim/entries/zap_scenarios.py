@@ -8,26 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.entries import layout
+from sim.entries.layout import wp_at
 from sim.entries.zap_spec import ZapSpec
 from sim.scenarios import Scenario
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(
-    name: str, grid: list[tuple[int, int]]
-) -> Callable[[Callable[[int, int], ZapSpec]], Callable[[int, int], ZapSpec]]:
-    def register(fn: Callable[[int, int], ZapSpec]) -> Callable[[int, int], ZapSpec]:
-        SCENARIOS[name] = Scenario(
-            name, fn.__doc__ or "", False, fn, lambda: [fn(o, i) for o, i in grid]
-        )
-        return fn
-
-    return register
+Maker = Callable[[int, int], ZapSpec]
 
 
-def _wp_at(n: int, *pages: int) -> str:
-    return "".join("1" if i in pages else "0" for i in range(n))
+def scenario(name: str, grid: list[tuple[int, int]]) -> Callable[[Maker], Maker]:
+    return layout.scenario((SCENARIOS,), name, grid)
 
 
 @scenario("present-batch", [(0, 0), (2, 0), (4, 0)])
@@ -75,7 +68,7 @@ def swap_mixed_uffd_wp(order: int, index: int) -> ZapSpec:
     [S S S* S ... S]   * uffd-wp
     """
     nr = 1 << order
-    return ZapSpec(order, index, layout="S" * nr, wp=_wp_at(nr, index), vma="shmem", uffd=True)
+    return ZapSpec(order, index, layout="S" * nr, wp=wp_at(nr, index), vma="shmem", uffd=True)
 
 
 @scenario("present-mixed-uffd-wp", [(2, 0), (4, 3)])
@@ -85,7 +78,7 @@ def present_mixed_uffd_wp(order: int, index: int) -> ZapSpec:
     [P P P* P ... P]   * uffd-wp
     """
     nr = 1 << order
-    return ZapSpec(order, index, wp=_wp_at(nr, index), vma="shmem", uffd=True)
+    return ZapSpec(order, index, wp=wp_at(nr, index), vma="shmem", uffd=True)
 
 
 @scenario("uffd-wp-markers", [(2, 0), (4, 1)])

@@ -15,6 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sim.entries.layout import (
+    BASE,
+    FOLIO_PFN,
+    OTHER_PFN,
+    SWAP_BASE,
+    SWAP_TYPE,
+    PageLayout,
+    check_layout,
+    place,
+    runs,
+)
 from sim.kernel.constants import VM_MAYWRITE, VM_READ, VM_UFFD_WP, VM_WRITE
 from sim.kernel.zap import PTE_MARKER_UFFD_WP, ZAP_FLAG_DROP_MARKER, ZERO_PFN
 from sim.model.mm import (
@@ -22,11 +33,9 @@ from sim.model.mm import (
     MM_FILEPAGES,
     MM_SHMEMPAGES,
     MM_SWAPENTS,
-    PAGE_SHIFT,
     PAGE_SIZE,
     PMD_SHIFT,
     PMD_SIZE,
-    PTRS_PER_PTE,
     Folio,
     Mm,
     Pmd,
@@ -36,19 +45,13 @@ from sim.model.pte import SWP_HWPOISON, SWP_MIGRATION, SWP_PTE_MARKER, Pte, Swap
 from sim.model.tlb import FileVma, MmuGather, VmOps, ZapDetails, ZapWorld
 from sim.values import NULL
 
-BASE = 0x7F0000000000
-SWAP_TYPE = 1
-SWAP_BASE = 0x1000
-FOLIO_PFN = 0x40000
-OTHER_PFN = 0x90000
 CODES = "PSMHWZ-"
 MAX_ORDER = 8
-MAX_PAGES = PTRS_PER_PTE - 32
 UFFD_WP_MARKER = SwapEntry(SWP_PTE_MARKER, PTE_MARKER_UFFD_WP)  # make_pte_marker_entry()
 
 
 @dataclass(frozen=True)
-class ZapSpec:
+class ZapSpec(PageLayout):
     order: int = 4  # pages per folio / block: nr = 1 << order
     index: int = 0  # the page the scenario singles out (see its docstring)
     layout: str = ""  # one code per page; "" = one block of present pages
@@ -64,19 +67,8 @@ class ZapSpec:
     tlb_room: int = 0  # pages the mmu_gather takes before asking for a flush
     resched_at: int = 0  # need_resched() true from its Nth call
 
-    @property
-    def nr(self) -> int:
-        return 1 << self.order
-
-    @property
-    def pages(self) -> str:
-        return self.layout or "P" * self.nr
-
     def code(self, i: int) -> str:
         return self.pages[i]
-
-    def stop_page(self) -> int:
-        return self.stop or len(self.pages)
 
     def describe(self) -> str:
         return describe(self)
@@ -115,22 +107,12 @@ class ZapBuilt:
 
 
 def build(spec: ZapSpec) -> ZapBuilt:
-    if not 0 <= spec.order <= MAX_ORDER:
-        raise ValueError(f"--order {spec.order}: a folio of order 0 to {MAX_ORDER}")
+    n = check_layout(spec, CODES, MAX_ORDER)
     pages = spec.pages
-    n = len(pages)
-    if not 0 < n <= MAX_PAGES or set(pages) - set(CODES):
-        raise ValueError(f"a layout of {n} pages: 1 to {MAX_PAGES} of {CODES}")
-    if not 0 <= spec.index < max(spec.nr, n):
-        raise ValueError(f"--index {spec.index} outside the {n} pages laid out")
-    if not 0 <= spec.start < spec.stop_page() <= n:
-        raise ValueError(f"range [{spec.start}, {spec.stop_page()}) outside the {n} pages")
     if spec.wp and len(spec.wp) != n:
         raise ValueError("wp: one flag per page")
     nr = spec.nr
-    first = BASE + PMD_SIZE + max(nr, 16) * PAGE_SIZE
-    if (first >> PAGE_SHIFT) % PTRS_PER_PTE + n + 1 > PTRS_PER_PTE:
-        raise ValueError(f"{n} pages of order-{spec.order} folios do not fit in one PTE table")
+    first, at = place(spec, n)
     mm = Mm()
     flags = VM_READ | VM_WRITE | VM_MAYWRITE | (VM_UFFD_WP if spec.uffd else 0)
     vma = FileVma(mm, BASE, BASE + 3 * PMD_SIZE, flags)
@@ -159,7 +141,6 @@ def build(spec: ZapSpec) -> ZapBuilt:
     counters = mm.counters
     table = world.table(pmd.index)
     entries = table.entries
-    at = (first >> PAGE_SHIFT) % PTRS_PER_PTE
     # The neighbours, never to change.
     entries[at - 1] = Pte.present(OTHER_PFN, young=True)
     entries[at + n] = Pte.present(OTHER_PFN + 1, young=True)
@@ -227,17 +208,8 @@ _WORDS = {
 
 def describe(spec: ZapSpec) -> str:
     """The case in words, as the review reply quotes it."""
-    runs: list[str] = []
-    pages = spec.pages
-    i = 0
-    while i < len(pages):
-        j = i
-        while j < len(pages) and pages[j] == pages[i]:
-            j += 1
-        runs.append(f"{j - i} {_WORDS[pages[i]]}")
-        i = j
     kind = "an anonymous VMA" if spec.vma == "anon" else "a private shmem VMA"
-    parts = [f"{', '.join(runs)} PTEs ({spec.nr}-page folios) in {kind}"]
+    parts = [f"{runs(spec.pages, _WORDS)} PTEs ({spec.nr}-page folios) in {kind}"]
     if spec.uffd:
         parts.append("registered for uffd-wp")
     if spec.wp and "1" in spec.wp:

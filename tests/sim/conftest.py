@@ -68,6 +68,50 @@ def apply_mutation(kernel: Path, mutation: dict[str, Any], dest: Path) -> Path:
     return dest
 
 
+def assert_every_scenario_passes(kernel: Path, entry: str, *, runs: int = 0) -> None:
+    """Every scenario of ``entry`` passes on the tree at ``kernel`` (``runs``
+    cases at least), covering at least 60% of its statements (printed)."""
+    from sim.suite import entry_cases, run_table
+    from sim.tree import DirectoryTree
+
+    result = run_table([("base", DirectoryTree(kernel))], entry_cases(entry), reference=False)
+    bad = [r for r in result.runs if r.outcome != "pass"]
+    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
+    assert len(result.runs) >= runs
+    share = result.coverage[entry]
+    assert isinstance(share, float)
+    print(f"\ncoverage of {entry} (6.12): {share:.1%}")
+    for path in result.coverage["not_modelled"]:  # type: ignore[union-attr]
+        print("  ", path)
+    assert share >= 0.6
+
+
+def assert_mutation_fails(  # noqa: PLR0917
+    kernel: Path,
+    mutation: dict[str, Any],
+    dest: Path,
+    case: tuple[str, int, int],
+    entry: str,
+    kind: str,
+    text: str,
+) -> tuple[Any, dict[str, Any]]:
+    """``case`` of ``entry`` passes on the tree at ``kernel`` and fails with
+    ``kind`` (its message holding ``text``, at a located line) once
+    ``mutation`` is applied in ``dest``.  The result and its trees."""
+    from sim.suite import one_case, run_table
+    from sim.tree import DirectoryTree
+
+    v1 = apply_mutation(kernel, mutation, dest)
+    trees = {"base": DirectoryTree(kernel), "v1": DirectoryTree(v1)}
+    result = run_table(list(trees.items()), [one_case(*case, entry=entry)])
+    base, broken = result.runs[:2]
+    assert base.outcome == "pass", base.message
+    assert (broken.outcome, broken.kind) == ("fail", kind), broken.message
+    assert text in broken.message
+    assert broken.line > 0
+    return result, trees
+
+
 @pytest.fixture
 def kernel_copy(kernel_tree: Path, tmp_path: Path) -> Path:
     """An unmodified copy of the simulated files of the 6.12 tree."""

@@ -8,9 +8,7 @@ import pytest
 
 from reviewbot.pipeline.simulate import findings_from_simulation
 from sim.entries.change_spec import ChangeSpec, build, describe
-from sim.suite import entry_cases, one_case, run_table
-from sim.tree import DirectoryTree
-from tests.sim.conftest import apply_mutation
+from tests.sim.conftest import assert_every_scenario_passes, assert_mutation_fails
 
 ENTRY = "change_pte_range"
 
@@ -28,15 +26,7 @@ def test_actions_pass_what_change_protection_passes() -> None:
 
 @pytest.mark.kernel_tree
 def test_6_12_passes_every_scenario_with_coverage(kernel_tree: Path) -> None:
-    result = run_table([("base", DirectoryTree(kernel_tree))], entry_cases(ENTRY), reference=False)
-    bad = [r for r in result.runs if r.outcome != "pass"]
-    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
-    share = result.coverage[ENTRY]
-    assert isinstance(share, float)
-    print(f"\ncoverage of change_pte_range (6.12): {share:.1%}")
-    for path in result.coverage["not_modelled"]:  # type: ignore[union-attr]
-        print("  ", path)
-    assert share >= 0.6
+    assert_every_scenario_passes(kernel_tree, ENTRY)
 
 
 _BROKEN = [
@@ -90,13 +80,7 @@ def test_a_broken_change_fails_its_invariant(  # noqa: PLR0917
     kind: str,
     text: str,
 ) -> None:
-    v1 = apply_mutation(kernel_tree, {"file": "mm/mprotect.c", "old": old, "new": new}, tmp_path)
-    trees = {"base": DirectoryTree(kernel_tree), "v1": DirectoryTree(v1)}
-    result = run_table(list(trees.items()), [one_case(*case, entry=ENTRY)])
-    base, broken = result.runs[:2]
-    assert base.outcome == "pass", base.message
-    assert (broken.outcome, broken.kind) == ("fail", kind), broken.message
-    assert text in broken.message
-    assert broken.line > 0
+    mutation = {"file": "mm/mprotect.c", "old": old, "new": new}
+    result, trees = assert_mutation_fails(kernel_tree, mutation, tmp_path, case, ENTRY, kind, text)
     (finding,) = findings_from_simulation(result, trees)
     assert f"--entry {ENTRY} --scenario {case[0]}" in finding.message

@@ -8,9 +8,15 @@ import pytest
 
 from reviewbot.pipeline.simulate import findings_from_simulation
 from sim.entries.madvise_spec import MadvSpec, build, describe
-from sim.suite import entry_cases, one_case, run_table
+from sim.suite import entry_cases, run_table
 from sim.tree import DirectoryTree
-from tests.sim.conftest import MUTATIONS, apply_mutation, load_mutation
+from tests.sim.conftest import (
+    MUTATIONS,
+    apply_mutation,
+    assert_every_scenario_passes,
+    assert_mutation_fails,
+    load_mutation,
+)
 
 FREE = "madvise_free_pte_range"
 COLD = "madvise_cold_or_pageout_pte_range"
@@ -31,15 +37,7 @@ def test_a_pmd_mapped_thp_has_no_ptes_until_split() -> None:
 @pytest.mark.kernel_tree
 @pytest.mark.parametrize("entry", [FREE, COLD])
 def test_6_12_passes_every_scenario_with_coverage(kernel_tree: Path, entry: str) -> None:
-    result = run_table([("base", DirectoryTree(kernel_tree))], entry_cases(entry), reference=False)
-    bad = [r for r in result.runs if r.outcome != "pass"]
-    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
-    share = result.coverage[entry]
-    assert isinstance(share, float)
-    print(f"\ncoverage of {entry} (6.12): {share:.1%}")
-    for path in result.coverage["not_modelled"]:  # type: ignore[union-attr]
-        print("  ", path)
-    assert share >= 0.6
+    assert_every_scenario_passes(kernel_tree, entry)
 
 
 @pytest.mark.kernel_tree
@@ -130,13 +128,5 @@ def test_a_broken_walker_fails_its_invariant(  # noqa: PLR0917
     kind: str,
     text: str,
 ) -> None:
-    v1 = apply_mutation(kernel_tree, {"file": "mm/madvise.c", "old": old, "new": new}, tmp_path)
-    result = run_table(
-        [("base", DirectoryTree(kernel_tree)), ("v1", DirectoryTree(v1))],
-        [one_case(*case, entry=entry)],
-    )
-    base, broken = result.runs[:2]
-    assert base.outcome == "pass", base.message
-    assert (broken.outcome, broken.kind) == ("fail", kind), broken.message
-    assert text in broken.message
-    assert broken.line > 0
+    mutation = {"file": "mm/madvise.c", "old": old, "new": new}
+    assert_mutation_fails(kernel_tree, mutation, tmp_path, case, entry, kind, text)

@@ -14,7 +14,14 @@ from sim.entries import entries_for, get
 from sim.entries.zap_spec import ZapSpec, build, describe
 from sim.suite import cases_for, entry_cases, one_case, run_table
 from sim.tree import DirectoryTree
-from tests.sim.conftest import KERNEL_FILES, MUTATIONS, apply_mutation, load_mutation
+from tests.sim.conftest import (
+    KERNEL_FILES,
+    MUTATIONS,
+    apply_mutation,
+    assert_every_scenario_passes,
+    assert_mutation_fails,
+    load_mutation,
+)
 
 ENTRY = "zap_pte_range"
 
@@ -41,16 +48,7 @@ pytestmark_kernel = pytest.mark.kernel_tree
 
 @pytestmark_kernel
 def test_6_12_passes_every_scenario_with_coverage(kernel_tree: Path) -> None:
-    result = run_table([("base", DirectoryTree(kernel_tree))], entry_cases(ENTRY), reference=False)
-    bad = [r for r in result.runs if r.outcome != "pass"]
-    assert not bad, "\n".join(f"{r.scenario}: {r.outcome} {r.message}" for r in bad)
-    assert len(result.runs) >= 40
-    share = result.coverage[ENTRY]
-    assert isinstance(share, float)
-    print(f"\ncoverage of zap_pte_range (6.12): {share:.1%}")
-    for path in result.coverage["not_modelled"]:  # type: ignore[union-attr]
-        print("  ", path)
-    assert share >= 0.6
+    assert_every_scenario_passes(kernel_tree, ENTRY, runs=40)
 
 
 @pytestmark_kernel
@@ -161,16 +159,7 @@ def test_a_broken_zap_fails_its_invariant(  # noqa: PLR0917
 ) -> None:
     edits = old if isinstance(old, list) else [[old, new]]
     mutation = {"file": "mm/memory.c", "edits": edits}
-    v1 = apply_mutation(kernel_tree, mutation, tmp_path / "v1")
-    result = run_table(
-        [("base", DirectoryTree(kernel_tree)), ("v1", DirectoryTree(v1))],
-        [one_case(*case, entry=ENTRY)],
-    )
-    base, broken = result.runs[:2]
-    assert base.outcome == "pass", base.message
-    assert (broken.outcome, broken.kind) == ("fail", kind), broken.message
-    assert text in broken.message
-    assert broken.line > 0
+    assert_mutation_fails(kernel_tree, mutation, tmp_path / "v1", case, ENTRY, kind, text)
 
 
 @pytestmark_kernel
