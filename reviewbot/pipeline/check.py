@@ -10,15 +10,19 @@ end-of-series file.  Patch checkers (mail and diff format) run per patch.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from checkers.engine import check_functions, check_patch
-from checkers.frontend import FunctionUnit, find_function, parse
+from checkers.engine import check_patch
+from checkers.frontend import ParsedFile, parse
 from reviewbot.models import Finding, Patch, Revision, Severity
 from reviewbot.pipeline.apply import AppliedSeries, TreeState
 from reviewbot.pipeline.callers import with_callers
+from reviewbot.pipeline.incremental import IncrementalChecker
 
 C_SUFFIXES = (".c", ".h")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,25 +68,34 @@ def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
 
 
 def _findings_in(
-    state: TreeState, targets: dict[str, set[str]], renames: dict[str, str]
+    state: TreeState,
+    targets: dict[str, set[str]],
+    renames: dict[str, str],
+    checker: IncrementalChecker,
+    full: bool,
 ) -> tuple[dict[str, Finding], list[str]]:
-    units: list[FunctionUnit] = []
+    def file_of(path: str) -> Callable[[], ParsedFile | None]:
+        parsed: list[ParsedFile | None] = []
+
+        def get() -> ParsedFile | None:
+            if not parsed:
+                data = state.view.read(path)
+                if data is None and path in renames:  # the base still has the old name
+                    data = state.view.read(renames[path])
+                parsed.append(None if data is None else parse(data, path))
+            return parsed[0]
+
+        return get
+
+    order: list[tuple[str, str, Callable[[], ParsedFile | None]]] = []
     for path in sorted(targets):
-        data = state.view.read(path)
-        if data is None and path in renames:  # the base still has the old name
-            data = state.view.read(renames[path])
-        if data is None:
-            continue
-        pf = parse(data, path)
-        for name in sorted(targets[path]):
-            unit = find_function(pf, name)
-            if unit is not None:
-                units.append(unit)
-    out = check_functions(units, state.view)
+        get = file_of(path)
+        order.extend((path, name, get) for name in sorted(targets[path]))
+    out, notes = checker.check_state(state.view, order, full)
     found: dict[str, Finding] = {}
-    for f in out.findings:
+    for f in out:
         found.setdefault(f.id, f)
-    return found, list(out.notes)
+    return found, notes
 
 
 def _unanalysable(applied: AppliedSeries, revision: Revision) -> list[str]:
@@ -170,10 +183,18 @@ def run(applied: AppliedSeries, revision: Revision) -> CheckResult:
     }
     if targets and len(applied.states) > 1:
         per_state = []
-        for state in applied.states:
-            found, state_notes = _findings_in(state, targets, renames)
+        checker = IncrementalChecker()
+        last = len(applied.states) - 1
+        for i, state in enumerate(applied.states):
+            full = i in (0, last)  # the base's and the final state's findings are reported
+            found, state_notes = _findings_in(state, targets, renames, checker, full)
             per_state.append(found)
             notes.extend(n for n in state_notes if n not in notes)
+        log.debug(
+            "check: %d function checks, %d reused from the previous state",
+            checker.checked,
+            checker.reused,
+        )
         base_ids, final = per_state[0], per_state[-1]
         by_msgid = {p.index: p for p in revision.patches}
         for fid, finding in final.items():
