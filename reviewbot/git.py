@@ -276,7 +276,9 @@ class BlobReader:
         proc.stdin.write(command.encode() + b"\n")
         proc.stdin.flush()
         header = proc.stdout.readline().decode(errors="replace").split()
-        if len(header) != 3:  # "<name> missing", "<name> ambiguous", or git died
+        # "<oid> <type> <size>"; else "<name> missing", "<name> ambiguous" (a
+        # name may hold spaces: "mm/a b.c missing" is three words), or git died
+        if len(header) != 3 or not header[2].isdigit():
             return None
         return header[1], int(header[2])
 
