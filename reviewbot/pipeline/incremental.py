@@ -43,27 +43,28 @@ class FileSummary:
 
     outside: str  # digest of the text outside every function definition
     texts: dict[str, str]  # name -> digest of the definition find_function() picks
-    names: dict[str, frozenset[str]]  # name -> identifiers of that definition
+    names: dict[str, frozenset[str]]  # name -> the file's functions that definition names
 
-    closures: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False)
+    closures: dict[str, str] = field(default_factory=dict, compare=False)
 
-    def closure(self, name: str) -> tuple[tuple[str, str], ...]:
-        """(name, text digest) of ``name`` and of the file's functions it
+    def closure(self, name: str) -> str:
+        """Digest of the text of ``name`` and of the file's functions it
         reaches by naming them, transitively."""
         hit = self.closures.get(name)
         if hit is None:
             hit = self.closures[name] = self._closure(name)
         return hit
 
-    def _closure(self, name: str) -> tuple[tuple[str, str], ...]:
+    def _closure(self, name: str) -> str:
         seen = {name}
         todo = [name]
         while todo:
             for other in self.names.get(todo.pop(), frozenset()):
-                if other not in seen and other in self.texts:
+                if other not in seen:
                     seen.add(other)
                     todo.append(other)
-        return tuple(sorted((n, self.texts[n]) for n in seen if n in self.texts))
+        parts = sorted(f"{n}:{self.texts[n]}" for n in seen if n in self.texts)
+        return _sha("\0".join(parts).encode())
 
 
 _summaries: dict[tuple[str, int, str], FileSummary] = {}
@@ -100,10 +101,14 @@ def _summarise(pf: ParsedFile) -> FileSummary:
     outside.update(pf.source[pos:])
     texts: dict[str, str] = {}
     names: dict[str, frozenset[str]] = {}
+    words: dict[str, set[bytes]] = {}
     for name, node in pf.functions().items():
         raw = pf.source[node.start_byte : node.end_byte]
         texts[name] = _sha(raw)
-        names[name] = frozenset(m.decode() for m in _IDENT.findall(raw))
+        words[name] = set(_IDENT.findall(raw))
+    defined = {name.encode(): name for name in texts}
+    for name, found in words.items():
+        names[name] = frozenset(defined[w] for w in found.intersection(defined))
     return FileSummary(outside.hexdigest(), texts, names)
 
 
