@@ -31,6 +31,8 @@ from checkers.frontend import FunctionUnit, ParsedFile, all_functions
 from reviewbot.models import Finding
 
 _IDENT = re.compile(rb"[A-Za-z_]\w*")
+# comments, strings and characters name no function a checker looks up
+_NOT_CODE = re.compile(rb'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
 
 
 def _sha(data: bytes) -> str:
@@ -105,7 +107,7 @@ def _summarise(pf: ParsedFile) -> FileSummary:
     for name, node in pf.functions().items():
         raw = pf.source[node.start_byte : node.end_byte]
         texts[name] = _sha(raw)
-        words[name] = set(_IDENT.findall(raw))
+        words[name] = set(_IDENT.findall(_NOT_CODE.sub(b" ", raw)))
     defined = {name.encode(): name for name in texts}
     for name, found in words.items():
         names[name] = frozenset(defined[w] for w in found.intersection(defined))
