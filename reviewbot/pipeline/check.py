@@ -20,6 +20,7 @@ from reviewbot.models import Finding, Patch, Revision, Severity
 from reviewbot.pipeline.apply import AppliedSeries, TreeState
 from reviewbot.pipeline.callers import with_callers
 from reviewbot.pipeline.incremental import IncrementalChecker
+from reviewbot.pipeline.spans import SpanParser
 
 C_SUFFIXES = (".c", ".h")
 log = logging.getLogger(__name__)
@@ -44,19 +45,20 @@ def touched_functions(applied: AppliedSeries, revision: Revision) -> dict[str, s
     """
     del revision  # the states say it all; kept for the callers' signature
     targets: dict[str, set[str]] = {}
+    spans = SpanParser()
     for before, after in zip(applied.states, applied.states[1:], strict=False):
         overlay = after.view.overlay
         for change in overlay.changed_lines(before.view.tree, after.view.tree):
             if change.old_path and change.old_path.endswith(C_SUFFIXES):
-                for name in _names_at(before, change.old_path, change.removed):
+                for name in _names_at(spans, before, change.old_path, change.removed):
                     targets.setdefault(change.new_path or change.old_path, set()).add(name)
             if change.new_path and change.new_path.endswith(C_SUFFIXES):
-                for name in _names_at(after, change.new_path, change.added):
+                for name in _names_at(spans, after, change.new_path, change.added):
                     targets.setdefault(change.new_path, set()).add(name)
     return targets
 
 
-def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
+def _names_at(spans: SpanParser, state: TreeState, path: str, lines: set[int]) -> set[str]:
     from checkers.frontend import functions_in_lines
 
     if not lines:
@@ -64,7 +66,7 @@ def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
     data = state.view.read(path)
     if data is None:
         return set()
-    return {u.name for u in functions_in_lines(parse(data, path), lines)}
+    return {u.name for u in functions_in_lines(spans.parse(data, path), lines)}
 
 
 def _findings_in(
