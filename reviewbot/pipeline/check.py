@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from checkers.engine import check_patch
 from checkers.frontend import ParsedFile, parse
 from reviewbot.models import Finding, Patch, Revision, Severity
-from reviewbot.pipeline.apply import AppliedSeries, TreeState
+from reviewbot.pipeline.apply import AppliedSeries, TreeState, parse_blob
 from reviewbot.pipeline.callers import with_callers
 from reviewbot.pipeline.incremental import IncrementalChecker
 from reviewbot.pipeline.spans import SpanParser
@@ -87,7 +87,7 @@ def _findings_in(
                 data = state.view.read(path)
                 if data is None and path in renames:  # the base still has the old name
                     data = state.view.read(renames[path])
-                parsed.append(None if data is None else parse(data, path))
+                parsed.append(None if data is None else parse_blob(data, path))
             return parsed[0]
 
         return get
