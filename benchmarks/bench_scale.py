@@ -5,7 +5,10 @@ A series of ``SIZES`` patches on the full Linux 6.12 tree (.cache/linux-6.12,
 line at the top of a function of mm/swapfile.c or mm/memory.c, in turn, so
 every patch makes a tree state the check stage reads and analyses.  Target
 (issue 13): 500 patches in under a minute (was 449 s: one ``git cat-file``
-per file per tree state).  One run per size; the tree is never modified.
+per file per tree state; then quadratic: every target function checked in
+every state, now only in the states where what it reads changed, see
+reviewbot/pipeline/incremental.py).  One run per size; the tree is never
+modified.
 """
 
 from __future__ import annotations

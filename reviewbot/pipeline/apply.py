@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from checkers.frontend import FunctionUnit, find_function, parse
+from checkers.frontend import FunctionUnit, ParsedFile, find_function, parse
 from reviewbot.errors import TreeError
 from reviewbot.git import Overlay, Repo
 from reviewbot.mail import diff_paths
@@ -93,7 +93,25 @@ class GitTreeView:
         data = self.read(path)
         if data is None:
             return None
-        return find_function(parse(data, path), name)
+        return find_function(parse_blob(data, path), name)
+
+
+# path -> (the bytes last parsed for it, their parse).  The overlay hands out
+# one bytes object per blob while it caches it, so a hit by identity spares
+# hashing the file (``parse()``'s cache key) on every look-up of every state.
+_last_parse: dict[str, tuple[bytes, ParsedFile]] = {}
+
+
+def parse_blob(data: bytes, path: str) -> ParsedFile:
+    """``checkers.frontend.parse(data, path)``, remembered for the same bytes object."""
+    hit = _last_parse.get(path)
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    pf = parse(data, path)
+    if len(_last_parse) >= 16:
+        del _last_parse[next(iter(_last_parse))]
+    _last_parse[path] = (data, pf)
+    return pf
 
 
 @dataclass(frozen=True)

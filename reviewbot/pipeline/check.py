@@ -6,19 +6,27 @@ counts when it is present at the end of the series and absent from the base
 (a later patch may fix what an earlier one broke); it is attributed to the
 first patch after which it appears, and its line is the one in the
 end-of-series file.  Patch checkers (mail and diff format) run per patch.
+In a state where nothing a function's check reads has changed, the previous
+state's answer is reused (reviewbot/pipeline/incremental.py): a long series
+costs what its changes cost, not states times functions.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from checkers.engine import check_functions, check_patch
-from checkers.frontend import FunctionUnit, find_function, parse
+from checkers.engine import check_patch
+from checkers.frontend import ParsedFile, parse
 from reviewbot.models import Finding, Patch, Revision, Severity
-from reviewbot.pipeline.apply import AppliedSeries, TreeState
+from reviewbot.pipeline.apply import AppliedSeries, TreeState, parse_blob
 from reviewbot.pipeline.callers import with_callers
+from reviewbot.pipeline.incremental import IncrementalChecker
+from reviewbot.pipeline.spans import SpanParser
 
 C_SUFFIXES = (".c", ".h")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,19 +48,20 @@ def touched_functions(applied: AppliedSeries, revision: Revision) -> dict[str, s
     """
     del revision  # the states say it all; kept for the callers' signature
     targets: dict[str, set[str]] = {}
+    spans = SpanParser()
     for before, after in zip(applied.states, applied.states[1:], strict=False):
         overlay = after.view.overlay
         for change in overlay.changed_lines(before.view.tree, after.view.tree):
             if change.old_path and change.old_path.endswith(C_SUFFIXES):
-                for name in _names_at(before, change.old_path, change.removed):
+                for name in _names_at(spans, before, change.old_path, change.removed):
                     targets.setdefault(change.new_path or change.old_path, set()).add(name)
             if change.new_path and change.new_path.endswith(C_SUFFIXES):
-                for name in _names_at(after, change.new_path, change.added):
+                for name in _names_at(spans, after, change.new_path, change.added):
                     targets.setdefault(change.new_path, set()).add(name)
     return targets
 
 
-def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
+def _names_at(spans: SpanParser, state: TreeState, path: str, lines: set[int]) -> set[str]:
     from checkers.frontend import functions_in_lines
 
     if not lines:
@@ -60,29 +69,38 @@ def _names_at(state: TreeState, path: str, lines: set[int]) -> set[str]:
     data = state.view.read(path)
     if data is None:
         return set()
-    return {u.name for u in functions_in_lines(parse(data, path), lines)}
+    return {u.name for u in functions_in_lines(spans.parse(data, path), lines)}
 
 
 def _findings_in(
-    state: TreeState, targets: dict[str, set[str]], renames: dict[str, str]
+    state: TreeState,
+    targets: dict[str, set[str]],
+    renames: dict[str, str],
+    checker: IncrementalChecker,
+    full: bool,
 ) -> tuple[dict[str, Finding], list[str]]:
-    units: list[FunctionUnit] = []
+    def file_of(path: str) -> Callable[[], ParsedFile | None]:
+        parsed: list[ParsedFile | None] = []
+
+        def get() -> ParsedFile | None:
+            if not parsed:
+                data = state.view.read(path)
+                if data is None and path in renames:  # the base still has the old name
+                    data = state.view.read(renames[path])
+                parsed.append(None if data is None else parse_blob(data, path))
+            return parsed[0]
+
+        return get
+
+    order: list[tuple[str, str, Callable[[], ParsedFile | None]]] = []
     for path in sorted(targets):
-        data = state.view.read(path)
-        if data is None and path in renames:  # the base still has the old name
-            data = state.view.read(renames[path])
-        if data is None:
-            continue
-        pf = parse(data, path)
-        for name in sorted(targets[path]):
-            unit = find_function(pf, name)
-            if unit is not None:
-                units.append(unit)
-    out = check_functions(units, state.view)
+        get = file_of(path)
+        order.extend((path, name, get) for name in sorted(targets[path]))
+    out, notes = checker.check_state(state.view, order, full)
     found: dict[str, Finding] = {}
-    for f in out.findings:
+    for f in out:
         found.setdefault(f.id, f)
-    return found, list(out.notes)
+    return found, notes
 
 
 def _unanalysable(applied: AppliedSeries, revision: Revision) -> list[str]:
@@ -166,8 +184,10 @@ def _per_state(
     for the functions those new findings are in (every target when a finding
     names no function of the targets).  Notes are those of the states checked."""
     state_notes: list[list[str]] = [[] for _ in states]
-    base, state_notes[0] = _findings_in(states[0], targets, renames)
-    final, state_notes[-1] = _findings_in(states[-1], targets, renames)
+    # Results are reused where what a function reads is unchanged (incremental.py).
+    checker = IncrementalChecker()
+    base, state_notes[0] = _findings_in(states[0], targets, renames, checker, True)
+    final, state_notes[-1] = _findings_in(states[-1], targets, renames, checker, True)
     new = [f for fid, f in final.items() if fid not in base]
     middle: dict[str, set[str]] = {}
     for f in new:
@@ -179,9 +199,10 @@ def _per_state(
     for i, state in enumerate(states[1:-1], start=1):
         found: dict[str, Finding] = {}
         if middle:
-            found, state_notes[i] = _findings_in(state, middle, renames)
+            found, state_notes[i] = _findings_in(state, middle, renames, checker, False)
         per_state.append(found)
     per_state.append(final)
+    log.debug("check: %d function checks, %d reused", checker.checked, checker.reused)
     for batch in state_notes:  # in the order of the states
         notes.extend(n for n in batch if n not in notes)
     return per_state

@@ -58,6 +58,7 @@ def test_the_batch_reader_refuses_big_blobs_unread_and_stays_in_step(small_repo:
         assert exc.value.size == 3 * 1024 * 1024
         assert reader.read("HEAD", "mm/none.c") is None
         assert reader.read("HEAD", "mm") is None  # a tree, not a blob
+        assert reader.read("HEAD", "mm/no such.c") is None  # "HEAD:mm/no such.c missing"
         assert reader.read("HEAD", "mm/small.c").startswith(b"int f")  # still in step
     finally:
         reader.close()
