@@ -8,9 +8,12 @@ something was, 2 when the paths could not be read at all.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +78,24 @@ def lint(paths: list[Path], prefilter: bool = True) -> LintResult:
     """Every function checker over ``paths``.  With ``prefilter``, files that
     mention none of the checkers' trigger words are not parsed at all (they
     count in ``files_skipped``, not in ``functions``)."""
+    with _fewer_collections():
+        return _lint(paths, prefilter)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The checkers make many short-lived objects and few cycles: the cyclic
+    collector running every 700 allocations cost about a tenth of an mm/ run.
+    Cycles are still collected, less often; memory stays flat (one file at a time)."""
+    old = gc.get_threshold()
+    gc.set_threshold(50_000, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def _lint(paths: list[Path], prefilter: bool) -> LintResult:
     t0 = time.perf_counter()
     files = collect(paths)
     result = LintResult()
