@@ -153,12 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", metavar="NAME", help="run only this scenario (default: all, listed below)"
     )
     p.add_argument(
-        "--order", type=int, help="folio order for --scenario (default: each of the scenario's)"
+        "--order",
+        type=int,
+        help="folio order for --scenario (default: the scenario's first case; "
+        "0 when only --index is given)",
     )
     p.add_argument(
         "--index",
         type=int,
-        help="faulting page index for --scenario (default: each of the scenario's)",
+        help="faulting page index for --scenario (default: the scenario's first case; "
+        "0 when only --order is given)",
     )
     _add_series_source(p, required=False)
 

@@ -32,6 +32,8 @@ DEFAULT_PATHS: tuple[str, ...] = (
     "mm/zswap.c",
     "mm/vmscan.c",
     "mm/madvise.c",
+    "mm/mprotect.c",  # change_pte_range(), a simulator entry
+    "mm/rmap.c",  # try_to_unmap_one() and its batches
     "include/linux/swap*.h",
     "include/linux/pgtable.h",
     "include/linux/mm.h",

@@ -137,7 +137,8 @@ def _simulate(
     entries = [e for e in sim.simulated_entries() if final.view.find_function(e) is not None]
     if not entries:
         return None, [], []
-    chosen = sim.entries_touched(base.view, touched)
+    # measured on the base; run only where the revision still defines the entry
+    chosen = [e for e in sim.entries_touched(base.view, touched) if e in entries]
     if not chosen:
         runs = ", ".join(f"{e}()" for e in entries)
         return None, [], [f"simulation: {sim.NOT_TOUCHED} (the series changes nothing {runs} runs)"]
