@@ -23,6 +23,19 @@ BASE_SOURCE_WORDS = {
 }
 
 
+SIZE_LIMIT = "size-limit"  # the check stage's finding for a file it did not read
+
+
+def unread(review: Review) -> dict[int, list[str]]:
+    """patch index -> the files of it that were not read (over the size limit):
+    such a patch applied, but it was not reviewed whole."""
+    out: dict[int, list[str]] = {}
+    for f in review.findings:
+        if f.checker == SIZE_LIMIT and f.patch_index is not None:
+            out.setdefault(f.patch_index, []).append(f.file)
+    return out
+
+
 def gaps(review: Review) -> list[str]:
     """One sentence per patch (or failed hunk) that was not fully reviewed."""
     total = review.revision.total or len(review.revision.patches)
@@ -32,6 +45,7 @@ def gaps(review: Review) -> list[str]:
         PatchApply(m, ApplyStatus.MISSING) for m in review.revision.missing if m not in known
     ]
     base = review.apply.base[:12] if review.apply is not None else "the base"
+    not_read = unread(review)
     out: list[str] = []
     for pa in sorted(patches, key=lambda pa: pa.index):
         n = f"patch {pa.index}/{total}"
@@ -48,6 +62,11 @@ def gaps(review: Review) -> list[str]:
                 out.append(f"{n} was not reviewed: {pa.detail}.")
         elif pa.status is ApplyStatus.PARTIAL:
             out += [f"{n} was reviewed in part, without {describe(fh)}." for fh in pa.failed_hunks]
+        if pa.status.reviewed:
+            out += [
+                f"{n} was reviewed in part: {path} was not read (over the size limit)."
+                for path in not_read.get(pa.index, [])
+            ]
     return out
 
 
@@ -67,10 +86,20 @@ def tally(review: Review) -> str:
     if review.apply is None:
         return ""
     counts: dict[ApplyStatus, int] = {}
+    not_read = unread(review)
     for pa in review.apply.patches:
         counts[pa.status] = counts.get(pa.status, 0) + 1
     total = len(review.apply.patches)
-    parts = [f"{counts.get(ApplyStatus.APPLIED, 0)} of {total} patches fully reviewed"]
+    # applied, but a file of it over the size limit was not read: not fully reviewed
+    unread_applied = sum(
+        1
+        for pa in review.apply.patches
+        if pa.status is ApplyStatus.APPLIED and pa.index in not_read
+    )
+    fully = counts.get(ApplyStatus.APPLIED, 0) - unread_applied
+    parts = [f"{fully} of {total} patches fully reviewed"]
+    if unread_applied:
+        parts.append(f"{unread_applied} with files not read (over the size limit)")
     for status, word in (
         (ApplyStatus.PARTIAL, "partially"),
         (ApplyStatus.FAILED, "not applying"),

@@ -208,3 +208,24 @@ def test_overlay_names_files_it_would_not_read(small_repo: Path) -> None:
             assert overlay.too_large == {"mm/big.bin": 3 * 1024 * 1024}
     finally:
         del os.environ["REVIEWBOT_MAX_BLOB_BYTES"]
+
+
+def test_files_not_read_are_not_called_fully_reviewed(tmp_path: Path) -> None:
+    """A patch whose files were over the size limit applied, but was not
+    reviewed whole: the summary and the 'Not reviewed:' list say so."""
+    from reviewbot.pipeline import coverage, review_revision
+    from reviewbot.pipeline.fetch import from_mbox_bytes
+    from reviewbot.sample import build_sample_tree, series_mbox
+
+    tree = tmp_path / "tree"
+    build_sample_tree(tree)
+    fetched = from_mbox_bytes(Path(series_mbox(2)).read_bytes())
+    os.environ["REVIEWBOT_MAX_BLOB_BYTES"] = "100"
+    try:
+        review = review_revision(fetched.series, fetched.revision, tree, simulate=False)
+    finally:
+        del os.environ["REVIEWBOT_MAX_BLOB_BYTES"]
+    assert any(f.checker == "size-limit" for f in review.findings)
+    assert coverage.tally(review).startswith("0 of 3 patches fully reviewed, 3 with files not read")
+    gaps = coverage.gaps(review)
+    assert "patch 3/3 was reviewed in part: mm/memory.c was not read (over the size limit)." in gaps
