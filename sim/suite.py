@@ -35,24 +35,6 @@ class Case:
         return f"{lead}{self.scenario} order={self.spec.order} index={self.spec.index}"
 
 
-def case_entry(case_id: str) -> str:
-    """The entry a case id belongs to (do_swap_page when none is named)."""
-    head = case_id.split(maxsplit=1)[0] if case_id.strip() else ""
-    entry, sep, _ = head.partition(":")
-    return entry if sep else DEFAULT_ENTRY
-
-
-def parse_case_id(case_id: str) -> tuple[str, int | None, int | None]:
-    """``"table-freed order=4 index=3"`` -> ("table-freed", 4, 3); an entry
-    named in front (``"zap_pte_range:swap-batch ..."``) is left out (case_entry)."""
-    name, *rest = case_id.split()
-    name = name.partition(":")[2] or name
-    params = dict(p.split("=", 1) for p in rest if "=" in p)
-    order = int(params["order"]) if "order" in params else None
-    index = int(params["index"]) if "index" in params else None
-    return name, order, index
-
-
 def default_cases(scenarios: Sequence[str] | None = None, hits_only: bool = False) -> list[Case]:
     table = all_scenarios()
     names = list(scenarios) if scenarios else list(table)

@@ -373,9 +373,6 @@ def not_reviewed_block(review: Review) -> list[str]:
     return [*out, ""]
 
 
-SIM_REPRODUCE = "Reproduce: reviewbot simulate "
-
-
 def _series_source(check_cmd: str) -> str:
     """The series arguments of a ``reviewbot check ...`` command line."""
     prefix = "reviewbot check "

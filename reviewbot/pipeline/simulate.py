@@ -82,6 +82,8 @@ def _executed_cached(tree: SourceTree, entry: str) -> frozenset[str]:
         digest.update(path.encode() + b"\0" + (tree.read(path) or b"") + b"\0")
     key = (entry, digest.hexdigest())
     if key not in _EXECUTED:
+        if len(_EXECUTED) > 64:  # a long-lived worker sees many bases
+            _EXECUTED.clear()
         _EXECUTED[key] = frozenset(executed_functions(tree, entry))
     return _EXECUTED[key]
 

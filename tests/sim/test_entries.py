@@ -8,7 +8,7 @@ from reviewbot.cli import main
 from reviewbot.models import Reproducer
 from sim.entries import all_entries, entries_for, get
 from sim.scenarios import all_scenarios
-from sim.suite import Case, case_entry, entry_cases, parse_case_id
+from sim.suite import Case, entry_cases
 from tests.sim.conftest import MemTree
 
 # A do_swap_page that calls one static helper, which calls another; and a
@@ -70,11 +70,10 @@ def test_case_ids_name_their_entry_unless_it_is_do_swap_page() -> None:
     spec = all_scenarios()["table-freed"].spec(4, 3)
     plain = Case("table-freed", spec)
     assert plain.id == "table-freed order=4 index=3"
-    assert case_entry(plain.id) == "do_swap_page"
+    assert Reproducer.from_case_id(plain.id) == Reproducer("table-freed", 4, 3, "do_swap_page")
     other = Case("table-freed", spec, "some_entry")
     assert other.id == "some_entry:table-freed order=4 index=3"
-    assert case_entry(other.id) == "some_entry"
-    assert parse_case_id(other.id) == parse_case_id(plain.id) == ("table-freed", 4, 3)
+    assert Reproducer.from_case_id(other.id) == Reproducer("table-freed", 4, 3, "some_entry")
     assert Reproducer.from_case_id(other.id).line() == (
         "Reproduce: reviewbot simulate --entry some_entry --scenario table-freed"
         " --order 4 --index 3 ..."
