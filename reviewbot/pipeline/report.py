@@ -418,6 +418,14 @@ def _footer(review: Review, patch: Patch, tool_cmd: str | None) -> list[str]:
         unsimulated = review.simulation.summary().not_simulated_sentence()
         if unsimulated:
             lines.extend(textwrap.wrap(f"Simulator: {unsimulated}.", WIDTH, break_on_hyphens=False))
+    else:
+        # nor is a simulator that did not run taken for one that found nothing
+        why = next(
+            (n for n in review.notes if n.startswith(("simulation: ", "could not simulate"))),
+            "simulation: not run",
+        )
+        said = why.removeprefix("simulation: ")
+        lines.extend(textwrap.wrap(f"Simulator: {said}.", WIDTH, break_on_hyphens=False))
     return [
         *lines,
         f"Reproduce: {tool_cmd or 'reviewbot check ' + patch.message_id}",

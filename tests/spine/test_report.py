@@ -109,7 +109,11 @@ def test_reply_quotes_the_hunk_and_comments_under_the_line(review: Review) -> No
     assert body[nit - 2].startswith("> ") and "count_swapin" in body[nit - 2]
     comments = [ln for ln in body if not ln.startswith((">", "On ", "Reproduce: "))]
     assert max(len(ln) for ln in comments) <= 78
-    assert body[-4:-2] == ["--", "reviewbot 0.1.0 on base 1a2b3c4d (from the base-commit: trailer)"]
+    assert body[-5:-2] == [
+        "--",
+        "reviewbot 0.1.0 on base 1a2b3c4d (from the base-commit: trailer)",
+        "Simulator: not run.",  # this review carries no simulation: the reply says so
+    ]
     assert f"Reproduce: reviewbot check {patch.message_id}" in reply.body
     assert reply.in_reply_to == patch.message_id
     assert reply.references[-1] == patch.message_id and len(reply.references) == 2
