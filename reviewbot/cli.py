@@ -54,7 +54,10 @@ def _add_series_source(p: argparse.ArgumentParser, required: bool = True) -> Non
     )
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_common(
+    p: argparse.ArgumentParser,
+    database_help: str = "record results (default: $REVIEWBOT_DATABASE_URL, else not recorded)",
+) -> None:
     p.add_argument(
         "--tree", metavar="PATH", default=".", help="the kernel git tree to apply on (default: .)"
     )
@@ -77,7 +80,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--database",
         metavar="URL",
-        help="record results (default: $REVIEWBOT_DATABASE_URL, else not recorded)",
+        help=database_help,
     )
 
 
@@ -133,7 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="run the swap-in simulator")
     p.__class__ = _SimulateParser  # its --help lists the scenarios (imported then only)
-    _add_common(p)
+    _add_common(
+        p,
+        database_help="accepted for symmetry with check; simulate records nothing "
+        "(default: not recorded)",
+    )
     p.add_argument(
         "--entry",
         default=SIM_ENTRY,

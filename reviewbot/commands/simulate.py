@@ -37,6 +37,13 @@ def run(args: argparse.Namespace) -> int:
         raise TreeError(f"{root}: no {SOURCE_FILES[0]} (not a kernel tree?)")
     if (args.order is not None or args.index is not None) and not args.scenario:
         raise UsageError("--order and --index need --scenario NAME")
+    if args.database:
+        # never silently: a user who passed it expects a record
+        print(
+            "reviewbot: --database: simulate records nothing "
+            "(reviewbot check --database records a review and its simulation)",
+            file=sys.stderr,
+        )
     # A registered entry runs its own scenarios; any other name is called
     # with do_swap_page's (a fault handler under another name).
     registered = all_entries().get(args.entry)

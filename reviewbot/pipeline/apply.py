@@ -161,26 +161,33 @@ def choose_base(
     ``--range A..B`` names its base: no guess is made over it.
     """
     notes: list[str] = []
+    # A base the user named is checked whichever rule wins: a typo is said,
+    # not hidden behind a trailer or a guess that happened to hold.
+    named = repo.resolve(base) if base else None
+    if base and named is None:
+        raise TreeError(f"{base_from} {base}: not a commit of {repo.path}")
+    unused = f"{base_from} {base} not used: " if base and base_from == "--base" else ""
     if revision.base_commit:
         sha = repo.resolve(revision.base_commit)
         if sha:
+            if unused and sha != named:
+                notes.append(f"{unused}the base-commit: trailer names {sha[:12]}")
             return sha, "trailer", notes
         notes.append(f"base-commit {revision.base_commit[:12]} is not in the tree")
     if guess and base_from != "--range":
         images = pre_images(revision)
         found = repo.find_base(images, GUESS_LIMIT) if images else None
         if found:
+            if unused and found != named:
+                notes.append(f"{unused}the diffs' index lines match {found[:12]}")
             return found, "index", notes
         if images:
             notes.append(
                 f"no commit of {repo.path} (HEAD and its last {GUESS_LIMIT} changes to the "
                 "series' files) has the blobs of the diffs' index lines"
             )
-    if base:
-        sha = repo.resolve(base)
-        if sha is None:
-            raise TreeError(f"{base_from} {base}: not a commit of {repo.path}")
-        return sha, base_from, notes
+    if named is not None:
+        return named, base_from, notes
     return repo.head(), "HEAD", notes
 
 

@@ -188,6 +188,15 @@ def test_base_is_found_from_the_index_lines(mini_tree: Path) -> None:
     with applied(mini_tree, revision) as a:
         assert (a.result.base, a.result.base_source) == (first, "index")
         assert a.result.applied
+    # a --base the guess overrules is checked and said to be unused
+    with (
+        pytest.raises(TreeError, match="--base nope: not a commit"),
+        applied(mini_tree, revision, base="nope"),
+    ):
+        pass
+    with applied(mini_tree, revision, base="HEAD") as a:
+        assert (a.result.base, a.result.base_source) == (first, "index")
+        assert any(n.startswith("--base HEAD not used: the diffs' index lines") for n in a.notes)
     # --base comes after the guess, HEAD last; each says why the one before failed
     other = from_mbox_bytes(without_trailer.replace(b"index ", b"index 0bad")).revision
     with applied(mini_tree, other, base="HEAD~1") as a:

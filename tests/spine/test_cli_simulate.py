@@ -36,3 +36,17 @@ def test_a_series_with_a_missing_patch_is_simulated_as_far_as_it_lands(
     out = json.loads(capsys.readouterr().out)
     assert [r["revision"] for r in out["runs"]] == ["base", "v2"]
     assert "v2: patch 2/3 missing (never received): simulated without it" in out["notes"]
+
+
+def test_database_is_said_to_record_nothing(
+    sample_git: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """simulate accepts --database (a flag shared with check) but records
+    nothing: it says so rather than letting the user believe it was stored."""
+    db = tmp_path / "r.db"
+    argv = ["simulate", "--tree", str(sample_git), "--scenario", "extra-ref", "--database"]
+    rc = main([*argv, f"sqlite:///{db}", "--order", "0", "--index", "0"])
+    err = capsys.readouterr().err
+    assert rc in (0, 1, 3), err
+    assert "--database: simulate records nothing" in err
+    assert not db.exists()

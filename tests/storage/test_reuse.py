@@ -198,5 +198,8 @@ def test_base_is_the_apply_stages_choice_and_a_bad_base_is_refused(tmp_path: Pat
     with pytest.raises(TreeError, match="--base no-such-ref: not a commit"):
         choose_base(plain, tmp_path, "no-such-ref")
     trailer = replace(plain, base_commit=first)
-    assert choose_base(trailer, tmp_path, "no-such-ref") == Base(first, "trailer")
+    # a typo in --base is said even where the trailer would have chosen
+    with pytest.raises(TreeError, match="--base no-such-ref: not a commit"):
+        choose_base(trailer, tmp_path, "no-such-ref")
+    assert choose_base(trailer, tmp_path, head[:12]) == Base(first, "trailer")
     assert choose_base(plain, tmp_path / "missing") == Base(None, "HEAD")
