@@ -504,3 +504,17 @@ def summarise(runs: Iterable[RunLike], revision: str | None = None) -> SimSummar
         counts={o.value: counts[o.value] for o in SimOutcome if counts[o.value]},
         reasons=tuple(reasons.most_common()),
     )
+
+
+_NOT_RUN_NOTES = ("simulation: ", "could not simulate")
+
+
+def simulation_not_run(simulated: bool, notes: Iterable[str]) -> str | None:
+    """Why the simulator did not run, from a review's notes ("no simulated
+    path touched (...)", "could not simulate ...", else "not run"); None when
+    it ran.  Every format says it: a simulator that did not run is never
+    taken for one that found nothing."""
+    if simulated:
+        return None
+    why = next((n for n in notes if n.startswith(_NOT_RUN_NOTES)), "simulation: not run")
+    return why.removeprefix("simulation: ")

@@ -7,14 +7,18 @@ applied, partial (``failed_hunks`` did not land, the rest was reviewed),
 failed (no hunk landed), skipped (it needs a hunk of an earlier patch that
 did not land), missing (never received) or already-applied (the base has
 it); ``failed_hunks`` gives each hunk's file, header, base and cause.
+``files_not_read`` lists the files of a patch that applied but were not
+read (over the size limit).  ``not_reviewed`` says, one sentence each, what
+of the series was not reviewed (the reply's "Not reviewed:" list), and
+``simulation_not_run`` why the simulator did not run (null when it ran).
 ``revision.base_source`` says where the base came from (trailer, index,
 --base, --range, HEAD), ``revision.base_reason`` the same in words.
 """
 
 from __future__ import annotations
 
-from reviewbot.models import ApplyStatus, Review
-from reviewbot.pipeline.coverage import BASE_SOURCE_WORDS
+from reviewbot.models import ApplyStatus, Review, simulation_not_run
+from reviewbot.pipeline.coverage import BASE_SOURCE_WORDS, gaps, unread
 
 
 def review_to_json(review: Review) -> dict[str, object]:
@@ -25,6 +29,7 @@ def review_to_json(review: Review) -> dict[str, object]:
         return pa is not None and pa.status is ApplyStatus.APPLIED
 
     rev = review.revision
+    not_read = unread(review)
     return {
         "series": {
             "title": review.series.title,
@@ -62,6 +67,7 @@ def review_to_json(review: Review) -> dict[str, object]:
                     else []
                 ),
                 "author": p.author,
+                "files_not_read": not_read.get(p.index, []),
             }
             for p in rev.patches
         ]
@@ -77,10 +83,13 @@ def review_to_json(review: Review) -> dict[str, object]:
                 "apply_detail": "never arrived",
                 "failed_hunks": [],
                 "author": None,
+                "files_not_read": [],
             }
             for m in rev.missing
         ],
         "findings": [f.to_json() for f in review.findings],
         "simulation": review.simulation.to_json() if review.simulation else None,
+        "simulation_not_run": simulation_not_run(review.simulation is not None, review.notes),
+        "not_reviewed": gaps(review),
         "notes": list(review.notes),
     }

@@ -21,7 +21,15 @@ from email.message import EmailMessage
 
 from reviewbot import __version__
 from reviewbot.identity import pair_findings
-from reviewbot.models import ApplyStatus, Finding, HunkLine, Patch, Review, Severity
+from reviewbot.models import (
+    ApplyStatus,
+    Finding,
+    HunkLine,
+    Patch,
+    Review,
+    Severity,
+    simulation_not_run,
+)
 from reviewbot.pipeline import coverage, partial
 
 WIDTH = 78
@@ -420,11 +428,7 @@ def _footer(review: Review, patch: Patch, tool_cmd: str | None) -> list[str]:
             lines.extend(textwrap.wrap(f"Simulator: {unsimulated}.", WIDTH, break_on_hyphens=False))
     else:
         # nor is a simulator that did not run taken for one that found nothing
-        why = next(
-            (n for n in review.notes if n.startswith(("simulation: ", "could not simulate"))),
-            "simulation: not run",
-        )
-        said = why.removeprefix("simulation: ")
+        said = simulation_not_run(False, review.notes)
         lines.extend(textwrap.wrap(f"Simulator: {said}.", WIDTH, break_on_hyphens=False))
     return [
         *lines,

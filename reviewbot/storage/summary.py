@@ -16,7 +16,7 @@ import enum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reviewbot.models import summarise
+from reviewbot.models import simulation_not_run, summarise
 from reviewbot.storage.diffs import paths
 from reviewbot.storage.history import reviewed_revisions
 from reviewbot.storage.models import ReviewRow, SeriesRow, SuppressionRow
@@ -61,9 +61,14 @@ def sim_status(review: ReviewRow | None) -> str:
 
 
 def sim_sentence(review: ReviewRow | None) -> str:
-    """``68 of 68 runs of v2 could not be simulated: frobnicate() is unknown``, or ""."""
-    if review is None or not review.sim_runs:
+    """``68 of 68 runs of v2 could not be simulated: frobnicate() is unknown``,
+    ``Simulator: no simulated path touched (...)`` for a review it did not
+    run in, or ""."""
+    if review is None:
         return ""
+    if not review.sim_runs:
+        why = simulation_not_run(False, review.notes or [])
+        return f"Simulator: {why}" if why else ""
     return summarise(review.sim_runs).not_simulated_sentence()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from reviewbot.models import Reproducer, summarise
+from reviewbot.models import Reproducer, simulation_not_run, summarise
 from reviewbot.storage.models import FindingRow, ReviewRow, RevisionRow, SeriesRow
 from reviewbot.web import db
 from reviewbot.web.openapi import document
@@ -84,6 +84,7 @@ def review_json(r: ReviewRow, suppressed: set[str]) -> dict[str, Any]:
             for s in r.sim_runs
         ],
         "simulation_summary": summarise(r.sim_runs).to_json() if r.sim_runs else None,
+        "simulation_not_run": simulation_not_run(bool(r.sim_runs), r.notes or []),
     }
 
 

@@ -229,3 +229,14 @@ def test_files_not_read_are_not_called_fully_reviewed(tmp_path: Path) -> None:
     assert coverage.tally(review).startswith("0 of 3 patches fully reviewed, 3 with files not read")
     gaps = coverage.gaps(review)
     assert "patch 3/3 was reviewed in part: mm/memory.c was not read (over the size limit)." in gaps
+    # the JSON contract says the same, per patch and for the series
+    from reviewbot.report_json import review_to_json
+
+    data = review_to_json(review)
+    patches = data["patches"]
+    assert isinstance(patches, list)
+    by_index = {p["index"]: p for p in patches}
+    assert by_index[3]["files_not_read"] == ["mm/memory.c"]
+    assert data["not_reviewed"] == gaps
+    # simulate=False: the simulator did not run, and the JSON says so
+    assert data["simulation"] is None and data["simulation_not_run"]

@@ -86,6 +86,10 @@ def test_mbox_text_json_email_and_outbox(mini_tree: Path, series: Path, tmp_path
     assert data["series"]["title"] == "mm: demo: count two pages"
     assert data["revision"]["applied"] is True and data["revision"]["version"] == 1
     assert [p["index"] for p in data["patches"]] == [1, 2]
+    assert all(p["files_not_read"] == [] for p in data["patches"])
+    assert data["not_reviewed"] == []
+    # the simulator either ran or the JSON says why not: never both, never neither
+    assert (data["simulation"] is None) == isinstance(data["simulation_not_run"], str)
     (finding,) = data["findings"]
     assert finding["checker"] == "patch-format" and finding["patch_index"] == 1
     assert set(finding) >= {

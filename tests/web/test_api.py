@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
-from tests.storage.factory import sample_review
+from reviewbot.storage.record import record_review
+from tests.storage.factory import retitled, sample_review
 from tests.web.conftest import Loaded
 
 
@@ -97,3 +100,29 @@ def test_reproduce_command_quotes_what_it_must() -> None:
     assert reproduce_command("zap_pte_range:swap-batch order=4 index=0", "m@x") == (
         "reviewbot simulate --entry zap_pte_range --scenario swap-batch --order 4 --index 0 m@x"
     )
+
+
+def test_a_review_the_simulator_did_not_run_in_says_why(
+    client: FlaskClient, db: sessionmaker[Session]
+) -> None:
+    """Never more than was run: a review without simulator runs is not shown
+    as one whose simulation found nothing; the page and the API say why."""
+    note = "simulation: no simulated path touched (the series changes nothing the 60 runs execute)"
+    review = replace(
+        retitled(sample_review(1), "mm: madvise: tidy", "Dee Advise <dee@example.org>"),
+        simulation=None,
+        notes=(note,),
+    )
+    with db() as s:
+        series_id = record_review(s, review, list_id="linux-mm.kvack.org").revision.series_id
+        s.commit()
+    (rev,) = _json(client, f"/api/series/{series_id}")["revisions"]
+    assert rev["review"]["simulation"] == []
+    assert rev["review"]["simulation_not_run"] == note.removeprefix("simulation: ")
+    html = client.get(f"/series/{series_id}").get_data(as_text=True)
+    assert "Simulator: no simulated path touched (the series changes nothing" in html
+    # a review that ran the simulator has nothing to explain
+    sample = _json(client, "/api/series")["series"]
+    ran = [s["id"] for s in sample if s["title"].startswith("mm: swap: map large folios")]
+    (ran_rev, *_) = _json(client, f"/api/series/{ran[0]}")["revisions"]
+    assert ran_rev["review"]["simulation_not_run"] is None
