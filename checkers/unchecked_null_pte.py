@@ -169,7 +169,10 @@ def _status(fact: tuple[object, ...]) -> st.Status:
     return status
 
 
-# (file, content hash, helper, argument index) -> (reads it unchecked, tests it for NULL)
+# (the helper's file, its content hash, helper, argument index) -> (reads it
+# unchecked, tests it for NULL).  Keyed by where the helper was found, not by
+# the caller's file: a helper of another file that a later tree state changes
+# is summarised again.
 _summaries: dict[tuple[str, int, str, int], tuple[bool, bool]] = {}
 
 
@@ -180,18 +183,19 @@ def _summary(unit: FunctionUnit, tree: TreeView, name: str, index: int) -> tuple
     analysed with that parameter seeded as "may be NULL"."""
     if not name or name in knowledge().may_return_null or name in knowledge().deref:
         return False, False
-    key_ = (unit.file.path, hash(unit.file.source), name, index)
+    node = unit.file.functions().get(name)
+    helper = FunctionUnit(unit.file, name, node) if node is not None else tree.find_function(name)
+    if helper is None:
+        return False, False
+    key_ = (helper.file.path, hash(helper.file.source), name, index)
     hit = _summaries.get(key_)
     if hit is not None:
         return hit
-    _summaries[key_] = (False, False)  # recursion guard, and the answer when not found
-    node = unit.file.functions().get(name)
-    helper = FunctionUnit(unit.file, name, node) if node is not None else tree.find_function(name)
+    _summaries[key_] = (False, False)  # recursion guard
     result = (False, False)
-    if helper is not None:
-        params = helper_params(helper)
-        if 0 <= index < len(params) and params[index]:
-            result = _param_summary(helper, params[index])
+    params = helper_params(helper)
+    if 0 <= index < len(params) and params[index]:
+        result = _param_summary(helper, params[index])
     if len(_summaries) > 4096:
         _summaries.clear()
     _summaries[key_] = result
