@@ -190,12 +190,10 @@ class BatchBitUniformity(FunctionChecker):
         else:
             tail = " That is safe: " + _merge_reasons(list(verdicts.values())) + "."
         ln = line(branch)
-        return Finding(
-            checker=self.info.id,
-            severity=_SEVERITY[worst.verdict],
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            _SEVERITY[worst.verdict],
             message=head + tail,
             evidence=(
                 evidence(unit, line(site.call), "batch"),
@@ -258,12 +256,10 @@ class BatchBitUniformity(FunctionChecker):
         ln = line(install)
         ev = [evidence(unit, ln, "installed")]
         ev.extend(evidence(unit, line(n), "bit-source") for _, n, _ in propagated)
-        return Finding(
-            checker=self.info.id,
-            severity=severity,
-            file=unit.file.path,
-            line=ln,
-            function=unit.name,
+        return self.finding(
+            unit,
+            ln,
+            severity,
             message=self.info.message.format(
                 bits=names,
                 source=source,

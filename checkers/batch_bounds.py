@@ -134,12 +134,10 @@ class BatchBounds(FunctionChecker):
             )
             via = f"{site.wrapper}() -> {site.helper}()" if site.wrapper else f"{site.helper}()"
             out.append(
-                Finding(
-                    checker=self.info.id,
-                    severity=self.info.severity,
-                    file=unit.file.path,
-                    line=ln,
-                    function=unit.name,
+                self.finding(
+                    unit,
+                    ln,
+                    self.info.severity,
                     message=(
                         f"{via} at line {ln} may scan {text(site.max_nr)} entries from {ptep}: "
                         f"that is the folio's size ({call_name(size)}() at line {line(size)}), "
@@ -168,12 +166,10 @@ class BatchBounds(FunctionChecker):
                 continue
             ln, use = line(batch.node), batch.install
             out.append(
-                Finding(
-                    checker=self.info.id,
-                    severity=self.info.severity,
-                    file=unit.file.path,
-                    line=ln,
-                    function=unit.name,
+                self.finding(
+                    unit,
+                    ln,
+                    self.info.severity,
                     message=self.info.message.format(
                         start=batch.start,
                         line=ln,
