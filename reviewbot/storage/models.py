@@ -218,7 +218,7 @@ class MessageRow(Base):
     # so that the outbox finds the people who replied in a patch's thread.
     sender: Mapped[str | None] = mapped_column(String(500))
     refs: Mapped[list[MessageRefRow]] = relationship(
-        back_populates="message", cascade="all, delete-orphan"
+        back_populates="message", cascade="all, delete-orphan", order_by="MessageRefRow.id"
     )
 
 
