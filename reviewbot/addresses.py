@@ -33,6 +33,7 @@ _BAD_CHARS = re.compile(r"[\x00-\x20\x7f<>(),;:\"\[\]\\]")
 MAX_HEADER = 16_384  # a header value longer than this is not worth parsing
 MAX_SENDER = 500  # a replier as stored: "Name <addr>", or the bare addr when longer
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _header_addresses(value: str) -> tuple[Address, ...] | None:
@@ -107,8 +108,8 @@ def sender_of(value: str | None) -> str | None:
         log.warning("From: %.80r skipped: not a plain ASCII mailbox", value)
         return None
     text = str(addr)
-    if len(text) > MAX_SENDER or any(c in text for c in "\r\n\x00"):
-        text = addr.addr_spec
+    if len(text) > MAX_SENDER or _CONTROL.search(text):
+        text = addr.addr_spec  # the name is dropped, the address kept
     return text
 
 

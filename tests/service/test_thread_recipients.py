@@ -289,3 +289,33 @@ def test_check_send_mails_the_reviewers_of_the_fetched_thread(
     assert "nat@example.org" not in rcpts and "relay@lists.example" not in rcpts
     assert not any("evil" in r for r in rcpts)
     assert {"morgan@example.org", "kit@example.org"} <= set(rcpts[5:])  # the patch's own Cc
+
+
+def test_a_reply_to_the_cover_letter_reaches_the_whole_thread(db_url: str) -> None:
+    from reviewbot.storage.thread import repliers
+    from reviewbot.watch.mail import parse_mail
+    from reviewbot.watch.series import store_messages
+
+    sessions = sessions_for(db_url)
+    cover, p1, p2 = (f"cv-v1-{i}@example.org" for i in range(3))
+    mails = series_mails("cv", n=2, flagged=(1, 2), change_id="cv-1")
+    mails += [
+        _answer("On Cover <cover@example.org>", "oc@example.org", cover, [cover]),
+        _answer("On Two <two@example.org>", "o2@example.org", p2, [cover, p2]),
+        _answer("On One <one@example.org>", "o1@example.org", p1, [cover, p1]),
+        _answer("On Two <two@example.org>", "o2b@example.org", p2, [cover, p2]),
+    ]
+    with sessions.begin() as s:
+        stored, _ = store_messages(
+            s, "http://inbox", [(m.encode(), parse_mail(m.encode())) for m in mails]
+        )
+        assert len(stored) == 7
+    with sessions() as s:
+        assert repliers(s, cover) == [
+            "On Cover <cover@example.org>",
+            "On Two <two@example.org>",
+            "On One <one@example.org>",
+        ]
+        assert repliers(s, p2) == ["On Two <two@example.org>"]
+        assert repliers(s, p1) == ["On One <one@example.org>"]
+        assert repliers(s, "nobody@example.org") == []

@@ -70,6 +70,7 @@ def test_replies_and_covers_are_told_apart() -> None:
         ("no-domain", None),
         ("Kit\n <kit@example.org>", "Kit <kit@example.org>"),
         ("=?utf-8?q?Nul=00Name?= <nul@example.org>", "nul@example.org"),
+        ("=?utf-8?q?Esc=1B]0;x=07?= <esc@example.org>", "esc@example.org"),
         (f"{'N' * 600} <long@example.org>", "long@example.org"),
         ("", None),
     ],
