@@ -21,6 +21,7 @@ from email.message import EmailMessage, Message
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
+from reviewbot.addresses import sender_of
 from reviewbot.errors import FetchError
 from reviewbot.models import FileDiff, Hunk, HunkLine, Patch, Revision, Series
 
@@ -31,6 +32,8 @@ _VERSION_RE = re.compile(r"^v(\d+)$", re.I)
 _COUNTER_RE = re.compile(r"^(\d+)/(\d+)$")
 _TRAILER_RE = re.compile(r"^(base-commit|change-id):\s*(\S+)\s*$", re.M | re.I)
 _MBOX_FROM_RE = re.compile(rb"^From \S+", re.M)
+_MSGID_RE = re.compile(r"<([^<>\s]+)>")
+MAX_REFS = 40  # ids kept per reply: its first and last 20 (the root, the patch, the parent)
 
 
 @dataclass(frozen=True)
@@ -339,26 +342,85 @@ def series_of(revision: Revision, change_id: str | None) -> Series:
 
 
 @dataclass(frozen=True)
+class ThreadMail:
+    """A mail of the thread that is not a patch: who wrote it, what it answers."""
+
+    message_id: str
+    sender: str  # one address (reviewbot.addresses.sender_of)
+    refs: tuple[str, ...]  # In-Reply-To and References ids, at most MAX_REFS
+
+
+def _raw_header(msg: Message, name: str) -> str | None:
+    """A header as mailed (encoded words and all), for the address parser."""
+    try:
+        for key, value in msg.raw_items():
+            if key.lower() == name.lower():
+                return str(value)
+    except Exception:
+        return None
+    return None
+
+
+def thread_mail(msg: Message) -> ThreadMail | None:
+    """A reply's author and the ids it answers; None when it answers nothing or
+    its From: is not exactly one address."""
+    refs_text = f"{header(msg, 'References')} {header(msg, 'In-Reply-To')}"
+    refs = list(dict.fromkeys(_MSGID_RE.findall(refs_text)))
+    if not refs:
+        return None
+    if len(refs) > MAX_REFS:
+        refs = refs[: MAX_REFS // 2] + refs[-(MAX_REFS // 2) :]
+    sender = sender_of(_raw_header(msg, "From"))
+    if sender is None:
+        return None
+    return ThreadMail(clean_msgid(header(msg, "Message-ID")), sender, tuple(refs))
+
+
+def repliers(
+    thread: Iterable[ThreadMail], message_id: str, ours: Iterable[str] = (), domain: str = ""
+) -> tuple[str, ...]:
+    """Who replied under ``message_id`` (a patch, or the cover letter), in order, each once.
+
+    Never a mail of the bot: one of ``ours`` (Message-IDs), or one whose id has
+    the form the bot gives its own (``reviewbot.*@domain``).
+    """
+    skip = set(ours)
+    out: dict[str, None] = {}
+    for m in thread:
+        if message_id not in m.refs or m.message_id in skip:
+            continue
+        if domain and m.message_id.startswith("reviewbot.") and m.message_id.endswith(f"@{domain}"):
+            continue
+        out.setdefault(m.sender, None)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Parsed:
     series: Series
     revisions: dict[int, Revision]
     notes: tuple[str, ...] = ()
+    thread: tuple[ThreadMail, ...] = ()  # the replies, in the order read
 
 
 def parse_mails(messages: Iterable[Message], what: str) -> Parsed:
     """Read a thread or mbox; FetchError when it holds no patch at all."""
     items: list[MailItem] = []
     notes: list[str] = []
+    thread: list[ThreadMail] = []
     count = 0
     for msg in messages:
         count += 1
         try:
             item = message_to_item(msg)
+            reply = thread_mail(msg) if item is None else None
         except Exception as exc:  # one unreadable mail must not sink the others
             notes.append(f"skipped an unreadable mail ({type(exc).__name__})")
             continue
         if item is not None:
             items.append(item)
+        elif reply is not None:
+            thread.append(reply)
     if count == 0:
         raise FetchError(f"{what}: no mail found (empty or not an mbox)")
     revisions = build_revisions(items)
@@ -368,7 +430,7 @@ def parse_mails(messages: Iterable[Message], what: str) -> Parsed:
     for item in items:
         change_id = change_id or item.trailers.get("change-id")
     newest = revisions[max(revisions)]
-    return Parsed(series_of(newest, change_id), revisions, tuple(notes))
+    return Parsed(series_of(newest, change_id), revisions, tuple(notes), tuple(thread))
 
 
 def with_base(revision: Revision, base: str | None) -> Revision:

@@ -13,6 +13,12 @@ Per-list policy decides the initial state: ``muted`` (recorded, never sent),
 ``held`` (waits for ``reviewbot outbox approve``) or ``pending`` after a
 delay; who the reply goes to; a rate limit per hour; a maximum series size;
 and whether "no findings" replies are sent at all.
+
+Who a reply goes to is chosen when it is written and again when it is
+claimed for sending (reviewbot.addresses.choose): people who replied in the
+patch's thread in between (reviewbot.storage.thread) join its Cc, under the
+list's ``max_recipients``, and the row's To/Cc and ``to_addrs`` are
+rewritten before a byte goes to the SMTP server.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from reviewbot.addresses import Recipients
 from reviewbot.config import Config, ListConfig, ListPolicy, PolicyMode, ReplyTo, SmtpConfig
 from reviewbot.models import Review
 from reviewbot.storage.models import OutboxRow, RevisionRow, SeriesRow
+from reviewbot.storage.thread import repliers
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +102,26 @@ def _is_clean(reply: ReplyLike, review: Review) -> bool:
     return reply.in_reply_to not in with_findings
 
 
-def _recipients(reply: ReplyLike, lst: ListConfig | None, policy: ListPolicy) -> Recipients:
+def _thread_wanted(lst: ListConfig | None, policy: ListPolicy) -> bool:
+    return lst is not None and bool(lst.address) and policy.reply_to is ReplyTo.BOTH
+
+
+def _recipients(
+    reply: ReplyLike,
+    lst: ListConfig | None,
+    policy: ListPolicy,
+    thread: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> Recipients:
     listaddr = [lst.address] if lst is not None and lst.address else []
     cap = policy.max_recipients
     if policy.reply_to is ReplyTo.AUTHOR or not listaddr:
-        return addresses.choose(reply.to, [], [], cap)
+        return addresses.choose(reply.to, [], [], cap, exclude)
     if policy.reply_to is ReplyTo.LIST:
-        return addresses.choose([], listaddr, [], cap)
-    # everyone the patch was sent to stays on the thread, as a human reviewer
-    # would keep them, when they fit under the list's cap
-    return addresses.choose(reply.to, listaddr, reply.cc, cap)
+        return addresses.choose([], listaddr, [], cap, exclude)
+    # the people who replied in the thread, then everyone the patch was sent
+    # to, stay on the thread as a human reviewer would keep them, under the cap
+    return addresses.choose(reply.to, listaddr, reply.cc, cap, exclude, thread=thread)
 
 
 def _message(reply: ReplyLike, message_id: str, sender: str, rcpt: Recipients) -> EmailMessage:
@@ -150,7 +167,8 @@ def write_replies(
         if session.scalar(select(OutboxRow.id).where(OutboxRow.key == key)):
             continue
         message_id = f"reviewbot.{key[:24]}@{cfg.message_domain}"
-        rcpt = _recipients(reply, lst, policy)
+        thread = repliers(session, reply.in_reply_to) if _thread_wanted(lst, policy) else []
+        rcpt = _recipients(reply, lst, policy, thread, [cfg.smtp.sender])
         msg = _message(reply, message_id, cfg.smtp.sender, rcpt)
         state, note = {
             PolicyMode.MUTED: (OutboxState.MUTED, "list is muted"),
@@ -357,17 +375,24 @@ def send_due(
             if _sent_last_hour(session, list_name, now) >= rate:
                 stats.rate_limited += 1
                 continue
+            # Who replied in the thread since the row was written joins it now.
+            fresh = _readdressed(session, cfg, row, lst)
             # The claim: only one sender gets the row, and the claim is durable
-            # before a byte goes to the SMTP server.
+            # (with the recipients it goes to) before a byte goes to the SMTP server.
             claimed = _run(
                 session,
                 update(OutboxRow)
                 .where(OutboxRow.id == row_id, OutboxRow.state == OutboxState.PENDING.value)
-                .values(state=OutboxState.SENDING.value, attempts=OutboxRow.attempts + 1),
+                .values(
+                    state=OutboxState.SENDING.value,
+                    attempts=OutboxRow.attempts + 1,
+                    **(fresh or {}),
+                ),
             ).rowcount
             session.commit()
             if not claimed:
                 continue
+            session.refresh(row)
             raw, recipients, attempts = row.raw, addresses.addr_specs([row.to_addrs]), row.attempts
         try:
             result = deliver_fn(cfg.smtp, raw, recipients)
@@ -379,6 +404,71 @@ def send_due(
         if result.outcome is Outcome.RETRY and result.detail.startswith("connect"):
             break  # the server is down: the other rows would each wait for the same timeout
     return stats
+
+
+_ADDRESS_FIELDS = ("to", "cc")
+
+
+def _with_recipients(raw: str, rcpt: Recipients) -> str:
+    """``raw`` with its To: and Cc: fields replaced by ``rcpt`` (after From:)."""
+    head, sep, body = raw.partition("\n\n")
+    kept: list[str] = []
+    skipping = False
+    at = 0
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t"):  # a folded field goes with the field above it
+            if not skipping:
+                kept.append(line)
+            continue
+        name = line.split(":", 1)[0].strip().lower()
+        skipping = name in _ADDRESS_FIELDS
+        if not skipping:
+            kept.append(line)
+            if name == "from":
+                at = len(kept)
+    # the same folding as the rows written by _message
+    policy = email.policy.default.clone(max_line_length=998)
+    fields = []
+    for name, addrs in (("To", rcpt.to), ("Cc", rcpt.cc)):
+        if addrs:
+            value = policy.header_factory(name, addresses.header_value(addrs))
+            fields.append(value.fold(policy=policy).rstrip("\n"))
+    while at < len(kept) and kept[at][:1] in (" ", "\t"):
+        at += 1  # after a folded From: too
+    return "\n".join([*kept[:at], *fields, *kept[at:]]) + sep + body
+
+
+def _readdressed(
+    session: Session, cfg: Config, row: OutboxRow, lst: ListConfig | None
+) -> dict[str, str] | None:
+    """New ``raw`` and ``to_addrs`` for a row whose thread gained repliers, else None.
+
+    The row's To: is the author as chosen when it was written, its Cc: the
+    list, the repliers known then and the patch's other To/Cc if they fitted;
+    choosing again with the repliers known now keeps that order under the cap.
+    """
+    policy = lst.policy if lst is not None else ListPolicy()
+    if lst is None or not _thread_wanted(lst, policy) or not row.patch_message_id:
+        return None
+    try:
+        thread = repliers(session, row.patch_message_id)
+        if not thread:
+            return None
+        msg = email.message_from_string(row.raw, policy=email.policy.compat32)
+        to = [str(v) for v in msg.get_all("To", [])]
+        cc = [str(v) for v in msg.get_all("Cc", [])]
+        rcpt = addresses.choose(
+            to, [lst.address], cc, policy.max_recipients, [cfg.smtp.sender], thread=thread
+        )
+        if not rcpt.envelope or rcpt.envelope == addresses.addr_specs([row.to_addrs]):
+            return None
+        raw = _with_recipients(row.raw, rcpt)
+    except Exception as exc:  # never a reason not to send what was written
+        log.warning("outbox %d: recipients not recomputed: %s", row.id, exc)
+        return None
+    added = len(rcpt.envelope) - len(addresses.addr_specs([row.to_addrs]))
+    log.info("outbox %d: %d recipient(s) now, %+d since written", row.id, len(rcpt.envelope), added)
+    return {"raw": raw, "to_addrs": ", ".join(rcpt.envelope)}
 
 
 def _settle(

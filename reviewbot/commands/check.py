@@ -8,6 +8,7 @@ including a series of which no hunk of a C file applies to the tree.
 from __future__ import annotations
 
 import argparse
+import email.utils
 import json
 import os
 import shlex
@@ -18,6 +19,7 @@ from pathlib import Path
 from reviewbot.config import LimitsConfig, limit_from_env
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.git import Repo
+from reviewbot.mail import ThreadMail, repliers
 from reviewbot.models import ExitStatus, Review, Revision, Series
 from reviewbot.pipeline import coverage, fetch, post, report, review_revision
 from reviewbot.report_json import review_to_json
@@ -151,6 +153,22 @@ def _recorded_identical(
         return review, found.version
 
 
+def _with_repliers(
+    replies: list[report.ReplyMail], thread: tuple[ThreadMail, ...]
+) -> list[report.ReplyMail]:
+    """Each reply with the people who replied in its patch's thread (the fetched
+    thread's mails that are not patches and not the bot's own)."""
+    if not thread:
+        return replies
+    ours = {r.message_id for r in replies}
+    out = []
+    for reply in replies:
+        domain = email.utils.parseaddr(reply.sender)[1].rpartition("@")[2]
+        who = repliers(thread, reply.in_reply_to, ours, domain)
+        out.append(replace(reply, thread=who) if who else reply)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     tree = Path(args.tree)
     if not tree.is_dir():
@@ -208,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
     replies = report.render_replies(
         review, previous=previous, tool_cmd=reproduce_command(args, first)
     )
+    replies = _with_repliers(replies, fetched.thread)
     # Replies are filed when they are what was asked for (email, --send) or
     # where asked (--outbox); never into the user's kernel tree by default.
     outbox = Path(args.outbox) if args.outbox else default_outbox()

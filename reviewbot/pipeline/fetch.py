@@ -37,6 +37,7 @@ class FetchResult:
     notes: tuple[str, ...] = ()
     base: str | None = None  # a base implied by the source (the A of A..B)
     raw: bytes = b""  # the mails as read (an mbox), kept so that nothing is lost
+    thread: tuple[mail.ThreadMail, ...] = ()  # replies in the thread (not patches)
 
 
 MAX_MBOX_BYTES = 256 << 20  # a whole busy month of linux-mm is far less
@@ -80,6 +81,7 @@ def run(req: FetchRequest) -> FetchResult:
             result.notes,
             base=repo.resolve(start),
             raw=data,
+            thread=result.thread,
         )
     assert req.target is not None
     msgid, url_base = lore.parse_target(req.target)
@@ -127,4 +129,6 @@ def _choose(parsed: mail.Parsed, version: int | None, what: str) -> FetchResult:
     if version != versions[-1]:
         first = revision.cover or revision.patches[0]
         series = Series(first.subject, first.author, series.change_id)
-    return FetchResult(series, revision, versions, parsed.revisions, parsed.notes)
+    return FetchResult(
+        series, revision, versions, parsed.revisions, parsed.notes, thread=parsed.thread
+    )

@@ -131,8 +131,16 @@ def send_smtp(
         marker = _sent_marker(Path(outbox), reply) if outbox is not None else None
         if marker is not None and marker.exists():
             continue
-        # the first Cc is the patch's To (the list, as b4 and git send-email write it)
-        rcpt = choose(reply.to, reply.cc[:1], reply.cc[1:], max_recipients)
+        # the first Cc is the patch's To (the list, as b4 and git send-email write it);
+        # the people who replied in the thread come before the patch's other To/Cc
+        rcpt = choose(
+            reply.to,
+            reply.cc[:1],
+            reply.cc[1:],
+            max_recipients,
+            exclude=(reply.sender,),
+            thread=reply.thread,
+        )
         try:
             msg = reply.as_message()
             for name, addrs in (("To", rcpt.to), ("Cc", rcpt.cc)):

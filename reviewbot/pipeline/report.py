@@ -49,6 +49,9 @@ class ReplyMail:
     body: str
     sender: str = DEFAULT_FROM
     finding_ids: tuple[str, ...] = field(default=())
+    # people who replied in the patch's thread (Cc after ``cc``; mailed under
+    # the recipients cap before the patch's own To/Cc, reviewbot.addresses.choose)
+    thread: tuple[str, ...] = field(default=())
 
     def as_message(self) -> EmailMessage:
         # Message-IDs are not folded: some tools read them back with the fold.
@@ -56,8 +59,9 @@ class ReplyMail:
         msg["From"] = self.sender
         if self.to:
             msg["To"] = ", ".join(self.to)
-        if self.cc:
-            msg["Cc"] = ", ".join(self.cc)
+        cc = list(dict.fromkeys([*self.cc, *(t for t in self.thread if t not in self.to)]))
+        if cc:
+            msg["Cc"] = ", ".join(cc)
         msg["Subject"] = self.subject
         msg["Message-ID"] = f"<{self.message_id}>"
         msg["In-Reply-To"] = f"<{self.in_reply_to}>"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapper
 
 MAX_ID = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ID_COLUMNS = frozenset({"message_id", "patch_message_id", "change_id", "finding_id", "key"})
+_ID_COLUMNS = frozenset({"message_id", "patch_message_id", "change_id", "finding_id", "key", "ref"})
 
 
 def clean_text(value: str) -> str:

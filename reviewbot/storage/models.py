@@ -213,6 +213,24 @@ class MessageRow(Base):
     raw: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default=MessageState.NEW)
     reason: Mapped[str | None] = mapped_column(Text)  # why a mail was quarantined
+    # A reply (not a patch): who wrote it, as one address to mail back
+    # (reviewbot.addresses.sender_of), and the ids it answers (MessageRefRow),
+    # so that the outbox finds the people who replied in a patch's thread.
+    sender: Mapped[str | None] = mapped_column(String(500))
+    refs: Mapped[list[MessageRefRow]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="MessageRefRow.id"
+    )
+
+
+class MessageRefRow(Base):
+    """One id a stored reply names in In-Reply-To or References (bounded per mail)."""
+
+    __tablename__ = "message_refs"
+    __table_args__ = (UniqueConstraint("message_row_id", "ref"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    ref: Mapped[str] = mapped_column(String(200), index=True)  # storage.clean.clean_id form
+    message: Mapped[MessageRow] = relationship(back_populates="refs")
 
 
 class SuppressionRow(Base):

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
+from reviewbot.addresses import sender_of
 from reviewbot.mail import parse_subject
 from reviewbot.storage.clean import clean_id, clean_text
 
@@ -49,6 +50,9 @@ class MailInfo:
     change_id: str | None
     paths: tuple[str, ...]
     body: str
+    # who to mail back when this is a reply in a patch's thread (not a patch):
+    # its From: as exactly one address, else None (reviewbot.addresses.sender_of)
+    sender: str | None = None
 
     @property
     def thread_root(self) -> str:
@@ -115,6 +119,7 @@ def parse_mail(raw: bytes) -> MailInfo | None:
         message_id = next(iter(_ids(str(msg.get("Message-Id", "")))), None)
         subject = _one_line(_header(msg, "Subject"))
         author = _one_line(_header(msg, "From"))
+        raw_from = msg.get("From")
         date_hdr = msg.get("Date")
     except (ValueError, TypeError, IndexError, AttributeError):
         return None
@@ -140,6 +145,10 @@ def parse_mail(raw: bytes) -> MailInfo | None:
     paths = tuple(dict.fromkeys(p for groups in _DIFF_PATH_RE.findall(body) for p in groups if p))
     change = _CHANGE_ID_RE.search(body)
     _, addr = email.utils.parseaddr(author)
+    is_patch = m and not is_reply and index <= total and (index == 0 or bool(paths))
+    sender = None
+    if not is_patch and refs and raw_from is not None:
+        sender = sender_of(clean_text(str(raw_from)))
     return MailInfo(
         message_id=message_id,
         subject=subject,
@@ -149,7 +158,7 @@ def parse_mail(raw: bytes) -> MailInfo | None:
         date=date,
         in_reply_to=in_reply_to,
         references=refs,
-        is_patch=m and not is_reply and index <= total and (index == 0 or bool(paths)),
+        is_patch=is_patch,
         is_reply=is_reply,
         version=version,
         index=index,
@@ -157,6 +166,7 @@ def parse_mail(raw: bytes) -> MailInfo | None:
         change_id=clean_id(change.group(1)) if change else None,
         paths=paths,
         body=body,
+        sender=sender,
     )
 
 

@@ -24,12 +24,14 @@ from sqlalchemy.orm import Session
 
 from reviewbot.config import ListConfig
 from reviewbot.storage.models import (
+    MessageRefRow,
     MessageRow,
     PatchRow,
     RevisionRow,
     SeriesRow,
 )
 from reviewbot.storage.states import MessageState, RevisionState
+from reviewbot.storage.thread import thread_refs
 from reviewbot.watch.mail import MailInfo, parse_mail, touches
 
 log = logging.getLogger(__name__)
@@ -60,20 +62,27 @@ def to_mboxrd(raws: Iterable[str]) -> bytes:
     return bytes(out)
 
 
+def _row(inbox_url: str, raw: bytes, info: MailInfo) -> MessageRow:
+    """A mail as stored; a reply also says who wrote it and which ids it answers."""
+    row = MessageRow(
+        message_id=info.message_id,
+        inbox_url=inbox_url,
+        raw=decode_raw(raw),
+        state=MessageState.NEW if info.is_patch else MessageState.IGNORED,
+    )
+    if not info.is_patch:
+        row.sender = info.sender
+        row.refs = [MessageRefRow(ref=ref) for ref in thread_refs(info.references)]
+    return row
+
+
 def store_message(session: Session, inbox_url: str, raw: bytes, info: MailInfo | None) -> bool:
     """Record one mail; False for a message-id already seen (the same mail twice)."""
     if info is None:
         return False
     if session.scalar(select(MessageRow.id).where(MessageRow.message_id == info.message_id)):
         return False
-    session.add(
-        MessageRow(
-            message_id=info.message_id,
-            inbox_url=inbox_url,
-            raw=decode_raw(raw),
-            state=MessageState.NEW if info.is_patch else MessageState.IGNORED,
-        )
-    )
+    session.add(_row(inbox_url, raw, info))
     session.flush()
     return True
 
@@ -120,14 +129,7 @@ def store_messages(
             dups += 1
             continue
         seen.add(info.message_id)
-        session.add(
-            MessageRow(
-                message_id=info.message_id,
-                inbox_url=inbox_url,
-                raw=decode_raw(raw),
-                state=MessageState.NEW if info.is_patch else MessageState.IGNORED,
-            )
-        )
+        session.add(_row(inbox_url, raw, info))
         stored.append(info)
     session.flush()
     return stored, dups

@@ -30,6 +30,7 @@ from reviewbot.config import ListPolicy
 from reviewbot.outbox import _message
 from reviewbot.storage.models import MessageRow, SuppressionRow
 from reviewbot.storage.sessions import sessions_for
+from reviewbot.storage.thread import MAX_REFS, repliers
 from reviewbot.terminal import escape_controls
 from reviewbot.watch.mail import MailInfo
 from reviewbot.watch.series import group_pending
@@ -180,7 +181,16 @@ def test_any_headers_pass_the_door_without_a_traceback(
         if isinstance(info, MailInfo):
             assert _clean(info.subject) and _clean(info.author) and len(info.message_id) <= 200
             assert not any(ord(c) < 32 for c in info.subject)
-            rcpt = addresses.choose([info.author], [lst.address], [], ListPolicy().max_recipients)
+            if info.sender is not None:  # one address to mail back, or nobody
+                assert len(addresses.parse_addresses([info.sender])) == 1
+                assert len(info.sender) <= addresses.MAX_SENDER and _clean(info.sender)
+            rcpt = addresses.choose(
+                [info.author],
+                [lst.address],
+                [],
+                ListPolicy().max_recipients,
+                thread=[info.sender or ""],
+            )
             for spec in rcpt.envelope:
                 assert spec.isascii() and not any(c in spec for c in "\r\n ,<>")
             reply = _Reply(info)
@@ -191,6 +201,9 @@ def test_any_headers_pass_the_door_without_a_traceback(
         assert s.scalars(select(SuppressionRow)).first() is None
         for row in s.scalars(select(MessageRow)):
             assert _clean(row.raw) and len(row.message_id) <= 200
+            assert len(row.refs) <= MAX_REFS and all(len(r.ref) <= 200 for r in row.refs)
+            for ref in row.refs:  # the query the outbox makes finds the reply
+                assert (row.sender in repliers(s, ref.ref)) is (row.sender is not None)
 
 
 class _Reply:

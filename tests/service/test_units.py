@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reviewbot.addresses import addr_specs, choose, parse_addresses, sender_of
 from reviewbot.cli import main
 from reviewbot.devtools.mails import series_mails
 from reviewbot.errors import FetchError
@@ -50,6 +51,60 @@ def test_replies_and_covers_are_told_apart() -> None:
     assert cover.change_id == "20261126-swap-batch-0123456789ab"
     reply = parse_mail(b"Message-Id: <r@x>\nSubject: Re: [PATCH 1/3] mm: x\n\n> diff\n")
     assert reply is not None and reply.is_reply and not reply.is_patch
+
+
+@pytest.mark.parametrize(
+    ("value", "sender"),
+    [
+        ("Kit Reclaimer <kit@example.org>", "Kit Reclaimer <kit@example.org>"),
+        ('"Doe, John" <john@example.org>', '"Doe, John" <john@example.org>'),
+        ("=?utf-8?q?Doe=2C_John?= <john@example.org>", '"Doe, John" <john@example.org>'),
+        (
+            '"eve@evil.example, mallory@evil.example" <real@example.org>',
+            '"eve@evil.example, mallory@evil.example" <real@example.org>',  # a name, one address
+        ),
+        ("eve@evil.example, mallory@evil.example <x@evil.example>", None),
+        ("a@example.org, b@example.org", None),
+        ("undisclosed-recipients:;", None),
+        ("Jörg <jörg@exämple.org>", None),
+        ("no-domain", None),
+        ("Kit\n <kit@example.org>", "Kit <kit@example.org>"),
+        ("=?utf-8?q?Nul=00Name?= <nul@example.org>", "nul@example.org"),
+        ("=?utf-8?q?Esc=1B]0;x=07?= <esc@example.org>", "esc@example.org"),
+        (f"{'N' * 600} <long@example.org>", "long@example.org"),
+        ("", None),
+    ],
+)
+def test_a_replier_is_one_address_or_nobody(value: str, sender: str | None) -> None:
+    got = sender_of(value)
+    assert got == sender
+    if got is not None:
+        assert len(parse_addresses([got])) == 1 and "evil" not in addr_specs([got])[0]
+
+
+def test_repliers_come_after_the_list_and_before_the_others() -> None:
+    rcpt = choose(
+        ["Ada <ada@example.org>"],
+        ["linux-mm@kvack.org"],
+        ["Cc One <cc1@example.org>"],
+        5,
+        ["bot@reviewbot.test"],
+        thread=["R1 <r1@example.org>", "bot@reviewbot.test", "ada@example.org", "r2@example.org"],
+    )
+    assert rcpt.envelope == [
+        "ada@example.org",
+        "linux-mm@kvack.org",
+        "r1@example.org",
+        "r2@example.org",
+        "cc1@example.org",
+    ]
+    assert rcpt.dropped == 0
+    # no room left for the patch's others: none of them, all counted
+    rcpt = choose(["ada@example.org"], ["l@x.org"], ["c1@x.org", "c2@x.org"], 4, thread=["r@x.org"])
+    assert rcpt.envelope == ["ada@example.org", "l@x.org", "r@x.org"] and rcpt.dropped == 2
+    # repliers fill the room one by one
+    rcpt = choose(["ada@example.org"], ["l@x.org"], [], 3, thread=["r1@x.org", "r2@x.org"])
+    assert rcpt.envelope == ["ada@example.org", "l@x.org", "r1@x.org"] and rcpt.dropped == 1
 
 
 def test_commands_outside_quotes_only() -> None:

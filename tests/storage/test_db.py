@@ -168,3 +168,47 @@ def test_processes_starting_together_on_postgresql() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_0004_adds_thread_replies_and_goes_back(db_url: str) -> None:
+    """Replies findable by thread (messages.sender, message_refs): up from 0003 with
+    stored mail, down again, and up again, on SQLite and PostgreSQL."""
+    open_db(db_url)
+    cfg = alembic_config()
+    engine = get_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+            assert "message_refs" not in inspect(conn).get_table_names()
+            conn.execute(
+                text(
+                    "INSERT INTO messages (message_id, inbox_url, received, raw, state)"
+                    " VALUES ('old@x', 'http://i/l', '2026-01-01', 'From: a@x', 'ignored')"
+                )
+            )
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            columns = {c["name"] for c in inspect(conn).get_columns("messages")}
+            assert "sender" in columns
+            indexes = inspect(conn).get_indexes("message_refs")
+            assert [i["column_names"] for i in indexes if i["name"] == "ix_message_refs_ref"] == [
+                ["ref"]
+            ]
+            assert conn.execute(text("SELECT sender FROM messages")).one() == (None,)
+            mid = conn.execute(text("SELECT id FROM messages")).scalar()
+            conn.execute(
+                text("INSERT INTO message_refs (message_row_id, ref) VALUES (:m, :r)"),
+                {"m": mid, "r": "p" * 200},
+            )
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+            assert "message_refs" not in inspect(conn).get_table_names()
+            assert conn.execute(text("SELECT message_id FROM messages")).scalar() == "old@x"
+    finally:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        dispose_engine(db_url)
