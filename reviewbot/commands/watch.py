@@ -10,6 +10,7 @@ import threading
 from types import FrameType
 
 from reviewbot.config import load_config
+from reviewbot.dkim_auth import KeysFileError
 from reviewbot.errors import UsageError
 from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.watcher import Watcher
@@ -36,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
     watcher = Watcher(
         cfg, sessions, dispatcher.enqueue, stale=dispatcher.stale, tick=dispatcher.pump
     )
+    try:
+        watcher.dkim.check_keys()  # a keys file that cannot be read: say so now
+    except KeysFileError as exc:
+        dispatcher.close()
+        raise UsageError(f"config: {exc}") from None
     try:
         if args.once:
             stats = watcher.poll_once()
