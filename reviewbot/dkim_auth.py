@@ -5,7 +5,9 @@ A reviewer command (``reviewbot/reviewer_commands.py``) counts only when
 
 - the mail has one From: header, and at most one Message-Id, In-Reply-To and
   References (a second one on top is what a reader sees, while the signature
-  covers the one at the bottom);
+  covers the one at the bottom), counted as dkimpy and as the email package
+  read them, and no bare CR (a line end to the email package, not to dkimpy:
+  a header could hide a blank line and a command from the verifier);
 - one of its first ``MAX_SIGNATURES`` DKIM-Signature headers has a d= aligned
   with the From: domain: that domain or a parent domain of it (d=kernel.org
   for a@lists.kernel.org, as DMARC's relaxed alignment allows; not a child:
@@ -30,6 +32,8 @@ Names found in the file never reach the network; others go to DNS.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import logging
 import os
 import re
@@ -60,6 +64,7 @@ _QUIET = logging.Logger("reviewbot.dkim_auth.dkimpy", level=logging.CRITICAL + 1
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _ZONE_FIELDS = re.compile(r"^(?:\d+\s+)?(?:IN\s+)?(?:TXT\s+)?", re.IGNORECASE)
 _SINGLE = (b"from", b"message-id", b"in-reply-to", b"references")
+_BARE_CR = re.compile(rb"\r(?!\n)")
 _OK, _UNALIGNED, _FAILED = object(), object(), object()  # what one signature says
 
 
@@ -96,8 +101,8 @@ def parse_keys(text: str) -> tuple[dict[str, bytes | None], list[str]]:
     """The keys file's names and records (None: pinned "no key"), and its bad lines."""
     keys: dict[str, bytes | None] = {}
     problems: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
+    for n, text_line in enumerate(text.splitlines(), 1):
+        line = text_line.strip()
         if not line or line.startswith("#"):
             continue
         name, _, rest = line.partition(" ")
@@ -239,13 +244,19 @@ class DkimVerifier:
             keys = self.pinned.load() if self.pinned is not None else {}
         except KeysFileError as exc:
             return Verdict(False, str(exc))
+        if _BARE_CR.search(raw):
+            # the email package ends a line there, dkimpy does not: the headers and
+            # the body the command is read from would not be the ones verified
+            return Verdict(False, "a bare CR in the mail (read and verified differently)")
         try:
             signer = dkim.DKIM(raw, logger=_QUIET, minkey=MIN_KEY_BITS)
         except dkim.DKIMException as exc:
             return Verdict(False, f"headers unreadable for DKIM: {_show(str(exc))}")
         names = [bytes(name).lower() for name, _ in signer.headers]
+        read = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         for single in _SINGLE:
-            count = names.count(single)
+            # as dkimpy sees them and as the mail's reader (watch/mail.py) does
+            count = max(names.count(single), len(read.get_all(single.decode(), [])))
             if count > 1 or (single == b"from" and count == 0):
                 return Verdict(False, f"{single.decode()} header appears {count} times")
         sigs = [bytes(v) for n, v in signer.headers if bytes(n).lower() == b"dkim-signature"]
@@ -255,7 +266,9 @@ class DkimVerifier:
         failures: list[str] = []
         for idx, value in enumerate(sigs[:MAX_SIGNATURES]):
             try:
-                state, text = self._one(signer, idx, value, from_domain, set(names), keys)
+                state, text = self._one(
+                    signer, idx, value, from_domain=from_domain, names=set(names), keys=keys
+                )
             except Exception as exc:  # one bad signature does not spoil the others
                 state = _FAILED
                 text = f"DKIM verifier failed: {type(exc).__name__}: {_show(str(exc))}"
@@ -271,6 +284,7 @@ class DkimVerifier:
         signer: dkim.DKIM,
         idx: int,
         value: bytes,
+        *,
         from_domain: str,
         names: set[bytes],
         keys: dict[str, bytes | None],

@@ -229,8 +229,8 @@ class Watcher:
         raws = {info.message_id: raw for raw, info in good if info is not None}
         for info in stored:
             if not info.is_patch:
-                raw = raws.get(info.message_id)
-                counts.commands += len(apply_commands(session, info, lst, raw, self.dkim))
+                as_sent = raws.get(info.message_id)
+                counts.commands += len(apply_commands(session, info, lst, as_sent, self.dkim))
         return counts
 
     def _advance(self, session: Session, inbox_url: str, epoch: int, commit: str) -> None:
