@@ -53,7 +53,8 @@ MAX_SIGNATURE_BYTES = 8 * 1024  # a real one is under 1 KB
 MAX_MAIL_BYTES = 16 * 1024 * 1024
 MAX_KEYS_FILE_BYTES = 1024 * 1024
 MIN_KEY_BITS = 1024
-_CACHE_SECONDS = 300.0  # a DNS answer (or failure) is reused this long
+_CACHE_SECONDS = 300.0  # a DNS answer is reused this long
+_CACHE_FAILURE_SECONDS = 30.0  # and a failed lookup (timeout, no resolver) this long
 _CACHE_SIZE = 256
 
 # (name, timeout) -> the TXT record, or None when there is none
@@ -196,6 +197,8 @@ class _Lookup:
 
 
 class DkimVerifier:
+    """Verifies the From: of mails; one per watcher (the keys file and DNS answers cached)."""
+
     def __init__(self, keys_file: str = "", timeout: float = 5.0, dns: DnsFunc | None = None):
         self.pinned = PinnedKeys(keys_file) if keys_file else None
         self.timeout = timeout
@@ -212,7 +215,9 @@ class DkimVerifier:
         """A key record from DNS (cached a while), or why the lookup failed."""
         now = time.monotonic()
         hit = self._cache.get(name)
-        if hit is not None and now - hit[0] < _CACHE_SECONDS:
+        if hit is not None and now - hit[0] < (
+            _CACHE_FAILURE_SECONDS if hit[2] else _CACHE_SECONDS
+        ):
             return hit[1], hit[2]
         if self._lookups_left <= 0:
             return None, f"more than {MAX_LOOKUPS} DNS lookups for one mail"
