@@ -46,6 +46,11 @@ class PolicyMode(enum.Enum):
     SEND = "send"  # send after the delay
 
 
+class CommandsDkim(enum.Enum):
+    REQUIRED = "required"  # a command counts only from a DKIM-authenticated From:
+    OFF = "off"  # From: is trusted unverified (anyone can write it)
+
+
 class ReplyTo(enum.Enum):
     AUTHOR = "author"
     LIST = "list"
@@ -62,6 +67,7 @@ class ListPolicy:
     send_clean: bool = False  # also mail "no findings" replies
     max_commands: int = 10  # "reviewbot: invalid" lines counted per mail, at most
     max_recipients: int = 20  # addresses per reply (list, author, thread), at most
+    commands_dkim: CommandsDkim = CommandsDkim.REQUIRED  # how a command's sender is believed
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,16 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class CommandsConfig:
+    """How the sender of a reviewer command is authenticated (DKIM)."""
+
+    # A file of pinned DKIM keys, "selector._domainkey.domain. <TXT record>" a
+    # line: names found there are answered from it, never from DNS; "" = DNS only.
+    dkim_keys: str = ""
+    dns_timeout: float = 5.0  # seconds per DKIM key lookup in DNS
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     max_patches: int = 1000  # larger series are said too large and not reviewed
     max_blob_bytes: int = 64 * 1024 * 1024  # a file bigger than this is not read whole
@@ -135,6 +151,7 @@ class Config:
     watch: WatchConfig = WatchConfig()
     worker: WorkerConfig = WorkerConfig()
     limits: LimitsConfig = LimitsConfig()
+    commands: CommandsConfig = CommandsConfig()
     lists: tuple[ListConfig, ...] = field(default_factory=tuple)
 
     def list_named(self, name: str | None) -> ListConfig | None:
@@ -202,6 +219,7 @@ def parse_config(data: dict[str, Any]) -> Config:
         ("watch", WatchConfig),
         ("worker", WorkerConfig),
         ("limits", LimitsConfig),
+        ("commands", CommandsConfig),
     ):
         table = data.pop(name, {})
         if not isinstance(table, dict):
@@ -240,6 +258,10 @@ def parse_config(data: dict[str, Any]) -> Config:
     if cfg.worker.time_limit >= cfg.worker.visibility_timeout:
         # A task running past the visibility timeout is delivered again while still running.
         raise UsageError("config: worker.time_limit must be below worker.visibility_timeout")
+    if not 0 < cfg.commands.dns_timeout <= 60:
+        raise UsageError("config: commands.dns_timeout must be above 0 and at most 60 seconds")
+    if "\0" in cfg.commands.dkim_keys:
+        raise UsageError("config: commands.dkim_keys must be a path")
     if cfg.worker.soft_time_limit > cfg.worker.time_limit:
         raise UsageError("config: worker.soft_time_limit must not exceed worker.time_limit")
     return cfg

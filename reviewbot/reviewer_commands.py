@@ -8,10 +8,14 @@ all of these hold, and is otherwise ignored with a log line saying why:
 - the sender is allowed by the list's policy: a maintainer or reviewer named
   in the config (``[[lists]] maintainers``/``reviewers``), or the series'
   own author;
+- that sender is who the mail says: a DKIM signature of the From: domain (or
+  a parent of it) verifies (``reviewbot/dkim_auth.py``), unless the list's
+  ``policy.commands_dkim`` is ``"off"``, when From: is trusted unverified;
 - the finding id is one the bot reported in that series;
 - it is among the first ``policy.max_commands`` commands of the mail.
 
-The suppression is recorded for that series only, with who asked and why
+The suppression is recorded for that series only, with who asked and how
+they were authenticated (``by``: "Name <addr> (DKIM d=example.org)") and why
 (the dashboard lists them).  Quoted lines (``> ...``) are ignored so that
 quoting our own footer does not suppress anything.
 """
@@ -26,7 +30,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reviewbot.config import ListConfig, ListPolicy
+from reviewbot.config import CommandsDkim, ListConfig, ListPolicy
+from reviewbot.dkim_auth import DkimVerifier
 from reviewbot.storage.models import (
     FindingRow,
     OutboxRow,
@@ -100,8 +105,38 @@ def _reported_in(session: Session, series_id: int, ids: list[str]) -> set[str]:
     )
 
 
-def apply_commands(session: Session, info: MailInfo, lst: ListConfig | None) -> list[str]:
-    """Record the suppressions a reply may ask for; returns the finding ids suppressed."""
+def authenticated(
+    info: MailInfo,
+    raw: bytes | None,
+    policy: ListPolicy,
+    verifier: DkimVerifier | None,
+    who: str,
+) -> str | None:
+    """How the sender was authenticated ("DKIM d=example.org"), or None (logged)."""
+    if policy.commands_dkim is CommandsDkim.OFF:
+        log.info("%s: commands_dkim is off: From: trusted unverified", who)
+        return "From: unverified"
+    if raw is None:
+        log.warning("%s: commands ignored: no raw mail to verify DKIM on", who)
+        return None
+    verdict = (verifier or DkimVerifier()).verify(raw, info.author_addr)
+    if not verdict.ok:
+        log.warning("%s: commands ignored: %s", who, verdict.how)
+        return None
+    return verdict.how
+
+
+def apply_commands(
+    session: Session,
+    info: MailInfo,
+    lst: ListConfig | None,
+    raw: bytes | None = None,
+    verifier: DkimVerifier | None = None,
+) -> list[str]:
+    """Record the suppressions a reply may ask for; returns the finding ids suppressed.
+
+    ``raw`` is the mail as it came (DKIM is verified on it); ``verifier`` holds
+    the pinned keys and the DNS timeout (``[commands]``), DNS only when None."""
     policy = lst.policy if lst is not None else ListPolicy()
     commands = parse_commands(info.body, limit=policy.max_commands + 1)
     if not commands:
@@ -125,6 +160,9 @@ def apply_commands(session: Session, info: MailInfo, lst: ListConfig | None) -> 
             series.id,
         )
         return []
+    how = authenticated(info, raw, policy, verifier, who)
+    if how is None:
+        return []
     reported = _reported_in(session, series.id, [c.finding_id for c in commands])
     done = []
     for cmd in commands:
@@ -142,7 +180,7 @@ def apply_commands(session: Session, info: MailInfo, lst: ListConfig | None) -> 
                 SuppressionRow(
                     finding_id=cmd.finding_id,
                     series_id=series.id,
-                    by=info.author,
+                    by=f"{info.author} ({how})",
                     reason=cmd.reason,
                 )
             )

@@ -10,6 +10,7 @@ import threading
 from types import FrameType
 
 from reviewbot.config import load_config
+from reviewbot.dkim_auth import DkimVerifier, KeysFileError
 from reviewbot.errors import UsageError
 from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.watcher import Watcher
@@ -26,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, watch=dataclasses.replace(cfg.watch, interval=args.interval))
     if not cfg.lists:
         raise UsageError("no [[lists]] in the config: nothing to watch")
+    try:  # a pinned keys file that cannot be read: said now, not at the first command
+        DkimVerifier(cfg.commands.dkim_keys).check_keys()
+    except KeysFileError as exc:
+        raise UsageError(f"config: commands.dkim_keys: {exc}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     # Alembic's "Context impl SQLiteImpl." on every start is noise, not news.
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reviewbot.config import Config, ListConfig
+from reviewbot.dkim_auth import DkimVerifier
 from reviewbot.errors import FetchError
 from reviewbot.outbox import SendStats, send_due
 from reviewbot.reviewer_commands import apply_commands
@@ -98,6 +99,8 @@ class Watcher:
         # reaps and starts its review processes (workers/dispatch.py)
         self.tick = tick
         self.failures: dict[str, int] = {}
+        # who sent a reviewer command: pinned DKIM keys, then DNS
+        self.dkim = DkimVerifier(cfg.commands.dkim_keys, cfg.commands.dns_timeout)
 
     # -- one poll ------------------------------------------------------------
     def poll_once(self, now: dt.datetime | None = None) -> PollStats:
@@ -223,9 +226,11 @@ class Watcher:
         stored, dups = store_messages(session, lst.inbox_url, good)
         counts.duplicates += dups
         counts.stored = len(stored)
+        raws = {info.message_id: raw for raw, info in good if info is not None}
         for info in stored:
             if not info.is_patch:
-                counts.commands += len(apply_commands(session, info, lst))
+                as_sent = raws.get(info.message_id)
+                counts.commands += len(apply_commands(session, info, lst, as_sent, self.dkim))
         return counts
 
     def _advance(self, session: Session, inbox_url: str, epoch: int, commit: str) -> None:

@@ -97,6 +97,7 @@ def test_example_config_documents_every_key() -> None:
     import dataclasses
 
     from reviewbot.config import (
+        CommandsConfig,
         Config,
         LimitsConfig,
         ListConfig,
@@ -116,9 +117,10 @@ def test_example_config_documents_every_key() -> None:
         WatchConfig,
         WorkerConfig,
         LimitsConfig,
+        CommandsConfig,
     ):
         for f in dataclasses.fields(cls):
-            if f.name not in ("smtp", "watch", "worker", "lists", "policy", "limits"):
+            if f.name not in ("smtp", "watch", "worker", "lists", "policy", "limits", "commands"):
                 assert f.name in keys, f"{cls.__name__}.{f.name} is not in the example config"
 
 

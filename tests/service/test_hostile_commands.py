@@ -1,7 +1,10 @@
 """Reviewer commands have authority: nobody else can silence a finding.
 
 A real public-inbox, the watcher reviewing in-process, a real SMTP sink: the
-bot's replies are the outbox rows that commands must answer to.
+bot's replies are the outbox rows that commands must answer to.  The mails
+that must count are DKIM-signed by example.org with a key made at test time
+and pinned in a keys file (reviewbot/devtools/dkimkeys.py); the forged ones
+are not signed, which is also what these tests are about.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from reviewbot.config import Config
+from reviewbot.devtools.dkimkeys import Signer, pin_keys
 from reviewbot.devtools.mails import mbox, series_mails
 from reviewbot.devtools.publicinbox import PublicInbox
 from reviewbot.devtools.services import SmtpSink
@@ -25,11 +29,12 @@ from tests.service.test_watch_inbox import _as_mbox, _cfg, _watcher
 pytestmark = pytest.mark.services
 
 MAINTAINER = "mai@example.org"
+EXAMPLE_ORG = Signer("example.org")  # the maintainer's and the series author's domain
 
 
-def _with_staff(cfg: Config) -> Config:
+def _with_staff(cfg: Config, tmp_path: Path) -> Config:
     lst = dataclasses.replace(cfg.lists[0], maintainers=(f"Mai Ntainer <{MAINTAINER}>",))
-    return dataclasses.replace(cfg, lists=(lst,))
+    return pin_keys(dataclasses.replace(cfg, lists=(lst,)), tmp_path / "dkim.keys", [EXAMPLE_ORG])
 
 
 def _fid(reply: Message) -> str:
@@ -56,7 +61,7 @@ def _suppressions(cfg: Config) -> list[tuple[str, int | None, str]]:
 def test_anonymous_and_forged_commands_suppress_nothing(
     public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
-    cfg = _with_staff(_cfg(tmp_path, public_inbox, smtp, db_url))
+    cfg = _with_staff(_cfg(tmp_path, public_inbox, smtp, db_url), tmp_path)
     watcher = _watcher(cfg)
     public_inbox.import_mbox(mbox(series_mails("v", n=2, flagged=(1, 2))))
     watcher.poll_once()
@@ -91,20 +96,18 @@ def test_anonymous_and_forged_commands_suppress_nothing(
     assert stats.read == 5 and stats.commands == 0
     assert _suppressions(cfg) == []
     # the real maintainer, replying to the real mail: counted, for that series only
-    public_inbox.import_mbox(
-        _as_mbox(
-            [_command_mail(f"Mai <{MAINTAINER}>", ours[0], f"reviewbot: invalid {fid} ok", "m@x")]
-        )
-    )
+    real = _command_mail(f"Mai <{MAINTAINER}>", ours[0], f"reviewbot: invalid {fid} ok", "m@x")
+    public_inbox.import_mbox(_as_mbox([EXAMPLE_ORG.sign(real)]))
     assert watcher.poll_once().commands == 1
     ((got, series_id, by),) = _suppressions(cfg)
     assert got == fid and series_id is not None and MAINTAINER in by
+    assert by.endswith("(DKIM d=example.org)")
 
 
 def test_an_author_silences_only_their_own_series(
     public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path, db_url: str
 ) -> None:
-    cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
+    cfg = pin_keys(_cfg(tmp_path, public_inbox, smtp, db_url), tmp_path / "k", [EXAMPLE_ORG])
     watcher = _watcher(cfg)
     # Two series with the same finding id (same checker, file, function, key).
     public_inbox.import_mbox(mbox(series_mails("victim", n=1, flagged=(1,), change_id="v-1")))
@@ -117,7 +120,8 @@ def test_an_author_silences_only_their_own_series(
     # The attacker is the author of their own series (series_mails' author) ...
     author = "Ada Swapwright <ada@example.org>"
     cmd = f"reviewbot: invalid {fid}"
-    public_inbox.import_mbox(_as_mbox([_command_mail(author, attacker, cmd, "a1@x")]))
+    signed = EXAMPLE_ORG.sign(_command_mail(author, attacker, cmd, "a1@x"))
+    public_inbox.import_mbox(_as_mbox([signed]))
     assert watcher.poll_once().commands == 1
     ((_, series_id, _),) = _suppressions(cfg)
     # ... and the suppression is theirs alone: the victim series still gets it.
@@ -137,7 +141,7 @@ def test_an_author_silences_only_their_own_series(
 def test_a_20000_line_mail_makes_at_most_the_cap(
     public_inbox: PublicInbox, smtp: SmtpSink, tmp_path: Path
 ) -> None:
-    cfg = _with_staff(_cfg(tmp_path, public_inbox, smtp))
+    cfg = _with_staff(_cfg(tmp_path, public_inbox, smtp), tmp_path)
     cap = cfg.lists[0].policy.max_commands
     watcher = _watcher(cfg)
     n = cap + 2
@@ -149,7 +153,7 @@ def test_a_20000_line_mail_makes_at_most_the_cap(
     lines = [f"reviewbot: invalid {i}" for i in ids]
     lines += [f"reviewbot: invalid {k:08x}" for k in range(20_000 - len(lines))]
     mail = _command_mail(f"<{MAINTAINER}>", ours[0], "\n".join(lines), "flood@x")
-    public_inbox.import_mbox(_as_mbox([mail]))
+    public_inbox.import_mbox(_as_mbox([EXAMPLE_ORG.sign(mail)]))
     assert watcher.poll_once().commands == cap
     with sessions_for(cfg.database)() as s:
         assert s.scalar(select(func.count(SuppressionRow.id))) == cap
@@ -159,4 +163,5 @@ def test_a_20000_line_mail_makes_at_most_the_cap(
         series_id = s.scalars(select(SuppressionRow.series_id)).first()
     page = app.test_client().get(f"/series/{series_id}").get_data(as_text=True)
     assert "Marked invalid" in page and page.count(MAINTAINER) >= cap
+    assert page.count("DKIM d=example.org") >= cap
     assert all(i in page for i in ids[:cap])

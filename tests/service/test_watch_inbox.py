@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from reviewbot.cli import main
 from reviewbot.config import Config, SmtpConfig
+from reviewbot.devtools.dkimkeys import Signer, pin_keys
 from reviewbot.devtools.mails import mbox, series_mails
 from reviewbot.devtools.publicinbox import PublicInbox
 from reviewbot.devtools.services import SmtpSink, write_config
@@ -171,7 +172,9 @@ def test_v2_is_linked_reviewed_and_names_what_was_fixed(
 ) -> None:
     cfg = _cfg(tmp_path, public_inbox, smtp, db_url)
     lst = dataclasses.replace(cfg.lists[0], maintainers=("mai@example.org",))
-    cfg = dataclasses.replace(cfg, lists=(lst,))
+    # The maintainer's reply is DKIM-signed by example.org (a key made now, pinned).
+    signer = Signer("example.org")
+    cfg = pin_keys(dataclasses.replace(cfg, lists=(lst,)), tmp_path / "dkim.keys", [signer])
     watcher = _watcher(cfg)
     public_inbox.import_mbox(mbox(series_mails("s", version=1, n=3, flagged=(1, 2, 3))))
     watcher.poll_once()
@@ -187,11 +190,14 @@ def test_v2_is_linked_reviewed_and_names_what_was_fixed(
         f"References: <s-v1-0@example.org> <s-v1-2@example.org> {ours['Message-ID']}\n\n"
         f"> bug: something  [id {fid}]\n\nreviewbot: invalid {fid} the lock is held here\n"
     )
-    public_inbox.import_mbox(_as_mbox([reply.encode()]))
+    public_inbox.import_mbox(_as_mbox([signer.sign(reply.encode())]))
     watcher.poll_once()
     with sessions_for(cfg.database)() as s:
         sup = s.scalars(select(SuppressionRow)).one()
-        assert (sup.finding_id, sup.by) == (fid, "Mai Ntainer <mai@example.org>")
+        assert (sup.finding_id, sup.by) == (
+            fid,
+            "Mai Ntainer <mai@example.org> (DKIM d=example.org)",
+        )
         assert "lock is held" in sup.reason
     # v2 fixes patch 1, keeps 2 (suppressed) and 3.
     public_inbox.import_mbox(mbox(series_mails("s2", version=2, n=3, flagged=(2, 3))))
