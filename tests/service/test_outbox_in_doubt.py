@@ -208,3 +208,21 @@ def test_check_send_killed_during_data_never_sends_again(smtp: SmtpSink, tmp_pat
     assert again.returncode in (0, 1), again.stderr
     assert "may have been sent by an earlier run (killed during DATA)" in again.stderr
     assert len(smtp.received()) == 1
+
+
+def test_a_row_an_earlier_version_left_in_sending_is_in_doubt_not_resent(
+    smtp: SmtpSink, tmp_path: Path, db_url: str
+) -> None:
+    cfg = _smtp_cfg(tmp_path, db_url, smtp)
+    _reviewed(cfg, flagged=(2,))
+    sessions = sessions_for(db_url)
+    with sessions.begin() as s:  # as the old sender left it: claimed, no claim note
+        row = s.scalars(select(OutboxRow)).one()
+        row.state, row.attempts, row.last_error = "sending", 1, None
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert send_due(sessions, cfg, now=now).sent == 0
+    (row,) = _rows(cfg)
+    assert row.state == "delivering" and "may have gone out" in (row.last_error or "")
+    later = now + dt.timedelta(seconds=cfg.outbox.unconfirmed_after)
+    assert send_due(sessions, cfg, now=later).unconfirmed == 1
+    assert [r.state for r in _rows(cfg)] == ["unconfirmed"] and smtp.received() == []
