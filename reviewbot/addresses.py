@@ -5,8 +5,14 @@ Splitting To/Cc on "," mailed ``"Doe, John" <john@x>`` as ``<Doe>`` and
 Here each header value is parsed by :mod:`email.headerregistry` (RFC 5322,
 quoted display names, groups, encoded words), and an address is kept only
 when it is unambiguous: a header the parser found invalid contributes
-nothing, and an address with no domain, a control character or non-ASCII
-(we do not send SMTPUTF8) is dropped with a log line.  Every path that mails
+nothing, and an address with no domain or a control character is dropped
+with a log line.  An internationalised address (RFC 6531: a UTF-8 local part
+and/or an IDN domain) is kept when it is well formed: no control, format or
+space characters, at most 64 octets of local part and 254 in all, and a
+domain that IDNA encodes or whose labels are UTF-8 letters, digits and
+hyphens.  Whether it is mailed is decided at send time (reviewbot.outbox:
+SMTPUTF8 when the server offers it, else the A-label form of an IDN domain
+when the local part is ASCII, else skipped with a log line).  Every path that mails
 (the service's outbox and ``check --send``) chooses recipients here, under
 one cap of ``max_recipients``: the author, the list, then the people who
 replied in the patch's thread one by one while room remains, then the
@@ -22,10 +28,13 @@ from __future__ import annotations
 import email.policy
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.errors import InvalidHeaderDefect
 from email.headerregistry import Address
+
+import idna
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +66,14 @@ def parse_addresses(values: Iterable[str]) -> list[Address]:
     """The valid addresses of some header values, in order, each once."""
     out: list[Address] = []
     seen: set[str] = set()
-    for value in values:
-        if not value or not value.strip():
+    for given in values:
+        if not given or not given.strip():
             continue
-        found = _header_addresses(value)
+        found = _header_addresses(_utf8(given))
         for addr in found or ():
             spec = addr.addr_spec
             if not usable(addr):
-                log.warning("address %.80r skipped: not a plain ASCII mailbox", spec)
+                log.warning("address %.80r skipped: not a well-formed mailbox", spec)
                 continue
             if spec.lower() not in seen:
                 seen.add(spec.lower())
@@ -72,16 +81,81 @@ def parse_addresses(values: Iterable[str]) -> list[Address]:
     return out
 
 
+def _utf8(value: str) -> str:
+    """A header read from bytes keeps raw UTF-8 (RFC 6532) as surrogate escapes:
+    decoded here, so that ``jörg@exämple.org`` is itself; other bytes stay
+    escapes, and an address holding one is not usable."""
+    if not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 def usable(addr: Address) -> bool:
     spec = addr.addr_spec
-    return (
-        bool(addr.username)
-        and bool(addr.domain)
-        and spec.isascii()
-        and len(spec) <= 254
-        and not _BAD_CHARS.search(addr.domain)
-        and not any(c in spec for c in "\r\n\x00 ")
+    if not addr.username or not addr.domain or any(c in spec for c in "\r\n\x00 "):
+        return False
+    if spec.isascii():
+        return len(spec) <= 254 and not _BAD_CHARS.search(addr.domain)
+    return _international(addr.username, addr.domain)
+
+
+# control, format (bidi overrides, zero-width), surrogate, private, unassigned
+# and separator characters: nothing a mailbox needs, everything a spoof does
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def _international(local: str, domain: str) -> bool:
+    """A UTF-8 mailbox (RFC 6531) that is well formed and bounded."""
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in local + domain):
+        return False
+    if len(local.encode("utf-8", "surrogatepass")) > 64:
+        return False
+    if len(f"{local}@{domain}".encode("utf-8", "surrogatepass")) > 254:
+        return False
+    if domain.isascii():
+        return not _BAD_CHARS.search(domain)
+    if a_label_domain(domain) is not None:
+        return True
+    labels = domain.split(".")
+    return all(
+        label
+        and len(label.encode()) <= 63
+        and not label.startswith("-")
+        and not label.endswith("-")
+        and all(c.isalnum() or c == "-" for c in label)
+        for label in labels
     )
+
+
+def a_label_domain(domain: str) -> str | None:
+    """The ASCII (A-label, punycode) form of a domain, or None when IDNA refuses it."""
+    if domain.isascii():
+        return domain
+    try:
+        encoded = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    return encoded if len(encoded) <= 253 else None
+
+
+def ascii_form(spec: str) -> str | None:
+    """An envelope address without SMTPUTF8: itself when ASCII, the A-label
+    form when only the domain is internationalised, else None (not mailable)."""
+    if spec.isascii():
+        return spec
+    local, at, domain = spec.rpartition("@")
+    if not at or not local.isascii():
+        return None
+    alabel = a_label_domain(domain)
+    return f"{local}@{alabel}" if alabel is not None else None
+
+
+def needs_utf8(addrs: Iterable[Address]) -> bool:
+    """Whether a message carrying these addresses must be written as UTF-8 (RFC 6532)."""
+    return any(not a.addr_spec.isascii() for a in addrs)
 
 
 def addr_specs(values: Iterable[str]) -> list[str]:
@@ -97,7 +171,7 @@ def sender_of(value: str | None) -> str | None:
     """
     if not value or not value.strip():
         return None
-    found = _header_addresses(value)
+    found = _header_addresses(_utf8(value))
     if found is None:
         return None
     if len(found) != 1:
@@ -105,7 +179,7 @@ def sender_of(value: str | None) -> str | None:
         return None
     addr = found[0]
     if not usable(addr):
-        log.warning("From: %.80r skipped: not a plain ASCII mailbox", value)
+        log.warning("From: %.80r skipped: not a well-formed mailbox", value)
         return None
     text = str(addr)
     if len(text) > MAX_SENDER or _CONTROL.search(text):

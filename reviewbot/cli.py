@@ -197,7 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     p.add_argument("--database", metavar="URL", help=DATABASE_HELP)
     p.add_argument("action", choices=("list", "approve", "send", "resolve"), help="what to do")
-    p.add_argument("ids", nargs="*", help="outbox ids (default: none; list takes none)")
+    p.add_argument(
+        "ids",
+        nargs="*",
+        help="outbox ids (default: none; list takes none); resolve takes rows in doubt "
+        "(delivering, unconfirmed, sending)",
+    )
     p.add_argument(
         "--resend",
         action="store_true",

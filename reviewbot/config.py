@@ -95,6 +95,16 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class OutboxConfig:
+    # a row claimed this long ago and still "sending" was never transmitted
+    # (DATA starts only after the row is "delivering"): it is sent again
+    lease: float = 300.0
+    # a row "delivering" (DATA may have gone out) whose copy did not come back
+    # from the list within this long becomes "unconfirmed", for a human
+    unconfirmed_after: float = 86400.0
+
+
+@dataclass(frozen=True)
 class WatchConfig:
     interval: float = 60.0  # seconds between polls
     grace: float = 3600.0  # an incomplete series is reviewed after this long
@@ -148,6 +158,7 @@ class Config:
     pipeline: str = ""  # module:object of a pipeline adapter; empty = the real one
     simulate: bool = True
     smtp: SmtpConfig = SmtpConfig()
+    outbox: OutboxConfig = OutboxConfig()
     watch: WatchConfig = WatchConfig()
     worker: WorkerConfig = WorkerConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -216,6 +227,7 @@ def parse_config(data: dict[str, Any]) -> Config:
     sections: dict[str, Any] = {}
     for name, cls in (
         ("smtp", SmtpConfig),
+        ("outbox", OutboxConfig),
         ("watch", WatchConfig),
         ("worker", WorkerConfig),
         ("limits", LimitsConfig),
@@ -253,6 +265,11 @@ def parse_config(data: dict[str, Any]) -> Config:
     cfg: Config = replace(top, lists=tuple(lists), **sections)
     if not 0 < cfg.smtp.port < 65536:
         raise UsageError(f"config: smtp.port {cfg.smtp.port} is not a TCP port")
+    if cfg.outbox.lease < max(cfg.smtp.timeout, 1.0):
+        # shorter, a live sender's claim would be taken back while it still talks to SMTP
+        raise UsageError("config: outbox.lease must be at least smtp.timeout (and 1 second)")
+    if cfg.outbox.unconfirmed_after <= 0:
+        raise UsageError("config: outbox.unconfirmed_after must be above 0")
     if cfg.watch.interval <= 0:
         raise UsageError("config: watch.interval must be above 0")
     if cfg.worker.time_limit >= cfg.worker.visibility_timeout:

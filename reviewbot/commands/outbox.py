@@ -1,4 +1,10 @@
-"""``reviewbot outbox list|approve|send|resolve``: the maintainer's side of the outbox."""
+"""``reviewbot outbox list|approve|send|resolve``: the maintainer's side of the outbox.
+
+``resolve`` settles a reply whose delivery is in doubt (``delivering``: DATA
+may have gone out and the list's copy has not come back yet; ``unconfirmed``:
+it did not come back in time; ``sending``): by default it went out (``sent``),
+with ``--resend`` it did not (``pending``).
+"""
 
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             rows = list(session.scalars(q))
             for row in rows:
                 note = f"  ({row.last_error})" if row.last_error else ""
-                print(f"{row.id:5d} {row.state:8s} {row.to_addrs[:40]:40s} {row.subject}{note}")
+                print(f"{row.id:5d} {row.state:11s} {row.to_addrs[:40]:40s} {row.subject}{note}")
             if not rows:
                 print("outbox: no replies" + (" with those ids" if ids else ""))
         return 0
@@ -43,9 +49,10 @@ def run(args: argparse.Namespace) -> int:
         stats = send_due(sessions, cfg)
         print(
             f"sent {stats.sent}, retry {stats.retry}, failed {stats.failed}, "
-            f"ambiguous {stats.ambiguous}, rate-limited {stats.rate_limited}"
+            f"ambiguous {stats.ambiguous}, rate-limited {stats.rate_limited}, "
+            f"released {stats.released}, unconfirmed {stats.unconfirmed}"
         )
-        return 0 if not (stats.failed or stats.ambiguous) else 1
+        return 0 if not (stats.failed or stats.ambiguous or stats.unconfirmed) else 1
     if not ids:
         raise UsageError(f"outbox {args.action} needs one or more ids")
     with sessions.begin() as session:

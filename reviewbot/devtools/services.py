@@ -9,6 +9,7 @@ session so that stopping it kills its children too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -114,7 +115,12 @@ class _Sink:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[tuple[list[str], bytes]] = []
+        self.mail_options: list[list[str]] = []  # MAIL FROM parameters of each kept message
         self.refuse_after: int | None = None  # answer 451 to DATA once this many were kept
+        # keep the next N messages, then cut the connection instead of answering
+        # (the client cannot know whether the message was taken)
+        self.drop_after_data = 0
+        self.stall_data = 0.0  # seconds to wait after taking a message, before answering
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
@@ -122,19 +128,32 @@ class _Sink:
             if self.refuse_after is not None and len(self.messages) >= self.refuse_after:
                 return "451 try again later"
             self.messages.append((list(envelope.rcpt_tos), bytes(data)))
+            self.mail_options.append(list(envelope.mail_options))
+            drop = self.drop_after_data > 0
+            self.drop_after_data -= drop
+        if drop and server.transport is not None:
+            server.transport.close()
+        elif self.stall_data:
+            await asyncio.sleep(self.stall_data)
         return "250 OK"
 
 
 class SmtpSink:
-    """aiosmtpd on a free port (Controller(port=0) does not work); can go down and up."""
+    """aiosmtpd on a free port (Controller(port=0) does not work); can go down and up.
 
-    def __init__(self) -> None:
+    ``smtputf8``: whether the server offers SMTPUTF8 (RFC 6531) in its EHLO.
+    """
+
+    def __init__(self, smtputf8: bool = False) -> None:
         self.port = free_port()
         self.sink = _Sink()
+        self.smtputf8 = smtputf8
         self.controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.sink, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8
+        )
         self.controller.start()
 
     def stop(self) -> None:

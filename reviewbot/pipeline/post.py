@@ -10,16 +10,23 @@ clear line.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email.errors
+import email.policy
 import hashlib
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reviewbot.addresses import choose, header_value
+from reviewbot.addresses import choose, header_value, needs_utf8
 from reviewbot.errors import UsageError
 from reviewbot.pipeline.report import ReplyMail
+
+log = logging.getLogger(__name__)
+# ReplyMail.as_message's policy, with UTF-8 headers (RFC 6532)
+_SMTP_UTF8 = email.policy.SMTP.clone(max_line_length=998, utf8=True)
 
 
 class SendError(UsageError):
@@ -110,9 +117,12 @@ def send_smtp(
     """Send every reply not sent before; returns how many were sent.  SendError on failure.
 
     The same SMTP path as the service's outbox (reviewbot.outbox.deliver_to),
-    the same recipients rules (reviewbot.addresses), and a ledger: each reply
-    delivered (or maybe delivered: the connection broke during DATA) leaves
-    ``OUTBOX/sent/NAME``, and a later run never sends it again.
+    the same recipients rules (reviewbot.addresses), and a ledger: just before
+    DATA a reply leaves ``OUTBOX/sent/NAME`` ("delivering"), rewritten "sent"
+    when the server took it and removed when the server refused it.  A later
+    run never sends a reply with a ledger entry again: one left "delivering"
+    or "ambiguous" (the run was killed, or the connection broke, during DATA)
+    may have gone out, and is skipped with a line saying how to send it anyway.
     """
     from reviewbot.outbox import Outcome, SmtpTarget, deliver_to
 
@@ -130,6 +140,7 @@ def send_smtp(
     for reply in replies:
         marker = _sent_marker(Path(outbox), reply) if outbox is not None else None
         if marker is not None and marker.exists():
+            _say_if_in_doubt(marker, reply)
             continue
         # the first Cc is the patch's To (the list, as b4 and git send-email write it);
         # the people who replied in the thread come before the patch's other To/Cc
@@ -147,13 +158,31 @@ def send_smtp(
                 del msg[name]
                 if addrs:
                     msg[name] = header_value(addrs)
-            raw = msg.as_bytes().decode("utf-8", "replace")
+            # UTF-8 headers (RFC 6532) only for a reply to an internationalised address
+            policy = _SMTP_UTF8 if needs_utf8([*rcpt.to, *rcpt.cc]) else None
+            raw = msg.as_bytes(policy=policy).decode("utf-8", "replace")
         except (UnicodeError, ValueError, email.errors.MessageError) as exc:
             errors.append(f"{reply.message_id}: cannot be written: {exc}")
             continue
-        result = deliver_to(dataclasses.replace(target, sender=reply.sender), raw, rcpt.envelope)
-        if result.outcome in (Outcome.SENT, Outcome.AMBIGUOUS) and marker is not None:
+        started: list[bool] = []
+
+        def before_data(marker: Path | None = marker, started: list[bool] = started) -> bool:
+            if marker is not None:
+                stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                _write_marker(marker, f"delivering {stamp}: DATA started\n")
+            started.append(True)
+            return True
+
+        result = deliver_to(
+            dataclasses.replace(target, sender=reply.sender),
+            raw,
+            rcpt.envelope,
+            before_data=before_data,
+        )
+        if marker is not None and result.outcome in (Outcome.SENT, Outcome.AMBIGUOUS):
             _write_marker(marker, f"{result.outcome.value} {result.detail}\n")
+        elif marker is not None and started:
+            marker.unlink(missing_ok=True)  # the server answered no to DATA: not delivered
         if result.outcome is Outcome.SENT:
             sent += 1
             continue
@@ -165,6 +194,23 @@ def send_smtp(
         done = f"{sent} sent, " if sent else ""
         raise SendError(f"SMTP {config.host}:{config.port}{hint}: {done}{'; '.join(errors)}")
     return sent
+
+
+def _say_if_in_doubt(marker: Path, reply: ReplyMail) -> None:
+    """A ledger entry that is not "sent": the reply may have gone out; one line says so."""
+    try:
+        with marker.open("rb") as fh:
+            state = fh.read(64).decode("ascii", "replace").split(" ", 1)[0].strip()
+    except OSError:
+        state = "?"
+    if state != "sent":
+        log.warning(
+            "reviewbot: reply to %s may have been sent by an earlier run (%s during DATA):"
+            " not sent again; delete %s to send it",
+            reply.in_reply_to,
+            "connection broken" if state == "ambiguous" else "killed",
+            marker,
+        )
 
 
 def _write_marker(marker: Path, text: str) -> None:

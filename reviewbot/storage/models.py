@@ -163,12 +163,14 @@ class SimRunRow(Base):
 
 
 class OutboxRow(Base):
-    """A reply to send: pending -> sending -> sent | failed | held | muted.
+    """A reply to send: pending -> sending -> delivering -> sent | unconfirmed,
+    or failed | held | muted (the states: reviewbot/outbox.py).
 
     ``key`` is unique per (revision, patch, content): writing the same reply
-    twice is a no-op, and a row left in ``sending`` after a crash is never
-    resent automatically (a human resolves it): not delivered twice beats
-    delivered twice.
+    twice is a no-op.  While ``sending`` (claimed, nothing transmitted),
+    ``not_before`` is the claim time; while ``delivering`` (DATA may have gone
+    out), ``sent_at`` is when DATA started.  Nothing that may have gone out is
+    resent automatically: not delivered twice beats delivered twice.
     """
 
     __tablename__ = "outbox"

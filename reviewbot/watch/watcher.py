@@ -3,11 +3,12 @@
 One poll, per configured list: discover the epochs, fetch each mirror, read
 the mails after the epoch's cursor and commit them with the new cursor in one
 transaction (a crash re-reads at most one batch, and duplicates are dropped
-by message-id), apply reviewer commands, then group patches into revisions
-and enqueue each new one.  The watcher also re-enqueues revisions whose task
-was lost and sends the outbox rows that are due.  An unreachable inbox makes
-the watcher back off (doubling, up to ``watch.backoff_max``) and resume from
-its cursor.
+by message-id), confirm our own replies whose delivery was in doubt when
+their copy comes back (reviewbot.outbox), apply reviewer commands, then
+group patches into revisions and enqueue each new one.  The watcher also
+re-enqueues revisions whose task was lost and sends the outbox rows that are
+due.  An unreachable inbox makes the watcher back off (doubling, up to
+``watch.backoff_max``) and resume from its cursor.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from reviewbot.config import Config, ListConfig
 from reviewbot.dkim_auth import DkimVerifier
 from reviewbot.errors import FetchError
-from reviewbot.outbox import SendStats, send_due
+from reviewbot.outbox import SendStats, confirm_echoes, send_due
 from reviewbot.reviewer_commands import apply_commands
 from reviewbot.storage.models import CursorRow
 from reviewbot.watch.epochs import EpochMirror, discover_epochs
@@ -60,9 +61,10 @@ class _Counts:
     duplicates: int = 0
     commands: int = 0
     quarantined: int = 0
+    confirmed: int = 0
 
     def add(self, other: _Counts) -> None:
-        for name in ("stored", "duplicates", "commands", "quarantined"):
+        for name in ("stored", "duplicates", "commands", "quarantined", "confirmed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -75,6 +77,7 @@ class PollStats:
     revisions: list[int] = field(default_factory=list)
     requeued: int = 0
     quarantined: int = 0
+    confirmed: int = 0  # outbox rows in doubt whose copy came back from the list
     errors: list[str] = field(default_factory=list)
     sent: SendStats | None = None
 
@@ -209,6 +212,7 @@ class Watcher:
         stats.duplicates += counts.duplicates
         stats.commands += counts.commands
         stats.quarantined += counts.quarantined
+        stats.confirmed += counts.confirmed
 
     def _store(
         self, session: Session, lst: ListConfig, items: list[tuple[bytes, MailInfo | str]]
@@ -226,6 +230,9 @@ class Watcher:
         stored, dups = store_messages(session, lst.inbox_url, good)
         counts.duplicates += dups
         counts.stored = len(stored)
+        # our own replies come back through the list: a reply whose delivery
+        # was in doubt (the connection broke during DATA) is sent after all
+        counts.confirmed = confirm_echoes(session, [info.message_id for info in stored])
         raws = {info.message_id: raw for raw, info in good if info is not None}
         for info in stored:
             if not info.is_patch:

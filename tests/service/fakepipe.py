@@ -14,6 +14,7 @@ pipeline instead.
 from __future__ import annotations
 
 import email
+import email.policy
 import os
 import re
 import signal
@@ -39,8 +40,9 @@ class FakeReply:
 
 
 def _header_values(raw: bytes, name: str) -> tuple[str, ...]:
-    """The header's values as written (the outbox parses the addresses itself)."""
-    msg = email.message_from_bytes(raw)
+    """The header's values as the real pipeline reads them (reviewbot/mail.py:
+    RFC 6532 UTF-8 kept); the outbox parses the addresses itself."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
     return tuple(" ".join(str(v).split()) for v in msg.get_all(name, []))
 
 

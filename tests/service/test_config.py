@@ -54,6 +54,11 @@ def test_example_config_parses_with_every_key() -> None:
         ("[[lists]]\nname='a'\ninbox_url='http://x'\npolicy = 'loud'\n", "policy must be a table"),
         ("[[lists]]\nname='a'\ninbox_url='http://x'\nmaintainers = 'me'\n", "list of strings"),
         ("[limits]\nmax_patches = 1.5\n", "limits.max_patches must be an integer"),
+        ("[outbox]\nlease = 'long'\n", "outbox.lease must be a number"),
+        ("[outbox]\nlease = 10\n", "outbox.lease must be at least smtp.timeout"),
+        ("[outbox]\nlease = nan\n", "outbox.lease must be a finite number"),
+        ("[outbox]\nunconfirmed_after = 0\n", "outbox.unconfirmed_after must be above 0"),
+        ("[outbox]\nleese = 300\n", "unknown key outbox.leese"),
     ],
 )
 def test_bad_config_is_a_usage_error(tmp_path: Path, text: str, message: str) -> None:
@@ -102,6 +107,7 @@ def test_example_config_documents_every_key() -> None:
         LimitsConfig,
         ListConfig,
         ListPolicy,
+        OutboxConfig,
         SmtpConfig,
         WatchConfig,
         WorkerConfig,
@@ -118,9 +124,19 @@ def test_example_config_documents_every_key() -> None:
         WorkerConfig,
         LimitsConfig,
         CommandsConfig,
+        OutboxConfig,
     ):
         for f in dataclasses.fields(cls):
-            if f.name not in ("smtp", "watch", "worker", "lists", "policy", "limits", "commands"):
+            if f.name not in (
+                "smtp",
+                "watch",
+                "worker",
+                "lists",
+                "policy",
+                "limits",
+                "commands",
+                "outbox",
+            ):
                 assert f.name in keys, f"{cls.__name__}.{f.name} is not in the example config"
 
 

@@ -14,7 +14,7 @@ from reviewbot import task_names
 from reviewbot.config import Config, PolicyMode, ReplyTo, SmtpConfig
 from reviewbot.devtools.mails import series_mails
 from reviewbot.devtools.services import SmtpSink
-from reviewbot.outbox import Delivery, Outcome, approve, deliver, resolve, send_due
+from reviewbot.outbox import BeforeData, Delivery, Outcome, approve, deliver, resolve, send_due
 from reviewbot.storage.models import OutboxRow, RevisionRow
 from reviewbot.storage.sessions import sessions_for
 from reviewbot.watch.mail import parse_mail
@@ -150,21 +150,24 @@ def test_smtp_down_then_up_sends_each_once(db_url: str, tmp_path: Path) -> None:
         sink.stop()
 
 
-def test_crash_between_smtp_and_commit_is_left_for_a_human(sqlite_url: str, tmp_path: Path) -> None:
+def test_a_delivery_in_doubt_is_never_retried_by_itself(sqlite_url: str, tmp_path: Path) -> None:
     cfg = make_config(tmp_path, sqlite_url)
     _reviewed(cfg, flagged=(2,))
     sessions = sessions_for(sqlite_url)
     calls: list[str] = []
 
-    def flaky(_smtp: SmtpConfig, raw: str, _rcpt: list[str]) -> Delivery:
+    def flaky(
+        _smtp: SmtpConfig, raw: str, _rcpt: list[str], *, before_data: BeforeData | None = None
+    ) -> Delivery:
         calls.append(raw)
+        assert before_data is not None and before_data()  # "delivering", then DATA
         return Delivery(Outcome.AMBIGUOUS, "connection reset during DATA")
 
     assert send_due(sessions, cfg, deliver_fn=flaky).ambiguous == 1
     assert send_due(sessions, cfg, deliver_fn=flaky).ambiguous == 0  # never retried by itself
     assert len(calls) == 1
     (row,) = _rows(cfg)
-    assert row.state == "sending"
+    assert row.state == "delivering" and "waiting for the list's copy" in (row.last_error or "")
     with sessions.begin() as s:
         assert resolve(s, [row.id], resend=False) == 1
     assert _rows(cfg)[0].state == "sent"
@@ -174,7 +177,7 @@ def test_refused_for_good_is_failed(sqlite_url: str, tmp_path: Path) -> None:
     cfg = make_config(tmp_path, sqlite_url)
     _reviewed(cfg, flagged=(2,))
 
-    def refuse(_s: SmtpConfig, _r: str, _t: list[str]) -> Delivery:
+    def refuse(_s: SmtpConfig, _r: str, _t: list[str], **_kw: object) -> Delivery:
         return Delivery(Outcome.FAILED, "DATA: 554 no")
 
     assert send_due(sessions_for(sqlite_url), cfg, deliver_fn=refuse).failed == 1
