@@ -66,7 +66,9 @@ def test_replies_and_covers_are_told_apart() -> None:
         ("eve@evil.example, mallory@evil.example <x@evil.example>", None),
         ("a@example.org, b@example.org", None),
         ("undisclosed-recipients:;", None),
-        ("Jörg <jörg@exämple.org>", None),
+        # an internationalised mailbox is one (mailed with SMTPUTF8 when offered)
+        ("Jörg <jörg@exämple.org>", "Jörg <jörg@exämple.org>"),
+        ("Jörg <j\u202eörg@example.org>", None),  # a bidi override is no mailbox
         ("no-domain", None),
         ("Kit\n <kit@example.org>", "Kit <kit@example.org>"),
         ("=?utf-8?q?Nul=00Name?= <nul@example.org>", "nul@example.org"),
