@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -115,6 +116,25 @@ def make_config(
         lists=(lst,),
     )
     return dataclasses.replace(cfg, **over)  # type: ignore[arg-type]
+
+
+def check_send(smtp: SmtpSink, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """``reviewbot check --send`` of the sample's v1 on a fresh sample tree,
+    mailing the sink: (argv, env) to run it with, from ``tmp_path``."""
+    from reviewbot.sample import build_sample_tree, series_mbox
+
+    tree = tmp_path / "tree"
+    build_sample_tree(tree)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+        REVIEWBOT_SMTP_HOST="127.0.0.1",
+        REVIEWBOT_SMTP_PORT=str(smtp.port),
+    )
+    env.pop("REVIEWBOT_DATABASE_URL", None)
+    argv = [sys.executable, "-m", "reviewbot", "check", "--tree", str(tree), "--no-simulate"]
+    argv += ["--mbox", series_mbox(1), "--send", "--outbox", str(tmp_path / "out")]
+    return argv, env
 
 
 @pytest.fixture

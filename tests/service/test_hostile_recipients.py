@@ -7,9 +7,7 @@ was mailed), and ``reviewbot check --send`` as a subprocess.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from reviewbot.pipeline import post
 from reviewbot.pipeline.report import ReplyMail
 from reviewbot.storage.models import OutboxRow, RevisionRow, SeriesRow
 from reviewbot.storage.sessions import sessions_for
-from tests.service.conftest import make_config
+from tests.service.conftest import check_send, make_config
 from tests.service.test_watch_inbox import _cfg, _watcher
 
 pytestmark = pytest.mark.services
@@ -140,19 +138,7 @@ def test_send_after_a_partial_failure_never_mails_twice(smtp: SmtpSink, tmp_path
 
 
 def test_check_send_twice_sends_once(smtp: SmtpSink, tmp_path: Path) -> None:
-    from reviewbot.sample import build_sample_tree, series_mbox
-
-    tree = tmp_path / "tree"
-    build_sample_tree(tree)
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        REVIEWBOT_SMTP_HOST="127.0.0.1",
-        REVIEWBOT_SMTP_PORT=str(smtp.port),
-    )
-    env.pop("REVIEWBOT_DATABASE_URL", None)
-    argv = [sys.executable, "-m", "reviewbot", "check", "--tree", str(tree), "--no-simulate"]
-    argv += ["--mbox", series_mbox(1), "--send", "--outbox", str(tmp_path / "out")]
+    argv, env = check_send(smtp, tmp_path)
     for _ in range(2):
         proc = subprocess.run(
             argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from reviewbot.devtools.services import SmtpSink, write_config
 from reviewbot.outbox import BeforeData, Delivery, deliver, send_due
 from reviewbot.storage.models import OutboxRow, SeriesRow
 from reviewbot.storage.sessions import sessions_for
+from tests.service.conftest import check_send
 from tests.service.test_outbox import _reviewed
 from tests.service.test_watch_inbox import _as_mbox, _cfg, _watcher, wait_for
 
@@ -176,19 +175,7 @@ def test_with_no_copy_from_the_list_it_becomes_unconfirmed_for_a_human(
 
 
 def test_check_send_killed_during_data_never_sends_again(smtp: SmtpSink, tmp_path: Path) -> None:
-    from reviewbot.sample import build_sample_tree, series_mbox
-
-    tree = tmp_path / "tree"
-    build_sample_tree(tree)
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        REVIEWBOT_SMTP_HOST="127.0.0.1",
-        REVIEWBOT_SMTP_PORT=str(smtp.port),
-    )
-    env.pop("REVIEWBOT_DATABASE_URL", None)
-    argv = [sys.executable, "-m", "reviewbot", "check", "--tree", str(tree), "--no-simulate"]
-    argv += ["--mbox", series_mbox(1), "--send", "--outbox", str(tmp_path / "out")]
+    argv, env = check_send(smtp, tmp_path)
     smtp.sink.stall_data = 20.0  # the server has the message, its answer is late
     proc = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
