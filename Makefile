@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CACHE := .cache
 KERNEL_TREE := $(CACHE)/linux-6.12
 SAMPLE_TREE := $(CACHE)/sample-tree
-SYSTEM_PACKAGES := git gcc python3-venv public-inbox redis-server linux-source-6.12 chromium coccinelle
+SYSTEM_PACKAGES := git gcc python3-venv public-inbox redis-server linux-source-6.12 chromium coccinelle openssl
 
 .PHONY: all venv system-deps postgres kernel-tree sample-tree demo test test-fast lint bench docs screenshots clean
 
