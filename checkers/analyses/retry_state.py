@@ -19,7 +19,10 @@ Only flags count: every value the variable is given is a constant
 (``x = false``, ``x = 0``, ``x = NULL``, ``X_FLAG``).  Deliberate carried
 state is left alone: a value set in the block that jumps back (``pass = 1;
 goto retry;``), a set or a jump under a test of the variable itself
-(``if (!locked) { lock(); locked = true; }``, ``if (alloc_ok) goto retry;``).
+(``if (!locked) { lock(); locked = true; }``, ``if (alloc_ok) goto retry;``),
+and a flag read only on the pass that does not jump back: under ``addr ==
+end`` when the goto is under ``addr != end`` (``if (addr == end &&
+can_reclaim_pt)`` in zap_pte_range() sums up every pass on purpose).
 """
 
 from __future__ import annotations
@@ -174,6 +177,11 @@ def carried_state(fn: Node) -> list[CarriedState]:
             used = _read_in(fn, var, label.start_byte, last)
             if used is None:
                 continue
+            if all(
+                _last_pass_only(fn, r, jumps, every)
+                for r in _reads_in(fn, var, label.start_byte, last)
+            ):
+                continue  # read only on the pass that ends: the sum of every pass
             loop = _loop_of(set_at, label.start_byte)
             in_loop = (
                 _read_in(fn, var, loop.start_byte, loop.end_byte) if loop is not None else None
@@ -251,6 +259,129 @@ def _read_in(fn: Node, var: str, start: int, end: int) -> Node | None:
                 continue
         return n
     return None
+
+
+def _reads_in(fn: Node, var: str, start: int, end: int) -> list[Node]:
+    """Every read of var in [start, end), as _read_in() finds the first."""
+    out = []
+    while (n := _read_in(fn, var, start, end)) is not None:
+        out.append(n)
+        start = n.end_byte
+    return out
+
+
+_COMPLEMENT = {"==": "!=", "!=": "=="}
+
+
+def _conjuncts(cond: Node) -> list[Node]:
+    """The operands of a top-level && chain (the condition itself otherwise)."""
+    out, stack = [], [unwrap(cond)]
+    while stack:
+        n = stack.pop()
+        op = n.child_by_field_name("operator") if n.type == "binary_expression" else None
+        if op is not None and text(op) == "&&":
+            for side in ("right", "left"):
+                part = n.child_by_field_name(side)
+                if part is not None:
+                    stack.append(unwrap(part))
+        else:
+            out.append(n)
+    return out
+
+
+def _complementary(a: Node, b: Node) -> bool:
+    """``x == y`` against ``x != y`` (either operand order), ``!e`` against ``e``."""
+    a, b = unwrap(a), unwrap(b)
+    if a.type == "binary_expression" and b.type == "binary_expression":
+        oa, ob = a.child_by_field_name("operator"), b.child_by_field_name("operator")
+        if oa is None or ob is None or _COMPLEMENT.get(text(oa)) != text(ob):
+            return False
+        la, ra = a.child_by_field_name("left"), a.child_by_field_name("right")
+        lb, rb = b.child_by_field_name("left"), b.child_by_field_name("right")
+        if None in (la, ra, lb, rb):
+            return False
+        pa = (key(la), key(ra))  # type: ignore[arg-type]
+        return pa in ((key(lb), key(rb)), (key(rb), key(lb)))  # type: ignore[arg-type]
+    for x, y in ((a, b), (b, a)):
+        if x.type == "unary_expression" and text(x).startswith("!"):
+            arg = x.child_by_field_name("argument")
+            if arg is not None and key(unwrap(arg)) == key(y):
+                return True
+    return False
+
+
+def _jump_condition(goto: Node) -> Node | None:
+    """The condition of the if whose consequence holds the goto (not its else)."""
+    child: Node = goto
+    p = goto.parent
+    while p is not None and p.type != "function_definition":
+        if p.type == "if_statement":
+            if p.child_by_field_name("consequence") != child:
+                return None
+            return p.child_by_field_name("condition")
+        if p.type not in {"compound_statement", "expression_statement"}:
+            return None
+        child, p = p, p.parent
+    return None
+
+
+def _guards(read: Node) -> list[Node]:
+    """Conditions that hold whenever read is evaluated: the conditions of the
+    ifs whose consequence holds it, and the left-hand conjuncts of an && it is
+    on the right of."""
+    out: list[Node] = []
+    child, p = read, read.parent
+    while p is not None and p.type != "function_definition":
+        if p.type in ("for_statement", "while_statement", "do_statement"):
+            return []  # read again and again: no single pass
+        if p.type == "binary_expression":
+            op = p.child_by_field_name("operator")
+            if op is not None and text(op) == "&&" and p.child_by_field_name("right") == child:
+                left = p.child_by_field_name("left")
+                if left is not None:
+                    out.extend(_conjuncts(left))
+        elif p.type == "if_statement" and p.child_by_field_name("consequence") == child:
+            cond = p.child_by_field_name("condition")
+            if cond is not None:
+                out.extend(_conjuncts(cond))
+        child, p = p, p.parent
+    return out
+
+
+def _last_pass_only(
+    fn: Node, read: Node, jumps: list[Node], every: list[tuple[Node, Node | None, Node]]
+) -> bool:
+    """The read happens only on the pass that does not jump back: every goto
+    to the label after it sits under ``if (addr != end)`` while the read sits
+    under ``addr == end``, and nothing assigns addr or end in between.  Such a
+    read wants what every pass left (``if (addr == end && can_reclaim)``)."""
+    later = [g for g in jumps if g.start_byte > read.start_byte]
+    guards = _guards(read)
+    if not later or not guards:
+        return False
+    for g in later:
+        cond = _jump_condition(g)
+        if cond is None:
+            return False
+        conj = _conjuncts(cond)
+        if len(conj) != 1:
+            return False
+        match = next((c for c in guards if _complementary(c, conj[0])), None)
+        if match is None:
+            return False
+        names = {text(n) for n in walk(match) if n.type == "identifier"}
+        if any(
+            read.start_byte < w.start_byte < g.start_byte and key(t) in names for t, _, w in every
+        ):
+            return False
+        if any(
+            n.type == "update_expression"
+            and read.start_byte < n.start_byte < g.start_byte
+            and any(c.type == "identifier" and text(c) in names for c in walk(n))
+            for n in walk(fn)
+        ):
+            return False
+    return True
 
 
 def _loop_of(node: Node, after: int) -> Node | None:
