@@ -19,10 +19,11 @@ Only flags count: every value the variable is given is a constant
 (``x = false``, ``x = 0``, ``x = NULL``, ``X_FLAG``).  Deliberate carried
 state is left alone: a value set in the block that jumps back (``pass = 1;
 goto retry;``), a set or a jump under a test of the variable itself
-(``if (!locked) { lock(); locked = true; }``, ``if (alloc_ok) goto retry;``),
-and a flag read only on the pass that does not jump back: under ``addr ==
-end`` when the goto is under ``addr != end`` (``if (addr == end &&
-can_reclaim_pt)`` in zap_pte_range() sums up every pass on purpose).
+(``if (!locked) { lock(); locked = true; }``, ``if (alloc_ok) goto retry;``).
+A flag read only on the pass that does not jump back (``if (addr == end &&
+can_reclaim_pt)`` before ``if (addr != end) goto retry;``) sums up every pass
+on purpose; when a lock is dropped before the goto the question is whether
+that sum still holds, and the remedy is a recheck under the lock, not a reset.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class CarriedState:
     goto: Node  # a goto back to the label after it
     used: Node  # a read of the variable after set_at
     steers_loop: bool = False  # read in the same loop that sets it ("must break")
+    unlock: Node | None = None  # read only on the last pass, a lock dropped before the goto
 
 
 # Labels that start a pass again.  Other backward jumps ("goto checks" from a
@@ -177,11 +179,6 @@ def carried_state(fn: Node) -> list[CarriedState]:
             used = _read_in(fn, var, label.start_byte, last)
             if used is None:
                 continue
-            if all(
-                _last_pass_only(fn, r, jumps, every)
-                for r in _reads_in(fn, var, label.start_byte, last)
-            ):
-                continue  # read only on the pass that ends: the sum of every pass
             loop = _loop_of(set_at, label.start_byte)
             in_loop = (
                 _read_in(fn, var, loop.start_byte, loop.end_byte) if loop is not None else None
@@ -189,7 +186,15 @@ def carried_state(fn: Node) -> list[CarriedState]:
             seen.add(var)
             # A callee's out-parameter may accumulate on purpose: never more than a question.
             steers = in_loop is not None and set_at.type != "pointer_expression"
-            out.append(CarriedState(var, name, whole, label, set_at, goto, in_loop or used, steers))
+            unlock = None
+            if in_loop is None and all(
+                _last_pass_only(fn, r, jumps, every)
+                for r in _reads_in(fn, var, label.start_byte, last)
+            ):
+                unlock = _unlock_between(fn, set_at.end_byte, goto.start_byte)
+            out.append(
+                CarriedState(var, name, whole, label, set_at, goto, in_loop or used, steers, unlock)
+            )
     return out
 
 
@@ -384,6 +389,17 @@ def _last_pass_only(
     return True
 
 
+def _unlock_between(fn: Node, start: int, end: int) -> Node | None:
+    """A call that drops a lock (``spin_unlock()``, ``pte_unmap_unlock()``...)
+    between start and end."""
+    for n in walk(fn):
+        if n.type == "call_expression" and start <= n.start_byte < end:
+            name = n.child_by_field_name("function")
+            if name is not None and text(name).endswith("unlock"):
+                return n
+    return None
+
+
 def _loop_of(node: Node, after: int) -> Node | None:
     """The innermost loop around node that starts after byte ``after``."""
     p = node.parent
@@ -395,6 +411,16 @@ def _loop_of(node: Node, after: int) -> Node | None:
 
 
 def describe(c: CarriedState) -> str:
+    if c.unlock is not None:
+        return (
+            f"can {c.var} carried over goto {c.label} (line {line(c.goto)}) still be trusted? "
+            f"It is read only on the pass that ends (line {line(c.used)}), as a sum of every "
+            f"pass since the reset before the label (line {line(c.reset)}), but the lock is "
+            f"dropped at line {line(c.unlock)} before each goto: what an earlier pass saw "
+            "(set at line "
+            f"{line(c.set_at)} or not) may have changed since. Recheck it under the lock "
+            "after a retry; resetting it after the label would lose the earlier passes."
+        )
     if c.steers_loop:
         return (
             f"should {c.var} keep the previous pass's value after goto {c.label} (line "
