@@ -32,7 +32,12 @@ Also, state carried across a retry (checkers/analyses/retry_state.py):
     jumps back to, and set (conditionally, or accumulated) inside the retried
     section before that ``goto``: the next pass starts with the previous
     pass's value (a "must break" or "force flush" flag, a count).  Reset after
-    the label and it is quiet.  Sticky state is as common on purpose
+    the label and it is quiet.  A flag read only on the pass that does not
+    jump back (under ``addr == end`` while the ``goto`` is under ``addr !=
+    end``, as ``can_reclaim_pt`` in zap_pte_range()) sums up every pass on
+    purpose; if a lock is dropped before the ``goto`` the question is whether
+    that sum still holds, and the remedy offered is a recheck under the lock,
+    not a reset.  Sticky state is as common on purpose
     ("once seen, stays": qspinlock's sleepy, isofs' truncate) as by mistake,
     and nothing in the code tells them apart: this is a question, never a
     claim.

@@ -20,6 +20,10 @@ Only flags count: every value the variable is given is a constant
 state is left alone: a value set in the block that jumps back (``pass = 1;
 goto retry;``), a set or a jump under a test of the variable itself
 (``if (!locked) { lock(); locked = true; }``, ``if (alloc_ok) goto retry;``).
+A flag read only on the pass that does not jump back (``if (addr == end &&
+can_reclaim_pt)`` before ``if (addr != end) goto retry;``) sums up every pass
+on purpose; when a lock is dropped before the goto the question is whether
+that sum still holds, and the remedy is a recheck under the lock, not a reset.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class CarriedState:
     goto: Node  # a goto back to the label after it
     used: Node  # a read of the variable after set_at
     steers_loop: bool = False  # read in the same loop that sets it ("must break")
+    unlock: Node | None = None  # read only on the last pass, a lock dropped before the goto
 
 
 # Labels that start a pass again.  Other backward jumps ("goto checks" from a
@@ -181,7 +186,15 @@ def carried_state(fn: Node) -> list[CarriedState]:
             seen.add(var)
             # A callee's out-parameter may accumulate on purpose: never more than a question.
             steers = in_loop is not None and set_at.type != "pointer_expression"
-            out.append(CarriedState(var, name, whole, label, set_at, goto, in_loop or used, steers))
+            unlock = None
+            if in_loop is None and all(
+                _last_pass_only(fn, r, jumps, every)
+                for r in _reads_in(fn, var, label.start_byte, last)
+            ):
+                unlock = _unlock_between(fn, set_at.end_byte, goto.start_byte)
+            out.append(
+                CarriedState(var, name, whole, label, set_at, goto, in_loop or used, steers, unlock)
+            )
     return out
 
 
@@ -253,6 +266,140 @@ def _read_in(fn: Node, var: str, start: int, end: int) -> Node | None:
     return None
 
 
+def _reads_in(fn: Node, var: str, start: int, end: int) -> list[Node]:
+    """Every read of var in [start, end), as _read_in() finds the first."""
+    out = []
+    while (n := _read_in(fn, var, start, end)) is not None:
+        out.append(n)
+        start = n.end_byte
+    return out
+
+
+_COMPLEMENT = {"==": "!=", "!=": "=="}
+
+
+def _conjuncts(cond: Node) -> list[Node]:
+    """The operands of a top-level && chain (the condition itself otherwise)."""
+    out, stack = [], [unwrap(cond)]
+    while stack:
+        n = stack.pop()
+        op = n.child_by_field_name("operator") if n.type == "binary_expression" else None
+        if op is not None and text(op) == "&&":
+            for side in ("right", "left"):
+                part = n.child_by_field_name(side)
+                if part is not None:
+                    stack.append(unwrap(part))
+        else:
+            out.append(n)
+    return out
+
+
+def _complementary(a: Node, b: Node) -> bool:
+    """``x == y`` against ``x != y`` (either operand order), ``!e`` against ``e``."""
+    a, b = unwrap(a), unwrap(b)
+    if a.type == "binary_expression" and b.type == "binary_expression":
+        oa, ob = a.child_by_field_name("operator"), b.child_by_field_name("operator")
+        if oa is None or ob is None or _COMPLEMENT.get(text(oa)) != text(ob):
+            return False
+        la, ra = a.child_by_field_name("left"), a.child_by_field_name("right")
+        lb, rb = b.child_by_field_name("left"), b.child_by_field_name("right")
+        if None in (la, ra, lb, rb):
+            return False
+        pa = (key(la), key(ra))  # type: ignore[arg-type]
+        return pa in ((key(lb), key(rb)), (key(rb), key(lb)))  # type: ignore[arg-type]
+    for x, y in ((a, b), (b, a)):
+        if x.type == "unary_expression" and text(x).startswith("!"):
+            arg = x.child_by_field_name("argument")
+            if arg is not None and key(unwrap(arg)) == key(y):
+                return True
+    return False
+
+
+def _jump_condition(goto: Node) -> Node | None:
+    """The condition of the if whose consequence holds the goto (not its else)."""
+    child: Node = goto
+    p = goto.parent
+    while p is not None and p.type != "function_definition":
+        if p.type == "if_statement":
+            if p.child_by_field_name("consequence") != child:
+                return None
+            return p.child_by_field_name("condition")
+        if p.type not in {"compound_statement", "expression_statement"}:
+            return None
+        child, p = p, p.parent
+    return None
+
+
+def _guards(read: Node) -> list[Node]:
+    """Conditions that hold whenever read is evaluated: the conditions of the
+    ifs whose consequence holds it, and the left-hand conjuncts of an && it is
+    on the right of."""
+    out: list[Node] = []
+    child, p = read, read.parent
+    while p is not None and p.type != "function_definition":
+        if p.type in ("for_statement", "while_statement", "do_statement"):
+            return []  # read again and again: no single pass
+        if p.type == "binary_expression":
+            op = p.child_by_field_name("operator")
+            if op is not None and text(op) == "&&" and p.child_by_field_name("right") == child:
+                left = p.child_by_field_name("left")
+                if left is not None:
+                    out.extend(_conjuncts(left))
+        elif p.type == "if_statement" and p.child_by_field_name("consequence") == child:
+            cond = p.child_by_field_name("condition")
+            if cond is not None:
+                out.extend(_conjuncts(cond))
+        child, p = p, p.parent
+    return out
+
+
+def _last_pass_only(
+    fn: Node, read: Node, jumps: list[Node], every: list[tuple[Node, Node | None, Node]]
+) -> bool:
+    """The read happens only on the pass that does not jump back: every goto
+    to the label after it sits under ``if (addr != end)`` while the read sits
+    under ``addr == end``, and nothing assigns addr or end in between.  Such a
+    read wants what every pass left (``if (addr == end && can_reclaim)``)."""
+    later = [g for g in jumps if g.start_byte > read.start_byte]
+    guards = _guards(read)
+    if not later or not guards:
+        return False
+    for g in later:
+        cond = _jump_condition(g)
+        if cond is None:
+            return False
+        conj = _conjuncts(cond)
+        if len(conj) != 1:
+            return False
+        match = next((c for c in guards if _complementary(c, conj[0])), None)
+        if match is None:
+            return False
+        names = {text(n) for n in walk(match) if n.type == "identifier"}
+        if any(
+            read.start_byte < w.start_byte < g.start_byte and key(t) in names for t, _, w in every
+        ):
+            return False
+        if any(
+            n.type == "update_expression"
+            and read.start_byte < n.start_byte < g.start_byte
+            and any(c.type == "identifier" and text(c) in names for c in walk(n))
+            for n in walk(fn)
+        ):
+            return False
+    return True
+
+
+def _unlock_between(fn: Node, start: int, end: int) -> Node | None:
+    """A call that drops a lock (``spin_unlock()``, ``pte_unmap_unlock()``...)
+    between start and end."""
+    for n in walk(fn):
+        if n.type == "call_expression" and start <= n.start_byte < end:
+            name = n.child_by_field_name("function")
+            if name is not None and text(name).endswith("unlock"):
+                return n
+    return None
+
+
 def _loop_of(node: Node, after: int) -> Node | None:
     """The innermost loop around node that starts after byte ``after``."""
     p = node.parent
@@ -264,6 +411,16 @@ def _loop_of(node: Node, after: int) -> Node | None:
 
 
 def describe(c: CarriedState) -> str:
+    if c.unlock is not None:
+        return (
+            f"can {c.var} carried over goto {c.label} (line {line(c.goto)}) still be trusted? "
+            f"It is read only on the pass that ends (line {line(c.used)}), as a sum of every "
+            f"pass since the reset before the label (line {line(c.reset)}), but the lock is "
+            f"dropped at line {line(c.unlock)} before each goto: what an earlier pass saw "
+            "(set at line "
+            f"{line(c.set_at)} or not) may have changed since. Recheck it under the lock "
+            "after a retry; resetting it after the label would lose the earlier passes."
+        )
     if c.steers_loop:
         return (
             f"should {c.var} keep the previous pass's value after goto {c.label} (line "
