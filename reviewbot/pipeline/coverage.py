@@ -9,6 +9,8 @@ is never said to have "never arrived".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from reviewbot.models import ApplyStatus, PatchApply, Review
 from reviewbot.pipeline.partial import describe
 
@@ -36,6 +38,22 @@ def unread(review: Review) -> dict[int, list[str]]:
     return out
 
 
+MIN_RUN = 3  # this many missing patches in a row are said as one range
+
+
+def runs(indexes: Iterable[int]) -> list[list[int]]:
+    """Sorted indexes cut into runs of consecutive numbers: [1, 2, 3, 7] -> [[1, 2, 3], [7]].
+    One patch picked out of a stable queue of 160 is "patches 1-155/160 never
+    reached reviewbot", not 155 lines."""
+    out: list[list[int]] = []
+    for i in sorted(set(indexes)):
+        if out and out[-1][-1] == i - 1:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
 def gaps(review: Review) -> list[str]:
     """One sentence per patch (or failed hunk) that was not fully reviewed."""
     total = review.revision.total or len(review.revision.patches)
@@ -47,8 +65,20 @@ def gaps(review: Review) -> list[str]:
     base = review.apply.base[:12] if review.apply is not None else "the base"
     not_read = unread(review)
     out: list[str] = []
+    ranges = [
+        run
+        for run in runs(pa.index for pa in patches if pa.status is ApplyStatus.MISSING)
+        if len(run) >= MIN_RUN
+    ]
+    first_of = {run[0]: run for run in ranges}
+    in_range = {i for run in ranges for i in run}
     for pa in sorted(patches, key=lambda pa: pa.index):
         n = f"patch {pa.index}/{total}"
+        if pa.index in first_of:
+            run = first_of[pa.index]
+            out.append(f"patches {run[0]}-{run[-1]}/{total} never reached reviewbot: not reviewed.")
+        if pa.index in in_range:
+            continue
         if pa.status is ApplyStatus.MISSING:
             out.append(f"{n} never reached reviewbot: not reviewed.")
         elif pa.status is ApplyStatus.SKIPPED:

@@ -464,7 +464,22 @@ def render_text(review: Review, *, colour: bool = False) -> str:
     if review.apply is not None:
         words = BASE_SOURCE_WORDS.get(review.apply.base_source, review.apply.base_source)
         out.append(f"base {review.apply.base[:12]} ({words})")
+        # three or more missing in a row: one line for the range
+        ranges = [
+            run
+            for run in coverage.runs(
+                pa.index for pa in review.apply.patches if pa.status is ApplyStatus.MISSING
+            )
+            if len(run) >= coverage.MIN_RUN
+        ]
+        first_of = {run[0]: run for run in ranges}
+        in_range = {i for run in ranges for i in run}
         for pa in review.apply.patches:
+            if pa.index in first_of:
+                run = first_of[pa.index]
+                out.append(f"  [{run[0]}-{run[-1]}/{rev.total}] MISSING  (never received)")
+            if pa.index in in_range:
+                continue
             patch = next((p for p in rev.patches if p.index == pa.index), None)
             subject = patch.subject if patch else "(never received)"
             status = pa.status.value

@@ -381,3 +381,40 @@ def test_b4_terse_lines_leave_notes_out(review: Review) -> None:
     lines = as_terse(replace(review, findings=(review.findings[0], note)))
     assert len(lines) == 1 and ": ERROR: bug: " in lines[0]
     assert [e["status"] for e in as_b4_json(replace(review, findings=(note,)))] == ["pass"]
+
+
+def test_a_long_run_of_missing_patches_is_said_as_one_range(review: Review) -> None:
+    """One patch picked out of a stable queue of 160 used to print 158
+    'never reached' lines: three or more in a row are one range, in the
+    reply and in the text summary; one or two stay one line each."""
+    from reviewbot.models import ApplyStatus, PatchApply
+    from reviewbot.pipeline import coverage
+
+    assert coverage.runs([7, 1, 2, 3, 9, 10]) == [[1, 2, 3], [7], [9, 10]]
+    assert {p.index for p in review.revision.patches} == {1, 2}
+    missing = tuple(i for i in range(3, 161) if i not in (157,))
+    rev = replace(review.revision, total=160, missing=missing)
+    assert review.apply is not None
+    apply = replace(
+        review.apply,
+        patches=(
+            *review.apply.patches,
+            *(PatchApply(i, ApplyStatus.MISSING) for i in missing),
+        ),
+    )
+    wide = replace(review, revision=rev, apply=apply)
+    gaps = coverage.gaps(wide)
+    assert gaps == [
+        "patches 3-156/160 never reached reviewbot: not reviewed.",
+        "patches 158-160/160 never reached reviewbot: not reviewed.",
+    ]
+    text = report.render_text(wide)
+    assert "  [3-156/160] MISSING  (never received)" in text
+    assert "  [158-160/160] MISSING  (never received)" in text
+    assert "[4/160]" not in text and len(text.splitlines()) < 40
+    # two in a row stay apart
+    short = replace(review, revision=replace(review.revision, total=4, missing=(3, 4)))
+    assert coverage.gaps(short) == [
+        "patch 3/4 never reached reviewbot: not reviewed.",
+        "patch 4/4 never reached reviewbot: not reviewed.",
+    ]
