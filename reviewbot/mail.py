@@ -28,8 +28,10 @@ from reviewbot.models import FileDiff, Hunk, HunkLine, Patch, Revision, Series
 # "[PATCH v2 3/5]", "[RFC PATCH net-next v3 01/12]", "[PATCH 0/4]", "[PATCH]"
 _PREFIX_RE = re.compile(r"^\s*(?:(?:re|aw|fwd?)\s*:\s*)*\[([^\]]*)\]\s*(.*)$", re.I | re.S)
 _REPLY_RE = re.compile(r"^\s*(re|aw)\s*:", re.I)
-_VERSION_RE = re.compile(r"^v(\d+)$", re.I)
-_COUNTER_RE = re.compile(r"^(\d+)/(\d+)$")
+# At most 4 digits: "[PATCH 1/99999999]" is no series (its 99999998 missing
+# patches were a 4 GB list), nor "v<5000 digits>" a version (int() refuses it).
+_VERSION_RE = re.compile(r"^v(\d{1,4})$", re.I)
+_COUNTER_RE = re.compile(r"^(\d{1,4})/(\d{1,4})$")
 _TRAILER_RE = re.compile(r"^(base-commit|change-id):\s*(\S+)\s*$", re.M | re.I)
 _MBOX_FROM_RE = re.compile(rb"^From \S+", re.M)
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")

@@ -179,3 +179,44 @@ def test_a_numbered_patch_without_its_diff_arrived() -> None:
     assert revision.missing == ()
     assert [p.index for p in revision.patches] == [1, 2]
     assert revision.patches[1].diff_text == ""
+
+
+def test_a_series_of_99999999_patches_is_no_series() -> None:
+    # "[PATCH 1/99999999]" used to list 99999998 missing patches: 73 s and 4 GB
+    raw = _mail("[PATCH 1/99999999] mm: demo: count two", "Count two.\n" + DIFF)
+    parsed = mail.parse_mails(mail.split_mbox(raw), "t")
+    (revision,) = parsed.revisions.values()
+    assert (revision.total, revision.missing, len(revision.patches)) == (1, (), 1)
+    info = mail.parse_subject("[PATCH v2 3/10000] x")
+    assert (info.version, info.index, info.total) == (2, 1, 1)
+    assert mail.parse_subject("[PATCH v2 0003/9999] x").index == 3
+
+
+def test_a_version_of_5000_digits_is_no_version() -> None:
+    # int() refuses 4300 digits: the patch was skipped, "1 mail(s) but no patches"
+    subject = "[PATCH v" + "9" * 5000 + " 2/2] mm: demo: count two"
+    assert mail.parse_subject(subject).version == 1
+    parsed = mail.parse_mails(mail.split_mbox(_mail(subject, "Count two.\n" + DIFF)), "t")
+    assert [(p.index, p.total) for p in parsed.revisions[1].patches] == [(2, 2)]
+    assert not parsed.notes
+    from reviewbot.watch.mail import parse_mail
+
+    info = parse_mail(_mail("[PATCH 1/" + "9" * 5000 + "] x", "x\n" + DIFF))
+    assert info is not None and (info.version, info.index, info.total) == (1, 1, 1)
+
+
+def test_b4_check_on_a_hunk_header_of_5000_digits(mini_tree: Path) -> None:
+    import subprocess
+    import sys
+
+    diff = DIFF.replace("@@ -1,1 +1,1 @@", "@@ -1," + "9" * 5000 + " +1,1 @@")
+    done = subprocess.run(
+        [sys.executable, "-m", "reviewbot", "b4-check", "--tree", str(mini_tree)],
+        input=_mail("[PATCH] mm: demo: count two", "Count two.\n" + diff),
+        capture_output=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert b"Traceback" not in done.stderr and done.returncode in (0, 1, 2)
+    assert done.stderr.count(b"\n") <= 1
