@@ -70,6 +70,9 @@ def split_diff(diff: str) -> list[FileSection]:
     remaining = (0, 0)  # old and new lines still expected in the current hunk
 
     def flush() -> None:
+        # a hunk cut short by the next file ends with its file: its count lied
+        nonlocal remaining
+        remaining = (0, 0)
         if not header and not hunks:
             return
         old = new = None

@@ -62,3 +62,17 @@ def test_a_hunk_header_of_5000_digits_is_no_hunk() -> None:
     from reviewbot.storage import diffs
 
     assert [h.header.split(" @@")[0] for h in diffs.hunks(diff)] == ["@@ -1,3 +1,3", "@@ -0,0 +1"]
+
+
+def test_a_hunk_that_promises_more_lines_than_it_has_ends_with_its_file() -> None:
+    # a hand-edited hunk whose counts lie, then the next file: "--- a/..." was
+    # read as a line of a hunk of the new section, which had none (IndexError)
+    diff = (
+        "diff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,5 +1,5 @@\n-a\n+b\n"
+        "diff --git a/mm/b.c b/mm/b.c\nindex 1111111..2222222 100644\n"
+        "--- a/mm/b.c\n+++ b/mm/b.c\n@@ -1 +1 @@\n-c\n+d\n"
+    )
+    a, b = split_diff(diff)
+    assert (a.path, a.hunks) == ("mm/a.c", ("@@ -1,5 +1,5 @@\n-a\n+b\n",))
+    assert (b.path, b.hunks) == ("mm/b.c", ("@@ -1 +1 @@\n-c\n+d\n",))
+    assert b.header.endswith("--- a/mm/b.c\n+++ b/mm/b.c\n")
