@@ -84,6 +84,11 @@ def split_mbox(data: bytes) -> list[EmailMessage]:
         text = chunk
         if text.startswith(b"From "):
             text = text.split(b"\n", 1)[1] if b"\n" in text else b""
+            # the blank line before the next From_ line is the mbox's, not the mail's
+            for sep in (b"\r\n", b"\n"):
+                if text.endswith(sep * 2):
+                    text = text[: -len(sep)]
+                    break
         # mboxrd quoting: ">From " and ">>From " lose one ">"
         text = re.sub(rb"^>(>*From )", rb"\1", text, flags=re.M)
         msg = parse_message(text)

@@ -237,3 +237,15 @@ def test_b4_check_on_hostile_hunks(mini_tree: Path, diff: str) -> None:
     )
     assert b"Traceback" not in done.stderr and done.returncode == 0, done.stderr[-500:]
     assert done.stdout.startswith(b"[")
+
+
+def test_the_mbox_blank_line_is_not_the_last_line_of_the_diff() -> None:
+    # it was: each patch read from an mbox ended its diff with an extra "\n"
+    raw = _mail("[PATCH] mm: demo: count two", "Count two.\n" + DIFF)
+    (alone,) = mail.split_mbox(raw)
+    item = mail.message_to_item(alone)
+    assert item is not None and item.patch.diff_text.endswith("+int nr = 2;\n")
+    for mbox in (b"From x\n" + raw + b"\n", b"From x\r\n" + raw.replace(b"\n", b"\r\n") + b"\r\n"):
+        (msg,) = mail.split_mbox(mbox + mbox)[:1]
+        from_mbox = mail.message_to_item(msg)
+        assert from_mbox is not None and from_mbox.patch.diff_text == item.patch.diff_text
