@@ -203,6 +203,9 @@ def test_a_version_of_5000_digits_is_no_version() -> None:
 
     info = parse_mail(_mail("[PATCH 1/" + "9" * 5000 + "] x", "x\n" + DIFF))
     assert info is not None and (info.version, info.index, info.total) == (1, 1, 1)
+    # the watcher's group of "[PATCH 1/99999999]" was complete() over a set of 10^8
+    info = parse_mail(_mail("[PATCH 1/99999999] x", "x\n" + DIFF))
+    assert info is not None and info.total == 1
 
 
 _LYING_HUNK = (
