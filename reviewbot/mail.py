@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from email.message import EmailMessage, Message
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
-from reviewbot.addresses import sender_of
+from reviewbot.addresses import addr_specs, sender_of
 from reviewbot.errors import FetchError
 from reviewbot.models import FileDiff, Hunk, HunkLine, Patch, Revision, Series
 
@@ -307,8 +306,11 @@ def message_to_item(msg: Message) -> MailItem | None:
         body=message,
         raw_subject=raw_subject,
         references=refs,
-        to=tuple(a for _, a in email.utils.getaddresses([header(msg, "To")]) if a),
-        cc=tuple(a for _, a in email.utils.getaddresses([header(msg, "Cc")]) if a),
+        # read as the replies' recipients are chosen (reviewbot.addresses): a
+        # To/Cc the RFC 5322 parser finds invalid names nobody, where
+        # email.utils.getaddresses made addresses out of its pieces
+        to=tuple(addr_specs([_raw_header(msg, "To") or ""])),
+        cc=tuple(addr_specs([_raw_header(msg, "Cc") or ""])),
     )
     return MailItem(info, patch, trailers, is_cover)
 

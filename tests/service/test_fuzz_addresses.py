@@ -16,6 +16,7 @@ import logging
 import re
 import unicodedata
 from email.headerregistry import Address
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -117,21 +118,20 @@ def test_a_sender_is_one_named_address_or_nobody(value: str) -> None:
 
 @SETTINGS
 @given(
-    author=_LISTS,
-    list_addr=st.sampled_from([[], ["linux-mm@kvack.org"], ["List <list@example.org>"]]),
-    others=_LISTS,
-    thread=_LISTS,
-    exclude=st.sampled_from([[], ["reviewbot@example.org"], ["ada@example.org"]]),
-    cap=st.integers(0, 6),
+    case=st.fixed_dictionaries(
+        {
+            "author": _LISTS,
+            "list_addr": st.sampled_from([[], ["linux-mm@kvack.org"], ["List <list@example.org>"]]),
+            "others": _LISTS,
+            "thread": _LISTS,
+            "exclude": st.sampled_from([[], ["reviewbot@example.org"], ["ada@example.org"]]),
+            "cap": st.integers(0, 6),
+        }
+    )
 )
-def test_chosen_recipients_are_named_once_and_capped(
-    author: list[str],
-    list_addr: list[str],
-    others: list[str],
-    thread: list[str],
-    exclude: list[str],
-    cap: int,
-) -> None:
+def test_chosen_recipients_are_named_once_and_capped(case: dict[str, Any]) -> None:
+    author, list_addr, others = case["author"], case["list_addr"], case["others"]
+    thread, exclude, cap = case["thread"], case["exclude"], case["cap"]
     rcpt = addresses.choose(author, list_addr, others, cap, exclude, thread=thread)
     env = [s.lower() for s in rcpt.envelope]
     assert len(env) == len(set(env))

@@ -252,3 +252,18 @@ def test_the_mbox_blank_line_is_not_the_last_line_of_the_diff() -> None:
         (msg,) = mail.split_mbox(mbox + mbox)[:1]
         from_mbox = mail.message_to_item(msg)
         assert from_mbox is not None and from_mbox.patch.diff_text == item.patch.diff_text
+
+
+def test_a_to_or_cc_the_address_parser_refuses_names_nobody() -> None:
+    # email.utils.getaddresses made '"a@b"@quoted.example=?utf-8?q?Eve=2C_' and
+    # 'eve=40attacker.example' out of this Cc, and check --send mailed them
+    cc = '"a@b"@quoted.example=?utf-8?q?Eve=2C_<eve=40attacker.example>?= <eve@example.org>'
+    raw = _mail("[PATCH] mm: demo: count two", "Count two.\n" + DIFF).replace(
+        b"To: linux-mm@kvack.org\n",
+        b"To: linux-mm@kvack.org, Bob <bob@example.org>\nCc: " + cc.encode() + b"\n",
+    )
+    (msg,) = mail.split_mbox(raw)
+    item = mail.message_to_item(msg)
+    assert item is not None
+    assert item.patch.to == ("linux-mm@kvack.org", "bob@example.org")
+    assert item.patch.cc == ()
