@@ -221,7 +221,8 @@ def _matches_but_refused(
     (ignoring trailing whitespace): it used to read "the patch expects 'x',
     the tree has 'x'"."""
     at = line - 1
-    if "\r" in hunk or any(
+    cr = any("\r" in ln for ln in hunk.split("\n")[1:] if ln[:1] in (" ", "-"))
+    if cr or any(
         at + k < len(current) and current[at + k] != text for k, text in enumerate(expected)
     ):
         return f"its context at line {line} of {path} differs only in trailing whitespace or CR"
