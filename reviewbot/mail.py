@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -21,15 +20,17 @@ from email.message import EmailMessage, Message
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
-from reviewbot.addresses import sender_of
+from reviewbot.addresses import addr_specs, sender_of
 from reviewbot.errors import FetchError
 from reviewbot.models import FileDiff, Hunk, HunkLine, Patch, Revision, Series
 
 # "[PATCH v2 3/5]", "[RFC PATCH net-next v3 01/12]", "[PATCH 0/4]", "[PATCH]"
 _PREFIX_RE = re.compile(r"^\s*(?:(?:re|aw|fwd?)\s*:\s*)*\[([^\]]*)\]\s*(.*)$", re.I | re.S)
 _REPLY_RE = re.compile(r"^\s*(re|aw)\s*:", re.I)
-_VERSION_RE = re.compile(r"^v(\d+)$", re.I)
-_COUNTER_RE = re.compile(r"^(\d+)/(\d+)$")
+# At most 4 digits: "[PATCH 1/99999999]" is no series (its 99999998 missing
+# patches were a 4 GB list), nor "v<5000 digits>" a version (int() refuses it).
+_VERSION_RE = re.compile(r"^v(\d{1,4})$", re.I)
+_COUNTER_RE = re.compile(r"^(\d{1,4})/(\d{1,4})$")
 _TRAILER_RE = re.compile(r"^(base-commit|change-id):\s*(\S+)\s*$", re.M | re.I)
 _MBOX_FROM_RE = re.compile(rb"^From \S+", re.M)
 _MSGID_RE = re.compile(r"<([^<>\s]+)>")
@@ -82,6 +83,11 @@ def split_mbox(data: bytes) -> list[EmailMessage]:
         text = chunk
         if text.startswith(b"From "):
             text = text.split(b"\n", 1)[1] if b"\n" in text else b""
+            # the blank line before the next From_ line is the mbox's, not the mail's
+            for sep in (b"\r\n", b"\n"):
+                if text.endswith(sep * 2):
+                    text = text[: -len(sep)]
+                    break
         # mboxrd quoting: ">From " and ">>From " lose one ">"
         text = re.sub(rb"^>(>*From )", rb"\1", text, flags=re.M)
         msg = parse_message(text)
@@ -300,8 +306,11 @@ def message_to_item(msg: Message) -> MailItem | None:
         body=message,
         raw_subject=raw_subject,
         references=refs,
-        to=tuple(a for _, a in email.utils.getaddresses([header(msg, "To")]) if a),
-        cc=tuple(a for _, a in email.utils.getaddresses([header(msg, "Cc")]) if a),
+        # read as the replies' recipients are chosen (reviewbot.addresses): a
+        # To/Cc the RFC 5322 parser finds invalid names nobody, where
+        # email.utils.getaddresses made addresses out of its pieces
+        to=tuple(addr_specs([_raw_header(msg, "To") or ""])),
+        cc=tuple(addr_specs([_raw_header(msg, "Cc") or ""])),
     )
     return MailItem(info, patch, trailers, is_cover)
 

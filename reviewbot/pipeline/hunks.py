@@ -14,8 +14,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-# "@@ -40,3 +40,3 @@ vm_fault_t demo_swap_fault(...)": counts default to 1
-_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+# "@@ -40,3 +40,3 @@ vm_fault_t demo_swap_fault(...)": counts default to 1; a
+# number of more than 10 digits is no line number (int() refuses 4300 digits)
+_HUNK_RE = re.compile(r"^@@ -(\d{1,10})(?:,(\d{1,10}))? \+(\d{1,10})(?:,(\d{1,10}))? @@")
 # A line that many places of a file have ("}", "\treturn 0;") votes for at
 # most this many of them.
 MAX_COPIES = 2000
@@ -69,6 +70,9 @@ def split_diff(diff: str) -> list[FileSection]:
     remaining = (0, 0)  # old and new lines still expected in the current hunk
 
     def flush() -> None:
+        # a hunk cut short by the next file ends with its file: its count lied
+        nonlocal remaining
+        remaining = (0, 0)
         if not header and not hunks:
             return
         old = new = None

@@ -12,7 +12,10 @@ throwaway index.  Each hunk that does not land gets a cause in words:
 - needs hunk #n of an earlier patch, which did not apply: the hunk expects
   a line that the earlier hunk would have added and the file lacks;
 - context differs at line N: the first line of the best match that is not
-  what the hunk expects.
+  what the hunk expects;
+- its context is at line N, but git refuses it there: no context after the
+  change (git applies it only at the end of the file), a header saying line
+  1 (only at the start), or a difference only in trailing whitespace or CR.
 """
 
 from __future__ import annotations
@@ -203,7 +206,38 @@ def _diagnose(
         if error and "patch failed" not in error and "while searching" not in error:
             return FAILED, f"git cannot read it: {error}"
         return FAILED, f"its context is nowhere in {old}"
+    if want.rstrip() == have.rstrip():
+        return FAILED, _matches_but_refused(hunk, current, expected, line, old)
     return FAILED, (
         f"context differs at line {line} of {old}: the patch expects "
         f"'{want.strip()}', the tree has '{have.strip()}'"
     )
+
+
+def _matches_but_refused(
+    hunk: str, current: list[str], expected: list[str], line: int, path: str
+) -> str:
+    """Why git refuses a hunk whose pre-image is in the file at ``line``
+    (ignoring trailing whitespace): it used to read "the patch expects 'x',
+    the tree has 'x'"."""
+    at = line - 1
+    cr = any("\r" in ln for ln in hunk.split("\n")[1:] if ln[:1] in (" ", "-"))
+    if cr or any(
+        at + k < len(current) and current[at + k] != text for k, text in enumerate(expected)
+    ):
+        return f"its context at line {line} of {path} differs only in trailing whitespace or CR"
+    body = [ln for ln in hunk.splitlines()[1:] if not ln.startswith("\\")]
+    trailing = len(body) - len(
+        "".join("c" if ln[:1] in (" ", "") else "x" for ln in body).rstrip("c")
+    )
+    if not trailing:
+        return (
+            f"its context is at line {line} of {path}, but it has no context after "
+            "its change, so git applies it only at the end of the file"
+        )
+    if old_start(hunk) <= 1 and line > 1:
+        return (
+            f"its context is at line {line} of {path}, but its header says line "
+            f"{old_start(hunk)}, so git applies it only at the start of the file"
+        )
+    return f"its context is at line {line} of {path}, but git does not apply it there"

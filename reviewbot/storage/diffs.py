@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 _DIFF_GIT = re.compile(r"^diff --git a/(.+?) b/(.+)$")
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
+# more than 10 digits is no line number (int() refuses 4300 digits): no hunk
+_HUNK = re.compile(r"^@@ -(\d{1,10})(?:,(\d{1,10}))? \+(\d{1,10})(?:,(\d{1,10}))? @@(.*)$")
 
 
 @dataclass

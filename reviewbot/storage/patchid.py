@@ -14,6 +14,18 @@ import hashlib
 import re
 
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+_LONG_MAX = 2**63 - 1
+
+
+def _atoi(digits: str) -> int:
+    """A hunk count as git reads it: atoi(), strtol() clamped then cut to a C int
+    (int() itself refuses 4300 digits)."""
+    digits = digits.lstrip("0") or "0"
+    value = min(int(digits), _LONG_MAX) if len(digits) <= 19 else _LONG_MAX
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
+
+
 _WS = re.compile(rb"[ \t\n\v\f\r]+")  # C isspace(), not Unicode spaces
 
 
@@ -66,8 +78,8 @@ def patch_id(diff: str) -> str | None:
         if before == 0 and after == 0:
             m = _HUNK.match(line)
             if m:
-                before = int(m.group(1)) if m.group(1) is not None else 1
-                after = int(m.group(2)) if m.group(2) is not None else 1
+                before = _atoi(m.group(1)) if m.group(1) is not None else 1
+                after = _atoi(m.group(2)) if m.group(2) is not None else 1
                 continue
             if not line.startswith("diff "):
                 break

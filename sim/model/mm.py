@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sim.faults import Kind, SimFault
+from sim.faults import Kind, NotModelled, SimFault
 from sim.model.pte import PTE_NONE, Pte, SwapEntry
 
 PAGE_SHIFT = 12
@@ -92,7 +92,10 @@ class PtePtr:
         return self._check("load").entries[self.index]
 
     def store(self, value: Pte) -> None:
-        self._check("store").entries[self.index] = value
+        table = self._check("store")
+        if not isinstance(value, Pte):  # "*vmf->pte = vmf;": no C compiler takes it
+            raise NotModelled(f"store of {type(value).__name__} into a pte_t")
+        table.entries[self.index] = value
 
     @property
     def address(self) -> int:

@@ -147,3 +147,22 @@ def test_generated_statements_parse_as_c() -> None:
     wrapped = f"int f(void)\n{{\n{sample}\nout:\n\treturn 0;\n}}\n"
     assert not parse(wrapped.encode()).root.has_error
     assert Path(__file__).exists()
+
+
+@pytest.mark.parametrize(
+    "stmts",
+    [
+        # found by the fuzz with a larger budget: the invariants read the VmFault
+        # stored in the PTE as a pte (TypeError, AttributeError out of execute)
+        "\t{ *vmf->pte = vmf; goto out; }",
+        "\tvmf->pte[1] = vmf;",
+    ],
+)
+def test_a_non_pte_stored_into_a_pte_is_not_modelled(
+    sample_source: dict[str, str], stmts: str
+) -> None:
+    files = {**sample_source, "mm/memory.c": _inserted(sample_source["mm/memory.c"], stmts)}
+    for spec in SPECS:
+        run = execute(Program(MemTree(files)), spec, max_steps=MAX_STEPS)
+        assert run.outcome is SimOutcome.NOT_MODELLED, run.message
+        assert "store of VmFault into a pte_t" in run.message

@@ -222,3 +222,32 @@ def test_range_says_from_range(mini_tree: Path) -> None:
         Series("t", "a"), from_mbox_bytes((MAIL / "noapply.mbox").read_bytes()).revision, result, ()
     )
     assert "(from --range)" in report.render_text(review)
+
+
+def _one_hunk_mail(hunk: str) -> bytes:
+    return (
+        "From: Ada <ada@example.org>\nSubject: [PATCH] mm: x\nMessage-ID: <h@example.org>\n\n"
+        "Do it.\n\nSigned-off-by: Ada <ada@example.org>\n---\n"
+        "diff --git a/mm/memory.c b/mm/memory.c\n--- a/mm/memory.c\n+++ b/mm/memory.c\n" + hunk
+    ).encode()
+
+
+def test_a_hunk_whose_context_is_there_says_why_git_refuses_it(mini_tree: Path) -> None:
+    # it said "the patch expects 'X', the tree has 'X'" (found by fuzzing b4-check)
+    from reviewbot.commands.b4_check import review_stdin
+
+    lines = (mini_tree / "mm" / "memory.c").read_text().splitlines()
+    ctx = [f" {ln}\n" for ln in lines[9:12]]
+    cases = {
+        "@@ -10,2 +10,3 @@\n" + ctx[0] + ctx[1] + "+\tnr = 2;\n": "no context after its change",
+        "@@ -1,3 +1,4 @@\n" + ctx[0] + "+\tnr = 2;\n" + ctx[1] + ctx[2]: "header says line 1",
+        "@@ -10,3 +10,4 @@\n" + ctx[0].replace("\n", " \n") + "+\tnr = 2;\n" + ctx[1] + ctx[2]: (
+            "differs only in trailing whitespace"
+        ),
+    }
+    for hunk, why in cases.items():
+        review = review_stdin(_one_hunk_mail(hunk), mini_tree)
+        assert review.apply is not None
+        (fh,) = review.apply.patches[0].failed_hunks
+        assert fh.cause.startswith("its context") and why in fh.cause, fh.cause
+        assert "line 10 of mm/memory.c" in fh.cause

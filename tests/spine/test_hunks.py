@@ -51,3 +51,28 @@ def test_first_difference_on_a_large_file_and_hunk() -> None:
     want[1000] = "int changed;"
     line, expected, have = first_difference(lines, want, 1)
     assert (line, expected, have) == (60_000 + 6_000 + 1, "int changed;", "int x6000;")
+
+
+def test_a_hunk_header_of_5000_digits_is_no_hunk() -> None:
+    # int() refused it: a traceback out of split_diff (b4-check, check, the worker)
+    huge = "9" * 5000
+    diff = DIFF.replace("@@ -10,2 +10,3 @@", f"@@ -10,{huge} +10,3 @@")
+    a, _new = split_diff(diff)
+    assert len(a.hunks) == 1 and a.hunks[0].startswith("@@ -1,3 +1,3 @@")
+    from reviewbot.storage import diffs
+
+    assert [h.header.split(" @@")[0] for h in diffs.hunks(diff)] == ["@@ -1,3 +1,3", "@@ -0,0 +1"]
+
+
+def test_a_hunk_that_promises_more_lines_than_it_has_ends_with_its_file() -> None:
+    # a hand-edited hunk whose counts lie, then the next file: "--- a/..." was
+    # read as a line of a hunk of the new section, which had none (IndexError)
+    diff = (
+        "diff --git a/mm/a.c b/mm/a.c\n--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,5 +1,5 @@\n-a\n+b\n"
+        "diff --git a/mm/b.c b/mm/b.c\nindex 1111111..2222222 100644\n"
+        "--- a/mm/b.c\n+++ b/mm/b.c\n@@ -1 +1 @@\n-c\n+d\n"
+    )
+    a, b = split_diff(diff)
+    assert (a.path, a.hunks) == ("mm/a.c", ("@@ -1,5 +1,5 @@\n-a\n+b\n",))
+    assert (b.path, b.hunks) == ("mm/b.c", ("@@ -1 +1 @@\n-c\n+d\n",))
+    assert b.header.endswith("--- a/mm/b.c\n+++ b/mm/b.c\n")

@@ -179,3 +179,91 @@ def test_a_numbered_patch_without_its_diff_arrived() -> None:
     assert revision.missing == ()
     assert [p.index for p in revision.patches] == [1, 2]
     assert revision.patches[1].diff_text == ""
+
+
+def test_a_series_of_99999999_patches_is_no_series() -> None:
+    # "[PATCH 1/99999999]" used to list 99999998 missing patches: 73 s and 4 GB
+    raw = _mail("[PATCH 1/99999999] mm: demo: count two", "Count two.\n" + DIFF)
+    parsed = mail.parse_mails(mail.split_mbox(raw), "t")
+    (revision,) = parsed.revisions.values()
+    assert (revision.total, revision.missing, len(revision.patches)) == (1, (), 1)
+    info = mail.parse_subject("[PATCH v2 3/10000] x")
+    assert (info.version, info.index, info.total) == (2, 1, 1)
+    assert mail.parse_subject("[PATCH v2 0003/9999] x").index == 3
+
+
+def test_a_version_of_5000_digits_is_no_version() -> None:
+    # int() refuses 4300 digits: the patch was skipped, "1 mail(s) but no patches"
+    subject = "[PATCH v" + "9" * 5000 + " 2/2] mm: demo: count two"
+    assert mail.parse_subject(subject).version == 1
+    parsed = mail.parse_mails(mail.split_mbox(_mail(subject, "Count two.\n" + DIFF)), "t")
+    assert [(p.index, p.total) for p in parsed.revisions[1].patches] == [(2, 2)]
+    assert not parsed.notes
+    from reviewbot.watch.mail import parse_mail
+
+    info = parse_mail(_mail("[PATCH 1/" + "9" * 5000 + "] x", "x\n" + DIFF))
+    assert info is not None and (info.version, info.index, info.total) == (1, 1, 1)
+    # the watcher's group of "[PATCH 1/99999999]" was complete() over a set of 10^8
+    info = parse_mail(_mail("[PATCH 1/99999999] x", "x\n" + DIFF))
+    assert info is not None and info.total == 1
+
+
+_LYING_HUNK = (
+    "---\ndiff --git a/mm/memory.c b/mm/memory.c\n--- a/mm/memory.c\n+++ b/mm/memory.c\n"
+    "@@ -1,5 +1,5 @@\n-zzz\n+b\ndiff --git a/mm/internal.h b/mm/internal.h\n"
+    "index 1111111..2222222 100644\n--- a/mm/internal.h\n+++ b/mm/internal.h\n"
+    "@@ -1 +1 @@\n-c\n+d\n"
+)
+
+
+@pytest.mark.parametrize(
+    "diff",
+    [
+        # int() refused the count: a traceback out of split_diff
+        DIFF.replace("@@ -1,1 +1,1 @@", "@@ -1," + "9" * 5000 + " +1,1 @@"),
+        # a hand-edited hunk promising 5 lines, then the next file: IndexError
+        _LYING_HUNK,
+    ],
+    ids=["5000-digits", "lying-count"],
+)
+def test_b4_check_on_hostile_hunks(mini_tree: Path, diff: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "reviewbot", "b4-check", "--tree", str(mini_tree)],
+        input=_mail("[PATCH] mm: demo: count two", "Count two.\n" + diff),
+        capture_output=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert b"Traceback" not in done.stderr and done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.startswith(b"[")
+
+
+def test_the_mbox_blank_line_is_not_the_last_line_of_the_diff() -> None:
+    # it was: each patch read from an mbox ended its diff with an extra "\n"
+    raw = _mail("[PATCH] mm: demo: count two", "Count two.\n" + DIFF)
+    (alone,) = mail.split_mbox(raw)
+    item = mail.message_to_item(alone)
+    assert item is not None and item.patch.diff_text.endswith("+int nr = 2;\n")
+    for mbox in (b"From x\n" + raw + b"\n", b"From x\r\n" + raw.replace(b"\n", b"\r\n") + b"\r\n"):
+        (msg,) = mail.split_mbox(mbox + mbox)[:1]
+        from_mbox = mail.message_to_item(msg)
+        assert from_mbox is not None and from_mbox.patch.diff_text == item.patch.diff_text
+
+
+def test_a_to_or_cc_the_address_parser_refuses_names_nobody() -> None:
+    # email.utils.getaddresses made '"a@b"@quoted.example=?utf-8?q?Eve=2C_' and
+    # 'eve=40attacker.example' out of this Cc, and check --send mailed them
+    cc = '"a@b"@quoted.example=?utf-8?q?Eve=2C_<eve=40attacker.example>?= <eve@example.org>'
+    raw = _mail("[PATCH] mm: demo: count two", "Count two.\n" + DIFF).replace(
+        b"To: linux-mm@kvack.org\n",
+        b"To: linux-mm@kvack.org, Bob <bob@example.org>\nCc: " + cc.encode() + b"\n",
+    )
+    (msg,) = mail.split_mbox(raw)
+    item = mail.message_to_item(msg)
+    assert item is not None
+    assert item.patch.to == ("linux-mm@kvack.org", "bob@example.org")
+    assert item.patch.cc == ()
