@@ -247,6 +247,12 @@ def parse_config(data: dict[str, Any]) -> Config:
             raise UsageError(f"config: [[lists]] #{i + 1} needs a name and an inbox_url")
         entry = dict(raw_entry)
         policy = _build(ListPolicy, entry.pop("policy", {}), f"lists.{entry['name']}.policy.")
+        if policy.max_recipients < 2:
+            # the author and the list are always mailed: a smaller cap would be a lie
+            raise UsageError(
+                f"config: lists.{entry['name']}.policy.max_recipients must be at least 2 "
+                "(the author and the list)"
+            )
         name, url = entry.pop("name"), entry.pop("inbox_url")
         if not isinstance(name, str) or not isinstance(url, str):
             raise UsageError(f"config: [[lists]] #{i + 1}: name and inbox_url are strings")

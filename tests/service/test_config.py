@@ -59,6 +59,10 @@ def test_example_config_parses_with_every_key() -> None:
         ("[outbox]\nlease = nan\n", "outbox.lease must be a finite number"),
         ("[outbox]\nunconfirmed_after = 0\n", "outbox.unconfirmed_after must be above 0"),
         ("[outbox]\nleese = 300\n", "unknown key outbox.leese"),
+        (
+            "[[lists]]\nname='a'\ninbox_url='http://x'\n[lists.policy]\nmax_recipients = 1\n",
+            "lists.a.policy.max_recipients must be at least 2",
+        ),
     ],
 )
 def test_bad_config_is_a_usage_error(tmp_path: Path, text: str, message: str) -> None:
