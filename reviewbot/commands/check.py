@@ -16,7 +16,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from reviewbot.config import LimitsConfig, limit_from_env
+from reviewbot.config import LimitsConfig, ListPolicy, limit_from_env
 from reviewbot.errors import TreeError, UsageError
 from reviewbot.git import Repo
 from reviewbot.mail import ThreadMail, repliers
@@ -170,6 +170,10 @@ def _with_repliers(
 
 
 def run(args: argparse.Namespace) -> int:
+    # the developer path has no list policy: $REVIEWBOT_MAX_RECIPIENTS caps a reply
+    cap = limit_from_env("max_recipients", ListPolicy.max_recipients)
+    if args.send and cap < 2:  # said before the review, not after it
+        raise UsageError("$REVIEWBOT_MAX_RECIPIENTS must be at least 2 (the author and the list)")
     tree = Path(args.tree)
     if not tree.is_dir():
         raise TreeError(f"tree {args.tree}: no such directory")
@@ -256,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         if written and args.outbox:
             print(f"{len(written)} repl{'y' if len(written) == 1 else 'ies'} in {outbox}/new")
     if args.send and replies:
-        sent = post.send_smtp(replies, post.SmtpConfig.from_env(), outbox)
+        sent = post.send_smtp(replies, post.SmtpConfig.from_env(), outbox, max_recipients=cap)
         say(f"sent {sent} repl{'y' if sent == 1 else 'ies'}")
     why = coverage.unreviewable(review)
     if why is not None and review.exit_status is not ExitStatus.FINDINGS:

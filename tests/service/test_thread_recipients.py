@@ -289,6 +289,21 @@ def test_check_send_mails_the_reviewers_of_the_fetched_thread(
     assert "nat@example.org" not in rcpts and "relay@lists.example" not in rcpts
     assert not any("evil" in r for r in rcpts)
     assert {"morgan@example.org", "kit@example.org"} <= set(rcpts[5:])  # the patch's own Cc
+    # the developer path has no list policy: $REVIEWBOT_MAX_RECIPIENTS is its cap
+    env["REVIEWBOT_MAX_RECIPIENTS"] = "3"
+    argv[-1] = str(tmp_path / "out-capped")  # a new ledger: this reply is sent again
+    proc = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert smtp.envelopes()[-1] == [ADA, "linux-mm@lists.example.org", "rae@example.org"]
+    env["REVIEWBOT_MAX_RECIPIENTS"] = "1"  # below the author and the list: said, not obeyed
+    argv[-1] = str(tmp_path / "out-one")
+    proc = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 2 and "REVIEWBOT_MAX_RECIPIENTS must be at least 2" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_a_reply_to_the_cover_letter_reaches_the_whole_thread(db_url: str) -> None:
