@@ -12,6 +12,7 @@ commit to HEAD, oldest first.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import urllib.error
@@ -23,7 +24,11 @@ from pathlib import Path
 from reviewbot.errors import FetchError
 from reviewbot.git import GitError, Mirror
 
-_EPOCH_RE = re.compile(r"/git/(\d+)\.git$")
+_EPOCH_RE = re.compile(r"/git/(\d{1,6})\.git$")
+# lore's largest inbox (LKML) has a manifest of a few KB and tens of epochs:
+# anything far larger is no manifest, and is not decompressed without bound
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_EPOCHS = 10_000
 
 
 @dataclass(frozen=True)
@@ -38,18 +43,26 @@ def discover_epochs(inbox_url: str, timeout: float = 20.0) -> list[int]:
     url = f"{inbox_url.rstrip('/')}/manifest.js.gz"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            data = resp.read()
+            data = resp.read(MAX_MANIFEST_BYTES + 1)
     except (urllib.error.URLError, OSError) as exc:
         raise FetchError(f"{url}: {exc}") from None
+    too_big = FetchError(f"{url}: over {MAX_MANIFEST_BYTES >> 20} MB, not a public-inbox manifest")
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise too_big
     try:
         if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+                data = gz.read(MAX_MANIFEST_BYTES + 1)  # a gzip bomb stops here
+            if len(data) > MAX_MANIFEST_BYTES:
+                raise too_big
         manifest = json.loads(data)
-    except (OSError, ValueError) as exc:
+    except (OSError, EOFError, ValueError) as exc:
         raise FetchError(f"{url}: not a public-inbox manifest ({exc})") from None
     if not isinstance(manifest, dict):
         raise FetchError(f"{url}: not a public-inbox manifest")
-    epochs = sorted(int(m.group(1)) for key in manifest if (m := _EPOCH_RE.search(str(key))))
+    epochs = sorted({int(m.group(1)) for key in manifest if (m := _EPOCH_RE.search(str(key)))})
+    if len(epochs) > MAX_EPOCHS:
+        raise FetchError(f"{url}: {len(epochs)} epochs, not a public-inbox manifest")
     return epochs
 
 

@@ -163,6 +163,16 @@ def test_epochs_come_from_the_manifest(manifest_server: tuple[str, type[_Manifes
         discover_epochs(url)
     with pytest.raises(FetchError):
         discover_epochs("http://127.0.0.1:9/nothing")
+    # a gzip bomb (a few KB that inflate to 64 MB) is refused, not inflated
+    handler.body = gzip.compress(b" " * (64 << 20))
+    assert len(handler.body) < 100_000
+    with pytest.raises(FetchError, match="over 4 MB, not a public-inbox manifest"):
+        discover_epochs(url)
+    # an epoch number too long to be one is no epoch
+    handler.body = gzip.compress(
+        json.dumps({"/l/git/0.git": {}, f"/l/git/{'9' * 5000}.git": {}}).encode()
+    )
+    assert discover_epochs(url) == [0]
 
 
 def test_cli_errors_are_one_line(
