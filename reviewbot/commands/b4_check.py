@@ -19,8 +19,8 @@ from pathlib import Path
 from reviewbot import mail
 from reviewbot.errors import FetchError
 from reviewbot.git import Repo
-from reviewbot.models import ApplyStatus, Finding, Review, Revision, Severity
-from reviewbot.pipeline import review_revision
+from reviewbot.models import ApplyStatus, Finding, Review, Revision, Severity, simulation_not_run
+from reviewbot.pipeline import coverage, review_revision
 from reviewbot.pipeline.fetch import MAX_MBOX_BYTES
 
 TOOL = "reviewbot"
@@ -80,10 +80,26 @@ def _one_line(f: Finding) -> str:
     return " ".join(f"{f.severity.prefix} {f.message}".split())
 
 
+def _not_run(review: Review) -> str:
+    """What of the patch was not analysed or not simulated, in words ("" when all ran):
+    "no findings" must not read as more than was run."""
+    said = coverage.gaps(review)
+    why = simulation_not_run(review.simulation is not None, review.notes)
+    if why:
+        said.append(f"simulator: {why}.")
+    return " ".join(said)
+
+
 def as_b4_json(review: Review) -> list[dict[str, str]]:
     if not review.findings:
         return [
-            {"tool": TOOL, "status": "pass", "summary": "no findings", "url": "", "details": ""}
+            {
+                "tool": TOOL,
+                "status": "pass",
+                "summary": "no findings",
+                "url": "",
+                "details": _not_run(review),
+            }
         ]
     return [
         {
