@@ -303,10 +303,10 @@ def _complementary(a: Node, b: Node) -> bool:
             return False
         la, ra = a.child_by_field_name("left"), a.child_by_field_name("right")
         lb, rb = b.child_by_field_name("left"), b.child_by_field_name("right")
-        if None in (la, ra, lb, rb):
+        if la is None or ra is None or lb is None or rb is None:
             return False
-        pa = (key(la), key(ra))  # type: ignore[arg-type]
-        return pa in ((key(lb), key(rb)), (key(rb), key(lb)))  # type: ignore[arg-type]
+        pa = (key(la), key(ra))
+        return pa in ((key(lb), key(rb)), (key(rb), key(lb)))
     for x, y in ((a, b), (b, a)):
         if x.type == "unary_expression" and text(x).startswith("!"):
             arg = x.child_by_field_name("argument")
