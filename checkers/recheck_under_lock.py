@@ -12,8 +12,9 @@ What it finds:
 
     With ``set_ptes(..., nr)`` and ``nr`` not 1, one entry re-checked is not
     enough: without a batch re-check (``swap_pte_batch()``,
-    ``pte_range_none()``) since the lock, it asks (``question``) whether the
-    other entries were re-validated.  One finding per re-lock and severity,
+    ``pte_range_none()``, or a helper handed the pointer that makes one on
+    it, read one level deep: ``can_swapin_thp(vmf, ptep, nr)``) since the
+    lock, it asks (``question``) whether the other entries were re-validated.  One finding per re-lock and severity,
     at the first call concerned, names the later ones.  The tables are
     ``[recheck]`` of checkers/data/kernel.toml.
 
@@ -48,6 +49,7 @@ from checkers.analyses import flags
 from checkers.analyses.cfg import CfgNode
 from checkers.analyses.context import cfg_of, evidence
 from checkers.analyses.dataflow import State, solve
+from checkers.analyses.summaries import helper_params
 from checkers.analyses.syntax import (
     assignments,
     call_args,
@@ -89,7 +91,7 @@ class RecheckUnderLock(FunctionChecker):
         lockers = names("recheck", "map_locked") | frozenset(indices("recheck", "map_unlocked"))
         if not mentions(raw, lockers) or not mentions(raw, indices("recheck", "installs")):
             return []
-        an = _Analysis(unit)
+        an = _Analysis(unit, tree)
         if not an.pointers:
             return []
         cfg = cfg_of(unit)
@@ -183,7 +185,9 @@ def _first_per_lock(findings: list[Finding]) -> list[Finding]:
 
 
 class _Analysis:
-    def __init__(self, unit: FunctionUnit) -> None:
+    def __init__(self, unit: FunctionUnit, tree: TreeView) -> None:
+        self.unit, self.tree = unit, tree
+        self._helpers: dict[tuple[str, int], str | None] = {}
         self.locked = names("recheck", "map_locked")
         self.unlocked = indices("recheck", "map_unlocked")
         self.lock_calls = names("recheck", "lock_calls")
@@ -387,11 +391,50 @@ class _Analysis:
                 return "one"
             if name == "ptep_get" and mentions_ptr:
                 return "one"
+            if mentions_ptr:
+                level = self._helper_level(name, call, related)
+                if level is not None:
+                    return level
         if any(r.encode() in raw for r, p in self.reads.items() if p in related):
             for r, p in self.reads.items():
                 if p in related and _mentions_var(atom, r):
                     return "one"
         return None
+
+    def _helper_level(self, name: str, call: Node, related: set[str]) -> str | None:
+        """What a helper handed the pointer re-checks, from one level of its body
+        (same file first, then the tree): a batch re-check (swap_pte_batch() of
+        that parameter) or one entry (ptep_get() / pte_same() of it), else None.
+        can_swapin_thp(vmf, ptep, nr) re-checks the whole range under the lock."""
+        args = call_args(call)
+        index = next((i for i, a in enumerate(args) if key(a) in related), -1)
+        if index < 0:
+            return None
+        memo = (name, index)
+        if memo in self._helpers:
+            return self._helpers[memo]
+        self._helpers[memo] = None  # recursion guard, and the answer when not found
+        node = self.unit.file.functions().get(name)
+        helper = (
+            FunctionUnit(self.unit.file, name, node)
+            if node is not None
+            else self.tree.find_function(name)
+        )
+        params = helper_params(helper) if helper is not None else []
+        if helper is None or index >= len(params) or not params[index]:
+            return None
+        param, level = params[index], None
+        for c in calls_in(helper.node):
+            cname = call_name(c)
+            if not any(_mentions_var(a, param) for a in call_args(c)):
+                continue
+            if cname in self.batch:
+                level = "batch"
+                break
+            if cname in self.revalidate or cname == "ptep_get":
+                level = "one"
+        self._helpers[memo] = level
+        return level
 
 
 def _status(fact: tuple[object, ...]) -> tuple[tuple[str, str], ...]:
