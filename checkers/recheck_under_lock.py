@@ -14,9 +14,9 @@ What it finds:
     enough: without a batch re-check (``swap_pte_batch()``,
     ``pte_range_none()``, or a helper handed the pointer that makes one on
     it, read one level deep: ``can_swapin_thp(vmf, ptep, nr)``) since the
-    lock, it asks (``question``) whether the other entries were re-validated.  One finding per re-lock and severity,
-    at the first call concerned, names the later ones.  The tables are
-    ``[recheck]`` of checkers/data/kernel.toml.
+    lock, it asks (``question``) whether the other entries were re-validated.
+    One finding per re-lock and severity, at the first call concerned, names
+    the later ones.  The tables are ``[recheck]`` of checkers/data/kernel.toml.
 
 Why it matters:
     Between the unlocked read and the lock another thread may have faulted
