@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email.headerregistry import Address
 from pathlib import Path
 
@@ -37,6 +34,7 @@ from reviewbot.watch.mail import MailInfo
 from reviewbot.watch.series import group_pending
 from reviewbot.watch.watcher import PollStats, Watcher, _parse
 from tests.service.conftest import make_config
+from tests.support.deadline import deadline
 
 EXAMPLES = 200
 
@@ -137,20 +135,6 @@ def mails(draw: st.DrawFn) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-@contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    def _hang(_sig: int, _frame: object) -> None:
-        raise TimeoutError(f"one mail took more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, _hang)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _clean(text: str) -> bool:
     return "\x00" not in text and not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
@@ -172,7 +156,7 @@ def test_any_headers_pass_the_door_without_a_traceback(
     sessions = sessions_for(cfg.database)
     watcher = Watcher(cfg, sessions, lambda _rid: True, send=False)
     stats = PollStats()
-    with _deadline(20):
+    with deadline(20, "one mail"):
         info = _parse(raw)
         watcher._store_batch(lst, 0, [("c" * 40, raw)], stats)
         with sessions.begin() as s:

@@ -13,10 +13,6 @@ The budget is fixed (derandomized), so CI runs the same cases every time.
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +22,7 @@ from reviewbot.errors import FetchError
 from reviewbot.pipeline.fetch import as_mboxrd
 from reviewbot.pipeline.hunks import split_diff
 from reviewbot.watch.series import to_mboxrd
+from tests.support.deadline import deadline
 
 SETTINGS = settings(
     max_examples=150,
@@ -34,20 +31,6 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-@contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    def expired(_sig: int, _frame: object) -> None:
-        raise AssertionError(f"took more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 _SUBJECTS = st.sampled_from(
@@ -214,7 +197,7 @@ def _mboxes(draw: st.DrawFn) -> bytes:
 @SETTINGS
 @given(data=_mboxes())
 def test_any_mbox_reads_or_says_why(data: bytes) -> None:
-    with _deadline(10):
+    with deadline(10):
         messages = mail.split_mbox(data)
         try:
             parsed = mail.parse_mails(messages, "fuzz")
@@ -245,7 +228,7 @@ def test_every_path_a_hunk_writes_is_one_diff_paths_saw(diff: str) -> None:
 @SETTINGS
 @given(data=st.one_of(_mboxes(), st.binary(max_size=200)))
 def test_b4_check_reads_any_stdin_or_says_why(data: bytes) -> None:
-    with _deadline(10):
+    with deadline(10):
         try:
             item, revision = read_patch(data)
         except FetchError as exc:
