@@ -196,3 +196,46 @@ def test_include_linux_is_quiet(kernel_tree: Path) -> None:
     ]
     assert blocking == []
     assert result.notes == []
+
+
+# do_swap_page()'s SWP_SYNCHRONOUS_IO large-folio block re-checks the batch
+# under the lock in place; the mTHP swap-in v7 posting did it through a
+# helper handed the pointer (can_swapin_thp()), which the checker must read.
+_SYNC_IO_RECHECK = (
+    "\t\tif (!pte_same(folio_pte, pte_move_swp_offset(vmf->orig_pte, -idx)) ||\n"
+    "\t\t    swap_pte_batch(folio_ptep, nr, folio_pte) != nr)\n"
+    "\t\t\tgoto out_nomap;\n"
+)
+_BY_HELPER = "\t\tif (!can_swapin_thp(vmf, folio_ptep, nr))\n\t\t\tgoto out_nomap;\n"
+_HELPER_BATCH = "\tif (swap_pte_batch(ptep, nr_pages, pte) != nr_pages)\n\t\treturn false;\n"
+
+
+def _recheck_questions(path: Path) -> list[int]:
+    return [
+        f.line
+        for f in lint([path]).findings
+        if f.checker == "recheck-under-lock" and f.function == "do_swap_page"
+    ]
+
+
+def test_a_batch_rechecked_by_a_helper_is_read_through_it(
+    kernel_tree: Path, tmp_path: Path
+) -> None:
+    path = _copy(kernel_tree, tmp_path, "mm/memory.c")
+    text = path.read_text()
+    assert _recheck_questions(path) == []  # the unmutated code is quiet
+    assert text.count(_SYNC_IO_RECHECK) == 1 and text.count(_HELPER_BATCH) == 1
+    path.write_text(text.replace(_SYNC_IO_RECHECK, _BY_HELPER))
+    assert _recheck_questions(path) == []  # the helper re-checks the whole batch
+    # the same helper without its batch re-check looks at one entry: asked
+    path.write_text(text.replace(_SYNC_IO_RECHECK, _BY_HELPER).replace(_HELPER_BATCH, ""))
+    assert len(_recheck_questions(path)) == 1
+    # and the in-place re-check cut down to one entry is asked too (as before)
+    path.write_text(
+        text.replace(
+            _SYNC_IO_RECHECK,
+            "\t\tif (!pte_same(folio_pte, pte_move_swp_offset(vmf->orig_pte, -idx)))\n"
+            "\t\t\tgoto out_nomap;\n",
+        )
+    )
+    assert len(_recheck_questions(path)) == 1
