@@ -117,14 +117,17 @@ def as_b4_json(review: Review) -> list[dict[str, str]]:
 
 def as_terse(review: Review) -> list[str]:
     # A note ("that is safe: ...") asks nothing of the author: as a CHECK line
-    # `b4 prep --check` would count it against a correct patch.
+    # `b4 prep --check` would count it against a correct patch.  What was not
+    # reviewed (a hunk that did not apply, a file not read) is a CHECK line:
+    # silence would read as a clean review.  Whether the simulator ran is not
+    # said here (it would be a line on every patch); the JSON form says it.
     return [
         f"{f.file or 'commit-message'}:{f.line}: {_LEVEL.get(f.severity, 'CHECK')}: "
         f"{_one_line(f)} "
         f"[id {f.id}]"
         for f in review.findings
         if f.severity is not Severity.NOTE
-    ]
+    ] + [f"commit-message:0: CHECK: reviewbot: {gap}" for gap in coverage.gaps(review)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -418,3 +418,27 @@ def test_a_long_run_of_missing_patches_is_said_as_one_range(review: Review) -> N
         "patch 3/4 never reached reviewbot: not reviewed.",
         "patch 4/4 never reached reviewbot: not reviewed.",
     ]
+
+
+def test_b4_terse_says_what_was_not_reviewed(review: Review) -> None:
+    """A patch that did not apply is no clean review: `b4 am`/`b4 prep --check`
+    get a CHECK line saying so (and nothing when all of it was reviewed)."""
+    from reviewbot.commands.b4_check import as_terse
+    from reviewbot.models import ApplyStatus, PatchApply
+
+    assert review.apply is not None
+    assert not any("reviewbot: patch" in ln for ln in as_terse(review))
+    failed = replace(
+        review.apply,
+        patches=tuple(
+            PatchApply(pa.index, ApplyStatus.FAILED, "no hunk of it applies")
+            if pa.index == 2
+            else pa
+            for pa in review.apply.patches
+        ),
+    )
+    lines = as_terse(replace(review, apply=failed))
+    assert (
+        "commit-message:0: CHECK: reviewbot: patch 2/2 was not reviewed: no hunk of it applies."
+        in lines
+    )
